@@ -1,0 +1,1 @@
+//! Generators for benchmarks and tests.

@@ -1,0 +1,370 @@
+//! The configuration document: sites, definitions, schedules, tasks, the
+//! directory source and the replica location, loaded from TOML or JSON and
+//! checked as a whole.
+
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::document::{self, Format, Problem, Problems, Report};
+use crate::site::DirectorySource;
+use crate::{Definition, DefinitionId, Schedule, ScheduleId, Site, SiteId, Task, TaskId};
+
+/// The whole configuration of one calrep installation.
+///
+/// Load it with [`Config::load`] (or [`Config::parse`] for text), which
+/// reports every problem at once, each with the file and the path:
+///
+/// ```
+/// use calrep_core::{Config, ConfigError};
+/// let text = r#"
+/// [[schedules]]
+/// id = "nightly"
+/// time_zone = "Europe/Atlantis"
+/// when.daily.once.start = "02:00"
+///
+/// [[tasks]]
+/// id = "sales"
+/// site = "hq"
+/// definition = "default"
+/// schedule = "nightly"
+/// group = { mailbox = "alice@example.com" }
+/// colour = "blue"
+/// "#;
+/// let Err(ConfigError::Invalid(problems)) = Config::parse(text, "calrep.toml") else { panic!() };
+/// let lines: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+/// assert!(lines.contains(&r#"calrep.toml: tasks[0].site: no site named "hq""#.to_owned()));
+/// assert!(lines.contains(&"calrep.toml: tasks[0].colour: unknown key".to_owned()));
+/// assert!(lines.iter().any(|l| l.starts_with("calrep.toml: schedules[0].time_zone: unknown time zone")));
+/// ```
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Config {
+    /// Where the replica is kept.
+    #[serde(default)]
+    pub replica: ReplicaConfig,
+    /// The directory used by sites that do not name their own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectorySource>,
+    /// Installations and their connections.
+    #[serde(default)]
+    pub sites: Vec<Site>,
+    /// How replication runs.
+    #[serde(default)]
+    pub definitions: Vec<Definition>,
+    /// When it runs.
+    #[serde(default)]
+    pub schedules: Vec<Schedule>,
+    /// What runs.
+    #[serde(default)]
+    pub tasks: Vec<Task>,
+    /// The folder relative paths start from: the configuration file's folder.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    /// The name problems are reported under (the file name).
+    #[serde(skip)]
+    pub source_name: String,
+}
+
+/// Where and how the replica is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReplicaConfig {
+    /// The replica database file; relative paths start at the configuration
+    /// file's folder.
+    #[serde(default = "ReplicaConfig::default_path")]
+    pub path: PathBuf,
+}
+
+impl ReplicaConfig {
+    fn default_path() -> PathBuf {
+        PathBuf::from("replica.db")
+    }
+}
+
+impl Default for ReplicaConfig {
+    fn default() -> Self {
+        Self {
+            path: Self::default_path(),
+        }
+    }
+}
+
+/// A configuration could not be loaded, or a change to it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The document has problems; every one is listed.
+    #[error("{0}")]
+    Invalid(Problems),
+    /// An object cannot be removed while tasks use it.
+    #[error("cannot remove {kind} {id:?}: it is used by task{} {}; change or remove {} first",
+        if tasks.len() == 1 { "" } else { "s" },
+        tasks.iter().map(|t| format!("{:?}", t.as_str())).collect::<Vec<_>>().join(", "),
+        if tasks.len() == 1 { "that task" } else { "those tasks" })]
+    InUse {
+        /// "definition", "schedule" or "site".
+        kind: &'static str,
+        /// The object's id.
+        id: String,
+        /// The tasks that use it.
+        tasks: Vec<TaskId>,
+    },
+    /// No object has that id.
+    #[error("there is no {kind} named {id:?}")]
+    NotFound {
+        /// "definition", "schedule", "site" or "task".
+        kind: &'static str,
+        /// The id that was asked for.
+        id: String,
+    },
+}
+
+impl ConfigError {
+    /// The listed problems, if this error is about an invalid document.
+    pub fn problems(&self) -> Option<&Problems> {
+        match self {
+            Self::Invalid(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "replica",
+    "directory",
+    "sites",
+    "definitions",
+    "schedules",
+    "tasks",
+];
+
+impl Config {
+    /// Reads and checks a configuration file: JSON if its name ends in
+    /// `.json`, TOML otherwise.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::Invalid(Problems(vec![Problem::new(
+                name.clone(),
+                "",
+                format!("cannot read the file: {e}"),
+            )]))
+        })?;
+        let mut config = Self::parse(&text, &name)?;
+        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(config)
+    }
+
+    /// Parses and checks configuration text; `name` is used in problems and
+    /// decides the format (JSON for `*.json`, TOML otherwise).
+    pub fn parse(text: &str, name: &str) -> Result<Self, ConfigError> {
+        Self::parse_as(text, name, Format::from_file_name(name))
+    }
+
+    /// Parses and checks configuration text in the given format.
+    pub fn parse_as(text: &str, name: &str, format: Format) -> Result<Self, ConfigError> {
+        let mut report = Report::new(name);
+        let Some(mut root) = document::parse_root(text, format, &mut report) else {
+            return Err(ConfigError::Invalid(
+                report.finish().err().unwrap_or_default(),
+            ));
+        };
+        document::check_keys(&root, TOP_LEVEL_KEYS, &mut report);
+        let replica = root
+            .remove("replica")
+            .and_then(|v| document::element::<ReplicaConfig>(v, "replica", &mut report))
+            .unwrap_or_default();
+        let directory = root
+            .remove("directory")
+            .and_then(|v| document::element::<DirectorySource>(v, "directory", &mut report));
+        let (sites, broken_sites) = document::section::<Site>(&mut root, "sites", &mut report);
+        let (definitions, broken_definitions) =
+            document::section::<Definition>(&mut root, "definitions", &mut report);
+        let (schedules, broken_schedules) =
+            document::section::<Schedule>(&mut root, "schedules", &mut report);
+        let (tasks, _) = document::section::<Task>(&mut root, "tasks", &mut report);
+        let positions = validate::Positions {
+            sites: sites.iter().map(|(i, _)| *i).collect(),
+            definitions: definitions.iter().map(|(i, _)| *i).collect(),
+            schedules: schedules.iter().map(|(i, _)| *i).collect(),
+            tasks: tasks.iter().map(|(i, _)| *i).collect(),
+        };
+        let config = Self {
+            replica,
+            directory,
+            sites: sites.into_iter().map(|(_, s)| s).collect(),
+            definitions: definitions.into_iter().map(|(_, d)| d).collect(),
+            schedules: schedules.into_iter().map(|(_, s)| s).collect(),
+            tasks: tasks.into_iter().map(|(_, t)| t).collect(),
+            base_dir: PathBuf::new(),
+            source_name: name.to_owned(),
+        };
+        // Semantic checks see the elements that parsed, named by their
+        // original positions in the file; references to elements that did
+        // not parse are not reported a second time.
+        let broken = validate::Broken {
+            sites: broken_sites,
+            definitions: broken_definitions,
+            schedules: broken_schedules,
+        };
+        validate::check(&config, &positions, &broken, &mut report);
+        report.finish().map_err(ConfigError::Invalid)?;
+        Ok(config)
+    }
+
+    /// Checks a configuration built in code (the same checks as loading).
+    ///
+    /// ```
+    /// let mut config = calrep_core::Config::default();
+    /// config.definitions.push(calrep_core::Definition::new("default"));
+    /// config.definitions.push(calrep_core::Definition::new("default"));
+    /// let err = config.validate().unwrap_err();
+    /// assert!(err.to_string().contains("definitions[1].id: another definition is also named \"default\""), "{err}");
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let name = if self.source_name.is_empty() {
+            "configuration"
+        } else {
+            &self.source_name
+        };
+        let mut report = Report::new(name);
+        let positions = validate::Positions::natural(self);
+        validate::check(self, &positions, &validate::Broken::default(), &mut report);
+        report.finish().map_err(ConfigError::Invalid)
+    }
+
+    /// A path from the configuration, made absolute against the
+    /// configuration file's folder.
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        self.base_dir.join(path)
+    }
+
+    /// The site with this id.
+    pub fn site(&self, id: &SiteId) -> Option<&Site> {
+        self.sites.iter().find(|s| &s.id == id)
+    }
+
+    /// The definition with this id.
+    pub fn definition(&self, id: &DefinitionId) -> Option<&Definition> {
+        self.definitions.iter().find(|d| &d.id == id)
+    }
+
+    /// The schedule with this id.
+    pub fn schedule(&self, id: &ScheduleId) -> Option<&Schedule> {
+        self.schedules.iter().find(|s| &s.id == id)
+    }
+
+    /// The task with this id.
+    pub fn task(&self, id: &TaskId) -> Option<&Task> {
+        self.tasks.iter().find(|t| &t.id == id)
+    }
+
+    /// The directory a site resolves groups in: its own, else the
+    /// configuration's default.
+    pub fn directory_for<'a>(&'a self, site: &'a Site) -> Option<&'a DirectorySource> {
+        site.directory.as_ref().or(self.directory.as_ref())
+    }
+
+    /// Removes a schedule, refusing while any task uses it (as MSE does).
+    ///
+    /// ```
+    /// # let config: calrep_core::Config = calrep_core::Config::parse(r#"
+    /// # [[sites]]
+    /// # id = "hq"
+    /// # [sites.ews]
+    /// # url = "https://mail.example.com/EWS/Exchange.asmx"
+    /// # username = "svc"
+    /// # password_env = "PW"
+    /// # [[definitions]]
+    /// # id = "default"
+    /// # [[schedules]]
+    /// # id = "nightly"
+    /// # time_zone = "UTC"
+    /// # when.daily.once.start = "02:00"
+    /// # [[tasks]]
+    /// # id = "sales"
+    /// # site = "hq"
+    /// # definition = "default"
+    /// # schedule = "nightly"
+    /// # group = { mailbox = "a@example.com" }
+    /// # "#, "calrep.toml")?;
+    /// let mut config = config;
+    /// let err = config.remove_schedule(&"nightly".into()).unwrap_err();
+    /// assert_eq!(err.to_string(),
+    ///     r#"cannot remove schedule "nightly": it is used by task "sales"; change or remove that task first"#);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn remove_schedule(&mut self, id: &ScheduleId) -> Result<Schedule, ConfigError> {
+        self.refuse_if_used(ScheduleId::KIND, id.as_str(), |t| &t.schedule == id)?;
+        take(
+            &mut self.schedules,
+            |s| &s.id == id,
+            ScheduleId::KIND,
+            id.as_str(),
+        )
+    }
+
+    /// Removes a definition, refusing while any task uses it.
+    pub fn remove_definition(&mut self, id: &DefinitionId) -> Result<Definition, ConfigError> {
+        self.refuse_if_used(DefinitionId::KIND, id.as_str(), |t| &t.definition == id)?;
+        take(
+            &mut self.definitions,
+            |d| &d.id == id,
+            DefinitionId::KIND,
+            id.as_str(),
+        )
+    }
+
+    /// Removes a site, refusing while any task uses it.
+    pub fn remove_site(&mut self, id: &SiteId) -> Result<Site, ConfigError> {
+        self.refuse_if_used(SiteId::KIND, id.as_str(), |t| &t.site == id)?;
+        take(&mut self.sites, |s| &s.id == id, SiteId::KIND, id.as_str())
+    }
+
+    /// Removes a task.
+    pub fn remove_task(&mut self, id: &TaskId) -> Result<Task, ConfigError> {
+        take(&mut self.tasks, |t| &t.id == id, TaskId::KIND, id.as_str())
+    }
+
+    fn refuse_if_used(
+        &self,
+        kind: &'static str,
+        id: &str,
+        uses: impl Fn(&Task) -> bool,
+    ) -> Result<(), ConfigError> {
+        let tasks: Vec<TaskId> = self
+            .tasks
+            .iter()
+            .filter(|t| uses(t))
+            .map(|t| t.id.clone())
+            .collect();
+        if tasks.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::InUse {
+                kind,
+                id: id.to_owned(),
+                tasks,
+            })
+        }
+    }
+}
+
+fn take<T>(
+    items: &mut Vec<T>,
+    matches: impl Fn(&T) -> bool,
+    kind: &'static str,
+    id: &str,
+) -> Result<T, ConfigError> {
+    let at = items
+        .iter()
+        .position(matches)
+        .ok_or_else(|| ConfigError::NotFound {
+            kind,
+            id: id.to_owned(),
+        })?;
+    Ok(items.remove(at))
+}

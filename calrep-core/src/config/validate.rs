@@ -1,0 +1,286 @@
+//! The semantic checks of a configuration: ids, references, times, zones,
+//! endpoints. Every problem is reported; nothing stops at the first.
+
+use std::collections::HashSet;
+
+use crate::document::Report;
+use crate::group::Group;
+use crate::ids::id_problem;
+use crate::schedule::{ScheduleError, When};
+use crate::site::{DirectorySource, http_url_problem, is_guid};
+use crate::tz::resolve_zone;
+use crate::{Config, Definition, Schedule, Site, Task};
+
+/// Each parsed element's index in the file, per section.
+#[derive(Debug, Default)]
+pub(super) struct Positions {
+    pub(super) sites: Vec<usize>,
+    pub(super) definitions: Vec<usize>,
+    pub(super) schedules: Vec<usize>,
+    pub(super) tasks: Vec<usize>,
+}
+
+impl Positions {
+    /// Positions for a configuration built in code: element `i` is at `i`.
+    pub(super) fn natural(config: &Config) -> Self {
+        Self {
+            sites: (0..config.sites.len()).collect(),
+            definitions: (0..config.definitions.len()).collect(),
+            schedules: (0..config.schedules.len()).collect(),
+            tasks: (0..config.tasks.len()).collect(),
+        }
+    }
+}
+
+/// Ids of elements that did not parse.
+#[derive(Debug, Default)]
+pub(super) struct Broken {
+    pub(super) sites: Vec<String>,
+    pub(super) definitions: Vec<String>,
+    pub(super) schedules: Vec<String>,
+}
+
+fn path(section: &str, positions: &[usize], i: usize) -> String {
+    format!("{section}[{}]", positions.get(i).copied().unwrap_or(i))
+}
+
+pub(super) fn check(config: &Config, at: &Positions, broken: &Broken, report: &mut Report) {
+    if config.replica.path.as_os_str().is_empty() {
+        report.add("replica.path", "must not be empty");
+    }
+    if let Some(source) = &config.directory {
+        check_directory(source, "directory", report);
+    }
+    check_ids(
+        config.sites.iter().map(|s| s.id.as_str()),
+        "sites",
+        "site",
+        &at.sites,
+        report,
+    );
+    check_ids(
+        config.definitions.iter().map(|d| d.id.as_str()),
+        "definitions",
+        "definition",
+        &at.definitions,
+        report,
+    );
+    check_ids(
+        config.schedules.iter().map(|s| s.id.as_str()),
+        "schedules",
+        "schedule",
+        &at.schedules,
+        report,
+    );
+    check_ids(
+        config.tasks.iter().map(|t| t.id.as_str()),
+        "tasks",
+        "task",
+        &at.tasks,
+        report,
+    );
+    for (i, site) in config.sites.iter().enumerate() {
+        check_site(site, &path("sites", &at.sites, i), report);
+    }
+    for (i, definition) in config.definitions.iter().enumerate() {
+        check_definition(definition, &path("definitions", &at.definitions, i), report);
+    }
+    for (i, schedule) in config.schedules.iter().enumerate() {
+        check_schedule(schedule, &path("schedules", &at.schedules, i), report);
+    }
+    for (i, task) in config.tasks.iter().enumerate() {
+        check_task(config, task, broken, &path("tasks", &at.tasks, i), report);
+    }
+}
+
+fn check_ids<'a>(
+    ids: impl Iterator<Item = &'a str>,
+    section: &str,
+    kind: &str,
+    positions: &[usize],
+    report: &mut Report,
+) {
+    let mut seen = HashSet::new();
+    for (i, id) in ids.enumerate() {
+        let at = format!("{}.id", path(section, positions, i));
+        if let Some(problem) = id_problem(id) {
+            report.add(at, problem);
+        } else if !seen.insert(id) {
+            report.add(at, format!("another {kind} is also named {id:?}"));
+        }
+    }
+}
+
+fn check_directory(source: &DirectorySource, at: &str, report: &mut Report) {
+    match source {
+        DirectorySource::Snapshot(p) if p.as_os_str().is_empty() => {
+            report.add(format!("{at}.snapshot"), "the snapshot path is empty");
+        }
+        DirectorySource::Snapshot(_) => {}
+    }
+}
+
+fn check_site(site: &Site, at: &str, report: &mut Report) {
+    if site.ews.is_none() && site.graph.is_none() {
+        report.add(
+            at,
+            "a site needs an [ews] endpoint or a [graph] app registration",
+        );
+    }
+    if let Some(ews) = &site.ews {
+        if let Some(p) = http_url_problem(&ews.url) {
+            report.add(format!("{at}.ews.url"), format!("{:?} {p}", ews.url));
+        }
+        if ews.username.trim().is_empty() {
+            report.add(format!("{at}.ews.username"), "must not be empty");
+        }
+        if let Err(p) = ews.password() {
+            report.add(
+                format!("{at}.ews.password"),
+                p.replace("_env", "password_env")
+                    .replace("_file", "password_file"),
+            );
+        }
+    }
+    if let Some(graph) = &site.graph {
+        let tenant_ok = is_guid(&graph.tenant)
+            || (graph.tenant.contains('.')
+                && graph.tenant.split('.').all(|l| {
+                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                }));
+        if !tenant_ok {
+            report.add(
+                format!("{at}.graph.tenant"),
+                format!(
+                    "{:?} is neither a tenant GUID nor a domain such as contoso.onmicrosoft.com",
+                    graph.tenant
+                ),
+            );
+        }
+        if !is_guid(&graph.client_id) {
+            report.add(
+                format!("{at}.graph.client_id"),
+                format!("{:?} is not an application id (a GUID)", graph.client_id),
+            );
+        }
+        if let Err(p) = graph.secret() {
+            report.add(
+                format!("{at}.graph.secret"),
+                p.replace("_env", "secret_env")
+                    .replace("_file", "secret_file"),
+            );
+        }
+    }
+    if let Some(proxy) = &site.proxy {
+        if let Some(p) = http_url_problem(&proxy.url) {
+            report.add(format!("{at}.proxy.url"), format!("{:?} {p}", proxy.url));
+        }
+    }
+    if let Some(source) = &site.directory {
+        check_directory(source, &format!("{at}.directory"), report);
+    }
+}
+
+fn check_definition(definition: &Definition, at: &str, report: &mut Report) {
+    if definition.attachments.enabled && definition.attachments.max_bytes == 0 {
+        report.add(
+            format!("{at}.attachments.max_bytes"),
+            "must be positive (set enabled = false to replicate no attachments)",
+        );
+    }
+    if let Some(window) = definition.window {
+        let max = crate::definition::Window::MAX_DAYS;
+        if window.days_back > max {
+            report.add(
+                format!("{at}.window.days_back"),
+                format!("must be at most {max}"),
+            );
+        }
+        if window.days_ahead > max {
+            report.add(
+                format!("{at}.window.days_ahead"),
+                format!("must be at most {max}"),
+            );
+        }
+        if window.days_back == 0 && window.days_ahead == 0 {
+            report.add(
+                format!("{at}.window"),
+                "the window is empty; give days_back or days_ahead",
+            );
+        }
+    }
+}
+
+fn check_schedule(schedule: &Schedule, at: &str, report: &mut Report) {
+    // The zone and the times are checked separately so that a bad zone does
+    // not hide a bad window.
+    if let Err(e) = resolve_zone(&schedule.time_zone) {
+        report.add(format!("{at}.time_zone"), e.to_string());
+    }
+    let (times, times_at) = match &schedule.when {
+        When::OneOff { .. } => return,
+        When::Daily(times) => (times, "when.daily"),
+        When::Weekly { days, times } => {
+            if days.is_empty() {
+                report.add(
+                    format!("{at}.when.weekly.days"),
+                    ScheduleError::NoDays.to_string(),
+                );
+            }
+            (times, "when.weekly.times")
+        }
+    };
+    if let Err(e) = times.check() {
+        report.add(format!("{at}.{times_at}.many.end"), e.to_string());
+    }
+}
+
+fn check_task(config: &Config, task: &Task, broken: &Broken, at: &str, report: &mut Report) {
+    let site = config.site(&task.site);
+    if site.is_none() && !broken.sites.iter().any(|b| b == task.site.as_str()) {
+        report.add(
+            format!("{at}.site"),
+            format!("no site named {:?}", task.site.as_str()),
+        );
+    }
+    if config.definition(&task.definition).is_none()
+        && !broken
+            .definitions
+            .iter()
+            .any(|b| b == task.definition.as_str())
+    {
+        report.add(
+            format!("{at}.definition"),
+            format!("no definition named {:?}", task.definition.as_str()),
+        );
+    }
+    if config.schedule(&task.schedule).is_none()
+        && !broken.schedules.iter().any(|b| b == task.schedule.as_str())
+    {
+        report.add(
+            format!("{at}.schedule"),
+            format!("no schedule named {:?}", task.schedule.as_str()),
+        );
+    }
+    match &task.group {
+        Group::Mailboxes(list) if list.is_empty() => {
+            report.add(format!("{at}.group.mailboxes"), "the mailbox list is empty");
+        }
+        Group::AdGroup(name) if name.trim().is_empty() => {
+            report.add(format!("{at}.group.ad_group"), "the group name is empty");
+        }
+        _ => {}
+    }
+    if let Some(site) = site {
+        if task.group.needs_directory() && config.directory_for(site).is_none() {
+            report.add(
+                format!("{at}.group"),
+                format!(
+                    "{} needs a directory, but site {:?} has none and no top-level directory is set",
+                    task.group,
+                    site.id.as_str()
+                ),
+            );
+        }
+    }
+}

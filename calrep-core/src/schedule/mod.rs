@@ -1,0 +1,9 @@
+//! Schedules: what the administrator writes ([`Schedule`]) and when it runs
+//! ([`SchedulePlan`]).
+
+mod plan;
+mod spec;
+mod wall_clock;
+
+pub use plan::{ScheduleError, SchedulePlan, Upcoming};
+pub use spec::{DailyTimes, IntervalMinutes, LocalDateTime, LocalTime, Schedule, Weekday, When};

@@ -1,0 +1,211 @@
+//! Sites: one installation's connection to Exchange or Microsoft 365.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::SiteId;
+use crate::secret::SecretRef;
+
+/// One running installation: the service account that reads other people's
+/// mailboxes, how it reaches them, and where group names are resolved.
+///
+/// ```
+/// let site: calrep_core::Site = toml::from_str(r#"
+///     id = "hq"
+///     directory = { snapshot = "directory.json" }
+///     [ews]
+///     url = "https://mail.example.com/EWS/Exchange.asmx"
+///     username = "svc-calrep@example.com"
+///     password_env = "CALREP_EWS_PASSWORD"
+/// "#)?;
+/// assert!(site.ews.as_ref().unwrap().impersonation);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Site {
+    /// The site's id.
+    pub id: SiteId,
+    /// Free text for operators.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Exchange Web Services, for Exchange on-premises (and Exchange Online
+    /// until EWS is switched off there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ews: Option<EwsEndpoint>,
+    /// A Microsoft Graph app registration, for Microsoft 365.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub graph: Option<GraphApp>,
+    /// An HTTP proxy for every request the site makes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<Proxy>,
+    /// Where group names are resolved; the configuration's top-level
+    /// `directory` applies when this is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub directory: Option<DirectorySource>,
+}
+
+/// An EWS endpoint and the service account that uses it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct EwsEndpoint {
+    /// The EWS URL, e.g. `https://mail.example.com/EWS/Exchange.asmx`.
+    pub url: String,
+    /// The service account (UPN or `DOMAIN\user`).
+    pub username: String,
+    /// The environment variable holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// The file holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// Act as each mailbox owner through Exchange impersonation (the
+    /// `ApplicationImpersonation` role). On by default, as in MSE.
+    #[serde(default = "yes")]
+    pub impersonation: bool,
+    /// The `RequestServerVersion` sent with every request.
+    #[serde(default)]
+    pub server_version: ExchangeVersion,
+}
+
+impl EwsEndpoint {
+    /// Where the password is to be read from, if exactly one form is given.
+    ///
+    /// ```
+    /// # use calrep_core::{SecretRef, Site};
+    /// # let site: Site = toml::from_str(r#"
+    /// # id = "hq"
+    /// # ews = { url = "https://x/EWS/Exchange.asmx", username = "svc", password_file = "/run/pw" }
+    /// # "#)?;
+    /// let ews = site.ews.unwrap();
+    /// assert_eq!(ews.password(), Ok(SecretRef::File("/run/pw".into())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn password(&self) -> Result<SecretRef, &'static str> {
+        SecretRef::from_pair(self.password_env.as_ref(), self.password_file.as_ref())
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The Exchange schema version requested in `RequestServerVersion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ExchangeVersion {
+    /// Exchange 2010.
+    Exchange2010,
+    /// Exchange 2010 SP1.
+    #[serde(rename = "Exchange2010_SP1")]
+    Exchange2010Sp1,
+    /// Exchange 2010 SP2.
+    #[serde(rename = "Exchange2010_SP2")]
+    Exchange2010Sp2,
+    /// Exchange 2013.
+    Exchange2013,
+    /// Exchange 2013 SP1 and later, including Exchange Online (the default).
+    #[default]
+    #[serde(rename = "Exchange2013_SP1")]
+    Exchange2013Sp1,
+    /// Exchange 2016.
+    Exchange2016,
+    /// Exchange 2019.
+    Exchange2019,
+}
+
+/// A Microsoft Graph app registration (client-credentials flow).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct GraphApp {
+    /// The Entra tenant: its GUID or a verified domain.
+    pub tenant: String,
+    /// The application (client) id, a GUID.
+    pub client_id: String,
+    /// The environment variable holding the client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// The file holding the client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+}
+
+impl GraphApp {
+    /// Where the client secret is to be read from, if exactly one form is given.
+    pub fn secret(&self) -> Result<SecretRef, &'static str> {
+        SecretRef::from_pair(self.secret_env.as_ref(), self.secret_file.as_ref())
+    }
+}
+
+/// An HTTP proxy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Proxy {
+    /// The proxy URL, e.g. `http://proxy.example.com:8080`.
+    pub url: String,
+    /// Hosts reached directly, not through the proxy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_proxy: Vec<String>,
+}
+
+/// Where group names are resolved to mailboxes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DirectorySource {
+    /// A directory snapshot file (JSON) that the host exports from Active
+    /// Directory or Microsoft 365; see [`SnapshotDirectory`](crate::group::SnapshotDirectory).
+    /// Relative paths start at the configuration file's folder.
+    Snapshot(PathBuf),
+}
+
+/// Why a URL is not an acceptable HTTP(S) endpoint, or `None`.
+pub(crate) fn http_url_problem(url: &str) -> Option<&'static str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else {
+        return Some("must start with https:// or http://");
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    if host.is_empty() || host.starts_with(':') {
+        return Some("has no host name");
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Some("must not contain spaces or control characters");
+    }
+    None
+}
+
+/// Whether `s` looks like a GUID (8-4-4-4-12 hex digits).
+pub(crate) fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_without_scheme_or_host_are_refused() {
+        assert!(http_url_problem("https://mail.example.com/EWS/Exchange.asmx").is_none());
+        assert!(http_url_problem("http://127.0.0.1:8080/").is_none());
+        assert!(http_url_problem("mail.example.com").is_some());
+        assert!(http_url_problem("https:///EWS").is_some());
+        assert!(http_url_problem("https://a b/").is_some());
+    }
+
+    #[test]
+    fn guids_are_recognised() {
+        assert!(is_guid("6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"));
+        assert!(!is_guid("6f1b2c3d-4e5f-4a6b-8c7d"));
+        assert!(!is_guid("contoso.onmicrosoft.com"));
+    }
+}

@@ -5,10 +5,12 @@
 mod validate;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::document::{self, Format, Problem, Problems, Report};
+use crate::group::{Directory, DirectoryError, SnapshotDirectory};
 use crate::site::DirectorySource;
 use crate::{Definition, DefinitionId, Schedule, ScheduleId, Site, SiteId, Task, TaskId};
 
@@ -266,6 +268,29 @@ impl Config {
     /// configuration's default.
     pub fn directory_for<'a>(&'a self, site: &'a Site) -> Option<&'a DirectorySource> {
         site.directory.as_ref().or(self.directory.as_ref())
+    }
+
+    /// Opens the directory a site resolves groups in, or `None` if it has
+    /// none (mailbox and mailbox-list groups need none).
+    pub fn open_directory(
+        &self,
+        site: &Site,
+    ) -> Result<Option<Arc<dyn Directory>>, DirectoryError> {
+        self.directory_for(site)
+            .map(|source| self.open_directory_source(source))
+            .transpose()
+    }
+
+    /// Opens a directory source, reading and checking its file.
+    pub fn open_directory_source(
+        &self,
+        source: &DirectorySource,
+    ) -> Result<Arc<dyn Directory>, DirectoryError> {
+        match source {
+            DirectorySource::Snapshot(path) => {
+                Ok(Arc::new(SnapshotDirectory::load(&self.resolve_path(path))?))
+            }
+        }
     }
 
     /// Removes a schedule, refusing while any task uses it (as MSE does).

@@ -118,6 +118,16 @@ impl DirectoryEntry {
     }
 }
 
+/// A group as the directory knows it, with its direct members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupMembers {
+    /// The group itself (kind [`EntryKind::Group`]): its name, DN and address.
+    pub group: DirectoryEntry,
+    /// Its direct members, in directory order.
+    pub members: Vec<DirectoryEntry>,
+}
+
 /// A directory could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -143,6 +153,7 @@ pub enum DirectoryError {
 /// and de-duplication are the [`GroupResolver`](super::GroupResolver)'s job.
 #[async_trait]
 pub trait Directory: Send + Sync + fmt::Debug {
-    /// The direct members of `group`.
-    async fn members(&self, group: &GroupRef) -> Result<Vec<DirectoryEntry>, DirectoryError>;
+    /// The group named by `group` and its direct members, or
+    /// [`DirectoryError::GroupNotFound`].
+    async fn members(&self, group: &GroupRef) -> Result<GroupMembers, DirectoryError>;
 }

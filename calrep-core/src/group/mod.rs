@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::address::{DistinguishedName, EmailAddress};
 
-pub use directory::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupRef};
+pub use directory::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef};
 pub use resolver::{GroupResolver, Resolution, ResolvedMailbox, SkipReason, Skipped};
 pub use snapshot::SnapshotDirectory;
 

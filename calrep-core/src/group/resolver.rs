@@ -8,7 +8,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use super::Group;
-use super::directory::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupRef};
+use super::directory::{
+    Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef,
+};
 use crate::address::EmailAddress;
 use crate::clock::Clock;
 
@@ -180,25 +182,38 @@ async fn expand_nested(
     acc: &mut Accumulator,
 ) -> Result<(), DirectoryError> {
     struct Frame {
-        key: String,
+        keys: Vec<String>,
         label: String,
         members: std::vec::IntoIter<DirectoryEntry>,
     }
+    // A group may be reached by name, DN or address; each frame remembers
+    // every key it is known by, so any of them closes a cycle.
+    let open_frame = |requested: &GroupRef, found: GroupMembers| {
+        let mut keys = vec![requested.key()];
+        keys.extend(found.group.as_group_ref().map(|r| r.key()));
+        keys.dedup();
+        let label = match found.group.display_name.trim() {
+            "" => found.group.label(),
+            name => name.to_owned(),
+        };
+        Frame {
+            keys,
+            label,
+            members: found.members.into_iter(),
+        }
+    };
     let mut done: HashSet<String> = HashSet::new();
     let mut open: HashSet<String> = HashSet::new();
-    let root_members = directory.members(&root).await?;
-    let root_key = root.key();
-    open.insert(root_key.clone());
-    let mut stack = vec![Frame {
-        key: root_key,
-        label: root.to_string(),
-        members: root_members.into_iter(),
-    }];
+    let first = open_frame(&root, directory.members(&root).await?);
+    open.extend(first.keys.iter().cloned());
+    let mut stack = vec![first];
     while let Some(frame) = stack.last_mut() {
         let Some(entry) = frame.members.next() else {
             if let Some(finished) = stack.pop() {
-                open.remove(&finished.key);
-                done.insert(finished.key);
+                for key in finished.keys {
+                    open.remove(&key);
+                    done.insert(key);
+                }
             }
             continue;
         };
@@ -223,7 +238,10 @@ async fn expand_nested(
                 let key = nested.key();
                 if open.contains(&key) {
                     let mut path: Vec<String> = stack.iter().map(|f| f.label.clone()).collect();
-                    path.push(nested.to_string());
+                    path.push(match entry.display_name.trim() {
+                        "" => entry.label(),
+                        name => name.to_owned(),
+                    });
                     acc.skip(&entry, SkipReason::Cycle { path });
                     continue;
                 }
@@ -231,13 +249,10 @@ async fn expand_nested(
                     continue;
                 }
                 match directory.members(&nested).await {
-                    Ok(members) => {
-                        open.insert(key.clone());
-                        stack.push(Frame {
-                            key,
-                            label: nested.to_string(),
-                            members: members.into_iter(),
-                        });
+                    Ok(found) => {
+                        let frame = open_frame(&nested, found);
+                        open.extend(frame.keys.iter().cloned());
+                        stack.push(frame);
                     }
                     Err(DirectoryError::GroupNotFound(_)) => {
                         done.insert(key);

@@ -25,7 +25,9 @@ use std::path::Path;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::directory::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupRef};
+use super::directory::{
+    Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef,
+};
 use crate::address::{DistinguishedName, EmailAddress, NameError};
 use crate::document::{self, Format, Problem, Problems, Report};
 
@@ -116,8 +118,9 @@ enum Target {
 ///   "groups": [{"name": "Sales", "members": ["alice@example.com"]}]
 /// }"#, "directory.json")?;
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
-/// let members = dir.members(&GroupRef::Name("sales".into())).await?;
-/// assert_eq!(members.len(), 1);
+/// let sales = dir.members(&GroupRef::Name("sales".into())).await?;
+/// assert_eq!(sales.group.display_name, "Sales");
+/// assert_eq!(sales.members.len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -320,11 +323,13 @@ fn invalid(report: Report) -> DirectoryError {
 
 #[async_trait]
 impl Directory for SnapshotDirectory {
-    async fn members(&self, group: &GroupRef) -> Result<Vec<DirectoryEntry>, DirectoryError> {
-        let g = self
-            .group_index(group)
-            .ok_or_else(|| DirectoryError::GroupNotFound(group.to_string()))?;
+    async fn members(&self, group: &GroupRef) -> Result<GroupMembers, DirectoryError> {
+        let not_found = || DirectoryError::GroupNotFound(group.to_string());
+        let g = self.group_index(group).ok_or_else(not_found)?;
         let members = self.members.get(g).map(Vec::as_slice).unwrap_or_default();
-        Ok(members.iter().filter_map(|t| self.entry(*t)).collect())
+        Ok(GroupMembers {
+            group: self.entry(Target::Group(g)).ok_or_else(not_found)?,
+            members: members.iter().filter_map(|t| self.entry(*t)).collect(),
+        })
     }
 }

@@ -112,13 +112,17 @@ impl Format {
 #[derive(Debug)]
 pub(crate) struct Report {
     file: String,
+    sections: &'static [&'static str],
     problems: Vec<Problem>,
 }
 
 impl Report {
-    pub(crate) fn new(file: &str) -> Self {
+    /// A report for `file`, whose problems are listed in the order of
+    /// `sections` (the document's top-level keys), then by element.
+    pub(crate) fn new(file: &str, sections: &'static [&'static str]) -> Self {
         Self {
             file: file.to_owned(),
+            sections,
             problems: Vec::new(),
         }
     }
@@ -130,17 +134,21 @@ impl Report {
 
     pub(crate) fn finish(mut self) -> Result<(), Problems> {
         // Document order: by section, then element number, then as found.
+        // Keys that are not sections at all come first.
+        let sections = self.sections;
         self.problems.sort_by_cached_key(|p| {
-            let (section, rest) = p.path.split_once('[').unwrap_or((&p.path, ""));
+            let (head, rest) = p.path.split_once('[').unwrap_or((&p.path, ""));
+            let section = head.split('.').next().unwrap_or_default();
+            let rank = sections
+                .iter()
+                .position(|s| *s == section)
+                .map_or(0, |i| i + 1);
             let index: usize = rest
                 .split(']')
                 .next()
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(0);
-            (
-                section.split('.').next().unwrap_or_default().to_owned(),
-                index,
-            )
+            (rank, index)
         });
         if self.problems.is_empty() {
             Ok(())

@@ -1,1 +1,200 @@
+//! The `calrep` command as an operator runs it: a real process, real files,
+//! exit codes and output lines.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use chrono::DateTime;
+
+fn calrep(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_calrep"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
+#[test]
+fn check_accepts_the_examples_with_a_one_line_summary() {
+    for file in ["calrep.toml", "calrep.json"] {
+        let out = calrep(&["check", "--config", &example(file)]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        assert!(stdout.contains(": ok: "), "{stdout}");
+    }
+}
+
+#[test]
+fn check_lists_every_problem_and_exits_2() {
+    let dir = std::env::temp_dir().join(format!("calrep-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("calrep.toml");
+    std::fs::write(
+        &config,
+        r#"
+        directory = { snapshot = "directory.json" }
+        [[sites]]
+        id = "hq"
+        ews = { url = "https://mail.example.com/EWS/Exchange.asmx", username = "svc", password_env = "PW" }
+        [[tasks]]
+        id = "t"
+        site = "hq"
+        definition = "default"
+        schedule = "nightly"
+        group = { ad_group = "Sales" }
+        "#,
+    )
+    .unwrap();
+    let out = calrep(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    let name = config.display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{name}: tasks[0].definition: no definition named \"default\""
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{name}: tasks[0].schedule: no schedule named \"nightly\""
+        )),
+        "{stderr}"
+    );
+    // Once the configuration is right, the snapshot it names is checked too.
+    let fixed = std::fs::read_to_string(&config).unwrap()
+        + "[[definitions]]\nid = \"default\"\n[[schedules]]\nid = \"nightly\"\ntime_zone = \"UTC\"\nwhen.daily.once.start = \"01:00\"\n";
+    std::fs::write(&config, fixed).unwrap();
+    std::fs::write(
+        dir.join("directory.json"),
+        r#"{"groups": [{"name": "Sales", "members": ["x@y.z"]}]}"#,
+    )
+    .unwrap();
+    let out = calrep(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "directory.json: groups[0].members[0]: no user, contact or group x@y.z in this file"
+        ),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn check_reports_a_missing_file() {
+    let out = calrep(&["check", "--config", "/nonexistent/calrep.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).starts_with("/nonexistent/calrep.toml: cannot read the file"));
+}
+
+#[test]
+fn next_runs_prints_rfc3339_with_the_zone_offset() {
+    let out = calrep(&[
+        "next-runs",
+        "--config",
+        &example("calrep.toml"),
+        "--schedule",
+        "nightly",
+        "--after",
+        "2027-03-26T12:00:00Z",
+        "--count",
+        "4",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 4);
+    let runs: Vec<_> = lines
+        .iter()
+        .map(|l| DateTime::parse_from_rfc3339(l).unwrap())
+        .collect();
+    assert!(runs.windows(2).all(|w| w[0] < w[1]));
+    // Berlin switches to summer time at 02:00 on 28 March 2027, so 02:30 does
+    // not exist that night: the run happens when the gap ends, at 03:00 CEST.
+    let offsets: Vec<i32> = runs
+        .iter()
+        .map(|t| t.offset().local_minus_utc() / 3600)
+        .collect();
+    assert_eq!(offsets, [1, 2, 2, 2]);
+    assert_eq!(lines[1], "2027-03-28T03:00:00+02:00");
+}
+
+#[test]
+fn next_runs_refuses_bad_arguments() {
+    let out = calrep(&[
+        "next-runs",
+        "--config",
+        &example("calrep.toml"),
+        "--schedule",
+        "hourly",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no schedule named \"hourly\""));
+    let out = calrep(&[
+        "next-runs",
+        "--config",
+        &example("calrep.toml"),
+        "--schedule",
+        "nightly",
+        "--after",
+        "tomorrow",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--after \"tomorrow\" is not an RFC 3339 instant"));
+    let out = calrep(&["next-runs", "--schedule", "nightly"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap's usage errors also exit 2"
+    );
+}
+
+#[test]
+fn groups_lists_mailboxes_then_skips_and_speaks_json() {
+    let out = calrep(&[
+        "groups",
+        "--config",
+        &example("calrep.toml"),
+        "--task",
+        "sales-nightly",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("task sales-nightly: AD group \"Sales\": 3 mailboxes, 3 skipped"),
+        "{stdout}"
+    );
+    assert!(lines[1].trim_start().starts_with("alice@example.com"));
+    assert_eq!(lines[4], "skipped:");
+    assert!(stdout.contains("dave@example.com") && stdout.contains("account disabled"));
+
+    let out = calrep(&[
+        "groups",
+        "--config",
+        &example("calrep.toml"),
+        "--task",
+        "board-office-hours",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["mailboxes"][0]["address"], "carol.chen@example.com");
+    assert_eq!(doc["skipped"][0]["entry"], "erin@example.com");
+    assert_eq!(doc["skipped"][0]["reason"], "unlicensed");
+}

@@ -168,7 +168,7 @@ impl Config {
 
     /// Parses and checks configuration text in the given format.
     pub fn parse_as(text: &str, name: &str, format: Format) -> Result<Self, ConfigError> {
-        let mut report = Report::new(name);
+        let mut report = Report::new(name, TOP_LEVEL_KEYS);
         let Some(mut root) = document::parse_root(text, format, &mut report) else {
             return Err(ConfigError::Invalid(
                 report.finish().err().unwrap_or_default(),
@@ -232,7 +232,7 @@ impl Config {
         } else {
             &self.source_name
         };
-        let mut report = Report::new(name);
+        let mut report = Report::new(name, TOP_LEVEL_KEYS);
         let positions = validate::Positions::natural(self);
         validate::check(self, &positions, &validate::Broken::default(), &mut report);
         report.finish().map_err(ConfigError::Invalid)

@@ -95,6 +95,25 @@ impl DirectoryEntry {
         }
     }
 
+    /// A group entry known by its name only; set `dn` or `primary_smtp` when
+    /// the directory has them.
+    ///
+    /// ```
+    /// use calrep_core::group::{DirectoryEntry, GroupRef};
+    /// let g = DirectoryEntry::group("Sales");
+    /// assert_eq!(g.as_group_ref(), Some(GroupRef::Name("Sales".into())));
+    /// ```
+    pub fn group(display_name: impl Into<String>) -> Self {
+        Self {
+            kind: EntryKind::Group,
+            display_name: display_name.into(),
+            dn: None,
+            primary_smtp: None,
+            enabled: true,
+            licensed: true,
+        }
+    }
+
     /// How to look this entry up as a group: by DN when it has one, else by
     /// address, else by name.
     pub fn as_group_ref(&self) -> Option<GroupRef> {
@@ -126,6 +145,23 @@ pub struct GroupMembers {
     pub group: DirectoryEntry,
     /// Its direct members, in directory order.
     pub members: Vec<DirectoryEntry>,
+}
+
+impl GroupMembers {
+    /// A group and its direct members, for [`Directory`] implementations.
+    ///
+    /// ```
+    /// use calrep_core::group::{DirectoryEntry, GroupMembers};
+    /// let sales = GroupMembers::new(
+    ///     DirectoryEntry::group("Sales"),
+    ///     vec![DirectoryEntry::user("Alice", "alice@example.com".parse()?)],
+    /// );
+    /// assert_eq!(sales.members.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(group: DirectoryEntry, members: Vec<DirectoryEntry>) -> Self {
+        Self { group, members }
+    }
 }
 
 /// A directory could not answer.

@@ -98,6 +98,8 @@ impl TryFrom<String> for MemberRef {
     }
 }
 
+const SECTIONS: &[&str] = &["users", "groups"];
+
 fn yes() -> bool {
     true
 }
@@ -152,11 +154,11 @@ impl SnapshotDirectory {
     /// Parses and checks snapshot text; `file` names it in problems. Every
     /// problem is reported at once.
     pub fn from_json_str(text: &str, file: &str) -> Result<Self, DirectoryError> {
-        let mut report = Report::new(file);
+        let mut report = Report::new(file, SECTIONS);
         let Some(mut root) = document::parse_root(text, Format::Json, &mut report) else {
             return Err(invalid(report));
         };
-        document::check_keys(&root, &["users", "groups"], &mut report);
+        document::check_keys(&root, SECTIONS, &mut report);
         let (users, _) = document::section::<UserRecord>(&mut root, "users", &mut report);
         let (groups, _) = document::section::<GroupRecord>(&mut root, "groups", &mut report);
         let mut dir = Self {

@@ -110,10 +110,10 @@ proptest! {
         let runs: Vec<DateTime<Utc>> = plan.upcoming(after).take(400).map(|t| t.with_timezone(&Utc)).collect();
         let x = after + TimeDelta::seconds(probe);
         let expected = runs.iter().find(|r| **r > x);
-        if let (Some(expected), Some(last)) = (expected, runs.last()) {
-            if expected < last {
-                prop_assert_eq!(plan.next_after(x).map(|t| t.with_timezone(&Utc)), Some(*expected));
-            }
+        if let (Some(expected), Some(last)) = (expected, runs.last())
+            && expected < last
+        {
+            prop_assert_eq!(plan.next_after(x).map(|t| t.with_timezone(&Utc)), Some(*expected));
         }
     }
 }

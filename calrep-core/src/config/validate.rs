@@ -171,10 +171,10 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
             );
         }
     }
-    if let Some(proxy) = &site.proxy {
-        if let Some(p) = http_url_problem(&proxy.url) {
-            report.add(format!("{at}.proxy.url"), format!("{:?} {p}", proxy.url));
-        }
+    if let Some(proxy) = &site.proxy
+        && let Some(p) = http_url_problem(&proxy.url)
+    {
+        report.add(format!("{at}.proxy.url"), format!("{:?} {p}", proxy.url));
     }
     if let Some(source) = &site.directory {
         check_directory(source, &format!("{at}.directory"), report);
@@ -271,16 +271,17 @@ fn check_task(config: &Config, task: &Task, broken: &Broken, at: &str, report: &
         }
         _ => {}
     }
-    if let Some(site) = site {
-        if task.group.needs_directory() && config.directory_for(site).is_none() {
-            report.add(
-                format!("{at}.group"),
-                format!(
-                    "{} needs a directory, but site {:?} has none and no top-level directory is set",
-                    task.group,
-                    site.id.as_str()
-                ),
-            );
-        }
+    if let Some(site) = site
+        && task.group.needs_directory()
+        && config.directory_for(site).is_none()
+    {
+        report.add(
+            format!("{at}.group"),
+            format!(
+                "{} needs a directory, but site {:?} has none and no top-level directory is set",
+                task.group,
+                site.id.as_str()
+            ),
+        );
     }
 }

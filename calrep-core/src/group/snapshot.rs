@@ -243,13 +243,13 @@ impl SnapshotDirectory {
         path: &str,
         report: &mut Report,
     ) {
-        if let Some(dn) = dn {
-            if self.by_dn.insert(dn.key().to_owned(), target).is_some() {
-                report.add(
-                    format!("{path}.dn"),
-                    format!("{dn} appears twice in the file"),
-                );
-            }
+        if let Some(dn) = dn
+            && self.by_dn.insert(dn.key().to_owned(), target).is_some()
+        {
+            report.add(
+                format!("{path}.dn"),
+                format!("{dn} appears twice in the file"),
+            );
         }
     }
 

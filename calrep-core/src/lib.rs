@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 mod address;
+pub mod calendar;
 mod clock;
 mod config;
 mod definition;
@@ -58,6 +59,7 @@ mod document;
 mod error;
 pub mod group;
 mod ids;
+pub mod mailbox;
 pub mod schedule;
 mod secret;
 mod site;

@@ -3,7 +3,7 @@
 
 mod plan;
 mod spec;
-mod wall_clock;
+pub(crate) mod wall_clock;
 
 pub use plan::{ScheduleError, SchedulePlan, Upcoming};
 pub use spec::{DailyTimes, IntervalMinutes, LocalDateTime, LocalTime, Schedule, Weekday, When};

@@ -15,6 +15,23 @@ pub(crate) fn run_instant(zone: Tz, wall: NaiveDateTime) -> Option<DateTime<Tz>>
     }
 }
 
+/// The instant RFC 5545 (section 3.3.5) gives a wall-clock time, as used to
+/// expand calendar recurrences: a time that occurs twice means its first
+/// occurrence; a time that never occurs is read with the offset from before
+/// the gap, which moves it forward by the gap's length (02:30 in a one-hour
+/// gap at 02:00 becomes 03:30).
+pub(crate) fn rfc5545_instant(zone: Tz, wall: NaiveDateTime) -> Option<DateTime<Tz>> {
+    match zone.from_local_datetime(&wall) {
+        LocalResult::Single(t) => Some(t),
+        LocalResult::Ambiguous(a, b) => Some(a.min(b)),
+        LocalResult::None => {
+            let end = gap_end(zone, wall)?;
+            let gap_start = (end - TimeDelta::seconds(1)).naive_local() + TimeDelta::seconds(1);
+            Some(end + (wall - gap_start))
+        }
+    }
+}
+
 /// The instant a spring-forward gap containing `wall` ends: the first instant
 /// whose wall-clock time is later than `wall`.
 fn gap_end(zone: Tz, wall: NaiveDateTime) -> Option<DateTime<Tz>> {
@@ -71,6 +88,14 @@ mod tests {
         // Lord Howe moves by half an hour.
         let t = run_instant(chrono_tz::Australia::Lord_Howe, wall(2024, 10, 6, 2, 10)).unwrap();
         assert_eq!(t.to_rfc3339(), "2024-10-06T02:30:00+11:00");
+    }
+
+    #[test]
+    fn rfc5545_moves_gap_times_forward_by_the_gap() {
+        let t = rfc5545_instant(chrono_tz::America::New_York, wall(2024, 3, 10, 2, 30)).unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-03-10T03:30:00-04:00");
+        let t = rfc5545_instant(chrono_tz::Australia::Lord_Howe, wall(2024, 10, 6, 2, 10)).unwrap();
+        assert_eq!(t.to_rfc3339(), "2024-10-06T02:40:00+11:00");
     }
 
     #[test]

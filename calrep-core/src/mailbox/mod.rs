@@ -1,0 +1,152 @@
+//! The source seam: a [`Mailbox`] is one mailbox's calendars as a server
+//! (EWS, Microsoft Graph) or a test double presents them, and a
+//! [`MailboxSource`] opens mailboxes by address.
+//!
+//! The shape follows incremental sync: list calendars, pull the changes of
+//! one calendar since an opaque [`SyncState`] page by page, then fetch the
+//! changed items in batches. EWS `SyncFolderItems` and Graph
+//! `calendarView/delta` both fit it.
+
+mod memory;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::address::EmailAddress;
+use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
+
+pub use memory::{MemoryMailbox, MemoryOrganisation};
+
+/// An opaque position in a calendar's change stream, as the source issued it.
+///
+/// ```
+/// let state = calrep_core::mailbox::SyncState::new("H4sIAAA…");
+/// assert_eq!(state.as_str(), "H4sIAAA…");
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SyncState(String);
+
+impl SyncState {
+    /// Wraps a source's sync state.
+    pub fn new(state: impl Into<String>) -> Self {
+        Self(state.into())
+    }
+
+    /// The state as the source issued it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SyncState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // States can be long base64 blobs; show their size only.
+        write!(f, "SyncState({} bytes)", self.0.len())
+    }
+}
+
+/// One page of a calendar's changes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct ChangePage {
+    /// Items created or updated since the state the page was asked from.
+    pub changed: Vec<ItemId>,
+    /// Items deleted since then.
+    pub deleted: Vec<ItemId>,
+    /// The state to ask from next (and to save with this page's changes).
+    pub state: Option<SyncState>,
+    /// Whether more changes wait beyond this page.
+    pub more: bool,
+}
+
+/// What a mailbox source can fail with. Each kind tells the engine what to
+/// do: wait, start over, give up on this mailbox, or retry later.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum MailboxError {
+    /// The server asks to slow down and to wait this long.
+    #[error("throttled by the server; retry after {} ms", retry_after.as_millis())]
+    Throttled {
+        /// How long to wait before the next request.
+        retry_after: Duration,
+    },
+    /// The saved sync state is no longer valid: read the calendar in full.
+    #[error("the sync state is no longer valid; a full resync is required")]
+    ResyncRequired,
+    /// The calendar no longer exists at the source.
+    #[error("calendar {0} no longer exists")]
+    CalendarGone(CalendarId),
+    /// The mailbox does not exist.
+    #[error("mailbox {0} does not exist")]
+    MailboxNotFound(String),
+    /// The service account may not read this mailbox.
+    #[error("access to mailbox {0} denied")]
+    AccessDenied(String),
+    /// The connection failed.
+    #[error("transport error: {0}")]
+    Transport(String),
+    /// The server answered something calrep cannot use.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+}
+
+impl MailboxError {
+    /// Whether the same request may succeed later (throttling, a dropped
+    /// connection), as opposed to needing a different request or a fix.
+    ///
+    /// ```
+    /// use calrep_core::mailbox::MailboxError;
+    /// assert!(MailboxError::Transport("reset".into()).is_retryable());
+    /// assert!(!MailboxError::AccessDenied("a@x.com".into()).is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Throttled { .. } | Self::Transport(_))
+    }
+}
+
+/// One mailbox's calendars at the source.
+#[async_trait]
+pub trait Mailbox: Send + Sync + fmt::Debug {
+    /// The mailbox's primary SMTP address.
+    fn address(&self) -> &EmailAddress;
+
+    /// The calendar folders (the default one marked).
+    async fn calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError>;
+
+    /// Up to `max` changes of `calendar` since `state` (`None`: from the
+    /// beginning, listing every item as changed).
+    async fn changes(
+        &self,
+        calendar: &CalendarId,
+        state: Option<&SyncState>,
+        max: usize,
+    ) -> Result<ChangePage, MailboxError>;
+
+    /// Full items by id; ids that no longer exist are left out.
+    async fn items(
+        &self,
+        calendar: &CalendarId,
+        ids: &[ItemId],
+    ) -> Result<Vec<CalendarItem>, MailboxError>;
+
+    /// An attachment's content, or `None` if it is larger than `max_bytes`.
+    async fn attachment(
+        &self,
+        item: &ItemId,
+        attachment_id: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, MailboxError>;
+}
+
+/// Opens mailboxes by address (one per site: an EWS endpoint, a Graph
+/// tenant, an in-memory organisation, a host's own).
+#[async_trait]
+pub trait MailboxSource: Send + Sync + fmt::Debug {
+    /// The mailbox with this primary address.
+    async fn open(&self, address: &EmailAddress) -> Result<Arc<dyn Mailbox>, MailboxError>;
+}

@@ -1,0 +1,330 @@
+//! Differential test: Exchange-style series expanded by calrep against
+//! python-dateutil's rrule (the rule written per the EWS → RFC 5545 table in
+//! the design notes), over random patterns, ranges and DST-heavy zones.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use calrep_core::calendar::{DayOfWeekIndex, DaysOfWeek, ItemTime, Pattern, Range, Recurrence};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, TimeZone, Utc, Weekday};
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+use serde_json::{Value, json};
+
+const ZONES: &[&str] = &[
+    "America/New_York",
+    "Europe/Berlin",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "America/Havana",
+    "Pacific/Apia",
+    "Asia/Kolkata",
+    "Europe/London",
+    "Pacific/Chatham",
+    "UTC",
+];
+const DAYS: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+fn rrule_day(d: Weekday) -> &'static str {
+    ["MO", "TU", "WE", "TH", "FR", "SA", "SU"][d.num_days_from_monday() as usize]
+}
+
+fn day_set(days: DaysOfWeek) -> String {
+    let set: Vec<Weekday> = match days {
+        DaysOfWeek::Day(d) => vec![d],
+        DaysOfWeek::AnyDay => DAYS.to_vec(),
+        DaysOfWeek::Weekday => DAYS[..5].to_vec(),
+        DaysOfWeek::WeekendDay => DAYS[5..].to_vec(),
+        _ => unreachable!(),
+    };
+    set.into_iter().map(rrule_day).collect::<Vec<_>>().join(",")
+}
+
+fn setpos(index: DayOfWeekIndex) -> i8 {
+    match index {
+        DayOfWeekIndex::First => 1,
+        DayOfWeekIndex::Second => 2,
+        DayOfWeekIndex::Third => 3,
+        DayOfWeekIndex::Fourth => 4,
+        _ => -1,
+    }
+}
+
+fn month_day(d: u8) -> String {
+    if d <= 28 {
+        format!("BYMONTHDAY={d}")
+    } else {
+        format!(
+            "BYMONTHDAY={};BYSETPOS=-1",
+            (28..=d)
+                .map(|x| x.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+    }
+}
+
+/// The RFC 5545 rule for an EWS pattern and range (design notes, table 5.2).
+fn to_rrule(pattern: &Pattern, range: &Range, zone: chrono_tz::Tz) -> String {
+    let freq = match pattern {
+        Pattern::Daily { interval } => format!("FREQ=DAILY;INTERVAL={interval}"),
+        Pattern::Weekly {
+            interval,
+            days,
+            first_day_of_week,
+        } => format!(
+            "FREQ=WEEKLY;INTERVAL={interval};BYDAY={};WKST={}",
+            days.iter()
+                .map(|d| rrule_day(*d))
+                .collect::<Vec<_>>()
+                .join(","),
+            rrule_day(*first_day_of_week)
+        ),
+        Pattern::AbsoluteMonthly {
+            interval,
+            day_of_month,
+        } => format!(
+            "FREQ=MONTHLY;INTERVAL={interval};{}",
+            month_day(*day_of_month)
+        ),
+        Pattern::RelativeMonthly {
+            interval,
+            days,
+            index,
+        } => {
+            format!(
+                "FREQ=MONTHLY;INTERVAL={interval};BYDAY={};BYSETPOS={}",
+                day_set(*days),
+                setpos(*index)
+            )
+        }
+        Pattern::AbsoluteYearly {
+            month,
+            day_of_month,
+        } => format!("FREQ=YEARLY;BYMONTH={month};{}", month_day(*day_of_month)),
+        Pattern::RelativeYearly { month, days, index } => {
+            format!(
+                "FREQ=YEARLY;BYMONTH={month};BYDAY={};BYSETPOS={}",
+                day_set(*days),
+                setpos(*index)
+            )
+        }
+        _ => unreachable!(),
+    };
+    match range {
+        Range::NoEnd { .. } => freq,
+        Range::Numbered { count, .. } => format!("{freq};COUNT={count}"),
+        Range::EndDate { end_date, .. } => {
+            let last = end_date.and_hms_opt(23, 59, 59).unwrap();
+            let until = zone
+                .from_local_datetime(&last)
+                .earliest()
+                .unwrap_or_else(|| zone.from_utc_datetime(&last));
+            format!(
+                "{freq};UNTIL={}",
+                until.with_timezone(&Utc).format("%Y%m%dT%H%M%SZ")
+            )
+        }
+        _ => unreachable!(),
+    }
+}
+
+fn days_of_week() -> impl Strategy<Value = DaysOfWeek> {
+    prop_oneof![
+        4 => prop::sample::select(DAYS.to_vec()).prop_map(DaysOfWeek::Day),
+        1 => Just(DaysOfWeek::AnyDay),
+        1 => Just(DaysOfWeek::Weekday),
+        1 => Just(DaysOfWeek::WeekendDay),
+    ]
+}
+
+fn index() -> impl Strategy<Value = DayOfWeekIndex> {
+    prop::sample::select(vec![
+        DayOfWeekIndex::First,
+        DayOfWeekIndex::Second,
+        DayOfWeekIndex::Third,
+        DayOfWeekIndex::Fourth,
+        DayOfWeekIndex::Last,
+    ])
+}
+
+fn pattern() -> impl Strategy<Value = Pattern> {
+    prop_oneof![
+        (1u16..20).prop_map(|interval| serde_json::from_value(
+            json!({"type": "daily", "interval": interval})
+        )
+        .unwrap()),
+        (
+            1u16..5,
+            prop::sample::subsequence(DAYS.to_vec(), 1..=7),
+            prop::sample::select(vec![Weekday::Mon, Weekday::Sun])
+        )
+            .prop_map(|(interval, days, fdow)| serde_json::from_value(json!({
+                "type": "weekly", "interval": interval,
+                "days": days.iter().map(|d| d.to_string().to_lowercase()).collect::<Vec<_>>(),
+                "first_day_of_week": fdow.to_string().to_lowercase()}))
+            .unwrap()),
+        (1u16..4, 1u8..=31).prop_map(|(interval, d)| serde_json::from_value(
+            json!({"type": "absolute_monthly", "interval": interval, "day_of_month": d})
+        )
+        .unwrap()),
+        (1u16..4, days_of_week(), index()).prop_map(|(interval, days, index)| {
+            serde_json::from_value(json!({
+            "type": "relative_monthly", "interval": interval, "days": days, "index": index}))
+            .unwrap()
+        }),
+        (1u8..=12, 1u8..=31).prop_map(|(month, d)| serde_json::from_value(
+            json!({"type": "absolute_yearly", "month": month, "day_of_month": d})
+        )
+        .unwrap()),
+        (1u8..=12, days_of_week(), index()).prop_map(|(month, days, index)| {
+            serde_json::from_value(json!({
+            "type": "relative_yearly", "month": month, "days": days, "index": index}))
+            .unwrap()
+        }),
+    ]
+}
+
+#[derive(Debug)]
+struct Case {
+    recurrence: Recurrence,
+    time: ItemTime,
+    zone: chrono_tz::Tz,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    oracle: Value,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        pattern(),
+        0u8..3,
+        0i64..(4 * 365),
+        0u32..(24 * 4),
+        prop::sample::select(ZONES),
+        1u32..200,
+        0i64..(6 * 365),
+        1i64..400,
+        15i64..600,
+    )
+        .prop_filter_map("DTSTART must exist in its zone", |(pattern, range_kind, start_off, quarter, zone_name, n, win_off, win_len, minutes)| {
+            let zone: chrono_tz::Tz = zone_name.parse().unwrap();
+            let start_date = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + TimeDelta::days(start_off);
+            let range: Range = match range_kind {
+                0 => serde_json::from_value(json!({"type": "no_end", "start_date": start_date})).unwrap(),
+                1 => serde_json::from_value(json!({"type": "numbered", "start_date": start_date, "count": n})).unwrap(),
+                _ => serde_json::from_value(json!({"type": "end_date", "start_date": start_date, "end_date": start_date + TimeDelta::days(i64::from(n) * 9)})).unwrap(),
+            };
+            let local = start_date.and_time(NaiveTime::from_hms_opt(quarter / 4, (quarter % 4) * 15, 0).unwrap());
+            // A master's start is an instant, so a series cannot start at a
+            // wall-clock time that does not exist.
+            let start = zone.from_local_datetime(&local).earliest()?.with_timezone(&Utc);
+            // The master's time: only its local time of day and duration matter.
+            let time = ItemTime::Timed { start, end: start + TimeDelta::minutes(minutes) };
+            let recurrence: Recurrence = serde_json::from_value(json!({"pattern": pattern, "range": range})).unwrap();
+            let from = Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap() + TimeDelta::days(win_off);
+            let to = from + TimeDelta::days(win_len);
+            let oracle = json!({
+                "rrule": format!("RRULE:{}", to_rrule(&recurrence.pattern, &recurrence.range, zone)),
+                "dtstart": local.format("%Y-%m-%dT%H:%M:%S").to_string(),
+                "zone": zone_name, "duration": minutes * 60,
+                "from": from.to_rfc3339_opts(SecondsFormat::Secs, true),
+                "to": to.to_rfc3339_opts(SecondsFormat::Secs, true),
+            });
+            Some(Case { recurrence, time, zone, from, to, oracle })
+        })
+}
+
+fn oracle(cases: &[Case]) -> Vec<Vec<String>> {
+    let python = std::env::var("CALREP_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/oracle/expand_rrule.py");
+    let mut child = Command::new(&python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python} with python-dateutil: {e}"));
+    let payload = serde_json::to_vec(&cases.iter().map(|c| &c.oracle).collect::<Vec<_>>()).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&payload));
+    let output = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(output.status.success(), "oracle failed");
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn series_expansion_matches_python_dateutil() {
+    let seed = std::env::var("CALREP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs()
+        });
+    eprintln!("seed {seed} (set CALREP_SEED to replay)");
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        proptest::test_runner::TestRng::from_seed(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+            &bytes,
+        ),
+    );
+    let strategy = case();
+    let cases: Vec<Case> = (0..2_000)
+        .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+        .collect();
+    let expected = oracle(&cases);
+    let mut occurrences = 0;
+    let mut failures = Vec::new();
+    for (case, expected) in cases.iter().zip(&expected) {
+        let got: Vec<String> = case
+            .recurrence
+            .occurrences(&case.time, case.zone, case.from, case.to)
+            .unwrap()
+            .iter()
+            .map(|o| o.start.to_rfc3339_opts(SecondsFormat::Secs, true))
+            .collect();
+        occurrences += got.len();
+        if &got != expected {
+            failures.push(format!(
+                "{}\n  calrep:   {:?}\n  dateutil: {:?}",
+                case.oracle,
+                got.iter().take(6).collect::<Vec<_>>(),
+                expected.iter().take(6).collect::<Vec<_>>()
+            ));
+        }
+    }
+    eprintln!(
+        "{} cases, {occurrences} occurrences; {} passed, {} failed",
+        cases.len(),
+        cases.len() - failures.len(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} disagreements, first:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

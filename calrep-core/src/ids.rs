@@ -3,41 +3,35 @@
 //! Each kind of object has its own id type so that a schedule id can never be
 //! passed where a definition id is expected.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-macro_rules! define_id {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+/// Declares a string newtype id with `new`, `as_str`, `Display`, a `Debug`
+/// that names the type, `From<&str>` and transparent serde.
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
         impl $name {
-            /// What this id names, as used in messages ("site", "schedule", …).
-            pub const KIND: &'static str = $kind;
-
-            /// Wraps a string as an id. Whether it is well formed is checked by
-            /// [`Config::validate`](crate::Config::validate), not here.
+            /// Wraps a string as an id.
             pub fn new(id: impl Into<String>) -> Self {
                 Self(id.into())
             }
 
-            /// The id as written in the configuration.
+            /// The id as written.
             pub fn as_str(&self) -> &str {
                 &self.0
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 write!(f, "{}({:?})", stringify!($name), self.0)
             }
         }
@@ -46,6 +40,19 @@ macro_rules! define_id {
             fn from(id: &str) -> Self {
                 Self::new(id)
             }
+        }
+    };
+}
+pub(crate) use string_id;
+
+/// An administrator's id: a [`string_id!`] with the kind of object it names.
+macro_rules! define_id {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        string_id!($(#[$doc])* $name);
+
+        impl $name {
+            /// What this id names, as used in messages ("site", "schedule", …).
+            pub const KIND: &'static str = $kind;
         }
     };
 }

@@ -4,9 +4,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use calrep_core::calendar::{DayOfWeekIndex, DaysOfWeek, ItemTime, Pattern, Range, Recurrence};
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, TimeZone, Utc, Weekday};
 use proptest::prelude::*;
@@ -247,21 +244,8 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 fn oracle(cases: &[Case]) -> Vec<Vec<String>> {
-    let python = std::env::var("CALREP_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/oracle/expand_rrule.py");
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {python} with python-dateutil: {e}"));
-    let payload = serde_json::to_vec(&cases.iter().map(|c| &c.oracle).collect::<Vec<_>>()).unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&payload));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(output.status.success(), "oracle failed");
-    serde_json::from_slice(&output.stdout).unwrap()
+    let input = Value::Array(cases.iter().map(|c| c.oracle.clone()).collect());
+    serde_json::from_value(calrep_tests::run_oracle("expand_rrule.py", &input)).unwrap()
 }
 
 #[test]

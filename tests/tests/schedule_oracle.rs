@@ -6,9 +6,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use calrep_core::{Schedule, SchedulePlan};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -154,22 +151,8 @@ fn calrep_runs(case: &Case) -> Vec<String> {
 }
 
 fn oracle_runs(cases: &[Case]) -> Vec<Vec<String>> {
-    let python = std::env::var("CALREP_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/oracle/schedule_runs.py");
-    let mut child = Command::new(&python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {python} (install Python 3.9+): {e}"));
-    let input: Vec<&Value> = cases.iter().map(|c| &c.oracle).collect();
-    let mut stdin = child.stdin.take().unwrap();
-    let payload = serde_json::to_vec(&input).unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(&payload));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
-    assert!(output.status.success(), "oracle failed");
-    serde_json::from_slice(&output.stdout).unwrap()
+    let input = Value::Array(cases.iter().map(|c| c.oracle.clone()).collect());
+    serde_json::from_value(calrep_tests::run_oracle("schedule_runs.py", &input)).unwrap()
 }
 
 #[test]

@@ -1,47 +1,12 @@
 //! Calendars and calendar items as a source reports them.
 
-use std::fmt;
-
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::recurrence::Recurrence;
 use crate::address::EmailAddress;
 
-macro_rules! source_id {
-    ($(#[$doc:meta])* $name:ident) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(transparent)]
-        pub struct $name(String);
-
-        impl $name {
-            /// Wraps the source's id.
-            pub fn new(id: impl Into<String>) -> Self {
-                Self(id.into())
-            }
-
-            /// The id as the source gave it.
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl fmt::Debug for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({:?})", stringify!($name), self.0)
-            }
-        }
-    };
-}
-
-source_id!(
+crate::ids::string_id!(
     /// A calendar folder's id at the source (EWS FolderId, Graph calendar id).
     ///
     /// ```
@@ -50,7 +15,7 @@ source_id!(
     /// ```
     CalendarId
 );
-source_id!(
+crate::ids::string_id!(
     /// An item's id at the source (EWS ItemId, Graph event id).
     ///
     /// ```

@@ -1,0 +1,420 @@
+//! The replication engine: one run of a task, as MSE does it — resolve the
+//! group, then for each mailbox (several at once) take a lease, pull each
+//! calendar's changes since the saved state, and write each batch with its
+//! new state in one transaction.
+
+mod events;
+mod report;
+mod retry;
+mod sync;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use futures_util::StreamExt;
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::definition::Definition;
+use crate::group::GroupResolver;
+use crate::mailbox::MailboxSource;
+use crate::replica::{Counts, Replica};
+use crate::{SiteId, Task, TaskId};
+
+pub use events::{Event, EventSink};
+pub use report::{MailboxOutcome, MailboxReport, RunReport, TaskStatus};
+use retry::RetryPolicy;
+
+/// Engine settings; the defaults suit a production server.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EngineOptions {
+    /// Mailboxes processed at once (MSE: one).
+    pub concurrency: usize,
+    /// How long a mailbox lease lasts if its run dies.
+    pub lease_ttl: TimeDelta,
+    /// Changes asked for per page (EWS allows at most 512).
+    pub page_size: usize,
+    /// Items fetched per request.
+    pub fetch_batch: usize,
+    /// Occurrences are materialised from this long ago…
+    pub horizon_back: TimeDelta,
+    /// …to this far ahead.
+    pub horizon_ahead: TimeDelta,
+    /// An empty source calendar deletes at most this many replica items
+    /// without `force`.
+    pub mass_delete_threshold: u64,
+    /// Retries of a retryable source error before the mailbox fails.
+    pub max_retries: u32,
+    /// The first back-off after a transport error (doubling each time).
+    pub base_backoff: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            lease_ttl: TimeDelta::minutes(30),
+            page_size: 256,
+            fetch_batch: 50,
+            horizon_back: TimeDelta::days(365),
+            horizon_ahead: TimeDelta::days(730),
+            mass_delete_threshold: 20,
+            max_retries: 5,
+            base_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+impl EngineOptions {
+    fn retry(&self) -> RetryPolicy {
+        RetryPolicy {
+            max_retries: self.max_retries,
+            base_backoff: self.base_backoff,
+        }
+    }
+}
+
+/// How to run a task.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct RunOptions {
+    /// Accept what the mass-delete guard would stop.
+    pub force: bool,
+    /// Read the source but write nothing (a plan).
+    pub dry_run: bool,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The configuration does not define the task (or what it refers to).
+    #[error("{0}")]
+    NotConfigured(String),
+    /// No mailbox source is registered for the task's site.
+    #[error("no mailbox source for site {0}")]
+    NoSource(SiteId),
+    /// The task is disabled.
+    #[error("task {0} is disabled")]
+    Disabled(TaskId),
+}
+
+/// What a run needs to know, shared by its mailboxes.
+#[derive(Debug)]
+struct RunContext {
+    task: Task,
+    definition: Definition,
+    source: Arc<dyn MailboxSource>,
+    owner: String,
+    horizon: (DateTime<Utc>, DateTime<Utc>),
+    force: bool,
+    dry_run: bool,
+}
+
+/// The replication engine over a configuration, a replica and one mailbox
+/// source per site.
+///
+/// ```
+/// use std::sync::Arc;
+/// use calrep_core::engine::{Engine, RunOptions};
+/// use calrep_core::mailbox::MemoryOrganisation;
+/// use calrep_core::replica::SqliteReplica;
+/// use calrep_core::{Config, SystemClock};
+/// let config = Config::parse(r#"
+///     [[sites]]
+///     id = "hq"
+///     ews = { url = "https://mail.example.com/EWS/Exchange.asmx", username = "svc", password_env = "PW" }
+///     [[definitions]]
+///     id = "default"
+///     [[schedules]]
+///     id = "nightly"
+///     time_zone = "UTC"
+///     when.daily.once.start = "02:00"
+///     [[tasks]]
+///     id = "alice"
+///     site = "hq"
+///     definition = "default"
+///     schedule = "nightly"
+///     group = { mailbox = "alice@example.com" }
+/// "#, "calrep.toml")?;
+/// let org = Arc::new(MemoryOrganisation::new());
+/// org.mailbox(&"alice@example.com".parse()?);
+/// let engine = Engine::new(config, Arc::new(SqliteReplica::open_in_memory()?), Arc::new(SystemClock))
+///     .with_source("hq".into(), org);
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+/// let report = engine.run_task(&"alice".into(), RunOptions::default()).await?;
+/// assert_eq!(report.status.as_str(), "Enabled");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Engine {
+    config: Config,
+    replica: Arc<dyn Replica>,
+    clock: Arc<dyn Clock>,
+    sources: HashMap<SiteId, Arc<dyn MailboxSource>>,
+    resolvers: Mutex<HashMap<SiteId, Arc<GroupResolver>>>,
+    options: EngineOptions,
+    events: Option<EventSink>,
+}
+
+impl Engine {
+    /// An engine with default options.
+    pub fn new(config: Config, replica: Arc<dyn Replica>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            config,
+            replica,
+            clock,
+            sources: HashMap::new(),
+            resolvers: Mutex::new(HashMap::new()),
+            options: EngineOptions::default(),
+            events: None,
+        }
+    }
+
+    /// Registers the mailbox source for a site.
+    pub fn with_source(mut self, site: SiteId, source: Arc<dyn MailboxSource>) -> Self {
+        self.sources.insert(site, source);
+        self
+    }
+
+    /// Sets the options.
+    pub fn with_options(mut self, options: EngineOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Sends progress events to `sink`.
+    pub fn with_events(mut self, sink: EventSink) -> Self {
+        self.events = Some(sink);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The replica.
+    pub fn replica(&self) -> &Arc<dyn Replica> {
+        &self.replica
+    }
+
+    fn emit(&self, event: &Event) {
+        if let Some(sink) = &self.events {
+            sink.emit(event);
+        }
+    }
+
+    fn resolver(&self, site: &SiteId) -> Result<Arc<GroupResolver>, String> {
+        let mut resolvers = self
+            .resolvers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(r) = resolvers.get(site) {
+            return Ok(Arc::clone(r));
+        }
+        let site_config = self
+            .config
+            .site(site)
+            .ok_or_else(|| format!("no site {site}"))?;
+        let directory = self
+            .config
+            .open_directory(site_config)
+            .map_err(|e| e.to_string())?;
+        let resolver = Arc::new(GroupResolver::new(directory, Arc::clone(&self.clock)));
+        resolvers.insert(site.clone(), Arc::clone(&resolver));
+        Ok(resolver)
+    }
+
+    /// Runs a task once and returns its report (also recorded in the
+    /// replica's run history unless this is a dry run).
+    pub async fn run_task(
+        &self,
+        task: &TaskId,
+        options: RunOptions,
+    ) -> Result<RunReport, EngineError> {
+        let started_at = self.clock.now();
+        let started = Instant::now();
+        let task = self
+            .config
+            .task(task)
+            .ok_or_else(|| {
+                EngineError::NotConfigured(format!("no task named {:?}", task.as_str()))
+            })?
+            .clone();
+        if !task.enabled && !options.dry_run {
+            return Err(EngineError::Disabled(task.id));
+        }
+        let definition = self
+            .config
+            .definition(&task.definition)
+            .ok_or_else(|| {
+                EngineError::NotConfigured(format!(
+                    "no definition named {:?}",
+                    task.definition.as_str()
+                ))
+            })?
+            .clone();
+        let source = self
+            .sources
+            .get(&task.site)
+            .cloned()
+            .ok_or_else(|| EngineError::NoSource(task.site.clone()))?;
+        let ctx = RunContext {
+            owner: format!(
+                "{}:{}:{}",
+                task.id,
+                std::process::id(),
+                started_at.timestamp_nanos_opt().unwrap_or_default()
+            ),
+            horizon: (
+                started_at - self.options.horizon_back,
+                started_at + self.options.horizon_ahead,
+            ),
+            task,
+            definition,
+            source,
+            force: options.force,
+            dry_run: options.dry_run,
+        };
+        let mut report = RunReport {
+            task: ctx.task.id.to_string(),
+            site: ctx.task.site.to_string(),
+            dry_run: ctx.dry_run,
+            started: started_at,
+            finished: started_at,
+            status: TaskStatus::Enabled,
+            error: None,
+            mailboxes: Vec::new(),
+            frozen: Vec::new(),
+            totals: Counts::default(),
+            requests: 0,
+            retries: 0,
+            throttled_ms: 0,
+            duration_ms: 0,
+        };
+        let resolution = match self.resolver(&ctx.task.site) {
+            Ok(resolver) => resolver
+                .resolve(&ctx.task.group)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match resolution {
+            Err(error) => {
+                report.status = TaskStatus::Failed;
+                report.error = Some(format!("cannot resolve {}: {error}", ctx.task.group));
+            }
+            Ok(resolution) => {
+                self.emit(&Event::RunStarted {
+                    task: report.task.clone(),
+                    mailboxes: resolution.mailboxes.len(),
+                });
+                let addresses: Vec<_> = resolution
+                    .mailboxes
+                    .iter()
+                    .map(|m| m.address.clone())
+                    .collect();
+                let mut mailboxes: Vec<MailboxReport> = futures_util::stream::iter(addresses)
+                    .map(|address| self.sync_mailbox(&ctx, address))
+                    .buffer_unordered(self.options.concurrency.max(1))
+                    .collect()
+                    .await;
+                for skipped in &resolution.skipped {
+                    mailboxes.push(MailboxReport::new(
+                        skipped.entry.clone(),
+                        MailboxOutcome::Skipped {
+                            reason: skipped.reason.to_string(),
+                        },
+                    ));
+                }
+                mailboxes.sort_by(|a, b| a.address.to_lowercase().cmp(&b.address.to_lowercase()));
+                report.frozen = self.freeze_departed(&ctx, &resolution);
+                report.status = TaskStatus::fold(
+                    mailboxes
+                        .iter()
+                        .filter(|m| !matches!(m.outcome, MailboxOutcome::Skipped { .. }))
+                        .map(|m| &m.outcome),
+                );
+                if mailboxes
+                    .iter()
+                    .any(|m| matches!(m.outcome, MailboxOutcome::Skipped { .. }))
+                    && report.status == TaskStatus::Enabled
+                {
+                    report.status = TaskStatus::EnabledWithWarning;
+                }
+                for m in &mailboxes {
+                    report.totals.add(m.counts);
+                    report.requests += m.requests;
+                    report.retries += m.retries;
+                    report.throttled_ms += m.throttled_ms;
+                }
+                report.mailboxes = mailboxes;
+            }
+        }
+        report.finished = self.clock.now();
+        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if !ctx.dry_run {
+            if let Err(e) = self.replica.record_run(
+                &ctx.task.id,
+                report.status.as_str(),
+                &report.to_json(),
+                report.finished,
+            ) {
+                self.emit(&Event::Warning {
+                    address: None,
+                    message: format!("run not recorded: {e}"),
+                });
+            }
+        }
+        self.emit(&Event::RunFinished {
+            status: report.status,
+        });
+        Ok(report)
+    }
+
+    /// Mailboxes this task replicated before that are no longer in its group
+    /// keep their replica, frozen, and are reported.
+    fn freeze_departed(
+        &self,
+        ctx: &RunContext,
+        resolution: &crate::group::Resolution,
+    ) -> Vec<String> {
+        if ctx.dry_run {
+            return Vec::new();
+        }
+        let Ok(known) = self.replica.task_mailboxes(&ctx.task.site, &ctx.task.id) else {
+            return Vec::new();
+        };
+        let mut frozen = Vec::new();
+        for address in known {
+            if resolution
+                .mailboxes
+                .iter()
+                .any(|m| m.address.key() == address)
+            {
+                continue;
+            }
+            let Ok(parsed) = address.parse() else {
+                continue;
+            };
+            let reason = resolution
+                .skipped
+                .iter()
+                .find(|s| s.entry.eq_ignore_ascii_case(&address))
+                .map_or_else(
+                    || format!("no longer in the group of task {}", ctx.task.id),
+                    |s| s.reason.to_string(),
+                );
+            if self.replica.freeze(&parsed, &reason).is_ok() {
+                frozen.push(address);
+            }
+        }
+        frozen
+    }
+}

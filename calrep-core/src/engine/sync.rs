@@ -1,0 +1,392 @@
+//! Replicating one mailbox: lease, calendars, pages of changes, batches.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use super::events::Event;
+use super::report::{MailboxOutcome, MailboxReport};
+use super::retry::CallStats;
+use super::{Engine, RunContext};
+use crate::address::EmailAddress;
+use crate::calendar::{CalendarInfo, CalendarItem, ItemId, ItemTime, Occurrence};
+use crate::definition::{IncludeCalendars, PrivatePolicy};
+use crate::mailbox::{Mailbox, MailboxError};
+use crate::replica::{Batch, FullSync, ItemWrite, Lease, ReplicaError, SyncKey};
+
+/// Why a mailbox stopped.
+enum Stop {
+    Source(MailboxError),
+    Replica(ReplicaError),
+    Attention(String),
+}
+
+impl From<MailboxError> for Stop {
+    fn from(e: MailboxError) -> Self {
+        Self::Source(e)
+    }
+}
+
+impl From<ReplicaError> for Stop {
+    fn from(e: ReplicaError) -> Self {
+        Self::Replica(e)
+    }
+}
+
+impl Engine {
+    pub(super) async fn sync_mailbox(
+        &self,
+        ctx: &RunContext,
+        address: EmailAddress,
+    ) -> MailboxReport {
+        let started = Instant::now();
+        self.emit(&Event::MailboxStarted {
+            address: address.to_string(),
+        });
+        let mut report = MailboxReport::new(address.to_string(), MailboxOutcome::Healthy);
+        let mut stats = CallStats::default();
+        let outcome = if ctx.dry_run {
+            self.replicate(ctx, &address, &mut report, &mut stats).await
+        } else {
+            match self.replica.acquire_lease(
+                &address,
+                &ctx.task.id,
+                &ctx.owner,
+                self.clock.now(),
+                self.options.lease_ttl,
+            ) {
+                Err(e) => Err(Stop::Replica(e)),
+                Ok(Lease::HeldBy { task, .. }) => {
+                    report.outcome = MailboxOutcome::Locked {
+                        task: task.to_string(),
+                    };
+                    Ok(())
+                }
+                Ok(Lease::Acquired) => {
+                    let result = self.replicate(ctx, &address, &mut report, &mut stats).await;
+                    if result.is_ok() {
+                        if let Err(e) = self.replica.mark_synced(&address, self.clock.now()) {
+                            report.warnings.push(e.to_string());
+                        }
+                    }
+                    if let Err(e) = self.replica.release_lease(&address, &ctx.owner) {
+                        report
+                            .warnings
+                            .push(format!("lease not released (it will expire): {e}"));
+                    }
+                    result
+                }
+            }
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(Stop::Attention(reason)) => {
+                report.outcome = MailboxOutcome::NeedsAttention { reason }
+            }
+            Err(Stop::Source(e)) => {
+                report.outcome = MailboxOutcome::Failed {
+                    error: e.to_string(),
+                }
+            }
+            Err(Stop::Replica(e)) => {
+                report.outcome = MailboxOutcome::Failed {
+                    error: e.to_string(),
+                }
+            }
+        }
+        report.requests = stats.requests;
+        report.retries = stats.retries;
+        report.throttled_ms = u64::try_from(stats.throttled.as_millis()).unwrap_or(u64::MAX);
+        report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.emit(&Event::MailboxFinished {
+            address: address.to_string(),
+            outcome: report.outcome.clone(),
+        });
+        report
+    }
+
+    async fn replicate(
+        &self,
+        ctx: &RunContext,
+        address: &EmailAddress,
+        report: &mut MailboxReport,
+        stats: &mut CallStats,
+    ) -> Result<(), Stop> {
+        let retry = self.options.retry();
+        let mailbox = retry.run(stats, || ctx.source.open(address)).await?;
+        let calendars = retry.run(stats, || mailbox.calendars()).await?;
+        // Calendars removed at the source leave the replica.
+        if !ctx.dry_run {
+            for stored in self.replica.calendars(address)? {
+                if !calendars.iter().any(|c| c.id == stored.id) {
+                    let counts = self.replica.remove_calendar(address, &stored.id)?;
+                    report.counts.add(counts);
+                }
+            }
+        }
+        let selected = calendars
+            .into_iter()
+            .filter(|c| ctx.definition.include == IncludeCalendars::All || c.is_default);
+        let mut attention = Vec::new();
+        for calendar in selected {
+            report.calendars += 1;
+            let key = SyncKey::new(
+                ctx.task.site.clone(),
+                ctx.task.id.clone(),
+                address.clone(),
+                calendar.id.clone(),
+            );
+            match self
+                .sync_calendar(ctx, &mailbox, &key, &calendar, report, stats)
+                .await
+            {
+                Ok(()) => {}
+                Err(Stop::Attention(reason)) => attention.push(reason),
+                Err(Stop::Source(MailboxError::CalendarGone(_))) if !ctx.dry_run => {
+                    let counts = self.replica.remove_calendar(address, &calendar.id)?;
+                    report.counts.add(counts);
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        match attention.is_empty() {
+            true => Ok(()),
+            false => Err(Stop::Attention(attention.join("; "))),
+        }
+    }
+
+    async fn sync_calendar(
+        &self,
+        ctx: &RunContext,
+        mailbox: &Arc<dyn Mailbox>,
+        key: &SyncKey,
+        calendar: &CalendarInfo,
+        report: &mut MailboxReport,
+        stats: &mut CallStats,
+    ) -> Result<(), Stop> {
+        let retry = self.options.retry();
+        let stored = self.replica.sync_state(key)?;
+        let mut state = stored.state;
+        // A state from no task or another task (none stored under this key)
+        // means a full replication.
+        let mut generation = match (stored.full_sync, &state) {
+            (Some(g), _) => Some(g),
+            (None, None) if ctx.dry_run => Some(0),
+            (None, None) => Some(self.replica.begin_full_sync(key)?),
+            (None, Some(_)) => None,
+        };
+        loop {
+            let page = match retry
+                .run(stats, || {
+                    mailbox.changes(&calendar.id, state.as_ref(), self.options.page_size)
+                })
+                .await
+            {
+                Ok(page) => page,
+                Err(MailboxError::ResyncRequired) if state.is_some() => {
+                    self.emit(&Event::Warning {
+                        address: Some(key.mailbox.to_string()),
+                        message: format!(
+                            "calendar {:?}: sync state no longer valid; reading it again in full",
+                            calendar.name
+                        ),
+                    });
+                    report.warnings.push(format!(
+                        "calendar {:?} was resynchronised in full",
+                        calendar.name
+                    ));
+                    generation = Some(if ctx.dry_run {
+                        0
+                    } else {
+                        self.replica.begin_full_sync(key)?
+                    });
+                    state = None;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let mut upserts = Vec::with_capacity(page.changed.len());
+            let mut deletes = page.deleted.clone();
+            for chunk in page.changed.chunks(self.options.fetch_batch.max(1)) {
+                let items = retry
+                    .run(stats, || mailbox.items(&calendar.id, chunk))
+                    .await?;
+                // Items that vanished between the change list and the fetch are deletions.
+                for id in chunk {
+                    if !items.iter().any(|i| &i.id == id) {
+                        deletes.push(id.clone());
+                    }
+                }
+                for item in items {
+                    match self.shape(ctx, item, mailbox, report, stats).await? {
+                        Shaped::Write(write) => upserts.push(write),
+                        Shaped::Drop(id) => deletes.push(id),
+                    }
+                }
+            }
+            let last = !page.more;
+            let full_sync = match (generation, last) {
+                (None, _) => FullSync::No,
+                (Some(g), false) => FullSync::Part(g),
+                (Some(g), true) => FullSync::Last(g),
+            };
+            let mut batch = Batch {
+                key: key.clone(),
+                calendar: calendar.clone(),
+                upserts,
+                deletes,
+                state: page.state.clone(),
+                full_sync,
+            };
+            let mut guard = None;
+            if let (FullSync::Last(g), false) = (full_sync, ctx.dry_run) {
+                guard = self.mass_delete_guard(ctx, key, g, &batch)?;
+                if guard.is_some() {
+                    // Keep the full sync open: nothing is deleted, and the next
+                    // run looks again.
+                    batch.full_sync = FullSync::Part(g);
+                }
+            }
+            if ctx.dry_run {
+                report.counts.items_created += batch.upserts.len() as u64;
+                report.counts.items_deleted += batch.deletes.len() as u64;
+            } else {
+                let counts = self.replica.apply(&batch)?;
+                report.counts.add(counts);
+                self.emit(&Event::BatchApplied {
+                    address: key.mailbox.to_string(),
+                    calendar: calendar.name.clone(),
+                    counts,
+                });
+            }
+            if let Some(reason) = guard {
+                return Err(Stop::Attention(reason));
+            }
+            state = page.state;
+            if last || ctx.dry_run && state.is_none() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The mass-delete guard: a source that suddenly returns an empty
+    /// calendar while the replica holds many items is more likely broken
+    /// than emptied, so nothing is deleted unless the run is forced.
+    fn mass_delete_guard(
+        &self,
+        ctx: &RunContext,
+        key: &SyncKey,
+        generation: u64,
+        batch: &Batch,
+    ) -> Result<Option<String>, Stop> {
+        if ctx.force || !batch.upserts.is_empty() {
+            return Ok(None);
+        }
+        let (seen, unseen) = self.replica.full_sync_progress(key, generation)?;
+        if seen == 0 && unseen > self.options.mass_delete_threshold {
+            return Ok(Some(format!(
+                "the source returned calendar {:?} empty while the replica holds {unseen} items; nothing was deleted (run with --force to accept)",
+                batch.calendar.name
+            )));
+        }
+        Ok(None)
+    }
+
+    /// Applies the definition to an item: the private policy, attachments
+    /// within the cap, and occurrences within the horizon.
+    async fn shape(
+        &self,
+        ctx: &RunContext,
+        item: CalendarItem,
+        mailbox: &Arc<dyn Mailbox>,
+        report: &mut MailboxReport,
+        stats: &mut CallStats,
+    ) -> Result<Shaped, Stop> {
+        let item = match (item.sensitivity.is_private(), ctx.definition.private_items) {
+            (true, PrivatePolicy::Skip) => return Ok(Shaped::Drop(item.id)),
+            (true, PrivatePolicy::Mask) => item.masked(),
+            _ => item,
+        };
+        let occurrences = match self.occurrences(&item, ctx.horizon) {
+            Ok(o) => o,
+            Err(message) => {
+                report.warnings.push(format!("item {}: {message}", item.id));
+                Vec::new()
+            }
+        };
+        let mut attachments = Vec::with_capacity(item.attachments.len());
+        let policy = ctx.definition.attachments;
+        for attachment in &item.attachments {
+            let content = if policy.enabled && attachment.size <= policy.max_bytes && !ctx.dry_run {
+                let retry = self.options.retry();
+                retry
+                    .run(stats, || {
+                        mailbox.attachment(&item.id, &attachment.id, policy.max_bytes)
+                    })
+                    .await?
+            } else {
+                None
+            };
+            attachments.push((attachment.id.clone(), content));
+        }
+        Ok(Shaped::Write(ItemWrite::new(
+            item,
+            occurrences,
+            attachments,
+        )))
+    }
+
+    /// An item's occurrences overlapping the horizon.
+    pub(crate) fn occurrences(
+        &self,
+        item: &CalendarItem,
+        horizon: (DateTime<Utc>, DateTime<Utc>),
+    ) -> Result<Vec<Occurrence>, String> {
+        let zone: chrono_tz::Tz = item.zone.iana.parse().map_err(|_| {
+            format!(
+                "unknown time zone {:?}; occurrences not materialised",
+                item.zone.iana
+            )
+        })?;
+        let (from, to) = horizon;
+        match &item.recurrence {
+            Some(rec) => rec
+                .occurrences(&item.time, zone, from, to)
+                .map_err(|e| e.to_string()),
+            None => {
+                let (start, end) = match item.time {
+                    ItemTime::Timed { start, end } => (start, end),
+                    ItemTime::AllDay { start, end } => {
+                        let at = |d: chrono::NaiveDate| {
+                            crate::schedule::wall_clock::rfc5545_instant(
+                                zone,
+                                d.and_time(chrono::NaiveTime::MIN),
+                            )
+                            .map(|t| t.with_timezone(&Utc))
+                            .ok_or_else(|| format!("day {d} cannot be placed in {zone}"))
+                        };
+                        (at(start)?, at(end)?)
+                    }
+                };
+                let overlaps = start < to && end.max(start) > from
+                    || start == end && start >= from && start < to;
+                Ok(if overlaps {
+                    vec![Occurrence {
+                        original_start: start,
+                        start,
+                        end,
+                        is_exception: false,
+                    }]
+                } else {
+                    Vec::new()
+                })
+            }
+        }
+    }
+}
+
+enum Shaped {
+    Write(ItemWrite),
+    Drop(ItemId),
+}

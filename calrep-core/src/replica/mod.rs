@@ -1,0 +1,337 @@
+//! The sink seam: a [`Replica`] stores what was replicated, with the sync
+//! state that goes with it, and answers readers. [`SqliteReplica`] is the
+//! embedded default.
+//!
+//! Every write the engine makes goes through [`Replica::apply`]: one batch of
+//! item changes **and** the sync state that follows them, in one
+//! transaction, so a crash at any point loses nothing and duplicates nothing.
+
+mod schema;
+mod sqlite;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::address::EmailAddress;
+use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId, Occurrence};
+use crate::mailbox::SyncState;
+use crate::{SiteId, TaskId};
+
+pub use sqlite::SqliteReplica;
+
+/// Whose sync state: MSE ties a state to (site, task, mailbox), so another
+/// task means a full replication; calrep keeps one per calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct SyncKey {
+    /// The site.
+    pub site: SiteId,
+    /// The task.
+    pub task: TaskId,
+    /// The mailbox.
+    pub mailbox: EmailAddress,
+    /// The calendar.
+    pub calendar: CalendarId,
+}
+
+impl SyncKey {
+    /// A key.
+    pub fn new(site: SiteId, task: TaskId, mailbox: EmailAddress, calendar: CalendarId) -> Self {
+        Self {
+            site,
+            task,
+            mailbox,
+            calendar,
+        }
+    }
+}
+
+/// A saved sync position.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct StoredState {
+    /// The source's state after the last committed batch.
+    pub state: Option<SyncState>,
+    /// Set while a full sync is under way: items it has seen carry this
+    /// generation, and when it ends the others are deleted.
+    pub full_sync: Option<u64>,
+}
+
+/// What a batch does to a full sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FullSync {
+    /// An incremental batch.
+    No,
+    /// Part of the full sync with this generation.
+    Part(u64),
+    /// The last batch of the full sync with this generation: afterwards, the
+    /// calendar's items this sync did not see are deleted.
+    Last(u64),
+}
+
+/// One item to store, with its occurrences and attachment contents.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ItemWrite {
+    /// The item as the definition shapes it.
+    pub item: CalendarItem,
+    /// Its occurrences within the replica's horizon.
+    pub occurrences: Vec<Occurrence>,
+    /// Attachment contents by attachment id (`None`: not downloaded).
+    pub attachments: Vec<(String, Option<Vec<u8>>)>,
+}
+
+impl ItemWrite {
+    /// An item to write.
+    pub fn new(
+        item: CalendarItem,
+        occurrences: Vec<Occurrence>,
+        attachments: Vec<(String, Option<Vec<u8>>)>,
+    ) -> Self {
+        Self {
+            item,
+            occurrences,
+            attachments,
+        }
+    }
+}
+
+/// Changes to one calendar, applied atomically with the state that follows.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Batch {
+    /// Whose state.
+    pub key: SyncKey,
+    /// The calendar as the source lists it now.
+    pub calendar: CalendarInfo,
+    /// Items created or updated.
+    pub upserts: Vec<ItemWrite>,
+    /// Items deleted at the source.
+    pub deletes: Vec<ItemId>,
+    /// The state to save with these changes.
+    pub state: Option<SyncState>,
+    /// Whether this is part of a full sync.
+    pub full_sync: FullSync,
+}
+
+/// What a batch changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Items new to the replica.
+    pub items_created: u64,
+    /// Items whose content changed.
+    pub items_updated: u64,
+    /// Items removed.
+    pub items_deleted: u64,
+    /// Occurrences written.
+    pub occurrences_written: u64,
+    /// Occurrences removed.
+    pub occurrences_deleted: u64,
+    /// Attachment bytes newly stored (content already held is not counted).
+    pub attachment_bytes: u64,
+}
+
+impl Counts {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: Counts) {
+        self.items_created += other.items_created;
+        self.items_updated += other.items_updated;
+        self.items_deleted += other.items_deleted;
+        self.occurrences_written += other.occurrences_written;
+        self.occurrences_deleted += other.occurrences_deleted;
+        self.attachment_bytes += other.attachment_bytes;
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The outcome of asking for a mailbox's lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Lease {
+    /// The lease is ours until it expires or is released.
+    Acquired,
+    /// Another task holds it.
+    HeldBy {
+        /// That task.
+        task: TaskId,
+        /// Until when.
+        until: DateTime<Utc>,
+    },
+}
+
+/// A replicated mailbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReplicaMailbox {
+    /// Its address.
+    pub address: String,
+    /// Why it is frozen (no longer in any group that replicated it), if it is.
+    pub frozen: Option<String>,
+    /// When it was last replicated.
+    pub last_synced: Option<DateTime<Utc>>,
+}
+
+/// A replicated calendar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReplicaCalendar {
+    /// Its id at the source.
+    pub id: CalendarId,
+    /// Its name.
+    pub name: String,
+    /// Whether it is the default calendar.
+    pub is_default: bool,
+    /// How many items it holds.
+    pub items: u64,
+}
+
+/// An occurrence as a reader sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct ReplicaOccurrence {
+    /// The calendar.
+    pub calendar: CalendarId,
+    /// The item.
+    pub item: ItemId,
+    /// The item's subject (an exception's own subject where it has one).
+    pub subject: String,
+    /// The occurrence.
+    pub occurrence: Occurrence,
+}
+
+/// A replica could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplicaError {
+    /// The file is not a calrep replica.
+    #[error("{path} is not a calrep replica ({reason})")]
+    Foreign {
+        /// The file.
+        path: String,
+        /// What gave it away.
+        reason: String,
+    },
+    /// The file was written by a newer calrep.
+    #[error("{path} has schema version {found}; this calrep reads up to {supported}")]
+    TooNew {
+        /// The file.
+        path: String,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        supported: i64,
+    },
+    /// The database failed (disk full, unwritable, corrupt, …).
+    #[error("replica {path}: {source}")]
+    Database {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// Stored data could not be decoded.
+    #[error("replica {path}: stored data is damaged: {detail}")]
+    Damaged {
+        /// The file.
+        path: String,
+        /// What.
+        detail: String,
+    },
+}
+
+/// Where replicated calendars are kept.
+///
+/// Implementations must make [`apply`](Self::apply) atomic: either the whole
+/// batch and its state are stored, or nothing is.
+pub trait Replica: Send + Sync + fmt::Debug {
+    /// The saved state for `key`.
+    fn sync_state(&self, key: &SyncKey) -> Result<StoredState, ReplicaError>;
+
+    /// Applies a batch and saves its state, atomically.
+    fn apply(&self, batch: &Batch) -> Result<Counts, ReplicaError>;
+
+    /// Starts a full sync of `key`'s calendar: a fresh generation, saved with
+    /// an empty state.
+    fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError>;
+
+    /// How many items of `key`'s calendar the full sync with `generation` has
+    /// seen so far, and how many it has not (what finishing it would delete).
+    fn full_sync_progress(
+        &self,
+        key: &SyncKey,
+        generation: u64,
+    ) -> Result<(u64, u64), ReplicaError>;
+
+    /// The mailboxes `task` of `site` has sync state for (lower-case
+    /// addresses).
+    fn task_mailboxes(&self, site: &SiteId, task: &TaskId) -> Result<Vec<String>, ReplicaError>;
+
+    /// Removes a calendar (gone at the source) with its items and states.
+    fn remove_calendar(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Counts, ReplicaError>;
+
+    /// Takes the mailbox's lease for `task` until `now + ttl`, unless another
+    /// owner holds an unexpired one.
+    fn acquire_lease(
+        &self,
+        mailbox: &EmailAddress,
+        task: &TaskId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::TimeDelta,
+    ) -> Result<Lease, ReplicaError>;
+
+    /// Releases a lease this owner holds.
+    fn release_lease(&self, mailbox: &EmailAddress, owner: &str) -> Result<(), ReplicaError>;
+
+    /// Marks a mailbox replicated now (and no longer frozen).
+    fn mark_synced(&self, mailbox: &EmailAddress, now: DateTime<Utc>) -> Result<(), ReplicaError>;
+
+    /// Freezes a mailbox's replica (kept, no longer updated) with a reason.
+    fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError>;
+
+    /// Records a finished run's report (JSON).
+    fn record_run(
+        &self,
+        task: &TaskId,
+        status: &str,
+        report_json: &str,
+        finished: DateTime<Utc>,
+    ) -> Result<(), ReplicaError>;
+
+    /// The replicated mailboxes.
+    fn mailboxes(&self) -> Result<Vec<ReplicaMailbox>, ReplicaError>;
+
+    /// A mailbox's calendars.
+    fn calendars(&self, mailbox: &EmailAddress) -> Result<Vec<ReplicaCalendar>, ReplicaError>;
+
+    /// A calendar's items.
+    fn items(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Vec<CalendarItem>, ReplicaError>;
+
+    /// A mailbox's occurrences overlapping `from..to`, in order of start.
+    fn occurrences(
+        &self,
+        mailbox: &EmailAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReplicaOccurrence>, ReplicaError>;
+
+    /// Attachment content by SHA-256 (lower-case hex).
+    fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError>;
+}

@@ -1,0 +1,93 @@
+//! The replica's schema and its migrations.
+//!
+//! The file carries `PRAGMA application_id` (so a foreign SQLite file is
+//! recognised) and `PRAGMA user_version` (the schema version). Each migration
+//! takes the schema from version `n` to `n + 1` inside one transaction.
+
+/// "CREP" in ASCII: marks a file as a calrep replica.
+pub(super) const APPLICATION_ID: i64 = 0x4352_4550;
+
+/// Migration `i` takes the schema from version `i` to `i + 1`.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: the first schema.
+    r"
+    CREATE TABLE mailboxes (
+        id             INTEGER PRIMARY KEY,
+        address        TEXT NOT NULL UNIQUE,   -- lower-case primary SMTP
+        display        TEXT NOT NULL,
+        frozen_reason  TEXT,                   -- NULL while the mailbox is replicated
+        last_synced_at INTEGER
+    );
+    CREATE TABLE calendars (
+        id         INTEGER PRIMARY KEY,
+        mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        source_id  TEXT NOT NULL,
+        name       TEXT NOT NULL,
+        is_default INTEGER NOT NULL,
+        UNIQUE (mailbox_id, source_id)
+    );
+    CREATE TABLE items (
+        id          INTEGER PRIMARY KEY,
+        calendar_id INTEGER NOT NULL REFERENCES calendars(id) ON DELETE CASCADE,
+        source_id   TEXT NOT NULL,
+        uid         TEXT NOT NULL,
+        change_key  TEXT NOT NULL,
+        body        TEXT NOT NULL,             -- the item as JSON
+        generation  INTEGER NOT NULL DEFAULT 0,
+        UNIQUE (calendar_id, source_id)
+    );
+    CREATE TABLE occurrences (
+        item_id        INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        mailbox_id     INTEGER NOT NULL,
+        original_start INTEGER NOT NULL,       -- Unix seconds
+        start_at       INTEGER NOT NULL,
+        end_at         INTEGER NOT NULL,
+        is_exception   INTEGER NOT NULL,
+        PRIMARY KEY (item_id, original_start)
+    ) WITHOUT ROWID;
+    CREATE INDEX occurrences_by_mailbox_start ON occurrences (mailbox_id, start_at);
+    CREATE TABLE blobs (
+        sha256  TEXT PRIMARY KEY,
+        size    INTEGER NOT NULL,
+        content BLOB NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE item_attachments (
+        item_id       INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+        attachment_id TEXT NOT NULL,
+        sha256        TEXT,                    -- NULL: not downloaded
+        PRIMARY KEY (item_id, attachment_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX item_attachments_by_blob ON item_attachments (sha256);
+    CREATE TABLE sync_states (
+        site          TEXT NOT NULL,
+        task          TEXT NOT NULL,
+        mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+        calendar      TEXT NOT NULL,
+        state         TEXT,
+        full_sync_gen INTEGER,
+        PRIMARY KEY (site, task, mailbox_id, calendar)
+    );
+    CREATE TABLE leases (
+        mailbox_id INTEGER PRIMARY KEY REFERENCES mailboxes(id) ON DELETE CASCADE,
+        task       TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        expires_at INTEGER NOT NULL
+    );
+    CREATE TABLE runs (
+        id          INTEGER PRIMARY KEY,
+        task        TEXT NOT NULL,
+        finished_at INTEGER NOT NULL,
+        status      TEXT NOT NULL,
+        report      TEXT NOT NULL
+    );
+    CREATE TABLE meta (
+        key   TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+    );
+    ",
+];
+
+/// The schema version this calrep writes.
+pub(super) fn current_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,743 @@
+//! The embedded replica: one SQLite file in WAL mode.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use sha2::{Digest, Sha256};
+
+use super::schema::{APPLICATION_ID, MIGRATIONS, current_version};
+use super::{
+    Batch, Counts, FullSync, Lease, Replica, ReplicaCalendar, ReplicaError, ReplicaMailbox,
+    ReplicaOccurrence, StoredState, SyncKey,
+};
+use crate::TaskId;
+use crate::address::EmailAddress;
+use crate::calendar::{CalendarId, CalendarItem, ItemId, Occurrence};
+use crate::mailbox::SyncState;
+
+/// The default replica: a SQLite database (bundled SQLite, WAL journal,
+/// foreign keys on), versioned with migrations.
+///
+/// ```
+/// use calrep_core::replica::{Replica, SqliteReplica};
+/// let replica = SqliteReplica::open_in_memory()?;
+/// assert!(replica.mailboxes()?.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct SqliteReplica {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl SqliteReplica {
+    /// Opens (creating if needed) the replica at `path`, migrating an older
+    /// schema. A file that is not a calrep replica, or that a newer calrep
+    /// wrote, is refused untouched.
+    pub fn open(path: &Path) -> Result<Self, ReplicaError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| ReplicaError::Database {
+                path: path.display().to_string(),
+                source: rusqlite::Error::InvalidPath(PathBuf::from(format!(
+                    "{}: {e}",
+                    parent.display()
+                ))),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(db(path))?;
+        Self::init(conn, path)
+    }
+
+    /// A replica that lives in memory only (tests, dry runs).
+    pub fn open_in_memory() -> Result<Self, ReplicaError> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(db(path))?;
+        Self::init(conn, path)
+    }
+
+    fn init(mut conn: Connection, path: &Path) -> Result<Self, ReplicaError> {
+        let name = path.display().to_string();
+        let err = db(path);
+        // A file that is not SQLite fails on its first read.
+        let app_id: i64 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(|e| match e {
+                rusqlite::Error::SqliteFailure(f, _)
+                    if f.code == rusqlite::ErrorCode::NotADatabase =>
+                {
+                    ReplicaError::Foreign {
+                        path: name.clone(),
+                        reason: "not an SQLite database".into(),
+                    }
+                }
+                other => ReplicaError::Database {
+                    path: name.clone(),
+                    source: other,
+                },
+            })?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(&err)?;
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&err)?;
+        if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
+            return Err(ReplicaError::Foreign {
+                path: name,
+                reason: format!("application id {app_id:#x}, {tables} tables"),
+            });
+        }
+        if version > current_version() {
+            return Err(ReplicaError::TooNew {
+                path: name,
+                found: version,
+                supported: current_version(),
+            });
+        }
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+            .map_err(&err)?;
+        for (from, migration) in MIGRATIONS
+            .iter()
+            .enumerate()
+            .skip(usize::try_from(version).unwrap_or(0))
+        {
+            let tx = conn.transaction().map_err(&err)?;
+            tx.execute_batch(migration).map_err(&err)?;
+            tx.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};",
+                from + 1
+            ))
+            .map_err(&err)?;
+            tx.commit().map_err(&err)?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> ReplicaError + '_ {
+        move |source| ReplicaError::Database {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    fn damaged(&self, detail: impl Into<String>) -> ReplicaError {
+        ReplicaError::Damaged {
+            path: self.path.display().to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Deletes attachment contents no item refers to any more.
+    pub fn collect_garbage(&self) -> Result<u64, ReplicaError> {
+        let conn = self.lock();
+        let n = conn
+            .execute("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM item_attachments WHERE sha256 IS NOT NULL)", [])
+            .map_err(self.err())?;
+        Ok(n as u64)
+    }
+}
+
+fn db(path: &Path) -> impl Fn(rusqlite::Error) -> ReplicaError + '_ {
+    move |source| ReplicaError::Database {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn mailbox_id(tx: &Connection, mailbox: &EmailAddress) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO mailboxes (address, display) VALUES (?1, ?2) ON CONFLICT (address) DO NOTHING",
+        params![mailbox.key(), mailbox.as_str()],
+    )?;
+    tx.query_row(
+        "SELECT id FROM mailboxes WHERE address = ?1",
+        [mailbox.key()],
+        |r| r.get(0),
+    )
+}
+
+fn find_mailbox(conn: &Connection, mailbox: &EmailAddress) -> rusqlite::Result<Option<i64>> {
+    conn.query_row(
+        "SELECT id FROM mailboxes WHERE address = ?1",
+        [mailbox.key()],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+fn calendar_id(
+    tx: &Transaction<'_>,
+    mailbox: i64,
+    info: &crate::calendar::CalendarInfo,
+) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO calendars (mailbox_id, source_id, name, is_default) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (mailbox_id, source_id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default",
+        params![mailbox, info.id.as_str(), info.name, info.is_default],
+    )?;
+    tx.query_row(
+        "SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
+        params![mailbox, info.id.as_str()],
+        |r| r.get(0),
+    )
+}
+
+fn save_state(
+    tx: &Transaction<'_>,
+    key: &SyncKey,
+    mailbox: i64,
+    state: Option<&SyncState>,
+    full_sync: Option<u64>,
+) -> rusqlite::Result<()> {
+    let generation = full_sync.map(|g| i64::try_from(g).unwrap_or(i64::MAX));
+    tx.execute(
+        "INSERT INTO sync_states (site, task, mailbox_id, calendar, state, full_sync_gen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (site, task, mailbox_id, calendar) DO UPDATE SET state = excluded.state, full_sync_gen = excluded.full_sync_gen",
+        params![key.site.as_str(), key.task.as_str(), mailbox, key.calendar.as_str(), state.map(SyncState::as_str), generation],
+    )?;
+    Ok(())
+}
+
+fn delete_item(tx: &Transaction<'_>, item: i64, counts: &mut Counts) -> rusqlite::Result<()> {
+    counts.occurrences_deleted +=
+        tx.execute("DELETE FROM occurrences WHERE item_id = ?1", [item])? as u64;
+    tx.execute("DELETE FROM item_attachments WHERE item_id = ?1", [item])?;
+    counts.items_deleted += tx.execute("DELETE FROM items WHERE id = ?1", [item])? as u64;
+    Ok(())
+}
+
+fn write_occurrences(
+    tx: &Transaction<'_>,
+    item: i64,
+    mailbox: i64,
+    occurrences: &[Occurrence],
+    counts: &mut Counts,
+) -> rusqlite::Result<()> {
+    counts.occurrences_deleted +=
+        tx.execute("DELETE FROM occurrences WHERE item_id = ?1", [item])? as u64;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR REPLACE INTO occurrences (item_id, mailbox_id, original_start, start_at, end_at, is_exception) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    let mut longest = 0i64;
+    for o in occurrences {
+        insert.execute(params![
+            item,
+            mailbox,
+            o.original_start.timestamp(),
+            o.start.timestamp(),
+            o.end.timestamp(),
+            o.is_exception
+        ])?;
+        longest = longest.max(o.end.timestamp() - o.start.timestamp());
+    }
+    counts.occurrences_written += occurrences.len() as u64;
+    // Readers bound their index scan by the longest occurrence.
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('longest_occurrence', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        [longest],
+    )?;
+    Ok(())
+}
+
+fn sha256_hex(content: &[u8]) -> String {
+    Sha256::digest(content)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Replica for SqliteReplica {
+    fn sync_state(&self, key: &SyncKey) -> Result<StoredState, ReplicaError> {
+        let conn = self.lock();
+        let row: Option<(Option<String>, Option<i64>)> = conn
+            .query_row(
+                "SELECT s.state, s.full_sync_gen FROM sync_states s JOIN mailboxes m ON m.id = s.mailbox_id
+                 WHERE s.site = ?1 AND s.task = ?2 AND m.address = ?3 AND s.calendar = ?4",
+                params![key.site.as_str(), key.task.as_str(), key.mailbox.key(), key.calendar.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(
+            row.map_or_else(StoredState::default, |(state, generation)| StoredState {
+                state: state.map(SyncState::new),
+                full_sync: generation.and_then(|g| u64::try_from(g).ok()),
+            }),
+        )
+    }
+
+    fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction().map_err(self.err())?;
+        let mailbox = mailbox_id(&tx, &key.mailbox).map_err(self.err())?;
+        let next: i64 = tx
+            .query_row(
+                "SELECT coalesce(max(value), 0) + 1 FROM meta WHERE key = 'generation'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [next],
+        )
+        .map_err(self.err())?;
+        let generation = u64::try_from(next).map_err(|_| self.damaged("negative generation"))?;
+        save_state(&tx, key, mailbox, None, Some(generation)).map_err(self.err())?;
+        tx.commit().map_err(self.err())?;
+        Ok(generation)
+    }
+
+    fn apply(&self, batch: &Batch) -> Result<Counts, ReplicaError> {
+        let mut conn = self.lock();
+        let err = self.err();
+        let tx = conn.transaction().map_err(&err)?;
+        let mut counts = Counts::default();
+        let mailbox = mailbox_id(&tx, &batch.key.mailbox).map_err(&err)?;
+        let calendar = calendar_id(&tx, mailbox, &batch.calendar).map_err(&err)?;
+        let generation = match batch.full_sync {
+            FullSync::No => None,
+            FullSync::Part(g) | FullSync::Last(g) => Some(i64::try_from(g).unwrap_or(i64::MAX)),
+        };
+        for id in &batch.deletes {
+            let item: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM items WHERE calendar_id = ?1 AND source_id = ?2",
+                    params![calendar, id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(&err)?;
+            if let Some(item) = item {
+                delete_item(&tx, item, &mut counts).map_err(&err)?;
+            }
+        }
+        for write in &batch.upserts {
+            let body =
+                serde_json::to_string(&write.item).map_err(|e| self.damaged(e.to_string()))?;
+            let existing: Option<(i64, String)> = tx
+                .query_row(
+                    "SELECT id, body FROM items WHERE calendar_id = ?1 AND source_id = ?2",
+                    params![calendar, write.item.id.as_str()],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(&err)?;
+            let item = match existing {
+                Some((item, old)) if old == body => {
+                    // Unchanged: only mark it seen by a full sync.
+                    if let Some(g) = generation {
+                        tx.execute(
+                            "UPDATE items SET generation = ?2 WHERE id = ?1",
+                            params![item, g],
+                        )
+                        .map_err(&err)?;
+                    }
+                    continue;
+                }
+                Some((item, _)) => {
+                    tx.execute(
+                        "UPDATE items SET uid = ?2, change_key = ?3, body = ?4, generation = coalesce(?5, generation) WHERE id = ?1",
+                        params![item, write.item.uid, write.item.change_key, body, generation],
+                    )
+                    .map_err(&err)?;
+                    counts.items_updated += 1;
+                    item
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO items (calendar_id, source_id, uid, change_key, body, generation) VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, 0))",
+                        params![calendar, write.item.id.as_str(), write.item.uid, write.item.change_key, body, generation],
+                    )
+                    .map_err(&err)?;
+                    counts.items_created += 1;
+                    tx.last_insert_rowid()
+                }
+            };
+            write_occurrences(&tx, item, mailbox, &write.occurrences, &mut counts).map_err(&err)?;
+            tx.execute("DELETE FROM item_attachments WHERE item_id = ?1", [item])
+                .map_err(&err)?;
+            for (attachment_id, content) in &write.attachments {
+                let sha = match content {
+                    Some(bytes) => {
+                        let sha = sha256_hex(bytes);
+                        let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+                        let added = tx
+                            .execute("INSERT INTO blobs (sha256, size, content) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", params![sha, size, bytes])
+                            .map_err(&err)?;
+                        if added > 0 {
+                            counts.attachment_bytes += bytes.len() as u64;
+                        }
+                        Some(sha)
+                    }
+                    None => None,
+                };
+                tx.execute(
+                    "INSERT OR REPLACE INTO item_attachments (item_id, attachment_id, sha256) VALUES (?1, ?2, ?3)",
+                    params![item, attachment_id, sha],
+                )
+                .map_err(&err)?;
+            }
+        }
+        let full_sync = match batch.full_sync {
+            FullSync::Last(g) => {
+                // Items the full sync did not see are gone at the source.
+                let g = i64::try_from(g).unwrap_or(i64::MAX);
+                let unseen: Vec<i64> = {
+                    let mut stmt = tx
+                        .prepare("SELECT id FROM items WHERE calendar_id = ?1 AND generation != ?2")
+                        .map_err(&err)?;
+                    let rows = stmt
+                        .query_map(params![calendar, g], |r| r.get(0))
+                        .map_err(&err)?;
+                    rows.collect::<Result<_, _>>().map_err(&err)?
+                };
+                for item in unseen {
+                    delete_item(&tx, item, &mut counts).map_err(&err)?;
+                }
+                None
+            }
+            FullSync::Part(g) => Some(g),
+            FullSync::No => None,
+        };
+        save_state(&tx, &batch.key, mailbox, batch.state.as_ref(), full_sync).map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(counts)
+    }
+
+    fn full_sync_progress(
+        &self,
+        key: &SyncKey,
+        generation: u64,
+    ) -> Result<(u64, u64), ReplicaError> {
+        let conn = self.lock();
+        let (seen, unseen): (i64, i64) = conn
+            .query_row(
+                "SELECT coalesce(sum(i.generation = ?3), 0), coalesce(sum(i.generation != ?3), 0)
+                 FROM items i JOIN calendars c ON c.id = i.calendar_id JOIN mailboxes m ON m.id = c.mailbox_id
+                 WHERE m.address = ?1 AND c.source_id = ?2",
+                params![key.mailbox.key(), key.calendar.as_str(), i64::try_from(generation).unwrap_or(i64::MAX)],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err())?;
+        Ok((
+            u64::try_from(seen).unwrap_or(0),
+            u64::try_from(unseen).unwrap_or(0),
+        ))
+    }
+
+    fn task_mailboxes(
+        &self,
+        site: &crate::SiteId,
+        task: &TaskId,
+    ) -> Result<Vec<String>, ReplicaError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT DISTINCT m.address FROM sync_states s JOIN mailboxes m ON m.id = s.mailbox_id
+                 WHERE s.site = ?1 AND s.task = ?2 ORDER BY m.address",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![site.as_str(), task.as_str()], |r| r.get(0))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    fn remove_calendar(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Counts, ReplicaError> {
+        let mut conn = self.lock();
+        let err = self.err();
+        let tx = conn.transaction().map_err(&err)?;
+        let mut counts = Counts::default();
+        let Some(mailbox_row) = find_mailbox(&tx, mailbox).map_err(&err)? else {
+            return Ok(counts);
+        };
+        counts.occurrences_deleted = tx
+            .execute(
+                "DELETE FROM occurrences WHERE item_id IN (SELECT i.id FROM items i JOIN calendars c ON c.id = i.calendar_id WHERE c.mailbox_id = ?1 AND c.source_id = ?2)",
+                params![mailbox_row, calendar.as_str()],
+            )
+            .map_err(&err)? as u64;
+        counts.items_deleted = tx
+            .execute(
+                "DELETE FROM items WHERE calendar_id IN (SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2)",
+                params![mailbox_row, calendar.as_str()],
+            )
+            .map_err(&err)? as u64;
+        tx.execute(
+            "DELETE FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
+            params![mailbox_row, calendar.as_str()],
+        )
+        .map_err(&err)?;
+        tx.execute(
+            "DELETE FROM sync_states WHERE mailbox_id = ?1 AND calendar = ?2",
+            params![mailbox_row, calendar.as_str()],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(counts)
+    }
+
+    fn acquire_lease(
+        &self,
+        mailbox: &EmailAddress,
+        task: &TaskId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: TimeDelta,
+    ) -> Result<Lease, ReplicaError> {
+        let mut conn = self.lock();
+        let err = self.err();
+        let tx = conn.transaction().map_err(&err)?;
+        let mailbox = mailbox_id(&tx, mailbox).map_err(&err)?;
+        let held: Option<(String, String, i64)> = tx
+            .query_row(
+                "SELECT task, owner, expires_at FROM leases WHERE mailbox_id = ?1",
+                [mailbox],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(&err)?;
+        if let Some((other_task, other_owner, expires)) = held {
+            if other_owner != owner && expires > now.timestamp() {
+                return Ok(Lease::HeldBy {
+                    task: TaskId::new(other_task),
+                    until: DateTime::from_timestamp(expires, 0).unwrap_or(now),
+                });
+            }
+        }
+        tx.execute(
+            "INSERT INTO leases (mailbox_id, task, owner, expires_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (mailbox_id) DO UPDATE SET task = excluded.task, owner = excluded.owner, expires_at = excluded.expires_at",
+            params![mailbox, task.as_str(), owner, (now + ttl).timestamp()],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(Lease::Acquired)
+    }
+
+    fn release_lease(&self, mailbox: &EmailAddress, owner: &str) -> Result<(), ReplicaError> {
+        let conn = self.lock();
+        conn.execute(
+            "DELETE FROM leases WHERE owner = ?2 AND mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
+            params![mailbox.key(), owner],
+        )
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn mark_synced(&self, mailbox: &EmailAddress, now: DateTime<Utc>) -> Result<(), ReplicaError> {
+        let conn = self.lock();
+        let id = mailbox_id(&conn, mailbox).map_err(self.err())?;
+        conn.execute(
+            "UPDATE mailboxes SET last_synced_at = ?2, frozen_reason = NULL WHERE id = ?1",
+            params![id, now.timestamp()],
+        )
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError> {
+        let conn = self.lock();
+        conn.execute(
+            "UPDATE mailboxes SET frozen_reason = ?2 WHERE address = ?1",
+            params![mailbox.key(), reason],
+        )
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn record_run(
+        &self,
+        task: &TaskId,
+        status: &str,
+        report_json: &str,
+        finished: DateTime<Utc>,
+    ) -> Result<(), ReplicaError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO runs (task, finished_at, status, report) VALUES (?1, ?2, ?3, ?4)",
+            params![task.as_str(), finished.timestamp(), status, report_json],
+        )
+        .map_err(self.err())?;
+        Ok(())
+    }
+
+    fn mailboxes(&self) -> Result<Vec<ReplicaMailbox>, ReplicaError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT display, frozen_reason, last_synced_at FROM mailboxes ORDER BY address",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ReplicaMailbox {
+                    address: r.get(0)?,
+                    frozen: r.get(1)?,
+                    last_synced: r
+                        .get::<_, Option<i64>>(2)?
+                        .and_then(|t| DateTime::from_timestamp(t, 0)),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    fn calendars(&self, mailbox: &EmailAddress) -> Result<Vec<ReplicaCalendar>, ReplicaError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT c.source_id, c.name, c.is_default, (SELECT count(*) FROM items i WHERE i.calendar_id = c.id)
+                 FROM calendars c JOIN mailboxes m ON m.id = c.mailbox_id WHERE m.address = ?1 ORDER BY c.is_default DESC, c.name",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([mailbox.key()], |r| {
+                Ok(ReplicaCalendar {
+                    id: CalendarId::new(r.get::<_, String>(0)?),
+                    name: r.get(1)?,
+                    is_default: r.get(2)?,
+                    items: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    fn items(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Vec<CalendarItem>, ReplicaError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT i.body FROM items i JOIN calendars c ON c.id = i.calendar_id JOIN mailboxes m ON m.id = c.mailbox_id
+                 WHERE m.address = ?1 AND c.source_id = ?2 ORDER BY i.source_id",
+            )
+            .map_err(self.err())?;
+        let bodies: Vec<String> = stmt
+            .query_map(params![mailbox.key(), calendar.as_str()], |r| r.get(0))
+            .map_err(self.err())?
+            .collect::<Result<_, _>>()
+            .map_err(self.err())?;
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).map_err(|e| self.damaged(format!("item body: {e}"))))
+            .collect()
+    }
+
+    fn occurrences(
+        &self,
+        mailbox: &EmailAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReplicaOccurrence>, ReplicaError> {
+        let conn = self.lock();
+        let longest: i64 = conn
+            .query_row(
+                "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'longest_occurrence'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT c.source_id, i.source_id, i.body, o.original_start, o.start_at, o.end_at, o.is_exception
+                 FROM occurrences o JOIN items i ON i.id = o.item_id JOIN calendars c ON c.id = i.calendar_id
+                 WHERE o.mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)
+                   AND o.start_at >= ?2 AND o.start_at < ?3 AND o.end_at > ?4
+                 ORDER BY o.start_at, i.source_id",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(
+                params![
+                    mailbox.key(),
+                    from.timestamp() - longest,
+                    to.timestamp(),
+                    from.timestamp()
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, bool>(6)?,
+                    ))
+                },
+            )
+            .map_err(self.err())?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (calendar, item, body, original, start, end, is_exception) =
+                row.map_err(self.err())?;
+            let parsed: CalendarItem =
+                serde_json::from_str(&body).map_err(|e| self.damaged(format!("item body: {e}")))?;
+            let time = |t: i64| {
+                DateTime::from_timestamp(t, 0)
+                    .ok_or_else(|| self.damaged("occurrence time out of range"))
+            };
+            let original_start = time(original)?;
+            let subject = parsed
+                .recurrence
+                .as_ref()
+                .and_then(|r| {
+                    r.modified
+                        .iter()
+                        .find(|m| m.original_start == original_start)
+                })
+                .and_then(|m| m.subject.clone())
+                .unwrap_or(parsed.subject);
+            out.push(ReplicaOccurrence {
+                calendar: CalendarId::new(calendar),
+                item: ItemId::new(item),
+                subject,
+                occurrence: Occurrence {
+                    original_start,
+                    start: time(start)?,
+                    end: time(end)?,
+                    is_exception,
+                },
+            });
+        }
+        Ok(out)
+    }
+
+    fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT content FROM blobs WHERE sha256 = ?1",
+            [sha256],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(self.err())
+    }
+}

@@ -33,3 +33,187 @@ pub fn run_oracle(script: &str, input: &serde_json::Value) -> serde_json::Value 
     assert!(output.status.success(), "oracle {script} failed");
     serde_json::from_slice(&output.stdout).expect("oracle JSON")
 }
+
+pub mod fixture {
+    //! Small organisations and configurations for engine tests.
+
+    use std::sync::Arc;
+
+    use calrep_core::calendar::{
+        Attachment, CalendarId, CalendarInfo, CalendarItem, ItemTime, Recurrence, Sensitivity,
+        ZoneInfo,
+    };
+    use calrep_core::engine::{Engine, EngineOptions};
+    use calrep_core::mailbox::{MemoryMailbox, MemoryOrganisation};
+    use calrep_core::replica::{Replica, SqliteReplica};
+    use calrep_core::{Config, EmailAddress, ManualClock};
+
+    /// A configuration with one site `hq`, definitions `default` (default
+    /// calendar), `all` (all calendars, private masked) and `skip-private`,
+    /// and one task per group given as (id, definition, group TOML).
+    ///
+    /// # Panics
+    ///
+    /// On an invalid configuration (a bug in the test).
+    #[allow(clippy::expect_used)]
+    pub fn config(tasks: &[(&str, &str, &str)]) -> Config {
+        let mut text = String::from(
+            r#"
+            [[sites]]
+            id = "hq"
+            ews = { url = "https://mail.example.com/EWS/Exchange.asmx", username = "svc", password_env = "PW" }
+            [[definitions]]
+            id = "default"
+            [[definitions]]
+            id = "all"
+            include = "all"
+            private_items = "mask"
+            attachments = { enabled = true, max_bytes = 1000 }
+            [[definitions]]
+            id = "skip-private"
+            private_items = "skip"
+            [[schedules]]
+            id = "nightly"
+            time_zone = "UTC"
+            when.daily.once.start = "02:00"
+            "#,
+        );
+        for (id, definition, group) in tasks {
+            text.push_str(&format!(
+                "[[tasks]]\nid = \"{id}\"\nsite = \"hq\"\ndefinition = \"{definition}\"\nschedule = \"nightly\"\ngroup = {group}\n"
+            ));
+        }
+        Config::parse(&text, "test.toml").expect("valid test configuration")
+    }
+
+    /// An address.
+    ///
+    /// # Panics
+    ///
+    /// On an invalid address.
+    #[allow(clippy::expect_used)]
+    pub fn addr(s: &str) -> EmailAddress {
+        s.parse().expect("address")
+    }
+
+    /// A timed single item starting `day` days after 2026-06-01 09:00 UTC.
+    ///
+    /// # Panics
+    ///
+    /// Never for sane input.
+    #[allow(clippy::expect_used)]
+    pub fn single(id: &str, subject: &str, day: i64) -> CalendarItem {
+        let start = "2026-06-01T09:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .expect("time")
+            + chrono::TimeDelta::days(day);
+        let mut item = CalendarItem::new(
+            id,
+            format!("uid-{id}"),
+            subject,
+            ItemTime::Timed {
+                start,
+                end: start + chrono::TimeDelta::hours(1),
+            },
+        );
+        item.change_key = "1".into();
+        item
+    }
+
+    /// A weekly series (Mondays 10:00 Berlin) from 2026-06-01 with `count`
+    /// occurrences.
+    ///
+    /// # Panics
+    ///
+    /// Never.
+    #[allow(clippy::expect_used)]
+    pub fn weekly(id: &str, subject: &str, count: u32) -> CalendarItem {
+        let start = "2026-06-01T08:00:00Z".parse().expect("time");
+        let mut item = CalendarItem::new(
+            id,
+            format!("uid-{id}"),
+            subject,
+            ItemTime::Timed {
+                start,
+                end: start + chrono::TimeDelta::minutes(30),
+            },
+        );
+        item.zone = ZoneInfo::new("W. Europe Standard Time", "Europe/Berlin");
+        let rec: Recurrence = serde_json::from_value(serde_json::json!({
+            "pattern": {"type": "weekly", "interval": 1, "days": ["mon"], "first_day_of_week": "mon"},
+            "range": {"type": "numbered", "start_date": "2026-06-01", "count": count},
+        }))
+        .expect("recurrence");
+        item.recurrence = Some(rec);
+        item
+    }
+
+    /// A private item.
+    pub fn private(id: &str, day: i64) -> CalendarItem {
+        let mut item = single(id, "Doctor", day);
+        item.sensitivity = Sensitivity::Private;
+        item.location = "Clinic".into();
+        item
+    }
+
+    /// An item with an attachment whose content is stored in `mailbox`.
+    pub fn with_attachment(
+        mailbox: &MemoryMailbox,
+        mut item: CalendarItem,
+        content: &[u8],
+    ) -> CalendarItem {
+        item.attachments.push(Attachment::new(
+            "att-1",
+            "agenda.txt",
+            "text/plain",
+            content.len() as u64,
+        ));
+        mailbox.put_attachment(&item.id, "att-1", content.to_vec());
+        item
+    }
+
+    /// A mailbox with a default calendar `cal` holding `items`.
+    pub fn mailbox(
+        org: &MemoryOrganisation,
+        address: &str,
+        items: Vec<CalendarItem>,
+    ) -> (Arc<MemoryMailbox>, CalendarId) {
+        let mailbox = org.mailbox(&addr(address));
+        let cal = mailbox.add_calendar(CalendarInfo::new("cal", "Calendar", true));
+        for item in items {
+            mailbox.put_item(&cal, item);
+        }
+        (mailbox, cal)
+    }
+
+    /// Options fit for tests: no real waiting, small pages.
+    pub fn options() -> EngineOptions {
+        let mut o = EngineOptions::default();
+        o.base_backoff = std::time::Duration::from_millis(1);
+        o.page_size = 3;
+        o.fetch_batch = 2;
+        o
+    }
+
+    /// An engine over an in-memory replica and a manual clock at 2026-06-01.
+    ///
+    /// # Panics
+    ///
+    /// If the in-memory database cannot be created.
+    #[allow(clippy::expect_used)]
+    pub fn engine(
+        config: Config,
+        org: Arc<MemoryOrganisation>,
+    ) -> (Engine, Arc<SqliteReplica>, ManualClock) {
+        let replica = Arc::new(SqliteReplica::open_in_memory().expect("replica"));
+        let clock = ManualClock::new("2026-06-01T00:00:00Z".parse().expect("time"));
+        let engine = Engine::new(
+            config,
+            replica.clone() as Arc<dyn Replica>,
+            Arc::new(clock.clone()),
+        )
+        .with_source("hq".into(), org)
+        .with_options(options());
+        (engine, replica, clock)
+    }
+}

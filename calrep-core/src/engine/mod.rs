@@ -333,7 +333,7 @@ impl Engine {
                         },
                     ));
                 }
-                mailboxes.sort_by(|a, b| a.address.to_lowercase().cmp(&b.address.to_lowercase()));
+                mailboxes.sort_by_key(|m| m.address.to_lowercase());
                 report.frozen = self.freeze_departed(&ctx, &resolution);
                 report.status = TaskStatus::fold(
                     mailboxes
@@ -359,18 +359,18 @@ impl Engine {
         }
         report.finished = self.clock.now();
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        if !ctx.dry_run {
-            if let Err(e) = self.replica.record_run(
+        if !ctx.dry_run
+            && let Err(e) = self.replica.record_run(
                 &ctx.task.id,
                 report.status.as_str(),
                 &report.to_json(),
                 report.finished,
-            ) {
-                self.emit(&Event::Warning {
-                    address: None,
-                    message: format!("run not recorded: {e}"),
-                });
-            }
+            )
+        {
+            self.emit(&Event::Warning {
+                address: None,
+                message: format!("run not recorded: {e}"),
+            });
         }
         self.emit(&Event::RunFinished {
             status: report.status,

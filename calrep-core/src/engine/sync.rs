@@ -65,10 +65,10 @@ impl Engine {
                 }
                 Ok(Lease::Acquired) => {
                     let result = self.replicate(ctx, &address, &mut report, &mut stats).await;
-                    if result.is_ok() {
-                        if let Err(e) = self.replica.mark_synced(&address, self.clock.now()) {
-                            report.warnings.push(e.to_string());
-                        }
+                    if result.is_ok()
+                        && let Err(e) = self.replica.mark_synced(&address, self.clock.now())
+                    {
+                        report.warnings.push(e.to_string());
                     }
                     if let Err(e) = self.replica.release_lease(&address, &ctx.owner) {
                         report
@@ -220,7 +220,7 @@ impl Engine {
                 }
                 for item in items {
                     match self.shape(ctx, item, mailbox, report, stats).await? {
-                        Shaped::Write(write) => upserts.push(write),
+                        Shaped::Write(write) => upserts.push(*write),
                         Shaped::Drop(id) => deletes.push(id),
                     }
                 }
@@ -330,11 +330,11 @@ impl Engine {
             };
             attachments.push((attachment.id.clone(), content));
         }
-        Ok(Shaped::Write(ItemWrite::new(
+        Ok(Shaped::Write(Box::new(ItemWrite::new(
             item,
             occurrences,
             attachments,
-        )))
+        ))))
     }
 
     /// An item's occurrences overlapping the horizon.
@@ -387,6 +387,6 @@ impl Engine {
 }
 
 enum Shaped {
-    Write(ItemWrite),
+    Write(Box<ItemWrite>),
     Drop(ItemId),
 }

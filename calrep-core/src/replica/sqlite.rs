@@ -520,13 +520,14 @@ impl Replica for SqliteReplica {
             )
             .optional()
             .map_err(&err)?;
-        if let Some((other_task, other_owner, expires)) = held {
-            if other_owner != owner && expires > now.timestamp() {
-                return Ok(Lease::HeldBy {
-                    task: TaskId::new(other_task),
-                    until: DateTime::from_timestamp(expires, 0).unwrap_or(now),
-                });
-            }
+        if let Some((other_task, other_owner, expires)) = held
+            && other_owner != owner
+            && expires > now.timestamp()
+        {
+            return Ok(Lease::HeldBy {
+                task: TaskId::new(other_task),
+                until: DateTime::from_timestamp(expires, 0).unwrap_or(now),
+            });
         }
         tx.execute(
             "INSERT INTO leases (mailbox_id, task, owner, expires_at) VALUES (?1, ?2, ?3, ?4)

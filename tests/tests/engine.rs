@@ -1,0 +1,454 @@
+//! The replication engine end to end over the in-memory source and a real
+//! SQLite replica: full and incremental runs, leases, per-task state,
+//! resyncs, the mass-delete guard, throttling, failures, definitions.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use calrep_core::Clock;
+use calrep_core::calendar::{CalendarId, CalendarItem, ModifiedOccurrence};
+use calrep_core::engine::{MailboxOutcome, RunOptions, TaskStatus};
+use calrep_core::mailbox::{MailboxError, MemoryMailbox, MemoryOrganisation};
+use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_tests::fixture::{
+    self, addr, config, engine, mailbox, private, single, weekly, with_attachment,
+};
+use chrono::{DateTime, Utc};
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap()
+}
+
+fn run(
+    engine: &calrep_core::engine::Engine,
+    task: &str,
+    force: bool,
+) -> calrep_core::engine::RunReport {
+    let mut options = RunOptions::default();
+    options.force = force;
+    rt().block_on(engine.run_task(&task.into(), options))
+        .unwrap()
+}
+
+/// The replica holds exactly the source's items.
+fn assert_replica_equals_source(
+    replica: &SqliteReplica,
+    mailbox: &MemoryMailbox,
+    cal: &CalendarId,
+    address: &str,
+) {
+    let stored = replica.items(&addr(address), cal).unwrap();
+    let source = mailbox.items_of(cal);
+    assert_eq!(
+        stored, source,
+        "replica of {address} differs from the source"
+    );
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+#[test]
+fn full_then_incremental_replication_mirrors_the_source() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let items: Vec<CalendarItem> = (0..7)
+        .map(|i| single(&format!("s{i}"), &format!("Meeting {i}"), i))
+        .chain([weekly("w1", "Standup", 10)])
+        .collect();
+    let (alice, cal) = mailbox(&org, "alice@example.com", items);
+    let (engine, replica, _) = engine(
+        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
+        org,
+    );
+
+    let first = run(&engine, "t", false);
+    assert_eq!(first.status, TaskStatus::Enabled, "{}", first.to_json());
+    assert_eq!(first.totals.items_created, 8);
+    assert_eq!(first.totals.occurrences_written, 7 + 10);
+    assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
+
+    // Nothing changed: nothing written.
+    let idle = run(&engine, "t", false);
+    assert!(idle.totals.is_empty(), "{:?}", idle.totals);
+
+    // Delete one item, edit one, move and delete occurrences of the series.
+    alice.delete_item(&cal, &"s0".into());
+    let mut edited = alice.item(&cal, &"s1".into()).unwrap();
+    edited.subject = "Renamed".into();
+    alice.put_item(&cal, edited);
+    let mut series = alice.item(&cal, &"w1".into()).unwrap();
+    let rec = series.recurrence.as_mut().unwrap();
+    rec.deleted.push(t("2026-06-08T08:00:00Z"));
+    rec.modified.push(ModifiedOccurrence::moved(
+        t("2026-06-15T08:00:00Z"),
+        t("2026-06-16T12:00:00Z"),
+        t("2026-06-16T12:30:00Z"),
+    ));
+    alice.put_item(&cal, series);
+    let second = run(&engine, "t", false);
+    assert_eq!(
+        (
+            second.totals.items_created,
+            second.totals.items_updated,
+            second.totals.items_deleted
+        ),
+        (0, 2, 1)
+    );
+    assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
+
+    // Readers see occurrences in a window, moved and deleted ones applied.
+    let week = replica
+        .occurrences(
+            &addr("alice@example.com"),
+            t("2026-06-08T00:00:00Z"),
+            t("2026-06-17T00:00:00Z"),
+        )
+        .unwrap();
+    let starts: Vec<String> = week
+        .iter()
+        .map(|o| o.occurrence.start.to_rfc3339())
+        .collect();
+    assert!(
+        !starts.iter().any(|s| s.starts_with("2026-06-08T08")),
+        "deleted occurrence shown: {starts:?}"
+    );
+    assert!(
+        starts.contains(&"2026-06-16T12:00:00+00:00".to_owned()),
+        "{starts:?}"
+    );
+    assert!(
+        !starts.contains(&"2026-06-15T08:00:00+00:00".to_owned()),
+        "{starts:?}"
+    );
+}
+
+#[test]
+fn a_leased_mailbox_is_reported_locked_and_skipped() {
+    let org = Arc::new(MemoryOrganisation::new());
+    mailbox(&org, "alice@example.com", vec![single("a", "A", 0)]);
+    mailbox(&org, "bob@example.com", vec![single("b", "B", 0)]);
+    let (engine, replica, clock) = engine(
+        config(&[(
+            "t",
+            "default",
+            r#"{ mailboxes = ["alice@example.com", "bob@example.com"] }"#,
+        )]),
+        org,
+    );
+    replica
+        .acquire_lease(
+            &addr("bob@example.com"),
+            &"other-task".into(),
+            "someone-else",
+            clock.now(),
+            chrono::TimeDelta::minutes(5),
+        )
+        .unwrap();
+    let report = run(&engine, "t", false);
+    assert_eq!(report.status, TaskStatus::EnabledWithWarning);
+    assert_eq!(
+        report.mailboxes[1].outcome,
+        MailboxOutcome::Locked {
+            task: "other-task".into()
+        }
+    );
+    assert_eq!(report.mailboxes[0].outcome, MailboxOutcome::Healthy);
+    // A crashed run's lease expires.
+    clock.advance(chrono::TimeDelta::minutes(6));
+    let report = run(&engine, "t", false);
+    assert_eq!(report.status, TaskStatus::Enabled, "{}", report.to_json());
+}
+
+#[test]
+fn another_task_starts_with_a_full_replication_without_duplicates() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let (alice, cal) = mailbox(
+        &org,
+        "alice@example.com",
+        (0..5).map(|i| single(&format!("s{i}"), "x", i)).collect(),
+    );
+    let group = r#"{ mailbox = "alice@example.com" }"#;
+    let (engine, replica, _) = engine(
+        config(&[("t1", "default", group), ("t2", "default", group)]),
+        org,
+    );
+    run(&engine, "t1", false);
+    let before = alice.requests();
+    let second = run(&engine, "t2", false);
+    // The second task reads everything again (its own state is empty)…
+    assert!(
+        alice.requests() - before >= 3,
+        "a full read takes several requests"
+    );
+    // …but writes nothing, because the replica already holds it all.
+    assert!(second.totals.is_empty(), "{:?}", second.totals);
+    assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
+}
+
+#[test]
+fn an_invalid_sync_state_leads_to_a_resync_that_writes_only_differences() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let (alice, cal) = mailbox(
+        &org,
+        "alice@example.com",
+        (0..6).map(|i| single(&format!("s{i}"), "x", i)).collect(),
+    );
+    let (engine, replica, _) = engine(
+        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
+        org,
+    );
+    run(&engine, "t", false);
+    alice.delete_item(&cal, &"s2".into());
+    alice.put_item(&cal, single("new", "New", 9));
+    alice.invalidate_states();
+    let report = run(&engine, "t", false);
+    assert_eq!(report.status, TaskStatus::Enabled);
+    assert!(
+        report.mailboxes[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("resynchronised"))
+    );
+    assert_eq!(
+        (
+            report.totals.items_created,
+            report.totals.items_updated,
+            report.totals.items_deleted
+        ),
+        (1, 0, 1)
+    );
+    assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
+}
+
+#[test]
+fn the_mass_delete_guard_keeps_the_replica_unless_forced() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let (alice, cal) = mailbox(
+        &org,
+        "alice@example.com",
+        (0..25)
+            .map(|i| single(&format!("s{i:02}"), "x", i))
+            .collect(),
+    );
+    let (engine, replica, _) = engine(
+        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
+        org,
+    );
+    run(&engine, "t", false);
+    // The source suddenly shows an empty calendar after losing its state.
+    for item in alice.items_of(&cal) {
+        alice.delete_item(&cal, &item.id);
+    }
+    alice.invalidate_states();
+    let report = run(&engine, "t", false);
+    assert!(
+        matches!(&report.mailboxes[0].outcome, MailboxOutcome::NeedsAttention { reason } if reason.contains("25 items")),
+        "{}",
+        report.to_json()
+    );
+    assert_eq!(report.status, TaskStatus::EnabledWithWarning);
+    assert_eq!(
+        replica
+            .items(&addr("alice@example.com"), &cal)
+            .unwrap()
+            .len(),
+        25
+    );
+    // Still guarded on the next run.
+    let again = run(&engine, "t", false);
+    assert!(matches!(
+        again.mailboxes[0].outcome,
+        MailboxOutcome::NeedsAttention { .. }
+    ));
+    let forced = run(&engine, "t", true);
+    assert_eq!(forced.mailboxes[0].outcome, MailboxOutcome::Healthy);
+    assert_eq!(forced.totals.items_deleted, 25);
+    assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
+}
+
+#[test]
+fn throttling_is_waited_out_and_failures_stay_with_their_mailbox() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let (alice, _) = mailbox(&org, "alice@example.com", vec![single("a", "A", 0)]);
+    let (bob, _) = mailbox(&org, "bob@example.com", vec![single("b", "B", 0)]);
+    alice.inject_fault(MailboxError::Throttled {
+        retry_after: Duration::from_millis(30),
+    });
+    alice.inject_fault(MailboxError::Transport("connection reset".into()));
+    bob.inject_fault(MailboxError::AccessDenied("bob@example.com".into()));
+    let (engine, _, _) = engine(
+        config(&[(
+            "t",
+            "default",
+            r#"{ mailboxes = ["alice@example.com", "bob@example.com", "carol@example.com"] }"#,
+        )]),
+        org,
+    );
+    let report = run(&engine, "t", false);
+    let alice_report = &report.mailboxes[0];
+    assert_eq!(alice_report.outcome, MailboxOutcome::Healthy);
+    assert_eq!(alice_report.retries, 2);
+    assert!(alice_report.throttled_ms >= 30);
+    assert_eq!(
+        report.mailboxes[1].outcome,
+        MailboxOutcome::Failed {
+            error: "access to mailbox bob@example.com denied".into()
+        }
+    );
+    assert!(
+        matches!(&report.mailboxes[2].outcome, MailboxOutcome::Failed { error } if error.contains("does not exist"))
+    );
+    assert_eq!(report.status, TaskStatus::EnabledWithErrors);
+}
+
+#[test]
+fn definitions_shape_what_is_stored() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let alice = org.mailbox(&addr("alice@example.com"));
+    let cal = alice.add_calendar(calrep_core::calendar::CalendarInfo::new(
+        "cal", "Calendar", true,
+    ));
+    let other = alice.add_calendar(calrep_core::calendar::CalendarInfo::new(
+        "team", "Team", false,
+    ));
+    alice.put_item(&cal, private("p", 1));
+    let small = with_attachment(&alice, single("s", "With agenda", 2), b"agenda");
+    let big = with_attachment(&alice, single("b", "With a big file", 3), &[7u8; 5000]);
+    alice.put_item(&cal, small);
+    alice.put_item(&cal, big);
+    alice.put_item(&other, single("o", "Team thing", 1));
+    let group = r#"{ mailbox = "alice@example.com" }"#;
+    let (engine, replica, _) = engine(
+        config(&[
+            ("masked", "all", group),
+            ("skipping", "skip-private", group),
+        ]),
+        org,
+    );
+    let report = run(&engine, "masked", false);
+    assert_eq!(report.status, TaskStatus::Enabled, "{}", report.to_json());
+    let a = addr("alice@example.com");
+    assert_eq!(
+        replica.calendars(&a).unwrap().len(),
+        2,
+        "definition 'all' takes every calendar"
+    );
+    let stored = replica.items(&a, &cal).unwrap();
+    let masked = stored.iter().find(|i| i.id.as_str() == "p").unwrap();
+    assert_eq!(masked.subject, "Private appointment");
+    assert!(masked.location.is_empty());
+    // Only the attachment under the 1,000-byte cap was downloaded.
+    assert_eq!(report.totals.attachment_bytes, 6);
+
+    let org2 = Arc::new(MemoryOrganisation::new());
+    let (bob, bob_cal) = mailbox(
+        &org2,
+        "bob@example.com",
+        vec![private("p", 1), single("s", "Public", 2)],
+    );
+    let (engine, replica, _) = fixture::engine(
+        config(&[(
+            "skipping",
+            "skip-private",
+            r#"{ mailbox = "bob@example.com" }"#,
+        )]),
+        org2,
+    );
+    run(&engine, "skipping", false);
+    let stored = replica.items(&addr("bob@example.com"), &bob_cal).unwrap();
+    assert_eq!(
+        stored.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        ["s"]
+    );
+    let _ = bob;
+}
+
+#[test]
+fn removed_calendars_leave_and_departed_mailboxes_freeze() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let (alice, _) = mailbox(&org, "alice@example.com", vec![single("a", "A", 0)]);
+    let team = alice.add_calendar(calrep_core::calendar::CalendarInfo::new(
+        "team", "Team", false,
+    ));
+    alice.put_item(&team, single("t", "T", 0));
+    mailbox(&org, "bob@example.com", vec![single("b", "B", 0)]);
+    let (engine, replica, _) = engine(
+        config(&[(
+            "t",
+            "all",
+            r#"{ mailboxes = ["alice@example.com", "bob@example.com"] }"#,
+        )]),
+        org.clone(),
+    );
+    run(&engine, "t", false);
+    assert_eq!(
+        replica.calendars(&addr("alice@example.com")).unwrap().len(),
+        2
+    );
+    alice.remove_calendar(&team);
+    run(&engine, "t", false);
+    assert_eq!(
+        replica.calendars(&addr("alice@example.com")).unwrap().len(),
+        1
+    );
+
+    // Bob leaves the group: his replica stays, frozen.
+    let config_without_bob = config(&[("t", "all", r#"{ mailboxes = ["alice@example.com"] }"#)]);
+    let engine = calrep_core::engine::Engine::new(
+        config_without_bob,
+        replica.clone() as Arc<dyn Replica>,
+        Arc::new(calrep_core::SystemClock),
+    )
+    .with_source("hq".into(), org)
+    .with_options(fixture::options());
+    let report = run(&engine, "t", false);
+    assert_eq!(report.frozen, ["bob@example.com"]);
+    let bob = replica
+        .mailboxes()
+        .unwrap()
+        .into_iter()
+        .find(|m| m.address == "bob@example.com")
+        .unwrap();
+    assert!(
+        bob.frozen
+            .as_deref()
+            .is_some_and(|r| r.contains("no longer in the group"))
+    );
+    assert_eq!(
+        replica
+            .items(&addr("bob@example.com"), &"cal".into())
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_replica_file_that_is_not_ours_is_refused() {
+    let dir = std::env::temp_dir().join(format!("calrep-foreign-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "just some text, not a database at all.................................................................................").unwrap();
+    let err = SqliteReplica::open(&text).unwrap_err();
+    assert!(err.to_string().contains("is not a calrep replica"), "{err}");
+    let other = dir.join("other.db");
+    foreign_sqlite_file(&other);
+    let err = SqliteReplica::open(&other).unwrap_err();
+    assert!(err.to_string().contains("is not a calrep replica"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Makes an SQLite database that belongs to another program: a calrep
+/// replica whose header then gets another application id (offset 68).
+fn foreign_sqlite_file(path: &std::path::Path) {
+    drop(SqliteReplica::open(path).unwrap());
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[68..72].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+    std::fs::write(path, bytes).unwrap();
+}

@@ -55,6 +55,7 @@ pub mod calendar;
 mod clock;
 mod config;
 mod definition;
+pub mod demo;
 mod document;
 pub mod engine;
 mod error;
@@ -81,5 +82,5 @@ pub use schedule::{
     Weekday, When,
 };
 pub use secret::{Secret, SecretError, SecretRef};
-pub use site::{DirectorySource, EwsEndpoint, ExchangeVersion, GraphApp, Proxy, Site};
+pub use site::{DemoSite, DirectorySource, EwsEndpoint, ExchangeVersion, GraphApp, Proxy, Site};
 pub use task::Task;

@@ -37,6 +37,9 @@ pub struct Site {
     /// A Microsoft Graph app registration, for Microsoft 365.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub graph: Option<GraphApp>,
+    /// A generated demo organisation instead of a server (see `calrep demo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demo: Option<DemoSite>,
     /// An HTTP proxy for every request the site makes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<Proxy>,
@@ -135,6 +138,32 @@ impl GraphApp {
     /// Where the client secret is to be read from, if exactly one form is given.
     pub fn secret(&self) -> Result<SecretRef, &'static str> {
         SecretRef::from_pair(self.secret_env.as_ref(), self.secret_file.as_ref())
+    }
+}
+
+/// A generated demo organisation as a site's source: the same for the same
+/// seed and size, with `change_rounds` rounds of edits applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DemoSite {
+    /// The generator's seed.
+    pub seed: u64,
+    /// How many mailboxes (10 to 100,000).
+    #[serde(default = "DemoSite::default_mailboxes")]
+    pub mailboxes: usize,
+    /// How many rounds of changes have happened.
+    #[serde(default)]
+    pub change_rounds: u32,
+}
+
+impl DemoSite {
+    fn default_mailboxes() -> usize {
+        200
+    }
+
+    /// Generates the organisation.
+    pub fn organisation(&self) -> crate::demo::DemoOrganisation {
+        crate::demo::DemoOrganisation::generate(self.seed, self.mailboxes, self.change_rounds)
     }
 }
 

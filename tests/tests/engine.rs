@@ -70,7 +70,7 @@ fn full_then_incremental_replication_mirrors_the_source() {
     let first = run(&engine, "t", false);
     assert_eq!(first.status, TaskStatus::Enabled, "{}", first.to_json());
     assert_eq!(first.totals.items_created, 8);
-    assert_eq!(first.totals.occurrences_written, 7 + 10);
+    assert_eq!(first.totals.occurrences_created, 7 + 10);
     assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
 
     // Nothing changed: nothing written.

@@ -276,9 +276,19 @@ impl Config {
         &self,
         site: &Site,
     ) -> Result<Option<Arc<dyn Directory>>, DirectoryError> {
-        self.directory_for(site)
-            .map(|source| self.open_directory_source(source))
-            .transpose()
+        if let Some(source) = self.directory_for(site) {
+            return self.open_directory_source(source).map(Some);
+        }
+        // A demo site brings its own directory.
+        match &site.demo {
+            Some(demo) => {
+                let org = demo.organisation();
+                let name = format!("demo directory (seed {})", demo.seed);
+                let directory = SnapshotDirectory::from_json_str(&org.directory_json, &name)?;
+                Ok(Some(Arc::new(directory)))
+            }
+            None => Ok(None),
+        }
     }
 
     /// Opens a directory source, reading and checking its file.

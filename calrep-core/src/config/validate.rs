@@ -121,10 +121,18 @@ fn check_directory(source: &DirectorySource, at: &str, report: &mut Report) {
 }
 
 fn check_site(site: &Site, at: &str, report: &mut Report) {
-    if site.ews.is_none() && site.graph.is_none() {
+    if site.ews.is_none() && site.graph.is_none() && site.demo.is_none() {
         report.add(
             at,
-            "a site needs an [ews] endpoint or a [graph] app registration",
+            "a site needs an [ews] endpoint, a [graph] app registration or a demo source",
+        );
+    }
+    if let Some(demo) = &site.demo
+        && !(10..=100_000).contains(&demo.mailboxes)
+    {
+        report.add(
+            format!("{at}.demo.mailboxes"),
+            "must be between 10 and 100000",
         );
     }
     if let Some(ews) = &site.ews {
@@ -274,6 +282,7 @@ fn check_task(config: &Config, task: &Task, broken: &Broken, at: &str, report: &
     if let Some(site) = site
         && task.group.needs_directory()
         && config.directory_for(site).is_none()
+        && site.demo.is_none()
     {
         report.add(
             format!("{at}.group"),

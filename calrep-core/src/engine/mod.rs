@@ -7,6 +7,7 @@ mod events;
 mod report;
 mod retry;
 mod sync;
+mod verify;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,6 +27,7 @@ use crate::{SiteId, Task, TaskId};
 pub use events::{Event, EventSink};
 pub use report::{MailboxOutcome, MailboxReport, RunReport, TaskStatus};
 use retry::RetryPolicy;
+pub use verify::{MailboxVerification, VerifyReport};
 
 /// Engine settings; the defaults suit a production server.
 #[derive(Debug, Clone)]
@@ -95,7 +97,9 @@ pub enum EngineError {
     #[error("{0}")]
     NotConfigured(String),
     /// No mailbox source is registered for the task's site.
-    #[error("no mailbox source for site {0}")]
+    #[error(
+        "no mailbox source for site {0}: this build reads demo sites and sources a host registers; the EWS and Graph backends are not built yet"
+    )]
     NoSource(SiteId),
     /// The task is disabled.
     #[error("task {0} is disabled")]
@@ -174,6 +178,26 @@ impl Engine {
             options: EngineOptions::default(),
             events: None,
         }
+    }
+
+    /// An engine whose sites get the sources calrep can build itself (demo
+    /// organisations); register the others with [`with_source`](Self::with_source).
+    pub fn from_config(config: Config, replica: Arc<dyn Replica>, clock: Arc<dyn Clock>) -> Self {
+        let demos: Vec<(SiteId, Arc<dyn MailboxSource>)> = config
+            .sites
+            .iter()
+            .filter_map(|site| {
+                let demo = site.demo.as_ref()?;
+                Some((
+                    site.id.clone(),
+                    demo.organisation().source as Arc<dyn MailboxSource>,
+                ))
+            })
+            .collect();
+        demos.into_iter().fold(
+            Self::new(config, replica, clock),
+            |engine, (site, source)| engine.with_source(site, source),
+        )
     }
 
     /// Registers the mailbox source for a site.

@@ -176,6 +176,11 @@ impl Engine {
             (None, None) => Some(self.replica.begin_full_sync(key)?),
             (None, Some(_)) => None,
         };
+        // A dry run compares with the replica instead of writing to it.
+        let mut plan = match ctx.dry_run {
+            true => Some(Plan::new(self.replica.items(&key.mailbox, &calendar.id)?)),
+            false => None,
+        };
         loop {
             let page = match retry
                 .run(stats, || {
@@ -248,9 +253,8 @@ impl Engine {
                     batch.full_sync = FullSync::Part(g);
                 }
             }
-            if ctx.dry_run {
-                report.counts.items_created += batch.upserts.len() as u64;
-                report.counts.items_deleted += batch.deletes.len() as u64;
+            if let Some(plan) = &mut plan {
+                plan.count(&batch, &mut report.counts);
             } else {
                 let counts = self.replica.apply(&batch)?;
                 report.counts.add(counts);
@@ -264,7 +268,7 @@ impl Engine {
                 return Err(Stop::Attention(reason));
             }
             state = page.state;
-            if last || ctx.dry_run && state.is_none() {
+            if last {
                 return Ok(());
             }
         }
@@ -303,10 +307,9 @@ impl Engine {
         report: &mut MailboxReport,
         stats: &mut CallStats,
     ) -> Result<Shaped, Stop> {
-        let item = match (item.sensitivity.is_private(), ctx.definition.private_items) {
-            (true, PrivatePolicy::Skip) => return Ok(Shaped::Drop(item.id)),
-            (true, PrivatePolicy::Mask) => item.masked(),
-            _ => item,
+        let id = item.id.clone();
+        let Some(item) = apply_privacy(ctx.definition.private_items, item) else {
+            return Ok(Shaped::Drop(id));
         };
         let occurrences = match self.occurrences(&item, ctx.horizon) {
             Ok(o) => o,
@@ -383,6 +386,53 @@ impl Engine {
                 })
             }
         }
+    }
+}
+
+/// What a dry run would change in one calendar.
+struct Plan {
+    stored: std::collections::BTreeMap<ItemId, CalendarItem>,
+    seen: std::collections::BTreeSet<ItemId>,
+}
+
+impl Plan {
+    fn new(items: Vec<CalendarItem>) -> Self {
+        Self {
+            stored: items.into_iter().map(|i| (i.id.clone(), i)).collect(),
+            seen: Default::default(),
+        }
+    }
+
+    fn count(&mut self, batch: &Batch, counts: &mut crate::replica::Counts) {
+        for write in &batch.upserts {
+            self.seen.insert(write.item.id.clone());
+            match self.stored.get(&write.item.id) {
+                None => counts.items_created += 1,
+                Some(stored) if stored != &write.item => counts.items_updated += 1,
+                Some(_) => {}
+            }
+        }
+        for id in &batch.deletes {
+            if self.stored.remove(id).is_some() {
+                counts.items_deleted += 1;
+            }
+        }
+        if let FullSync::Last(_) = batch.full_sync {
+            counts.items_deleted += self
+                .stored
+                .keys()
+                .filter(|id| !self.seen.contains(*id))
+                .count() as u64;
+        }
+    }
+}
+
+/// An item as a definition's private-item policy lets it into the replica.
+pub(super) fn apply_privacy(policy: PrivatePolicy, item: CalendarItem) -> Option<CalendarItem> {
+    match (item.sensitivity.is_private(), policy) {
+        (true, PrivatePolicy::Skip) => None,
+        (true, PrivatePolicy::Mask) => Some(item.masked()),
+        _ => Some(item),
     }
 }
 

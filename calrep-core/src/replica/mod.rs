@@ -127,8 +127,10 @@ pub struct Counts {
     pub items_updated: u64,
     /// Items removed.
     pub items_deleted: u64,
-    /// Occurrences written.
-    pub occurrences_written: u64,
+    /// Occurrences new to the replica.
+    pub occurrences_created: u64,
+    /// Occurrences whose times changed (moved, or now an exception).
+    pub occurrences_updated: u64,
     /// Occurrences removed.
     pub occurrences_deleted: u64,
     /// Attachment bytes newly stored (content already held is not counted).
@@ -141,7 +143,8 @@ impl Counts {
         self.items_created += other.items_created;
         self.items_updated += other.items_updated;
         self.items_deleted += other.items_deleted;
-        self.occurrences_written += other.occurrences_written;
+        self.occurrences_created += other.occurrences_created;
+        self.occurrences_updated += other.occurrences_updated;
         self.occurrences_deleted += other.occurrences_deleted;
         self.attachment_bytes += other.attachment_bytes;
     }

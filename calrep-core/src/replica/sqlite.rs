@@ -231,24 +231,36 @@ fn write_occurrences(
     occurrences: &[Occurrence],
     counts: &mut Counts,
 ) -> rusqlite::Result<()> {
-    counts.occurrences_deleted +=
-        tx.execute("DELETE FROM occurrences WHERE item_id = ?1", [item])? as u64;
-    let mut insert = tx.prepare_cached(
+    // Only what differs is written, so counts say what really changed.
+    let mut existing: std::collections::HashMap<i64, (i64, i64, bool)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT original_start, start_at, end_at, is_exception FROM occurrences WHERE item_id = ?1",
+        )?;
+        let rows = stmt.query_map([item], |r| {
+            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut upsert = tx.prepare_cached(
         "INSERT OR REPLACE INTO occurrences (item_id, mailbox_id, original_start, start_at, end_at, is_exception) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
     let mut longest = 0i64;
     for o in occurrences {
-        insert.execute(params![
-            item,
-            mailbox,
-            o.original_start.timestamp(),
-            o.start.timestamp(),
-            o.end.timestamp(),
-            o.is_exception
-        ])?;
-        longest = longest.max(o.end.timestamp() - o.start.timestamp());
+        let key = o.original_start.timestamp();
+        let value = (o.start.timestamp(), o.end.timestamp(), o.is_exception);
+        longest = longest.max(value.1 - value.0);
+        match existing.remove(&key) {
+            Some(old) if old == value => continue,
+            Some(_) => counts.occurrences_updated += 1,
+            None => counts.occurrences_created += 1,
+        }
+        upsert.execute(params![item, mailbox, key, value.0, value.1, value.2])?;
     }
-    counts.occurrences_written += occurrences.len() as u64;
+    let mut delete =
+        tx.prepare_cached("DELETE FROM occurrences WHERE item_id = ?1 AND original_start = ?2")?;
+    for key in existing.keys() {
+        counts.occurrences_deleted += delete.execute(params![item, key])? as u64;
+    }
     // Readers bound their index scan by the longest occurrence.
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('longest_occurrence', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",

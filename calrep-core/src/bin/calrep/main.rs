@@ -1,16 +1,26 @@
 //! `calrep`: the operator's command.
 //!
-//! Exit codes: 0 success; 1 a runtime failure (e.g. a directory that could
-//! not be read); 2 bad usage or an invalid configuration.
+//! Exit codes: 0 success; 1 a runtime failure (e.g. a directory or replica
+//! that could not be read); 2 bad usage or an invalid configuration; `run`:
+//! 3 Enabled With Errors, 4 Failed; `verify`: 5 the replica differs.
 
 mod check;
+mod demo;
 mod groups;
 mod next_runs;
+mod progress;
+mod run;
+mod status;
+mod verify;
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use calrep_core::engine::Engine;
+use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::{Config, SystemClock};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -26,11 +36,71 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate a demo organisation, replicate it, change it, replicate again, verify.
+    Demo {
+        /// Where to put the demo's files.
+        #[arg(long, default_value = "calrep-demo")]
+        dir: PathBuf,
+        /// How many mailboxes.
+        #[arg(long, default_value_t = 200)]
+        mailboxes: usize,
+        /// The generator's seed.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
     /// Check a configuration file (and the directory snapshots it names).
     Check {
         /// The configuration file (TOML, or JSON if it ends in .json).
         #[arg(long)]
         config: PathBuf,
+    },
+    /// Run a task once.
+    Run {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The task's id.
+        #[arg(long)]
+        task: String,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Apply deletions the mass-delete guard would stop.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Show what a run of a task would change, writing nothing.
+    Plan {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The task's id.
+        #[arg(long)]
+        task: String,
+        /// Print the plan as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare a task's replicas with their sources; exit 5 if they differ.
+    Verify {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The task's id.
+        #[arg(long)]
+        task: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the replica's mailboxes and their state.
+    Status {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a schedule's upcoming runs, with the offset of its time zone.
     NextRuns {
@@ -68,13 +138,31 @@ pub(crate) enum Outcome {
     Invalid(Vec<String>),
     /// Something failed at run time: exit 1.
     Failed(String),
+    /// The command ran and chose this exit code.
+    Exit(u8),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let mut out = std::io::stdout().lock();
     let outcome = match cli.command {
+        Command::Demo {
+            dir,
+            mailboxes,
+            seed,
+        } => demo::run(&dir, mailboxes, seed, &mut out),
         Command::Check { config } => check::run(&config, &mut out),
+        Command::Run {
+            config,
+            task,
+            json,
+            force,
+        } => run::run(&config, &task, json, force, false, &mut out),
+        Command::Plan { config, task, json } => {
+            run::run(&config, &task, json, false, true, &mut out)
+        }
+        Command::Verify { config, task, json } => verify::run(&config, &task, json, &mut out),
+        Command::Status { config, json } => status::run(&config, json, &mut out),
         Command::NextRuns {
             config,
             schedule,
@@ -86,6 +174,7 @@ fn main() -> ExitCode {
     let _ = out.flush();
     match outcome {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Exit(code)) => ExitCode::from(code),
         Ok(Outcome::Invalid(lines)) => {
             for line in lines {
                 eprintln!("{line}");
@@ -97,7 +186,6 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
         Err(e) => {
-            // Writing to stdout failed (e.g. a closed pipe): nothing to add.
             eprintln!("calrep: cannot write output: {e}");
             ExitCode::from(1)
         }
@@ -105,9 +193,41 @@ fn main() -> ExitCode {
 }
 
 /// Loads the configuration, or the problem lines to print.
-pub(crate) fn load_config(path: &std::path::Path) -> Result<calrep_core::Config, Outcome> {
-    calrep_core::Config::load(path).map_err(|e| match e.problems() {
+pub(crate) fn load_config(path: &Path) -> Result<Config, Outcome> {
+    Config::load(path).map_err(|e| match e.problems() {
         Some(problems) => Outcome::Invalid(problems.iter().map(ToString::to_string).collect()),
         None => Outcome::Invalid(vec![e.to_string()]),
     })
 }
+
+/// Opens the configured replica and an engine over it.
+pub(crate) fn open_engine(config: Config) -> Result<(Engine, Arc<SqliteReplica>), Outcome> {
+    let path = config.resolve_path(&config.replica.path);
+    let replica = Arc::new(SqliteReplica::open(&path).map_err(|e| Outcome::Failed(e.to_string()))?);
+    let engine = Engine::from_config(
+        config,
+        replica.clone() as Arc<dyn Replica>,
+        Arc::new(SystemClock),
+    );
+    Ok((engine, replica))
+}
+
+/// A runtime for one command.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Outcome::Failed(format!("cannot start the async runtime: {e}")))
+}
+
+/// Unwraps a setup step or returns its outcome.
+macro_rules! try_outcome {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(outcome) => return Ok(outcome),
+        }
+    };
+}
+pub(crate) use try_outcome;

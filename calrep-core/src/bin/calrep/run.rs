@@ -1,0 +1,118 @@
+//! `calrep run` and `calrep plan`.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use calrep_core::TaskId;
+use calrep_core::engine::{MailboxOutcome, RunOptions, RunReport, TaskStatus};
+
+use crate::{Outcome, load_config, open_engine, progress, runtime, try_outcome};
+
+pub(crate) fn run(
+    path: &Path,
+    task: &str,
+    json: bool,
+    force: bool,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> io::Result<Outcome> {
+    let config = try_outcome!(load_config(path));
+    let (engine, _replica) = try_outcome!(open_engine(config));
+    let engine = engine.with_events(progress::sink(if dry_run {
+        "planning"
+    } else {
+        "replicating"
+    }));
+    let rt = try_outcome!(runtime());
+    let mut options = RunOptions::default();
+    options.force = force;
+    options.dry_run = dry_run;
+    let report = match rt.block_on(engine.run_task(&TaskId::new(task), options)) {
+        Ok(r) => r,
+        Err(e) => return Ok(Outcome::Invalid(vec![e.to_string()])),
+    };
+    if json {
+        writeln!(out, "{}", report.to_json())?;
+    } else {
+        summary(&report, out)?;
+    }
+    Ok(match report.status {
+        TaskStatus::Enabled | TaskStatus::EnabledWithWarning => Outcome::Ok,
+        TaskStatus::EnabledWithErrors => Outcome::Exit(3),
+        _ => Outcome::Exit(4),
+    })
+}
+
+/// A readable summary: the status, the totals, and a table of every mailbox
+/// that was not simply healthy.
+pub(crate) fn summary(report: &RunReport, out: &mut impl Write) -> io::Result<()> {
+    let verb = if report.dry_run {
+        "would change"
+    } else {
+        "changed"
+    };
+    writeln!(
+        out,
+        "task {} ({}): {}",
+        report.task, report.site, report.status
+    )?;
+    if let Some(error) = &report.error {
+        writeln!(out, "  {error}")?;
+    }
+    let healthy = report
+        .mailboxes
+        .iter()
+        .filter(|m| m.outcome == MailboxOutcome::Healthy)
+        .count();
+    writeln!(
+        out,
+        "  mailboxes: {} ({healthy} healthy)",
+        report.mailboxes.len()
+    )?;
+    let t = &report.totals;
+    writeln!(
+        out,
+        "  {verb}: items +{} ~{} -{}, occurrences +{} ~{} -{}, attachment bytes {}",
+        t.items_created,
+        t.items_updated,
+        t.items_deleted,
+        t.occurrences_created,
+        t.occurrences_updated,
+        t.occurrences_deleted,
+        t.attachment_bytes
+    )?;
+    writeln!(
+        out,
+        "  requests {}, retries {}, throttled {} ms, took {} ms",
+        report.requests, report.retries, report.throttled_ms, report.duration_ms
+    )?;
+    if !report.frozen.is_empty() {
+        writeln!(
+            out,
+            "  frozen (kept, no longer updated): {}",
+            report.frozen.join(", ")
+        )?;
+    }
+    let notable: Vec<_> = report
+        .mailboxes
+        .iter()
+        .filter(|m| m.outcome != MailboxOutcome::Healthy || !m.warnings.is_empty())
+        .collect();
+    if !notable.is_empty() {
+        let width = notable.iter().map(|m| m.address.len()).max().unwrap_or(0);
+        writeln!(out, "  {:width$}  {:9}  detail", "mailbox", "outcome")?;
+        for m in notable {
+            let detail = match &m.outcome {
+                MailboxOutcome::Healthy => m.warnings.join("; "),
+                other => other.to_string(),
+            };
+            writeln!(
+                out,
+                "  {:width$}  {:9}  {detail}",
+                m.address,
+                m.outcome.label()
+            )?;
+        }
+    }
+    Ok(())
+}

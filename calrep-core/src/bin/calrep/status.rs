@@ -1,0 +1,39 @@
+//! `calrep status`: what the replica holds.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use calrep_core::replica::Replica;
+
+use crate::{Outcome, load_config, open_engine, try_outcome};
+
+pub(crate) fn run(path: &Path, json: bool, out: &mut impl Write) -> io::Result<Outcome> {
+    let config = try_outcome!(load_config(path));
+    let (_engine, replica) = try_outcome!(open_engine(config));
+    let mailboxes = match replica.mailboxes() {
+        Ok(m) => m,
+        Err(e) => return Ok(Outcome::Failed(e.to_string())),
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &mailboxes)?;
+        writeln!(out)?;
+        return Ok(Outcome::Ok);
+    }
+    let frozen = mailboxes.iter().filter(|m| m.frozen.is_some()).count();
+    writeln!(
+        out,
+        "replica {}: {} mailboxes ({frozen} frozen)",
+        replica.path().display(),
+        mailboxes.len()
+    )?;
+    for m in mailboxes {
+        let when = m
+            .last_synced
+            .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+        match &m.frozen {
+            Some(reason) => writeln!(out, "  {}  last synced {when}  frozen: {reason}", m.address)?,
+            None => writeln!(out, "  {}  last synced {when}", m.address)?,
+        }
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,62 @@
+//! `calrep verify`: compare replicas with their sources.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use calrep_core::TaskId;
+use calrep_core::engine::VerifyReport;
+
+use crate::{Outcome, load_config, open_engine, runtime, try_outcome};
+
+pub(crate) fn run(
+    path: &Path,
+    task: &str,
+    json: bool,
+    out: &mut impl Write,
+) -> io::Result<Outcome> {
+    let config = try_outcome!(load_config(path));
+    let (engine, _replica) = try_outcome!(open_engine(config));
+    let rt = try_outcome!(runtime());
+    let report = match rt.block_on(engine.verify(&TaskId::new(task))) {
+        Ok(r) => r,
+        Err(e) => return Ok(Outcome::Invalid(vec![e.to_string()])),
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &report)?;
+        writeln!(out)?;
+    } else {
+        print(&report, out)?;
+    }
+    Ok(if report.is_equal() {
+        Outcome::Ok
+    } else {
+        Outcome::Exit(5)
+    })
+}
+
+pub(crate) fn print(report: &VerifyReport, out: &mut impl Write) -> io::Result<()> {
+    if report.is_equal() {
+        writeln!(
+            out,
+            "task {}: the replica equals the source for all {} mailboxes",
+            report.task,
+            report.mailboxes.len()
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "task {}: {} difference(s)",
+        report.task,
+        report.difference_count()
+    )?;
+    for m in &report.mailboxes {
+        if let Some(error) = &m.error {
+            writeln!(out, "  {}: could not be read: {error}", m.address)?;
+        }
+        for d in &m.differences {
+            writeln!(out, "  {}: {d}", m.address)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,211 @@
+//! Verification: a mailbox's replica compared with what its source holds now.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::sync::apply_privacy;
+use super::{Engine, EngineError};
+use crate::TaskId;
+use crate::address::EmailAddress;
+use crate::calendar::{CalendarItem, ItemId};
+use crate::definition::IncludeCalendars;
+use crate::mailbox::{Mailbox, MailboxError};
+
+/// One mailbox's verification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MailboxVerification {
+    /// The mailbox.
+    pub address: String,
+    /// Each difference, in words; empty when the replica equals the source.
+    pub differences: Vec<String>,
+    /// Why the source could not be read, if it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The verification of a task's mailboxes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// The task.
+    pub task: String,
+    /// Per mailbox, sorted by address.
+    pub mailboxes: Vec<MailboxVerification>,
+}
+
+impl VerifyReport {
+    /// Whether every mailbox's replica equals its source.
+    pub fn is_equal(&self) -> bool {
+        self.mailboxes
+            .iter()
+            .all(|m| m.differences.is_empty() && m.error.is_none())
+    }
+
+    /// How many differences there are in all.
+    pub fn difference_count(&self) -> usize {
+        self.mailboxes.iter().map(|m| m.differences.len()).sum()
+    }
+}
+
+impl Engine {
+    /// Compares each mailbox's replica with a full read of its source, item
+    /// by item, as the task's definition shapes them. Writes nothing.
+    pub async fn verify(&self, task: &TaskId) -> Result<VerifyReport, EngineError> {
+        let task = self
+            .config
+            .task(task)
+            .ok_or_else(|| {
+                EngineError::NotConfigured(format!("no task named {:?}", task.as_str()))
+            })?
+            .clone();
+        let definition = self
+            .config
+            .definition(&task.definition)
+            .ok_or_else(|| {
+                EngineError::NotConfigured(format!(
+                    "no definition named {:?}",
+                    task.definition.as_str()
+                ))
+            })?
+            .clone();
+        let source = self
+            .sources
+            .get(&task.site)
+            .cloned()
+            .ok_or_else(|| EngineError::NoSource(task.site.clone()))?;
+        let resolver = self
+            .resolver(&task.site)
+            .map_err(EngineError::NotConfigured)?;
+        let resolution = resolver.resolve(&task.group).await.map_err(|e| {
+            EngineError::NotConfigured(format!("cannot resolve {}: {e}", task.group))
+        })?;
+        let mut mailboxes = Vec::new();
+        for member in &resolution.mailboxes {
+            let address = &member.address;
+            let mut result = MailboxVerification {
+                address: address.to_string(),
+                differences: Vec::new(),
+                error: None,
+            };
+            let compared = async {
+                let mailbox = source.open(address).await?;
+                self.compare_mailbox(
+                    &mailbox,
+                    address,
+                    definition.include,
+                    definition.private_items,
+                    &mut result.differences,
+                )
+                .await
+            };
+            if let Err(e) = compared.await {
+                result.error = Some(e.to_string());
+            }
+            mailboxes.push(result);
+        }
+        Ok(VerifyReport {
+            task: task.id.to_string(),
+            mailboxes,
+        })
+    }
+
+    async fn compare_mailbox(
+        &self,
+        mailbox: &std::sync::Arc<dyn Mailbox>,
+        address: &EmailAddress,
+        include: IncludeCalendars,
+        privacy: crate::definition::PrivatePolicy,
+        differences: &mut Vec<String>,
+    ) -> Result<(), VerifyError> {
+        let calendars: Vec<_> = mailbox
+            .calendars()
+            .await?
+            .into_iter()
+            .filter(|c| include == IncludeCalendars::All || c.is_default)
+            .collect();
+        for stored in self.replica.calendars(address)? {
+            if !calendars.iter().any(|c| c.id == stored.id) {
+                differences.push(format!(
+                    "calendar {:?} is in the replica but not at the source",
+                    stored.name
+                ));
+            }
+        }
+        for calendar in calendars {
+            let mut source_items: BTreeMap<ItemId, CalendarItem> = BTreeMap::new();
+            let mut state = None;
+            loop {
+                let page = mailbox
+                    .changes(&calendar.id, state.as_ref(), self.options.page_size)
+                    .await?;
+                for chunk in page.changed.chunks(self.options.fetch_batch.max(1)) {
+                    for item in mailbox.items(&calendar.id, chunk).await? {
+                        if let Some(item) = apply_privacy(privacy, item) {
+                            source_items.insert(item.id.clone(), item);
+                        }
+                    }
+                }
+                for id in &page.deleted {
+                    source_items.remove(id);
+                }
+                state = page.state;
+                if !page.more {
+                    break;
+                }
+            }
+            let replica_items: BTreeMap<ItemId, CalendarItem> = self
+                .replica
+                .items(address, &calendar.id)?
+                .into_iter()
+                .map(|i| (i.id.clone(), i))
+                .collect();
+            for (id, item) in &source_items {
+                match replica_items.get(id) {
+                    None => differences.push(format!(
+                        "{:?}: item {id} ({:?}) is missing from the replica",
+                        calendar.name, item.subject
+                    )),
+                    Some(stored) if stored != item => differences.push(format!(
+                        "{:?}: item {id} ({:?}) differs in {}",
+                        calendar.name,
+                        item.subject,
+                        differing_fields(stored, item).join(", ")
+                    )),
+                    Some(_) => {}
+                }
+            }
+            for (id, item) in &replica_items {
+                if !source_items.contains_key(id) {
+                    differences.push(format!(
+                        "{:?}: item {id} ({:?}) is in the replica but not at the source",
+                        calendar.name, item.subject
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The top-level fields in which two items differ.
+fn differing_fields(a: &CalendarItem, b: &CalendarItem) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(a), serde_json::to_value(b))
+    else {
+        return vec!["content".into()];
+    };
+    a.iter()
+        .filter(|(k, v)| b.get(*k) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
+}
+
+#[derive(Debug, thiserror::Error)]
+enum VerifyError {
+    #[error(transparent)]
+    Source(#[from] MailboxError),
+    #[error(transparent)]
+    Replica(#[from] crate::replica::ReplicaError),
+}

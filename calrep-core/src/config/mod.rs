@@ -50,6 +50,9 @@ pub struct Config {
     /// The directory used by sites that do not name their own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<DirectorySource>,
+    /// How the engine works: concurrency, leases, batch sizes, horizon.
+    #[serde(default)]
+    pub engine: EngineSettings,
     /// Installations and their connections.
     #[serde(default)]
     pub sites: Vec<Site>,
@@ -90,6 +93,54 @@ impl Default for ReplicaConfig {
     fn default() -> Self {
         Self {
             path: Self::default_path(),
+        }
+    }
+}
+
+/// How the engine works. Every field has a default suited to a production
+/// server.
+///
+/// ```toml
+/// [engine]
+/// concurrency = 4            # mailboxes at once (MSE: 1)
+/// lease_ttl_seconds = 300    # a crashed run's mailboxes are free again after this
+/// page_size = 256            # changes per page (EWS: at most 512)
+/// fetch_batch = 50           # items per fetch request
+/// horizon_days_back = 365    # occurrences materialised from a year back…
+/// horizon_days_ahead = 730   # …to two years ahead
+/// mass_delete_threshold = 20 # an empty source calendar deletes at most this many items unforced
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct EngineSettings {
+    /// Mailboxes processed at once.
+    pub concurrency: u32,
+    /// Seconds a mailbox lease lasts without renewal (renewed after every
+    /// batch).
+    pub lease_ttl_seconds: u32,
+    /// Changes asked for per page.
+    pub page_size: u32,
+    /// Items fetched per request.
+    pub fetch_batch: u32,
+    /// Days before now that occurrences are materialised for.
+    pub horizon_days_back: u32,
+    /// Days after now that occurrences are materialised for.
+    pub horizon_days_ahead: u32,
+    /// Items an empty source calendar may delete without `--force`.
+    pub mass_delete_threshold: u32,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            lease_ttl_seconds: 300,
+            page_size: 256,
+            fetch_batch: 50,
+            horizon_days_back: 365,
+            horizon_days_ahead: 730,
+            mass_delete_threshold: 20,
         }
     }
 }
@@ -136,6 +187,7 @@ impl ConfigError {
 
 const TOP_LEVEL_KEYS: &[&str] = &[
     "replica",
+    "engine",
     "directory",
     "sites",
     "definitions",
@@ -179,6 +231,10 @@ impl Config {
             .remove("replica")
             .and_then(|v| document::element::<ReplicaConfig>(v, "replica", &mut report))
             .unwrap_or_default();
+        let engine = root
+            .remove("engine")
+            .and_then(|v| document::element::<EngineSettings>(v, "engine", &mut report))
+            .unwrap_or_default();
         let directory = root
             .remove("directory")
             .and_then(|v| document::element::<DirectorySource>(v, "directory", &mut report));
@@ -196,6 +252,7 @@ impl Config {
         };
         let config = Self {
             replica,
+            engine,
             directory,
             sites: sites.into_iter().map(|(_, s)| s).collect(),
             definitions: definitions.into_iter().map(|(_, d)| d).collect(),

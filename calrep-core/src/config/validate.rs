@@ -48,6 +48,7 @@ pub(super) fn check(config: &Config, at: &Positions, broken: &Broken, report: &m
     if config.replica.path.as_os_str().is_empty() {
         report.add("replica.path", "must not be empty");
     }
+    check_engine(&config.engine, report);
     if let Some(source) = &config.directory {
         check_directory(source, "directory", report);
     }
@@ -90,6 +91,25 @@ pub(super) fn check(config: &Config, at: &Positions, broken: &Broken, report: &m
     }
     for (i, task) in config.tasks.iter().enumerate() {
         check_task(config, task, broken, &path("tasks", &at.tasks, i), report);
+    }
+}
+
+fn check_engine(engine: &crate::config::EngineSettings, report: &mut Report) {
+    let ranges = [
+        ("concurrency", engine.concurrency, 1, 64),
+        ("lease_ttl_seconds", engine.lease_ttl_seconds, 1, 86_400),
+        ("page_size", engine.page_size, 1, 512),
+        ("fetch_batch", engine.fetch_batch, 1, 100),
+        ("horizon_days_back", engine.horizon_days_back, 0, 36_525),
+        ("horizon_days_ahead", engine.horizon_days_ahead, 1, 36_525),
+    ];
+    for (name, value, min, max) in ranges {
+        if !(min..=max).contains(&value) {
+            report.add(
+                format!("engine.{name}"),
+                format!("must be between {min} and {max}, got {value}"),
+            );
+        }
     }
 }
 

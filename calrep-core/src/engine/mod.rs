@@ -58,7 +58,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             concurrency: 4,
-            lease_ttl: TimeDelta::minutes(30),
+            lease_ttl: TimeDelta::minutes(5),
             page_size: 256,
             fetch_batch: 50,
             horizon_back: TimeDelta::days(365),
@@ -71,6 +71,20 @@ impl Default for EngineOptions {
 }
 
 impl EngineOptions {
+    /// Options from a configuration's `[engine]` section.
+    pub fn from_settings(settings: &crate::config::EngineSettings) -> Self {
+        Self {
+            concurrency: settings.concurrency as usize,
+            lease_ttl: TimeDelta::seconds(i64::from(settings.lease_ttl_seconds)),
+            page_size: settings.page_size as usize,
+            fetch_batch: settings.fetch_batch as usize,
+            horizon_back: TimeDelta::days(i64::from(settings.horizon_days_back)),
+            horizon_ahead: TimeDelta::days(i64::from(settings.horizon_days_ahead)),
+            mass_delete_threshold: u64::from(settings.mass_delete_threshold),
+            ..Self::default()
+        }
+    }
+
     fn retry(&self) -> RetryPolicy {
         RetryPolicy {
             max_retries: self.max_retries,
@@ -194,10 +208,14 @@ impl Engine {
                 ))
             })
             .collect();
-        demos.into_iter().fold(
-            Self::new(config, replica, clock),
-            |engine, (site, source)| engine.with_source(site, source),
-        )
+        let options = EngineOptions::from_settings(&config.engine);
+        demos
+            .into_iter()
+            .fold(
+                Self::new(config, replica, clock),
+                |engine, (site, source)| engine.with_source(site, source),
+            )
+            .with_options(options)
     }
 
     /// Registers the mailbox source for a site.

@@ -258,6 +258,15 @@ impl Engine {
             } else {
                 let counts = self.replica.apply(&batch)?;
                 report.counts.add(counts);
+                // Renew the lease: a live run keeps it, a dead one loses it
+                // within one time-to-live.
+                self.replica.acquire_lease(
+                    &key.mailbox,
+                    &ctx.task.id,
+                    &ctx.owner,
+                    self.clock.now(),
+                    self.options.lease_ttl,
+                )?;
                 self.emit(&Event::BatchApplied {
                     address: key.mailbox.to_string(),
                     calendar: calendar.name.clone(),

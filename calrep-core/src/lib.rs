@@ -60,6 +60,7 @@ mod document;
 pub mod engine;
 mod error;
 pub mod group;
+pub mod ical;
 mod ids;
 pub mod mailbox;
 pub mod replica;

@@ -374,6 +374,35 @@ impl Recurrence {
     }
 }
 
+impl Recurrence {
+    /// The series' first occurrence as the pattern places it (before any
+    /// modification or deletion): where an RFC 5545 DTSTART must be, since
+    /// DTSTART always counts as an instance there, while Exchange's range
+    /// may start on a day the pattern skips.
+    pub fn first_occurrence(&self, time: &ItemTime, zone: Tz) -> Option<Occurrence> {
+        let (local_time, duration) = match *time {
+            ItemTime::Timed { start, end } => (start.with_timezone(&zone).time(), end - start),
+            ItemTime::AllDay { start, end } => (
+                NaiveTime::MIN,
+                TimeDelta::days((end - start).num_days().max(1)),
+            ),
+        };
+        let date = PatternDates::new(&self.pattern, self.range.start_date()).next()?;
+        if let Range::EndDate { end_date, .. } = self.range
+            && date > end_date
+        {
+            return None;
+        }
+        let start = rfc5545_instant(zone, date.and_time(local_time))?.with_timezone(&Utc);
+        Some(Occurrence {
+            original_start: start,
+            start,
+            end: start + duration,
+            is_exception: false,
+        })
+    }
+}
+
 /// Whether `original` is an occurrence the pattern and range produce.
 fn original_is_in_series(
     rec: &Recurrence,

@@ -335,6 +335,14 @@ pub trait Replica: Send + Sync + fmt::Debug {
         to: DateTime<Utc>,
     ) -> Result<Vec<ReplicaOccurrence>, ReplicaError>;
 
+    /// A calendar's attachments: (item, attachment id, SHA-256 of the
+    /// stored content or `None` if it was not downloaded).
+    fn attachment_refs(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Vec<(ItemId, String, Option<String>)>, ReplicaError>;
+
     /// Attachment content by SHA-256 (lower-case hex).
     fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError>;
 }

@@ -743,6 +743,28 @@ impl Replica for SqliteReplica {
         Ok(out)
     }
 
+    fn attachment_refs(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Vec<(ItemId, String, Option<String>)>, ReplicaError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare(
+                "SELECT i.source_id, a.attachment_id, a.sha256 FROM item_attachments a
+                 JOIN items i ON i.id = a.item_id JOIN calendars c ON c.id = i.calendar_id
+                 JOIN mailboxes m ON m.id = c.mailbox_id
+                 WHERE m.address = ?1 AND c.source_id = ?2",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![mailbox.key(), calendar.as_str()], |r| {
+                Ok((ItemId::new(r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
     fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
         let conn = self.lock();
         conn.query_row(

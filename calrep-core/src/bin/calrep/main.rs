@@ -6,6 +6,7 @@
 
 mod check;
 mod demo;
+mod export;
 mod groups;
 mod next_runs;
 mod progress;
@@ -93,6 +94,24 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a mailbox's replica as iCalendar (RFC 5545).
+    Export {
+        /// The configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The mailbox's address.
+        #[arg(long)]
+        mailbox: String,
+        /// Only this calendar (name or id); default: all of them.
+        #[arg(long)]
+        calendar: Option<String>,
+        /// Write here instead of to standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Put attachment contents inline (base64) instead of hash URIs.
+        #[arg(long)]
+        inline_attachments: bool,
+    },
     /// Show the replica's mailboxes and their state.
     Status {
         /// The configuration file.
@@ -163,6 +182,20 @@ fn main() -> ExitCode {
         }
         Command::Verify { config, task, json } => verify::run(&config, &task, json, &mut out),
         Command::Status { config, json } => status::run(&config, json, &mut out),
+        Command::Export {
+            config,
+            mailbox,
+            calendar,
+            out: file,
+            inline_attachments,
+        } => export::run(
+            &config,
+            &mailbox,
+            calendar.as_deref(),
+            file.as_deref(),
+            inline_attachments,
+            &mut out,
+        ),
         Command::NextRuns {
             config,
             schedule,

@@ -1,0 +1,599 @@
+//! RFC 5545 iCalendar export of replicated calendars: recurring masters with
+//! RRULE and EXDATE, RECURRENCE-ID overrides for moved or edited
+//! occurrences, TZID with the resolved IANA zone and a VTIMEZONE for it,
+//! all-day events as dates, and attachments as content-hash URIs or inline.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc, Weekday,
+};
+use chrono_tz::Tz;
+
+use crate::calendar::{
+    AttendeeRole, CalendarItem, DayOfWeekIndex, DaysOfWeek, FreeBusy, ItemTime, Pattern, Range,
+    Sensitivity,
+};
+
+/// How attachments appear in the export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum AttachmentStyle {
+    /// `ATTACH:urn:sha256:<hex>`: a reference into the replica's store.
+    #[default]
+    HashUri,
+    /// The content itself, base64 (`ENCODING=BASE64;VALUE=BINARY`).
+    Inline,
+}
+
+/// An attachment's stored form, as the exporter needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredAttachment {
+    /// SHA-256 of the content (lower-case hex), if it was downloaded.
+    pub sha256: Option<String>,
+    /// The content, when inline export needs it.
+    pub content: Option<Vec<u8>>,
+}
+
+impl StoredAttachment {
+    /// An attachment as stored.
+    pub fn new(sha256: Option<String>, content: Option<Vec<u8>>) -> Self {
+        Self { sha256, content }
+    }
+}
+
+/// Writes items as one VCALENDAR. `attachment` looks up an item's
+/// attachment by (item id, attachment id). `now` stamps DTSTAMP.
+///
+/// ```
+/// use calrep_core::calendar::{CalendarItem, ItemTime};
+/// use calrep_core::ical::{export, AttachmentStyle};
+/// let item = CalendarItem::new("1", "uid-1", "Planning, part 2", ItemTime::Timed {
+///     start: "2026-01-05T09:00:00Z".parse()?, end: "2026-01-05T10:00:00Z".parse()? });
+/// let text = export("Calendar", &[item], |_, _| None, AttachmentStyle::HashUri, "2026-01-01T00:00:00Z".parse()?);
+/// assert!(text.contains("SUMMARY:Planning\\, part 2\r\n"));
+/// assert!(text.starts_with("BEGIN:VCALENDAR\r\n"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn export(
+    name: &str,
+    items: &[CalendarItem],
+    attachment: impl Fn(&str, &str) -> Option<StoredAttachment>,
+    style: AttachmentStyle,
+    now: DateTime<Utc>,
+) -> String {
+    let mut out = Lines::default();
+    out.line("BEGIN:VCALENDAR");
+    out.line("VERSION:2.0");
+    out.line(&format!(
+        "PRODID:-//calrep//calrep {}//EN",
+        env!("CARGO_PKG_VERSION")
+    ));
+    out.line("CALSCALE:GREGORIAN");
+    out.line(&format!("X-WR-CALNAME:{}", text(name)));
+    // One VTIMEZONE per zone, covering the years the items need.
+    let mut zones: BTreeMap<String, (i32, i32)> = BTreeMap::new();
+    for item in items {
+        let Some(tz) = zone_of(item) else { continue };
+        if tz == Tz::UTC {
+            continue;
+        }
+        let year = start_instant(item).with_timezone(&tz).year();
+        let entry = zones.entry(tz.name().to_owned()).or_insert((year, year));
+        entry.0 = entry.0.min(year);
+        entry.1 = entry.1.max(year.max(now.year()) + 2);
+    }
+    for (name, (from, to)) in &zones {
+        if let Ok(tz) = name.parse::<Tz>() {
+            vtimezone(&mut out, tz, *from - 1, *to);
+        }
+    }
+    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+    for item in items {
+        vevent(&mut out, item, &stamp, &attachment, style);
+    }
+    out.line("END:VCALENDAR");
+    out.0
+}
+
+fn zone_of(item: &CalendarItem) -> Option<Tz> {
+    item.zone.iana.parse().ok()
+}
+
+fn start_instant(item: &CalendarItem) -> DateTime<Utc> {
+    match item.time {
+        ItemTime::Timed { start, .. } => start,
+        ItemTime::AllDay { start, .. } => start.and_time(chrono::NaiveTime::MIN).and_utc(),
+    }
+}
+
+/// Lines with RFC 5545 folding (75 octets) and CRLF endings.
+#[derive(Default)]
+struct Lines(String);
+
+impl Lines {
+    fn line(&mut self, line: &str) {
+        let mut width = 0;
+        for c in line.chars() {
+            let n = c.len_utf8();
+            if width + n > 75 {
+                self.0.push_str("\r\n ");
+                width = 1;
+            }
+            self.0.push(c);
+            width += n;
+        }
+        self.0.push_str("\r\n");
+    }
+}
+
+/// Escapes TEXT values.
+fn text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\n' => out.push_str("\\n"),
+            '\r' => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A parameter value, quoted when it must be.
+fn param(value: &str) -> String {
+    let clean: String = value
+        .chars()
+        .filter(|c| *c != '"' && !c.is_control())
+        .collect();
+    if clean.contains([':', ';', ',']) {
+        format!("\"{clean}\"")
+    } else {
+        clean
+    }
+}
+
+fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz)
+        .naive_local()
+        .format("%Y%m%dT%H%M%S")
+        .to_string()
+}
+
+/// A date-time property in the item's zone (or UTC).
+fn when(name: &str, t: DateTime<Utc>, tz: Tz) -> String {
+    if tz == Tz::UTC {
+        format!("{name}:{}", t.format("%Y%m%dT%H%M%SZ"))
+    } else {
+        format!("{name};TZID={}:{}", tz.name(), local(t, tz))
+    }
+}
+
+fn vevent(
+    out: &mut Lines,
+    item: &CalendarItem,
+    stamp: &str,
+    attachment: &impl Fn(&str, &str) -> Option<StoredAttachment>,
+    style: AttachmentStyle,
+) {
+    let tz = zone_of(item).unwrap_or(Tz::UTC);
+    out.line("BEGIN:VEVENT");
+    out.line(&format!("UID:{}", text(&item.uid)));
+    out.line(&format!("DTSTAMP:{stamp}"));
+    let all_day = matches!(item.time, ItemTime::AllDay { .. });
+    // A series starts at its first occurrence: RFC 5545 counts DTSTART as an
+    // instance even where the rule would skip it.
+    let first = item
+        .recurrence
+        .as_ref()
+        .and_then(|r| r.first_occurrence(&item.time, tz));
+    let time = match (first, item.time) {
+        (Some(o), ItemTime::Timed { .. }) => ItemTime::Timed {
+            start: o.start,
+            end: o.end,
+        },
+        (Some(o), ItemTime::AllDay { start, end }) => {
+            let day = o.start.with_timezone(&tz).date_naive();
+            ItemTime::AllDay {
+                start: day,
+                end: day + (end - start),
+            }
+        }
+        (None, time) => time,
+    };
+    match time {
+        ItemTime::Timed { start, end } => {
+            out.line(&when("DTSTART", start, tz));
+            out.line(&when("DTEND", end, tz));
+        }
+        ItemTime::AllDay { start, end } => {
+            out.line(&format!("DTSTART;VALUE=DATE:{}", start.format("%Y%m%d")));
+            out.line(&format!("DTEND;VALUE=DATE:{}", end.format("%Y%m%d")));
+        }
+    }
+    out.line(&format!("SUMMARY:{}", text(&item.subject)));
+    if !item.location.is_empty() {
+        out.line(&format!("LOCATION:{}", text(&item.location)));
+    }
+    if !item.body.is_empty() {
+        out.line(&format!("DESCRIPTION:{}", text(&item.body)));
+    }
+    out.line(match item.sensitivity {
+        Sensitivity::Private | Sensitivity::Personal => "CLASS:PRIVATE",
+        Sensitivity::Confidential => "CLASS:CONFIDENTIAL",
+        _ => "CLASS:PUBLIC",
+    });
+    out.line(match item.free_busy {
+        FreeBusy::Free => "TRANSP:TRANSPARENT",
+        _ => "TRANSP:OPAQUE",
+    });
+    if item.is_cancelled {
+        out.line("STATUS:CANCELLED");
+    }
+    if !item.categories.is_empty() {
+        out.line(&format!(
+            "CATEGORIES:{}",
+            item.categories
+                .iter()
+                .map(|c| text(c))
+                .collect::<Vec<_>>()
+                .join(",")
+        ));
+    }
+    if let Some(organizer) = &item.organizer {
+        out.line(&format!(
+            "ORGANIZER;CN={}:mailto:{}",
+            param(&organizer.name),
+            organizer.address
+        ));
+    }
+    for attendee in &item.attendees {
+        let role = match attendee.role {
+            AttendeeRole::Required => "ROLE=REQ-PARTICIPANT",
+            AttendeeRole::Optional => "ROLE=OPT-PARTICIPANT",
+            _ => "CUTYPE=RESOURCE;ROLE=NON-PARTICIPANT",
+        };
+        out.line(&format!(
+            "ATTENDEE;CN={};{role}:mailto:{}",
+            param(&attendee.name),
+            attendee.address
+        ));
+    }
+    for a in &item.attachments {
+        let stored = attachment(item.id.as_str(), &a.id);
+        let kind = format!(
+            "FMTTYPE={};X-FILENAME={}",
+            param(&a.content_type),
+            param(&a.name)
+        );
+        match (style, stored) {
+            (
+                AttachmentStyle::Inline,
+                Some(StoredAttachment {
+                    content: Some(bytes),
+                    ..
+                }),
+            ) => {
+                out.line(&format!(
+                    "ATTACH;{kind};ENCODING=BASE64;VALUE=BINARY:{}",
+                    base64(&bytes)
+                ));
+            }
+            (
+                _,
+                Some(StoredAttachment {
+                    sha256: Some(sha), ..
+                }),
+            ) => out.line(&format!("ATTACH;{kind}:urn:sha256:{sha}")),
+            // Not downloaded (over the definition's cap): listed, not linked.
+            _ => out.line(&format!(
+                "X-CALREP-ATTACHMENT-NOT-STORED;{kind}:{}",
+                text(&a.name)
+            )),
+        }
+    }
+    let Some(recurrence) = &item.recurrence else {
+        out.line("END:VEVENT");
+        return;
+    };
+    out.line(&format!(
+        "RRULE:{}",
+        rrule(&recurrence.pattern, &recurrence.range, tz, all_day)
+    ));
+    let deleted: BTreeSet<DateTime<Utc>> = recurrence.deleted.iter().copied().collect();
+    for t in &deleted {
+        out.line(&if all_day {
+            format!(
+                "EXDATE;VALUE=DATE:{}",
+                t.with_timezone(&tz).format("%Y%m%d")
+            )
+        } else {
+            when("EXDATE", *t, tz)
+        });
+    }
+    out.line("END:VEVENT");
+    for m in &recurrence.modified {
+        out.line("BEGIN:VEVENT");
+        out.line(&format!("UID:{}", text(&item.uid)));
+        out.line(&format!("DTSTAMP:{stamp}"));
+        out.line(&when("RECURRENCE-ID", m.original_start, tz));
+        out.line(&when("DTSTART", m.start, tz));
+        out.line(&when("DTEND", m.end, tz));
+        out.line(&format!(
+            "SUMMARY:{}",
+            text(m.subject.as_deref().unwrap_or(&item.subject))
+        ));
+        if let Some(location) = m
+            .location
+            .as_deref()
+            .or(Some(item.location.as_str()).filter(|l| !l.is_empty()))
+        {
+            out.line(&format!("LOCATION:{}", text(location)));
+        }
+        if let Some(body) = &m.body {
+            out.line(&format!("DESCRIPTION:{}", text(body)));
+        }
+        out.line("END:VEVENT");
+    }
+}
+
+fn day(d: Weekday) -> &'static str {
+    match d {
+        Weekday::Mon => "MO",
+        Weekday::Tue => "TU",
+        Weekday::Wed => "WE",
+        Weekday::Thu => "TH",
+        Weekday::Fri => "FR",
+        Weekday::Sat => "SA",
+        Weekday::Sun => "SU",
+    }
+}
+
+fn day_set(days: DaysOfWeek) -> String {
+    let all = [
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+    let set: Vec<Weekday> = match days {
+        DaysOfWeek::Day(d) => vec![d],
+        DaysOfWeek::Weekday => all[..5].to_vec(),
+        DaysOfWeek::WeekendDay => all[5..].to_vec(),
+        _ => all.to_vec(),
+    };
+    set.into_iter().map(day).collect::<Vec<_>>().join(",")
+}
+
+fn setpos(index: DayOfWeekIndex) -> i8 {
+    match index {
+        DayOfWeekIndex::First => 1,
+        DayOfWeekIndex::Second => 2,
+        DayOfWeekIndex::Third => 3,
+        DayOfWeekIndex::Fourth => 4,
+        _ => -1,
+    }
+}
+
+/// Exchange puts days 29–31 on a short month's last day; BYSETPOS=-1 over
+/// the candidate days says the same in RFC 5545.
+fn month_day(d: u8) -> String {
+    if d <= 28 {
+        format!("BYMONTHDAY={d}")
+    } else {
+        let days: Vec<String> = (28..=d).map(|x| x.to_string()).collect();
+        format!("BYMONTHDAY={};BYSETPOS=-1", days.join(","))
+    }
+}
+
+/// The RRULE for an Exchange pattern and range (the table in DESIGN.md).
+pub(crate) fn rrule(pattern: &Pattern, range: &Range, tz: Tz, all_day: bool) -> String {
+    let mut rule = match pattern {
+        Pattern::Daily { interval } => format!("FREQ=DAILY;INTERVAL={interval}"),
+        Pattern::Weekly {
+            interval,
+            days,
+            first_day_of_week,
+        } => format!(
+            "FREQ=WEEKLY;INTERVAL={interval};BYDAY={};WKST={}",
+            days.iter().map(|d| day(*d)).collect::<Vec<_>>().join(","),
+            day(*first_day_of_week)
+        ),
+        Pattern::AbsoluteMonthly {
+            interval,
+            day_of_month,
+        } => {
+            format!(
+                "FREQ=MONTHLY;INTERVAL={interval};{}",
+                month_day(*day_of_month)
+            )
+        }
+        Pattern::RelativeMonthly {
+            interval,
+            days,
+            index,
+        } => {
+            format!(
+                "FREQ=MONTHLY;INTERVAL={interval};BYDAY={};BYSETPOS={}",
+                day_set(*days),
+                setpos(*index)
+            )
+        }
+        Pattern::AbsoluteYearly {
+            month,
+            day_of_month,
+        } => format!("FREQ=YEARLY;BYMONTH={month};{}", month_day(*day_of_month)),
+        Pattern::RelativeYearly { month, days, index } => {
+            format!(
+                "FREQ=YEARLY;BYMONTH={month};BYDAY={};BYSETPOS={}",
+                day_set(*days),
+                setpos(*index)
+            )
+        }
+    };
+    match range {
+        Range::Numbered { count, .. } => {
+            let _ = write!(rule, ";COUNT={count}");
+        }
+        Range::EndDate { end_date, .. } if all_day => {
+            let _ = write!(rule, ";UNTIL={}", end_date.format("%Y%m%d"));
+        }
+        Range::EndDate { end_date, .. } => {
+            // The last moment of the end date in the series' zone, in UTC.
+            let last = end_date.and_hms_opt(23, 59, 59).unwrap_or_default();
+            let until = tz
+                .from_local_datetime(&last)
+                .latest()
+                .map_or_else(|| last.and_utc(), |t| t.with_timezone(&Utc));
+            let _ = write!(rule, ";UNTIL={}", until.format("%Y%m%dT%H%M%SZ"));
+        }
+        _ => {}
+    }
+    rule
+}
+
+/// A VTIMEZONE listing the zone's transitions from `from` to `to` (years).
+fn vtimezone(out: &mut Lines, tz: Tz, from: i32, to: i32) {
+    out.line("BEGIN:VTIMEZONE");
+    out.line(&format!("TZID:{}", tz.name()));
+    let offset_at = |t: i64| {
+        tz.offset_from_utc_datetime(
+            &DateTime::from_timestamp(t, 0)
+                .unwrap_or_default()
+                .naive_utc(),
+        )
+    };
+    let start = NaiveDate::from_ymd_opt(from, 1, 1)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp();
+    let end = NaiveDate::from_ymd_opt(to, 12, 31)
+        .unwrap_or_default()
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .timestamp();
+    let first = offset_at(start);
+    let mut transitions = Vec::new();
+    let mut t = start;
+    let step = TimeDelta::hours(6).num_seconds();
+    while t < end {
+        let next = t + step;
+        if offset_at(next).fix() != offset_at(t).fix() {
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > 1 {
+                let mid = lo + (hi - lo) / 2;
+                if offset_at(mid).fix() == offset_at(t).fix() {
+                    lo = mid
+                } else {
+                    hi = mid
+                }
+            }
+            transitions.push(hi);
+        }
+        t = next;
+    }
+    let fmt_offset = |secs: i32| {
+        let sign = if secs < 0 { '-' } else { '+' };
+        let s = secs.abs();
+        if s % 60 == 0 {
+            format!("{sign}{:02}{:02}", s / 3600, s % 3600 / 60)
+        } else {
+            format!("{sign}{:02}{:02}{:02}", s / 3600, s % 3600 / 60, s % 60)
+        }
+    };
+    if transitions.is_empty() {
+        let o = first.fix().local_minus_utc();
+        out.line("BEGIN:STANDARD");
+        out.line("DTSTART:19700101T000000");
+        out.line(&format!("TZOFFSETFROM:{}", fmt_offset(o)));
+        out.line(&format!("TZOFFSETTO:{}", fmt_offset(o)));
+        out.line(&format!("TZNAME:{first}"));
+        out.line("END:STANDARD");
+    }
+    for at in transitions {
+        let before = offset_at(at - 1);
+        let after = offset_at(at);
+        let (from_s, to_s) = (
+            before.fix().local_minus_utc(),
+            after.fix().local_minus_utc(),
+        );
+        let kind = if to_s > from_s {
+            "DAYLIGHT"
+        } else {
+            "STANDARD"
+        };
+        let wall: NaiveDateTime = DateTime::from_timestamp(at + i64::from(from_s), 0)
+            .unwrap_or_default()
+            .naive_utc();
+        out.line(&format!("BEGIN:{kind}"));
+        out.line(&format!("DTSTART:{}", wall.format("%Y%m%dT%H%M%S")));
+        out.line(&format!("TZOFFSETFROM:{}", fmt_offset(from_s)));
+        out.line(&format!("TZOFFSETTO:{}", fmt_offset(to_s)));
+        out.line(&format!("TZNAME:{after}"));
+        out.line(&format!("END:{kind}"));
+    }
+    out.line("END:VTIMEZONE");
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn long_lines_fold_at_75_octets() {
+        let mut lines = Lines::default();
+        lines.line(&"x".repeat(160));
+        for physical in lines.0.split("\r\n") {
+            assert!(physical.len() <= 75, "{physical}");
+        }
+        assert_eq!(
+            lines.0.replace("\r\n ", ""),
+            format!("{}\r\n", "x".repeat(160))
+        );
+    }
+}

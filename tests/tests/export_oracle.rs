@@ -1,0 +1,155 @@
+//! The iCalendar export, checked by an outside reader: python-dateutil
+//! expands each exported series (DTSTART, RRULE, EXDATE as written) and must
+//! find exactly the occurrences the replica holds, on a demo organisation
+//! with every pattern kind, all-day series, moved and deleted occurrences.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use calrep_core::engine::{Engine, RunOptions};
+use calrep_core::ical::{AttachmentStyle, export};
+use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::{Config, ManualClock};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde_json::{Value, json};
+
+/// The logical lines of one VEVENT with an RRULE: the ones dateutil reads.
+fn series_blocks(ics: &str) -> Vec<(String, String)> {
+    let unfolded = ics.replace("\r\n ", "");
+    let mut out = Vec::new();
+    for event in unfolded.split("BEGIN:VEVENT").skip(1) {
+        let event = event.split("END:VEVENT").next().unwrap();
+        let lines: Vec<&str> = event.split("\r\n").filter(|l| !l.is_empty()).collect();
+        if !lines.iter().any(|l| l.starts_with("RRULE:")) {
+            continue;
+        }
+        let uid = lines
+            .iter()
+            .find_map(|l| l.strip_prefix("UID:"))
+            .unwrap()
+            .to_owned();
+        let keep: Vec<&str> = lines
+            .iter()
+            .copied()
+            .filter(|l| {
+                l.starts_with("DTSTART") || l.starts_with("RRULE:") || l.starts_with("EXDATE")
+            })
+            .collect();
+        out.push((uid, keep.join("\n")));
+    }
+    out
+}
+
+#[test]
+fn exported_series_expand_to_the_replicas_occurrences() {
+    let config = Config::parse(
+        r#"
+        [[sites]]
+        id = "demo"
+        demo = { seed = 3, mailboxes = 12, change_rounds = 1 }
+        [[definitions]]
+        id = "all"
+        include = "all"
+        [[schedules]]
+        id = "s"
+        time_zone = "UTC"
+        when.daily.once.start = "02:00"
+        [[tasks]]
+        id = "t"
+        site = "demo"
+        definition = "all"
+        schedule = "s"
+        group = { ad_group = "All Staff" }
+        "#,
+        "export.toml",
+    )
+    .unwrap();
+    let now: DateTime<Utc> = "2026-11-02T00:00:00Z".parse().unwrap();
+    let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
+    let engine = Engine::from_config(
+        config,
+        replica.clone() as Arc<dyn Replica>,
+        Arc::new(ManualClock::new(now)),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    rt.block_on(engine.run_task(&"t".into(), RunOptions::default()))
+        .unwrap();
+
+    // Compare well inside the replica's horizon (one year back, two ahead).
+    let (from, to) = (now - TimeDelta::days(300), now + TimeDelta::days(700));
+    let mut cases = Vec::new();
+    let mut expected = Vec::new();
+    for mailbox in replica.mailboxes().unwrap() {
+        let address = mailbox.address.parse().unwrap();
+        let occurrences = replica
+            .occurrences(
+                &address,
+                from - TimeDelta::days(30),
+                to + TimeDelta::days(30),
+            )
+            .unwrap();
+        for calendar in replica.calendars(&address).unwrap() {
+            let items = replica.items(&address, &calendar.id).unwrap();
+            let ics = export(
+                &calendar.name,
+                &items,
+                |_, _| None,
+                AttachmentStyle::HashUri,
+                now,
+            );
+            for (uid, text) in series_blocks(&ics) {
+                let item = items.iter().find(|i| i.uid == uid).unwrap();
+                let mut originals: Vec<String> = occurrences
+                    .iter()
+                    .filter(|o| {
+                        o.item == item.id
+                            && o.occurrence.original_start >= from
+                            && o.occurrence.original_start < to
+                    })
+                    .map(|o| {
+                        o.occurrence
+                            .original_start
+                            .to_rfc3339_opts(SecondsFormat::Secs, true)
+                    })
+                    .collect();
+                originals.sort();
+                expected.push((format!("{address} {uid}"), originals));
+                cases.push(json!({
+                    "text": text, "zone": item.zone.iana,
+                    "from": from.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    "to": to.to_rfc3339_opts(SecondsFormat::Secs, true),
+                }));
+            }
+        }
+    }
+    assert!(cases.len() > 50, "too few series to check: {}", cases.len());
+    let got: Vec<Vec<String>> = serde_json::from_value(calrep_tests::run_oracle(
+        "expand_ics.py",
+        &Value::Array(cases.clone()),
+    ))
+    .unwrap();
+    let mut failures = 0;
+    for ((name, want), (have, case)) in expected.iter().zip(got.iter().zip(&cases)) {
+        if want != have {
+            failures += 1;
+            if failures <= 3 {
+                eprintln!(
+                    "{name}\n{}\n  replica:  {:?}\n  dateutil: {:?}",
+                    case["text"].as_str().unwrap(),
+                    &want[..want.len().min(5)],
+                    &have[..have.len().min(5)]
+                );
+            }
+        }
+    }
+    eprintln!(
+        "{} series, {} passed, {failures} failed",
+        cases.len(),
+        cases.len() - failures
+    );
+    assert_eq!(failures, 0);
+}

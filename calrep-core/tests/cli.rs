@@ -198,3 +198,123 @@ fn groups_lists_mailboxes_then_skips_and_speaks_json() {
     assert_eq!(doc["skipped"][0]["entry"], "erin@example.com");
     assert_eq!(doc["skipped"][0]["reason"], "unlicensed");
 }
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("calrep-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn demo_run_plan_verify_export_status_work_together() {
+    let dir = temp_dir("demo");
+    let demo_dir = dir.join("calrep-demo");
+    let out = calrep(&[
+        "demo",
+        "--dir",
+        demo_dir.to_str().unwrap(),
+        "--mailboxes",
+        "20",
+    ]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("the replica equals the source"), "{stdout}");
+    let config = demo_dir.join("calrep.toml");
+    let config = config.to_str().unwrap();
+
+    // Nothing changed since the demo's second run.
+    let out = calrep(&["plan", "--config", config, "--task", "all-staff"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("would change: items +0 ~0 -0"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = calrep(&["verify", "--config", config, "--task", "all-staff"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // Another round of changes at the source: verify sees it (exit 5), plan
+    // predicts it, run applies it, and verify agrees again.
+    let toml = std::fs::read_to_string(demo_dir.join("calrep.toml"))
+        .unwrap()
+        .replace("change_rounds = 1", "change_rounds = 2");
+    std::fs::write(demo_dir.join("calrep.toml"), toml).unwrap();
+    let out = calrep(&["verify", "--config", config, "--task", "all-staff"]);
+    assert_eq!(out.status.code(), Some(5));
+    assert!(
+        text(&out.stdout).contains("difference"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = calrep(&["plan", "--config", config, "--task", "all-staff", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["dry_run"], true);
+    let planned = plan["totals"]["items_created"].as_u64().unwrap();
+    assert!(planned > 0);
+    let out = calrep(&["run", "--config", config, "--task", "all-staff", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "Enabled With Warning");
+    assert_eq!(
+        report["totals"]["items_created"].as_u64().unwrap(),
+        planned,
+        "the plan predicted the run"
+    );
+    let out = calrep(&["verify", "--config", config, "--task", "all-staff"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+
+    // Status and export read the replica.
+    let out = calrep(&["status", "--config", config, "--json"]);
+    let mailboxes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = mailboxes[0]["address"].as_str().unwrap().to_owned();
+    let ics = dir.join("first.ics");
+    let out = calrep(&[
+        "export",
+        "--config",
+        config,
+        "--mailbox",
+        &first,
+        "--out",
+        ics.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let exported = std::fs::read_to_string(&ics).unwrap();
+    assert!(
+        exported.starts_with("BEGIN:VCALENDAR\r\n")
+            && exported.contains("RRULE:")
+            && exported.contains("BEGIN:VTIMEZONE")
+    );
+    let out = calrep(&[
+        "export",
+        "--config",
+        config,
+        "--mailbox",
+        "nobody@demo.example",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn run_explains_what_it_cannot_do_yet() {
+    // A copy, so the replica file it creates stays out of the repository.
+    let dir = temp_dir("ews");
+    for file in ["calrep.toml", "directory.json"] {
+        std::fs::copy(example(file), dir.join(file)).unwrap();
+    }
+    let config = dir.join("calrep.toml").display().to_string();
+    let out = calrep(&["run", "--config", &config, "--task", "sales-nightly"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("no mailbox source for site hq"), "{stderr}");
+    let out = calrep(&["run", "--config", &config, "--task", "cloud-pilot"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("task cloud-pilot is disabled"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -50,6 +50,8 @@ pub enum Event {
     },
     /// The run is done.
     RunFinished {
+        /// The task.
+        task: String,
         /// The task's status.
         status: TaskStatus,
     },

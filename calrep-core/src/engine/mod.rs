@@ -6,6 +6,7 @@
 mod events;
 mod report;
 mod retry;
+mod service;
 mod sync;
 mod verify;
 
@@ -27,6 +28,7 @@ use crate::{SiteId, Task, TaskId};
 pub use events::{Event, EventSink};
 pub use report::{MailboxOutcome, MailboxReport, RunReport, TaskStatus};
 use retry::RetryPolicy;
+pub use service::{ConfigLoader, EngineBuilder, Service, ServiceRun, Shutdown};
 pub use verify::{MailboxVerification, VerifyReport};
 
 /// Engine settings; the defaults suit a production server.
@@ -178,6 +180,7 @@ pub struct Engine {
     resolvers: Mutex<HashMap<SiteId, Arc<GroupResolver>>>,
     options: EngineOptions,
     events: Option<EventSink>,
+    shutdown: Shutdown,
 }
 
 impl Engine {
@@ -191,6 +194,7 @@ impl Engine {
             resolvers: Mutex::new(HashMap::new()),
             options: EngineOptions::default(),
             events: None,
+            shutdown: Shutdown::new(),
         }
     }
 
@@ -227,6 +231,13 @@ impl Engine {
     /// Sets the options.
     pub fn with_options(mut self, options: EngineOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// Stops runs when `shutdown` is requested: each mailbox finishes the
+    /// batch it is writing and releases its lease.
+    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = shutdown;
         self
     }
 
@@ -415,6 +426,7 @@ impl Engine {
             });
         }
         self.emit(&Event::RunFinished {
+            task: report.task.clone(),
             status: report.status,
         });
         Ok(report)

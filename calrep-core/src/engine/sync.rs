@@ -20,6 +20,7 @@ enum Stop {
     Source(MailboxError),
     Replica(ReplicaError),
     Attention(String),
+    Cancelled,
 }
 
 impl From<MailboxError> for Stop {
@@ -84,6 +85,11 @@ impl Engine {
             Err(Stop::Attention(reason)) => {
                 report.outcome = MailboxOutcome::NeedsAttention { reason }
             }
+            Err(Stop::Cancelled) => {
+                report.outcome = MailboxOutcome::Skipped {
+                    reason: "stopped by shutdown; the next run resumes from the last batch".into(),
+                }
+            }
             Err(Stop::Source(e)) => {
                 report.outcome = MailboxOutcome::Failed {
                     error: e.to_string(),
@@ -113,6 +119,9 @@ impl Engine {
         report: &mut MailboxReport,
         stats: &mut CallStats,
     ) -> Result<(), Stop> {
+        if self.shutdown.is_requested() {
+            return Err(Stop::Cancelled);
+        }
         let retry = self.options.retry();
         let mailbox = retry.run(stats, || ctx.source.open(address)).await?;
         let calendars = retry.run(stats, || mailbox.calendars()).await?;
@@ -275,6 +284,9 @@ impl Engine {
             }
             if let Some(reason) = guard {
                 return Err(Stop::Attention(reason));
+            }
+            if self.shutdown.is_requested() && page.more {
+                return Err(Stop::Cancelled);
             }
             state = page.state;
             if last {

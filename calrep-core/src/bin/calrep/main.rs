@@ -11,6 +11,7 @@ mod groups;
 mod next_runs;
 mod progress;
 mod run;
+mod serve;
 mod status;
 mod verify;
 
@@ -69,6 +70,12 @@ enum Command {
         /// Apply deletions the mass-delete guard would stop.
         #[arg(long)]
         force: bool,
+    },
+    /// Run enabled tasks by their schedules until stopped (Ctrl-C).
+    Serve {
+        /// The configuration file (re-read every minute).
+        #[arg(long)]
+        config: PathBuf,
     },
     /// Show what a run of a task would change, writing nothing.
     Plan {
@@ -177,6 +184,7 @@ fn main() -> ExitCode {
             json,
             force,
         } => run::run(&config, &task, json, force, false, &mut out),
+        Command::Serve { config } => serve::run(&config, &mut out),
         Command::Plan { config, task, json } => {
             run::run(&config, &task, json, false, true, &mut out)
         }

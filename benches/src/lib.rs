@@ -84,3 +84,162 @@ pub fn directory_snapshot(shape: DirectoryShape, roots: &[usize]) -> String {
     }
     json!({"users": users, "groups": groups}).to_string()
 }
+
+pub mod engine {
+    //! Sources and configurations for engine benchmarks.
+
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use calrep_core::calendar::{
+        CalendarId, CalendarInfo, CalendarItem, ItemId, ItemTime, ZoneInfo,
+    };
+    use calrep_core::mailbox::{
+        ChangePage, Mailbox, MailboxError, MailboxSource, MemoryOrganisation, SyncState,
+    };
+    use calrep_core::{Config, EmailAddress};
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    fn base() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_780_000_000, 0).unwrap_or_default()
+    }
+
+    /// Item `i` of a generated calendar: mostly single meetings, every
+    /// tenth a weekly series.
+    pub fn item(i: u64) -> CalendarItem {
+        let start = base() + TimeDelta::hours(i64::try_from(i % 5_000).unwrap_or(0) * 7);
+        let mut item = CalendarItem::new(
+            format!("item-{i:08}"),
+            format!("uid-{i}"),
+            format!("Meeting {i}"),
+            ItemTime::Timed {
+                start,
+                end: start + TimeDelta::minutes(30),
+            },
+        );
+        item.zone = ZoneInfo::new("W. Europe Standard Time", "Europe/Berlin");
+        item.body = "Agenda: status, risks, next steps.".into();
+        item.location = "Room 4.12".into();
+        item.change_key = "1".into();
+        if i.is_multiple_of(10) {
+            let date = start.date_naive();
+            item.recurrence = serde_json::from_value(serde_json::json!({
+                "pattern": {"type": "weekly", "interval": 1, "days": ["tue"], "first_day_of_week": "mon"},
+                "range": {"type": "numbered", "start_date": date, "count": 10},
+            }))
+            .ok();
+        }
+        item
+    }
+
+    /// An organisation of `mailboxes` in-memory mailboxes with `items` each,
+    /// and their addresses.
+    pub fn organisation(
+        mailboxes: usize,
+        items: u64,
+    ) -> (Arc<MemoryOrganisation>, Vec<EmailAddress>) {
+        let org = Arc::new(MemoryOrganisation::new());
+        let mut addresses = Vec::with_capacity(mailboxes);
+        for m in 0..mailboxes {
+            let Ok(address) = format!("user{m}@bench.example").parse::<EmailAddress>() else {
+                continue;
+            };
+            let mailbox = org.mailbox(&address);
+            let cal = mailbox.add_calendar(CalendarInfo::new("calendar", "Calendar", true));
+            for i in 0..items {
+                mailbox.put_item(&cal, item(i));
+            }
+            addresses.push(address);
+        }
+        (org, addresses)
+    }
+
+    /// A configuration with one site `bench` and a task `t` over `addresses`.
+    pub fn config(addresses: &[EmailAddress], concurrency: u32) -> Config {
+        let list: Vec<String> = addresses.iter().map(|a| format!("\"{a}\"")).collect();
+        let text = format!(
+            "[engine]\nconcurrency = {concurrency}\npage_size = 512\nfetch_batch = 100\n\
+             [[sites]]\nid = \"bench\"\news = {{ url = \"https://x.example/EWS/Exchange.asmx\", username = \"svc\", password_env = \"PW\" }}\n\
+             [[definitions]]\nid = \"d\"\n[[schedules]]\nid = \"s\"\ntime_zone = \"UTC\"\nwhen.daily.once.start = \"02:00\"\n\
+             [[tasks]]\nid = \"t\"\nsite = \"bench\"\ndefinition = \"d\"\nschedule = \"s\"\ngroup = {{ mailboxes = [{}] }}\n",
+            list.join(", ")
+        );
+        Config::parse(&text, "bench.toml").unwrap_or_default()
+    }
+
+    /// A mailbox that makes its `items` items up on request instead of
+    /// holding them, so that memory measurements see only the engine.
+    #[derive(Debug)]
+    pub struct GeneratedMailbox {
+        address: EmailAddress,
+        items: u64,
+    }
+
+    #[async_trait]
+    impl Mailbox for GeneratedMailbox {
+        fn address(&self) -> &EmailAddress {
+            &self.address
+        }
+
+        async fn calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError> {
+            Ok(vec![CalendarInfo::new("calendar", "Calendar", true)])
+        }
+
+        async fn changes(
+            &self,
+            _: &CalendarId,
+            state: Option<&SyncState>,
+            max: usize,
+        ) -> Result<ChangePage, MailboxError> {
+            let from: u64 = state
+                .map_or(Ok(0), |s| s.as_str().parse())
+                .map_err(|_| MailboxError::ResyncRequired)?;
+            let to = (from + max as u64).min(self.items);
+            let mut page = ChangePage::default();
+            page.changed = (from..to)
+                .map(|i| ItemId::new(format!("item-{i:08}")))
+                .collect();
+            page.more = to < self.items;
+            page.state = Some(SyncState::new(to.to_string()));
+            Ok(page)
+        }
+
+        async fn items(
+            &self,
+            _: &CalendarId,
+            ids: &[ItemId],
+        ) -> Result<Vec<CalendarItem>, MailboxError> {
+            Ok(ids
+                .iter()
+                .filter_map(|id| id.as_str().strip_prefix("item-")?.parse().ok())
+                .map(item)
+                .collect())
+        }
+
+        async fn attachment(
+            &self,
+            _: &ItemId,
+            _: &str,
+            _: u64,
+        ) -> Result<Option<Vec<u8>>, MailboxError> {
+            Ok(None)
+        }
+    }
+
+    /// Opens a [`GeneratedMailbox`] of `items` items for any address.
+    #[derive(Debug)]
+    pub struct GeneratedSource {
+        /// Items per mailbox.
+        pub items: u64,
+    }
+
+    #[async_trait]
+    impl MailboxSource for GeneratedSource {
+        async fn open(&self, address: &EmailAddress) -> Result<Arc<dyn Mailbox>, MailboxError> {
+            Ok(Arc::new(GeneratedMailbox {
+                address: address.clone(),
+                items: self.items,
+            }))
+        }
+    }
+}

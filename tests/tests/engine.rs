@@ -452,3 +452,43 @@ fn foreign_sqlite_file(path: &std::path::Path) {
     bytes[68..72].copy_from_slice(&0x1234_5678u32.to_be_bytes());
     std::fs::write(path, bytes).unwrap();
 }
+
+#[test]
+fn the_occurrence_horizon_rolls_forward_with_time() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let mut series = weekly("w", "Forever", 1);
+    // Make it endless.
+    let rec = series.recurrence.as_mut().unwrap();
+    rec.range =
+        serde_json::from_value(serde_json::json!({"type": "no_end", "start_date": "2026-06-01"}))
+            .unwrap();
+    let (_alice, _) = mailbox(&org, "alice@example.com", vec![series]);
+    let (engine, replica, clock) = engine(
+        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
+        org,
+    );
+    run(&engine, "t", false);
+    let a = addr("alice@example.com");
+    let far = |from: &str, to: &str| replica.occurrences(&a, t(from), t(to)).unwrap().len();
+    assert_eq!(
+        far("2028-06-02T00:00:00Z", "2029-06-01T00:00:00Z"),
+        0,
+        "beyond the two-year horizon"
+    );
+    // 400 days later the horizon reaches further ahead, and drops what fell
+    // more than a year behind.
+    clock.advance(chrono::TimeDelta::days(400));
+    let report = run(&engine, "t", false);
+    assert_eq!(report.totals.items_updated, 0);
+    assert!(
+        report.totals.occurrences_created >= 50,
+        "{:?}",
+        report.totals
+    );
+    assert!(far("2028-06-02T00:00:00Z", "2029-06-01T00:00:00Z") >= 50);
+    assert_eq!(
+        far("2026-06-01T00:00:00Z", "2026-06-20T00:00:00Z"),
+        0,
+        "before the one-year-back horizon"
+    );
+}

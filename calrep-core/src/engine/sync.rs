@@ -150,6 +150,10 @@ impl Engine {
                 .sync_calendar(ctx, &mailbox, &key, &calendar, report, stats)
                 .await
             {
+                Ok(()) if !ctx.dry_run => {
+                    let counts = self.roll_horizon(ctx, address, &calendar.id, report)?;
+                    report.counts.add(counts);
+                }
                 Ok(()) => {}
                 Err(Stop::Attention(reason)) => attention.push(reason),
                 Err(Stop::Source(MailboxError::CalendarGone(_))) if !ctx.dry_run => {
@@ -252,6 +256,7 @@ impl Engine {
                 deletes,
                 state: page.state.clone(),
                 full_sync,
+                horizon_until: Some(ctx.horizon.1),
             };
             let mut guard = None;
             if let (FullSync::Last(g), false) = (full_sync, ctx.dry_run) {
@@ -293,6 +298,39 @@ impl Engine {
                 return Ok(());
             }
         }
+    }
+
+    /// Extends a calendar's materialised occurrences when the rolling
+    /// horizon has moved on by more than a week since they were computed
+    /// (and drops those that fell out of it behind).
+    fn roll_horizon(
+        &self,
+        ctx: &RunContext,
+        address: &EmailAddress,
+        calendar: &crate::calendar::CalendarId,
+        report: &mut MailboxReport,
+    ) -> Result<crate::replica::Counts, Stop> {
+        let (from, until) = ctx.horizon;
+        let fresh = self
+            .replica
+            .horizon_until(address, calendar)?
+            .is_some_and(|stored| stored + chrono::TimeDelta::days(7) >= until);
+        if fresh {
+            return Ok(crate::replica::Counts::default());
+        }
+        let mut refreshed = Vec::new();
+        for item in self.replica.items(address, calendar)? {
+            if item.recurrence.is_none() {
+                continue;
+            }
+            match self.occurrences(&item, ctx.horizon) {
+                Ok(list) => refreshed.push((item.id.clone(), list)),
+                Err(message) => report.warnings.push(format!("item {}: {message}", item.id)),
+            }
+        }
+        Ok(self
+            .replica
+            .refresh_occurrences(address, calendar, &refreshed, from, until)?)
     }
 
     /// The mass-delete guard: a source that suddenly returns an empty

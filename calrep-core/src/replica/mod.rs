@@ -115,6 +115,9 @@ pub struct Batch {
     pub state: Option<SyncState>,
     /// Whether this is part of a full sync.
     pub full_sync: FullSync,
+    /// The end of the horizon the batch's occurrences were computed for;
+    /// recorded for the calendar when a full sync completes.
+    pub horizon_until: Option<DateTime<Utc>>,
 }
 
 /// What a batch changed.
@@ -334,6 +337,26 @@ pub trait Replica: Send + Sync + fmt::Debug {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<ReplicaOccurrence>, ReplicaError>;
+
+    /// How far ahead a calendar's occurrences are materialised (`None`:
+    /// unknown, e.g. before its first full sync completed).
+    fn horizon_until(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Option<DateTime<Utc>>, ReplicaError>;
+
+    /// Replaces the occurrences of the given items (recomputed for a moved
+    /// horizon), drops the calendar's occurrences that ended before
+    /// `horizon_from`, and records `horizon_until`, in one transaction.
+    fn refresh_occurrences(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+        occurrences: &[(ItemId, Vec<Occurrence>)],
+        horizon_from: DateTime<Utc>,
+        horizon_until: DateTime<Utc>,
+    ) -> Result<Counts, ReplicaError>;
 
     /// A calendar's attachments: (item, attachment id, SHA-256 of the
     /// stored content or `None` if it was not downloaded).

@@ -85,6 +85,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         value INTEGER NOT NULL
     );
     ",
+    // 1 -> 2: how far ahead each calendar's occurrences are materialised, so
+    // the rolling horizon can be extended as time passes.
+    r"
+    ALTER TABLE calendars ADD COLUMN horizon_until INTEGER;
+    ",
 ];
 
 /// The schema version this calrep writes.

@@ -430,6 +430,13 @@ impl Replica for SqliteReplica {
             FullSync::Part(g) => Some(g),
             FullSync::No => None,
         };
+        if let (FullSync::Last(_), Some(until)) = (batch.full_sync, batch.horizon_until) {
+            tx.execute(
+                "UPDATE calendars SET horizon_until = ?2 WHERE id = ?1",
+                params![calendar, until.timestamp()],
+            )
+            .map_err(&err)?;
+        }
         save_state(&tx, &batch.key, mailbox, batch.state.as_ref(), full_sync).map_err(&err)?;
         tx.commit().map_err(&err)?;
         Ok(counts)
@@ -743,6 +750,78 @@ impl Replica for SqliteReplica {
         Ok(out)
     }
 
+    fn horizon_until(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Option<DateTime<Utc>>, ReplicaError> {
+        let conn = self.lock();
+        let until: Option<Option<i64>> = conn
+            .query_row(
+                "SELECT c.horizon_until FROM calendars c JOIN mailboxes m ON m.id = c.mailbox_id
+                 WHERE m.address = ?1 AND c.source_id = ?2",
+                params![mailbox.key(), calendar.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())?;
+        Ok(until.flatten().and_then(|t| DateTime::from_timestamp(t, 0)))
+    }
+
+    fn refresh_occurrences(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+        occurrences: &[(ItemId, Vec<Occurrence>)],
+        horizon_from: DateTime<Utc>,
+        horizon_until: DateTime<Utc>,
+    ) -> Result<Counts, ReplicaError> {
+        let mut conn = self.lock();
+        let err = self.err();
+        let tx = conn.transaction().map_err(&err)?;
+        let mut counts = Counts::default();
+        let Some(mailbox_row) = find_mailbox(&tx, mailbox).map_err(&err)? else {
+            return Ok(counts);
+        };
+        let calendar_row: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
+                params![mailbox_row, calendar.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
+        let Some(calendar_row) = calendar_row else {
+            return Ok(counts);
+        };
+        for (id, list) in occurrences {
+            let item: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM items WHERE calendar_id = ?1 AND source_id = ?2",
+                    params![calendar_row, id.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(&err)?;
+            if let Some(item) = item {
+                write_occurrences(&tx, item, mailbox_row, list, &mut counts).map_err(&err)?;
+            }
+        }
+        counts.occurrences_deleted += tx
+            .execute(
+                "DELETE FROM occurrences WHERE end_at < ?2 AND item_id IN (SELECT id FROM items WHERE calendar_id = ?1)",
+                params![calendar_row, horizon_from.timestamp()],
+            )
+            .map_err(&err)? as u64;
+        tx.execute(
+            "UPDATE calendars SET horizon_until = ?2 WHERE id = ?1",
+            params![calendar_row, horizon_until.timestamp()],
+        )
+        .map_err(&err)?;
+        tx.commit().map_err(&err)?;
+        Ok(counts)
+    }
+
     fn attachment_refs(
         &self,
         mailbox: &EmailAddress,
@@ -774,5 +853,70 @@ impl Replica for SqliteReplica {
         )
         .optional()
         .map_err(self.err())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("calrep-sqlite-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("replica.db")
+    }
+
+    #[test]
+    fn an_older_schema_is_migrated_and_keeps_its_data() {
+        let path = temp("migrate");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(&format!(
+                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
+            ))
+            .unwrap();
+            conn.execute(
+                "INSERT INTO mailboxes (address, display) VALUES ('a@x.com', 'A@x.com')",
+                [],
+            )
+            .unwrap();
+        }
+        let replica = SqliteReplica::open(&path).unwrap();
+        assert_eq!(replica.mailboxes().unwrap()[0].address, "A@x.com");
+        let version: i64 = replica
+            .lock()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, current_version());
+        assert_eq!(
+            replica
+                .horizon_until(&"a@x.com".parse().unwrap(), &CalendarId::new("c"))
+                .unwrap(),
+            None
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_untouched() {
+        let path = temp("newer");
+        drop(SqliteReplica::open(&path).unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA user_version = 99;").unwrap();
+        }
+        let err = SqliteReplica::open(&path).unwrap_err();
+        assert!(
+            matches!(err, ReplicaError::TooNew { found: 99, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("schema version 99"));
+    }
+
+    #[test]
+    fn an_unwritable_location_is_a_typed_error() {
+        let err = SqliteReplica::open(Path::new("/proc/calrep/replica.db")).unwrap_err();
+        assert!(err.to_string().contains("/proc/calrep"), "{err}");
     }
 }

@@ -267,9 +267,14 @@ impl Engine {
                     batch.full_sync = FullSync::Part(g);
                 }
             }
+            // Nothing changed and the state did not move: no write at all.
+            let idle = batch.upserts.is_empty()
+                && batch.deletes.is_empty()
+                && batch.full_sync == FullSync::No
+                && batch.state == state;
             if let Some(plan) = &mut plan {
                 plan.count(&batch, &mut report.counts);
-            } else {
+            } else if !idle {
                 let counts = self.replica.apply(&batch)?;
                 report.counts.add(counts);
                 // Renew the lease: a live run keeps it, a dead one loses it

@@ -61,9 +61,8 @@ impl SqliteReplica {
         let name = path.display().to_string();
         let err = db(path);
         // A file that is not SQLite fails on its first read.
-        let app_id: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| match e {
+        let app_id: i64 =
+            one(&conn, "PRAGMA application_id", [], |r| r.get(0)).map_err(|e| match e {
                 rusqlite::Error::SqliteFailure(f, _)
                     if f.code == rusqlite::ErrorCode::NotADatabase =>
                 {
@@ -77,16 +76,14 @@ impl SqliteReplica {
                     source: other,
                 },
             })?;
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(&err)?;
-        let tables: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(&err)?;
+        let version: i64 = one(&conn, "PRAGMA user_version", [], |r| r.get(0)).map_err(&err)?;
+        let tables: i64 = one(
+            &conn,
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(&err)?;
         if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
             return Err(ReplicaError::Foreign {
                 path: name,
@@ -116,6 +113,7 @@ impl SqliteReplica {
             .map_err(&err)?;
             tx.commit().map_err(&err)?;
         }
+        conn.set_prepared_statement_cache_capacity(64);
         Ok(Self {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -148,8 +146,7 @@ impl SqliteReplica {
     /// Deletes attachment contents no item refers to any more.
     pub fn collect_garbage(&self) -> Result<u64, ReplicaError> {
         let conn = self.lock();
-        let n = conn
-            .execute("DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM item_attachments WHERE sha256 IS NOT NULL)", [])
+        let n = exec(&conn, "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM item_attachments WHERE sha256 IS NOT NULL)", [])
             .map_err(self.err())?;
         Ok(n as u64)
     }
@@ -162,12 +159,32 @@ fn db(path: &Path) -> impl Fn(rusqlite::Error) -> ReplicaError + '_ {
     }
 }
 
+/// Runs a statement through the connection's statement cache.
+fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// Reads one row through the connection's statement cache.
+fn one<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
 fn mailbox_id(tx: &Connection, mailbox: &EmailAddress) -> rusqlite::Result<i64> {
-    tx.execute(
+    if let Some(id) = find_mailbox(tx, mailbox)? {
+        return Ok(id);
+    }
+    exec(
+        tx,
         "INSERT INTO mailboxes (address, display) VALUES (?1, ?2) ON CONFLICT (address) DO NOTHING",
         params![mailbox.key(), mailbox.as_str()],
     )?;
-    tx.query_row(
+    one(
+        tx,
         "SELECT id FROM mailboxes WHERE address = ?1",
         [mailbox.key()],
         |r| r.get(0),
@@ -175,12 +192,9 @@ fn mailbox_id(tx: &Connection, mailbox: &EmailAddress) -> rusqlite::Result<i64> 
 }
 
 fn find_mailbox(conn: &Connection, mailbox: &EmailAddress) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT id FROM mailboxes WHERE address = ?1",
-        [mailbox.key()],
-        |r| r.get(0),
-    )
-    .optional()
+    conn.prepare_cached("SELECT id FROM mailboxes WHERE address = ?1")?
+        .query_row([mailbox.key()], |r| r.get(0))
+        .optional()
 }
 
 fn calendar_id(
@@ -188,12 +202,13 @@ fn calendar_id(
     mailbox: i64,
     info: &crate::calendar::CalendarInfo,
 ) -> rusqlite::Result<i64> {
-    tx.execute(
+    exec(tx,
         "INSERT INTO calendars (mailbox_id, source_id, name, is_default) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (mailbox_id, source_id) DO UPDATE SET name = excluded.name, is_default = excluded.is_default",
         params![mailbox, info.id.as_str(), info.name, info.is_default],
     )?;
-    tx.query_row(
+    one(
+        tx,
         "SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
         params![mailbox, info.id.as_str()],
         |r| r.get(0),
@@ -208,7 +223,7 @@ fn save_state(
     full_sync: Option<u64>,
 ) -> rusqlite::Result<()> {
     let generation = full_sync.map(|g| i64::try_from(g).unwrap_or(i64::MAX));
-    tx.execute(
+    exec(tx,
         "INSERT INTO sync_states (site, task, mailbox_id, calendar, state, full_sync_gen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (site, task, mailbox_id, calendar) DO UPDATE SET state = excluded.state, full_sync_gen = excluded.full_sync_gen",
         params![key.site.as_str(), key.task.as_str(), mailbox, key.calendar.as_str(), state.map(SyncState::as_str), generation],
@@ -218,21 +233,29 @@ fn save_state(
 
 fn delete_item(tx: &Transaction<'_>, item: i64, counts: &mut Counts) -> rusqlite::Result<()> {
     counts.occurrences_deleted +=
-        tx.execute("DELETE FROM occurrences WHERE item_id = ?1", [item])? as u64;
-    tx.execute("DELETE FROM item_attachments WHERE item_id = ?1", [item])?;
-    counts.items_deleted += tx.execute("DELETE FROM items WHERE id = ?1", [item])? as u64;
+        exec(tx, "DELETE FROM occurrences WHERE item_id = ?1", [item])? as u64;
+    exec(
+        tx,
+        "DELETE FROM item_attachments WHERE item_id = ?1",
+        [item],
+    )?;
+    counts.items_deleted += exec(tx, "DELETE FROM items WHERE id = ?1", [item])? as u64;
     Ok(())
 }
 
+/// Brings an item's stored occurrences to `occurrences`, writing only what
+/// differs (so counts say what changed). Returns the longest duration.
 fn write_occurrences(
     tx: &Transaction<'_>,
     item: i64,
     mailbox: i64,
     occurrences: &[Occurrence],
+    is_new: bool,
     counts: &mut Counts,
-) -> rusqlite::Result<()> {
-    // Only what differs is written, so counts say what really changed.
-    let mut existing: std::collections::HashMap<i64, (i64, i64, bool)> = {
+) -> rusqlite::Result<i64> {
+    let mut existing: std::collections::HashMap<i64, (i64, i64, bool)> = if is_new {
+        std::collections::HashMap::new()
+    } else {
         let mut stmt = tx.prepare_cached(
             "SELECT original_start, start_at, end_at, is_exception FROM occurrences WHERE item_id = ?1",
         )?;
@@ -256,16 +279,22 @@ fn write_occurrences(
         }
         upsert.execute(params![item, mailbox, key, value.0, value.1, value.2])?;
     }
-    let mut delete =
-        tx.prepare_cached("DELETE FROM occurrences WHERE item_id = ?1 AND original_start = ?2")?;
-    for key in existing.keys() {
-        counts.occurrences_deleted += delete.execute(params![item, key])? as u64;
+    if !existing.is_empty() {
+        let mut delete = tx
+            .prepare_cached("DELETE FROM occurrences WHERE item_id = ?1 AND original_start = ?2")?;
+        for key in existing.keys() {
+            counts.occurrences_deleted += delete.execute(params![item, key])? as u64;
+        }
     }
-    // Readers bound their index scan by the longest occurrence.
-    tx.execute(
+    Ok(longest)
+}
+
+/// Readers bound their index scan by the longest occurrence stored.
+fn record_longest(tx: &Transaction<'_>, longest: i64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES ('longest_occurrence', ?1) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-        [longest],
-    )?;
+    )?
+    .execute([longest])?;
     Ok(())
 }
 
@@ -279,8 +308,7 @@ fn sha256_hex(content: &[u8]) -> String {
 impl Replica for SqliteReplica {
     fn sync_state(&self, key: &SyncKey) -> Result<StoredState, ReplicaError> {
         let conn = self.lock();
-        let row: Option<(Option<String>, Option<i64>)> = conn
-            .query_row(
+        let row: Option<(Option<String>, Option<i64>)> = one(&conn,
                 "SELECT s.state, s.full_sync_gen FROM sync_states s JOIN mailboxes m ON m.id = s.mailbox_id
                  WHERE s.site = ?1 AND s.task = ?2 AND m.address = ?3 AND s.calendar = ?4",
                 params![key.site.as_str(), key.task.as_str(), key.mailbox.key(), key.calendar.as_str()],
@@ -300,14 +328,14 @@ impl Replica for SqliteReplica {
         let mut conn = self.lock();
         let tx = conn.transaction().map_err(self.err())?;
         let mailbox = mailbox_id(&tx, &key.mailbox).map_err(self.err())?;
-        let next: i64 = tx
-            .query_row(
-                "SELECT coalesce(max(value), 0) + 1 FROM meta WHERE key = 'generation'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(self.err())?;
-        tx.execute(
+        let next: i64 = one(
+            &tx,
+            "SELECT coalesce(max(value), 0) + 1 FROM meta WHERE key = 'generation'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(self.err())?;
+        exec(&tx,
             "INSERT INTO meta (key, value) VALUES ('generation', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [next],
         )
@@ -329,71 +357,79 @@ impl Replica for SqliteReplica {
             FullSync::No => None,
             FullSync::Part(g) | FullSync::Last(g) => Some(i64::try_from(g).unwrap_or(i64::MAX)),
         };
+        let mut find = tx
+            .prepare_cached("SELECT id, body FROM items WHERE calendar_id = ?1 AND source_id = ?2")
+            .map_err(&err)?;
         for id in &batch.deletes {
-            let item: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM items WHERE calendar_id = ?1 AND source_id = ?2",
-                    params![calendar, id.as_str()],
-                    |r| r.get(0),
-                )
+            let item: Option<i64> = find
+                .query_row(params![calendar, id.as_str()], |r| r.get(0))
                 .optional()
                 .map_err(&err)?;
             if let Some(item) = item {
                 delete_item(&tx, item, &mut counts).map_err(&err)?;
             }
         }
+        let mut longest = 0i64;
         for write in &batch.upserts {
             let body =
                 serde_json::to_string(&write.item).map_err(|e| self.damaged(e.to_string()))?;
-            let existing: Option<(i64, String)> = tx
-                .query_row(
-                    "SELECT id, body FROM items WHERE calendar_id = ?1 AND source_id = ?2",
-                    params![calendar, write.item.id.as_str()],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+            let existing: Option<(i64, String)> = find
+                .query_row(params![calendar, write.item.id.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
                 .optional()
                 .map_err(&err)?;
+            let is_new = existing.is_none();
             let item = match existing {
                 Some((item, old)) if old == body => {
                     // Unchanged: only mark it seen by a full sync.
                     if let Some(g) = generation {
-                        tx.execute(
-                            "UPDATE items SET generation = ?2 WHERE id = ?1",
-                            params![item, g],
-                        )
-                        .map_err(&err)?;
+                        tx.prepare_cached("UPDATE items SET generation = ?2 WHERE id = ?1")
+                            .and_then(|mut st| st.execute(params![item, g]))
+                            .map_err(&err)?;
                     }
                     continue;
                 }
                 Some((item, _)) => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE items SET uid = ?2, change_key = ?3, body = ?4, generation = coalesce(?5, generation) WHERE id = ?1",
-                        params![item, write.item.uid, write.item.change_key, body, generation],
                     )
+                    .and_then(|mut st| {
+                        st.execute(params![item, write.item.uid, write.item.change_key, body, generation])
+                    })
                     .map_err(&err)?;
                     counts.items_updated += 1;
                     item
                 }
                 None => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO items (calendar_id, source_id, uid, change_key, body, generation) VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, 0))",
-                        params![calendar, write.item.id.as_str(), write.item.uid, write.item.change_key, body, generation],
                     )
+                    .and_then(|mut st| {
+                        st.execute(params![calendar, write.item.id.as_str(), write.item.uid, write.item.change_key, body, generation])
+                    })
                     .map_err(&err)?;
                     counts.items_created += 1;
                     tx.last_insert_rowid()
                 }
             };
-            write_occurrences(&tx, item, mailbox, &write.occurrences, &mut counts).map_err(&err)?;
-            tx.execute("DELETE FROM item_attachments WHERE item_id = ?1", [item])
-                .map_err(&err)?;
+            let item_longest =
+                write_occurrences(&tx, item, mailbox, &write.occurrences, is_new, &mut counts)
+                    .map_err(&err)?;
+            longest = longest.max(item_longest);
+            if !is_new {
+                tx.prepare_cached("DELETE FROM item_attachments WHERE item_id = ?1")
+                    .and_then(|mut st| st.execute([item]))
+                    .map_err(&err)?;
+            }
             for (attachment_id, content) in &write.attachments {
                 let sha = match content {
                     Some(bytes) => {
                         let sha = sha256_hex(bytes);
                         let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
                         let added = tx
-                            .execute("INSERT INTO blobs (sha256, size, content) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", params![sha, size, bytes])
+                            .prepare_cached("INSERT INTO blobs (sha256, size, content) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
+                            .and_then(|mut st| st.execute(params![sha, size, bytes]))
                             .map_err(&err)?;
                         if added > 0 {
                             counts.attachment_bytes += bytes.len() as u64;
@@ -402,12 +438,16 @@ impl Replica for SqliteReplica {
                     }
                     None => None,
                 };
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT OR REPLACE INTO item_attachments (item_id, attachment_id, sha256) VALUES (?1, ?2, ?3)",
-                    params![item, attachment_id, sha],
                 )
+                .and_then(|mut st| st.execute(params![item, attachment_id, sha]))
                 .map_err(&err)?;
             }
+        }
+        drop(find);
+        if longest > 0 {
+            record_longest(&tx, longest).map_err(&err)?;
         }
         let full_sync = match batch.full_sync {
             FullSync::Last(g) => {
@@ -431,7 +471,8 @@ impl Replica for SqliteReplica {
             FullSync::No => None,
         };
         if let (FullSync::Last(_), Some(until)) = (batch.full_sync, batch.horizon_until) {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE calendars SET horizon_until = ?2 WHERE id = ?1",
                 params![calendar, until.timestamp()],
             )
@@ -448,8 +489,7 @@ impl Replica for SqliteReplica {
         generation: u64,
     ) -> Result<(u64, u64), ReplicaError> {
         let conn = self.lock();
-        let (seen, unseen): (i64, i64) = conn
-            .query_row(
+        let (seen, unseen): (i64, i64) = one(&conn,
                 "SELECT coalesce(sum(i.generation = ?3), 0), coalesce(sum(i.generation != ?3), 0)
                  FROM items i JOIN calendars c ON c.id = i.calendar_id JOIN mailboxes m ON m.id = c.mailbox_id
                  WHERE m.address = ?1 AND c.source_id = ?2",
@@ -493,24 +533,24 @@ impl Replica for SqliteReplica {
         let Some(mailbox_row) = find_mailbox(&tx, mailbox).map_err(&err)? else {
             return Ok(counts);
         };
-        counts.occurrences_deleted = tx
-            .execute(
+        counts.occurrences_deleted = exec(&tx,
                 "DELETE FROM occurrences WHERE item_id IN (SELECT i.id FROM items i JOIN calendars c ON c.id = i.calendar_id WHERE c.mailbox_id = ?1 AND c.source_id = ?2)",
                 params![mailbox_row, calendar.as_str()],
             )
             .map_err(&err)? as u64;
-        counts.items_deleted = tx
-            .execute(
+        counts.items_deleted = exec(&tx,
                 "DELETE FROM items WHERE calendar_id IN (SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2)",
                 params![mailbox_row, calendar.as_str()],
             )
             .map_err(&err)? as u64;
-        tx.execute(
+        exec(
+            &tx,
             "DELETE FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
             params![mailbox_row, calendar.as_str()],
         )
         .map_err(&err)?;
-        tx.execute(
+        exec(
+            &tx,
             "DELETE FROM sync_states WHERE mailbox_id = ?1 AND calendar = ?2",
             params![mailbox_row, calendar.as_str()],
         )
@@ -531,14 +571,14 @@ impl Replica for SqliteReplica {
         let err = self.err();
         let tx = conn.transaction().map_err(&err)?;
         let mailbox = mailbox_id(&tx, mailbox).map_err(&err)?;
-        let held: Option<(String, String, i64)> = tx
-            .query_row(
-                "SELECT task, owner, expires_at FROM leases WHERE mailbox_id = ?1",
-                [mailbox],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(&err)?;
+        let held: Option<(String, String, i64)> = one(
+            &tx,
+            "SELECT task, owner, expires_at FROM leases WHERE mailbox_id = ?1",
+            [mailbox],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()
+        .map_err(&err)?;
         if let Some((other_task, other_owner, expires)) = held
             && other_owner != owner
             && expires > now.timestamp()
@@ -548,7 +588,7 @@ impl Replica for SqliteReplica {
                 until: DateTime::from_timestamp(expires, 0).unwrap_or(now),
             });
         }
-        tx.execute(
+        exec(&tx,
             "INSERT INTO leases (mailbox_id, task, owner, expires_at) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (mailbox_id) DO UPDATE SET task = excluded.task, owner = excluded.owner, expires_at = excluded.expires_at",
             params![mailbox, task.as_str(), owner, (now + ttl).timestamp()],
@@ -560,7 +600,7 @@ impl Replica for SqliteReplica {
 
     fn release_lease(&self, mailbox: &EmailAddress, owner: &str) -> Result<(), ReplicaError> {
         let conn = self.lock();
-        conn.execute(
+        exec(&conn,
             "DELETE FROM leases WHERE owner = ?2 AND mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
             params![mailbox.key(), owner],
         )
@@ -571,7 +611,8 @@ impl Replica for SqliteReplica {
     fn mark_synced(&self, mailbox: &EmailAddress, now: DateTime<Utc>) -> Result<(), ReplicaError> {
         let conn = self.lock();
         let id = mailbox_id(&conn, mailbox).map_err(self.err())?;
-        conn.execute(
+        exec(
+            &conn,
             "UPDATE mailboxes SET last_synced_at = ?2, frozen_reason = NULL WHERE id = ?1",
             params![id, now.timestamp()],
         )
@@ -581,7 +622,8 @@ impl Replica for SqliteReplica {
 
     fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError> {
         let conn = self.lock();
-        conn.execute(
+        exec(
+            &conn,
             "UPDATE mailboxes SET frozen_reason = ?2 WHERE address = ?1",
             params![mailbox.key(), reason],
         )
@@ -597,7 +639,8 @@ impl Replica for SqliteReplica {
         finished: DateTime<Utc>,
     ) -> Result<(), ReplicaError> {
         let conn = self.lock();
-        conn.execute(
+        exec(
+            &conn,
             "INSERT INTO runs (task, finished_at, status, report) VALUES (?1, ?2, ?3, ?4)",
             params![task.as_str(), finished.timestamp(), status, report_json],
         )
@@ -677,13 +720,13 @@ impl Replica for SqliteReplica {
         to: DateTime<Utc>,
     ) -> Result<Vec<ReplicaOccurrence>, ReplicaError> {
         let conn = self.lock();
-        let longest: i64 = conn
-            .query_row(
-                "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'longest_occurrence'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(self.err())?;
+        let longest: i64 = one(
+            &conn,
+            "SELECT coalesce(max(value), 0) FROM meta WHERE key = 'longest_occurrence'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(self.err())?;
         let mut stmt = conn
             .prepare_cached(
                 "SELECT c.source_id, i.source_id, i.body, o.original_start, o.start_at, o.end_at, o.is_exception
@@ -756,15 +799,15 @@ impl Replica for SqliteReplica {
         calendar: &CalendarId,
     ) -> Result<Option<DateTime<Utc>>, ReplicaError> {
         let conn = self.lock();
-        let until: Option<Option<i64>> = conn
-            .query_row(
-                "SELECT c.horizon_until FROM calendars c JOIN mailboxes m ON m.id = c.mailbox_id
+        let until: Option<Option<i64>> = one(
+            &conn,
+            "SELECT c.horizon_until FROM calendars c JOIN mailboxes m ON m.id = c.mailbox_id
                  WHERE m.address = ?1 AND c.source_id = ?2",
-                params![mailbox.key(), calendar.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())?;
+            params![mailbox.key(), calendar.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(self.err())?;
         Ok(until.flatten().and_then(|t| DateTime::from_timestamp(t, 0)))
     }
 
@@ -783,37 +826,39 @@ impl Replica for SqliteReplica {
         let Some(mailbox_row) = find_mailbox(&tx, mailbox).map_err(&err)? else {
             return Ok(counts);
         };
-        let calendar_row: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
-                params![mailbox_row, calendar.as_str()],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(&err)?;
+        let calendar_row: Option<i64> = one(
+            &tx,
+            "SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
+            params![mailbox_row, calendar.as_str()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(&err)?;
         let Some(calendar_row) = calendar_row else {
             return Ok(counts);
         };
         for (id, list) in occurrences {
-            let item: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM items WHERE calendar_id = ?1 AND source_id = ?2",
-                    params![calendar_row, id.as_str()],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(&err)?;
+            let item: Option<i64> = one(
+                &tx,
+                "SELECT id FROM items WHERE calendar_id = ?1 AND source_id = ?2",
+                params![calendar_row, id.as_str()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&err)?;
             if let Some(item) = item {
-                write_occurrences(&tx, item, mailbox_row, list, &mut counts).map_err(&err)?;
+                let longest = write_occurrences(&tx, item, mailbox_row, list, false, &mut counts)
+                    .map_err(&err)?;
+                record_longest(&tx, longest).map_err(&err)?;
             }
         }
-        counts.occurrences_deleted += tx
-            .execute(
+        counts.occurrences_deleted += exec(&tx,
                 "DELETE FROM occurrences WHERE end_at < ?2 AND item_id IN (SELECT id FROM items WHERE calendar_id = ?1)",
                 params![calendar_row, horizon_from.timestamp()],
             )
             .map_err(&err)? as u64;
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE calendars SET horizon_until = ?2 WHERE id = ?1",
             params![calendar_row, horizon_until.timestamp()],
         )
@@ -846,7 +891,8 @@ impl Replica for SqliteReplica {
 
     fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
         let conn = self.lock();
-        conn.query_row(
+        one(
+            &conn,
             "SELECT content FROM blobs WHERE sha256 = ?1",
             [sha256],
             |r| r.get(0),
@@ -877,7 +923,8 @@ mod tests {
                 "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = 1;"
             ))
             .unwrap();
-            conn.execute(
+            exec(
+                &conn,
                 "INSERT INTO mailboxes (address, display) VALUES ('a@x.com', 'A@x.com')",
                 [],
             )

@@ -66,12 +66,8 @@ impl Engine {
                 }
                 Ok(Lease::Acquired) => {
                     let result = self.replicate(ctx, &address, &mut report, &mut stats).await;
-                    if result.is_ok()
-                        && let Err(e) = self.replica.mark_synced(&address, self.clock.now())
-                    {
-                        report.warnings.push(e.to_string());
-                    }
-                    if let Err(e) = self.replica.release_lease(&address, &ctx.owner) {
+                    let synced = result.is_ok().then(|| self.clock.now());
+                    if let Err(e) = self.replica.release_lease(&address, &ctx.owner, synced) {
                         report
                             .warnings
                             .push(format!("lease not released (it will expire): {e}"));
@@ -127,9 +123,9 @@ impl Engine {
         let calendars = retry.run(stats, || mailbox.calendars()).await?;
         // Calendars removed at the source leave the replica.
         if !ctx.dry_run {
-            for stored in self.replica.calendars(address)? {
-                if !calendars.iter().any(|c| c.id == stored.id) {
-                    let counts = self.replica.remove_calendar(address, &stored.id)?;
+            for stored in self.replica.calendar_ids(address)? {
+                if !calendars.iter().any(|c| c.id == stored) {
+                    let counts = self.replica.remove_calendar(address, &stored)?;
                     report.counts.add(counts);
                 }
             }

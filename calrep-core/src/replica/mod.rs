@@ -299,11 +299,14 @@ pub trait Replica: Send + Sync + fmt::Debug {
         ttl: chrono::TimeDelta,
     ) -> Result<Lease, ReplicaError>;
 
-    /// Releases a lease this owner holds.
-    fn release_lease(&self, mailbox: &EmailAddress, owner: &str) -> Result<(), ReplicaError>;
-
-    /// Marks a mailbox replicated now (and no longer frozen).
-    fn mark_synced(&self, mailbox: &EmailAddress, now: DateTime<Utc>) -> Result<(), ReplicaError>;
+    /// Releases a lease this owner holds; with `synced_at`, also records the
+    /// mailbox as replicated then (and no longer frozen), in one write.
+    fn release_lease(
+        &self,
+        mailbox: &EmailAddress,
+        owner: &str,
+        synced_at: Option<DateTime<Utc>>,
+    ) -> Result<(), ReplicaError>;
 
     /// Freezes a mailbox's replica (kept, no longer updated) with a reason.
     fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError>;
@@ -319,6 +322,9 @@ pub trait Replica: Send + Sync + fmt::Debug {
 
     /// The replicated mailboxes.
     fn mailboxes(&self) -> Result<Vec<ReplicaMailbox>, ReplicaError>;
+
+    /// The ids of a mailbox's calendars (cheaper than [`calendars`](Self::calendars)).
+    fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError>;
 
     /// A mailbox's calendars.
     fn calendars(&self, mailbox: &EmailAddress) -> Result<Vec<ReplicaCalendar>, ReplicaError>;

@@ -97,8 +97,13 @@ impl SqliteReplica {
                 supported: current_version(),
             });
         }
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-            .map_err(&err)?;
+        // An 8 MiB page cache: large enough for batch writes, small enough
+        // that memory stays flat whatever the replica's size.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192;",
+        )
+        .map_err(&err)?;
         for (from, migration) in MIGRATIONS
             .iter()
             .enumerate()
@@ -598,26 +603,47 @@ impl Replica for SqliteReplica {
         Ok(Lease::Acquired)
     }
 
-    fn release_lease(&self, mailbox: &EmailAddress, owner: &str) -> Result<(), ReplicaError> {
-        let conn = self.lock();
-        exec(&conn,
-            "DELETE FROM leases WHERE owner = ?2 AND mailbox_id = (SELECT id FROM mailboxes WHERE address = ?1)",
-            params![mailbox.key(), owner],
-        )
-        .map_err(self.err())?;
-        Ok(())
+    fn release_lease(
+        &self,
+        mailbox: &EmailAddress,
+        owner: &str,
+        synced_at: Option<DateTime<Utc>>,
+    ) -> Result<(), ReplicaError> {
+        let mut conn = self.lock();
+        let err = self.err();
+        let tx = conn.transaction().map_err(&err)?;
+        if let Some(id) = find_mailbox(&tx, mailbox).map_err(&err)? {
+            exec(
+                &tx,
+                "DELETE FROM leases WHERE mailbox_id = ?1 AND owner = ?2",
+                params![id, owner],
+            )
+            .map_err(&err)?;
+            if let Some(at) = synced_at {
+                exec(
+                    &tx,
+                    "UPDATE mailboxes SET last_synced_at = ?2, frozen_reason = NULL WHERE id = ?1",
+                    params![id, at.timestamp()],
+                )
+                .map_err(&err)?;
+            }
+        }
+        tx.commit().map_err(&err)
     }
 
-    fn mark_synced(&self, mailbox: &EmailAddress, now: DateTime<Utc>) -> Result<(), ReplicaError> {
+    fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError> {
         let conn = self.lock();
-        let id = mailbox_id(&conn, mailbox).map_err(self.err())?;
-        exec(
-            &conn,
-            "UPDATE mailboxes SET last_synced_at = ?2, frozen_reason = NULL WHERE id = ?1",
-            params![id, now.timestamp()],
-        )
-        .map_err(self.err())?;
-        Ok(())
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT c.source_id FROM calendars c JOIN mailboxes m ON m.id = c.mailbox_id WHERE m.address = ?1",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([mailbox.key()], |r| {
+                Ok(CalendarId::new(r.get::<_, String>(0)?))
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError> {

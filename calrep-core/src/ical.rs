@@ -394,8 +394,19 @@ fn month_day(d: u8) -> String {
     }
 }
 
-/// The RRULE for an Exchange pattern and range (the table in DESIGN.md).
-pub(crate) fn rrule(pattern: &Pattern, range: &Range, tz: Tz, all_day: bool) -> String {
+/// The RRULE (without the `RRULE:` name) for an Exchange pattern and range,
+/// per the mapping in DESIGN.md; `tz` places an end date's last moment,
+/// `all_day` writes it as a date.
+///
+/// ```
+/// let rec: calrep_core::calendar::Recurrence = serde_json::from_value(serde_json::json!({
+///     "pattern": {"type": "absolute_monthly", "interval": 1, "day_of_month": 31},
+///     "range": {"type": "numbered", "start_date": "2026-01-31", "count": 6}}))?;
+/// let rule = calrep_core::ical::rrule(&rec.pattern, &rec.range, chrono_tz::UTC, false);
+/// assert_eq!(rule, "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=28,29,30,31;BYSETPOS=-1;COUNT=6");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn rrule(pattern: &Pattern, range: &Range, tz: Tz, all_day: bool) -> String {
     let mut rule = match pattern {
         Pattern::Daily { interval } => format!("FREQ=DAILY;INTERVAL={interval}"),
         Pattern::Weekly {

@@ -284,6 +284,29 @@ impl Engine {
         Ok(resolver)
     }
 
+    /// The task, its definition and its site's source, or why not.
+    fn task_setup(
+        &self,
+        task: &TaskId,
+    ) -> Result<(Task, Definition, Arc<dyn MailboxSource>), EngineError> {
+        let not_configured =
+            |what: &str, id: &str| EngineError::NotConfigured(format!("no {what} named {id:?}"));
+        let task = self
+            .config
+            .task(task)
+            .ok_or_else(|| not_configured("task", task.as_str()))?;
+        let definition = self
+            .config
+            .definition(&task.definition)
+            .ok_or_else(|| not_configured("definition", task.definition.as_str()))?;
+        let source = self
+            .sources
+            .get(&task.site)
+            .cloned()
+            .ok_or_else(|| EngineError::NoSource(task.site.clone()))?;
+        Ok((task.clone(), definition.clone(), source))
+    }
+
     /// Runs a task once and returns its report (also recorded in the
     /// replica's run history unless this is a dry run).
     pub async fn run_task(
@@ -293,31 +316,10 @@ impl Engine {
     ) -> Result<RunReport, EngineError> {
         let started_at = self.clock.now();
         let started = Instant::now();
-        let task = self
-            .config
-            .task(task)
-            .ok_or_else(|| {
-                EngineError::NotConfigured(format!("no task named {:?}", task.as_str()))
-            })?
-            .clone();
+        let (task, definition, source) = self.task_setup(task)?;
         if !task.enabled && !options.dry_run {
             return Err(EngineError::Disabled(task.id));
         }
-        let definition = self
-            .config
-            .definition(&task.definition)
-            .ok_or_else(|| {
-                EngineError::NotConfigured(format!(
-                    "no definition named {:?}",
-                    task.definition.as_str()
-                ))
-            })?
-            .clone();
-        let source = self
-            .sources
-            .get(&task.site)
-            .cloned()
-            .ok_or_else(|| EngineError::NoSource(task.site.clone()))?;
         let ctx = RunContext {
             owner: format!(
                 "{}:{}:{}",

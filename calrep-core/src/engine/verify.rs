@@ -53,28 +53,7 @@ impl Engine {
     /// Compares each mailbox's replica with a full read of its source, item
     /// by item, as the task's definition shapes them. Writes nothing.
     pub async fn verify(&self, task: &TaskId) -> Result<VerifyReport, EngineError> {
-        let task = self
-            .config
-            .task(task)
-            .ok_or_else(|| {
-                EngineError::NotConfigured(format!("no task named {:?}", task.as_str()))
-            })?
-            .clone();
-        let definition = self
-            .config
-            .definition(&task.definition)
-            .ok_or_else(|| {
-                EngineError::NotConfigured(format!(
-                    "no definition named {:?}",
-                    task.definition.as_str()
-                ))
-            })?
-            .clone();
-        let source = self
-            .sources
-            .get(&task.site)
-            .cloned()
-            .ok_or_else(|| EngineError::NoSource(task.site.clone()))?;
+        let (task, definition, source) = self.task_setup(task)?;
         let resolver = self
             .resolver(&task.site)
             .map_err(EngineError::NotConfigured)?;

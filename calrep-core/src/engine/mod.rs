@@ -316,10 +316,13 @@ impl Engine {
     ) -> Result<RunReport, EngineError> {
         let started_at = self.clock.now();
         let started = Instant::now();
-        let (task, definition, source) = self.task_setup(task)?;
-        if !task.enabled && !options.dry_run {
-            return Err(EngineError::Disabled(task.id));
+        if let Some(t) = self.config.task(task)
+            && !t.enabled
+            && !options.dry_run
+        {
+            return Err(EngineError::Disabled(t.id.clone()));
         }
+        let (task, definition, source) = self.task_setup(task)?;
         let ctx = RunContext {
             owner: format!(
                 "{}:{}:{}",

@@ -116,6 +116,11 @@ pub enum Sensitivity {
 }
 
 impl Sensitivity {
+    /// Whether this is the default, `Normal`.
+    pub fn is_normal(&self) -> bool {
+        *self == Self::Normal
+    }
+
     /// Whether a definition's private-item policy applies (Private or Personal).
     pub fn is_private(self) -> bool {
         matches!(self, Self::Private | Self::Personal)
@@ -140,6 +145,13 @@ pub enum FreeBusy {
     WorkingElsewhere,
     /// No data.
     NoData,
+}
+
+impl FreeBusy {
+    /// Whether this is the default, `Busy`.
+    pub fn is_busy(&self) -> bool {
+        *self == Self::Busy
+    }
 }
 
 /// How an attendee is invited.
@@ -232,34 +244,46 @@ pub struct CalendarItem {
     /// The iCalendar UID.
     pub uid: String,
     /// The source's version stamp (EWS ChangeKey, Graph changeKey).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub change_key: String,
     /// When the source last changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<DateTime<Utc>>,
     /// Subject.
     pub subject: String,
     /// Body text.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub body: String,
     /// Location.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub location: String,
     /// When (for a series: the first occurrence's pattern time).
     pub time: ItemTime,
     /// The zone it was written in.
     pub zone: ZoneInfo,
     /// The series, if recurring.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recurrence: Option<Recurrence>,
     /// The organizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organizer: Option<Attendee>,
     /// Attendees.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attendees: Vec<Attendee>,
     /// Sensitivity.
+    #[serde(default, skip_serializing_if = "Sensitivity::is_normal")]
     pub sensitivity: Sensitivity,
     /// Free/busy status.
+    #[serde(default, skip_serializing_if = "FreeBusy::is_busy")]
     pub free_busy: FreeBusy,
     /// Categories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub categories: Vec<String>,
     /// Whether the meeting was cancelled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_cancelled: bool,
     /// Attachment metadata.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
 }
 

@@ -220,9 +220,18 @@ impl Engine {
                 }
                 Err(e) => return Err(e.into()),
             };
-            let mut upserts = Vec::with_capacity(page.changed.len());
+            // A source may list an item twice in one page (created, then
+            // updated): fetch and write it once.
+            let mut seen = std::collections::HashSet::new();
+            let changed: Vec<ItemId> = page
+                .changed
+                .iter()
+                .filter(|id| seen.insert(*id))
+                .cloned()
+                .collect();
+            let mut upserts = Vec::with_capacity(changed.len());
             let mut deletes = page.deleted.clone();
-            for chunk in page.changed.chunks(self.options.fetch_batch.max(1)) {
+            for chunk in changed.chunks(self.options.fetch_batch.max(1)) {
                 let items = retry
                     .run(stats, || mailbox.items(&calendar.id, chunk))
                     .await?;

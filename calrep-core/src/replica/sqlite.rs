@@ -377,15 +377,27 @@ impl Replica for SqliteReplica {
             }
         }
         let mut longest = 0i64;
+        // A calendar's first full sync finds nothing to compare with: skip
+        // the per-item lookups.
+        let empty: bool = one(
+            &tx,
+            "SELECT NOT EXISTS (SELECT 1 FROM items WHERE calendar_id = ?1)",
+            [calendar],
+            |r| r.get(0),
+        )
+        .map_err(&err)?;
         for write in &batch.upserts {
             let body =
                 serde_json::to_string(&write.item).map_err(|e| self.damaged(e.to_string()))?;
-            let existing: Option<(i64, String)> = find
-                .query_row(params![calendar, write.item.id.as_str()], |r| {
+            let existing: Option<(i64, String)> = if empty {
+                None
+            } else {
+                find.query_row(params![calendar, write.item.id.as_str()], |r| {
                     Ok((r.get(0)?, r.get(1)?))
                 })
                 .optional()
-                .map_err(&err)?;
+                .map_err(&err)?
+            };
             let is_new = existing.is_none();
             let item = match existing {
                 Some((item, old)) if old == body => {

@@ -492,3 +492,88 @@ fn the_occurrence_horizon_rolls_forward_with_time() {
         "before the one-year-back horizon"
     );
 }
+
+/// A source whose pages list every changed item twice, as a server may when
+/// an item is created and then updated between two syncs.
+#[derive(Debug)]
+struct Stuttering(Arc<MemoryMailbox>);
+
+#[async_trait::async_trait]
+impl calrep_core::mailbox::Mailbox for Stuttering {
+    fn address(&self) -> &calrep_core::EmailAddress {
+        self.0.address()
+    }
+    async fn calendars(&self) -> Result<Vec<calrep_core::calendar::CalendarInfo>, MailboxError> {
+        self.0.calendars().await
+    }
+    async fn changes(
+        &self,
+        calendar: &CalendarId,
+        state: Option<&calrep_core::mailbox::SyncState>,
+        max: usize,
+    ) -> Result<calrep_core::mailbox::ChangePage, MailboxError> {
+        let mut page = self.0.changes(calendar, state, max).await?;
+        let twice: Vec<_> = page
+            .changed
+            .iter()
+            .flat_map(|id| [id.clone(), id.clone()])
+            .collect();
+        page.changed = twice;
+        Ok(page)
+    }
+    async fn items(
+        &self,
+        calendar: &CalendarId,
+        ids: &[calrep_core::calendar::ItemId],
+    ) -> Result<Vec<CalendarItem>, MailboxError> {
+        self.0.items(calendar, ids).await
+    }
+    async fn attachment(
+        &self,
+        item: &calrep_core::calendar::ItemId,
+        id: &str,
+        max: u64,
+    ) -> Result<Option<Vec<u8>>, MailboxError> {
+        self.0.attachment(item, id, max).await
+    }
+}
+
+#[derive(Debug)]
+struct StutteringSource(Arc<MemoryMailbox>);
+
+#[async_trait::async_trait]
+impl calrep_core::mailbox::MailboxSource for StutteringSource {
+    async fn open(
+        &self,
+        _: &calrep_core::EmailAddress,
+    ) -> Result<Arc<dyn calrep_core::mailbox::Mailbox>, MailboxError> {
+        Ok(Arc::new(Stuttering(self.0.clone())))
+    }
+}
+
+#[test]
+fn an_item_listed_twice_in_one_page_is_written_once() {
+    let org = MemoryOrganisation::new();
+    let (alice, cal) = mailbox(
+        &org,
+        "alice@example.com",
+        (0..5).map(|i| single(&format!("s{i}"), "x", i)).collect(),
+    );
+    let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
+    let engine = calrep_core::engine::Engine::new(
+        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
+        replica.clone() as Arc<dyn Replica>,
+        Arc::new(calrep_core::SystemClock),
+    )
+    .with_source("hq".into(), Arc::new(StutteringSource(alice.clone())))
+    .with_options(fixture::options());
+    let report = run(&engine, "t", false);
+    assert_eq!(
+        report.mailboxes[0].outcome,
+        MailboxOutcome::Healthy,
+        "{}",
+        report.to_json()
+    );
+    assert_eq!(report.totals.items_created, 5);
+    assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
+}

@@ -296,6 +296,64 @@ fn write_occurrences(
     Ok(longest)
 }
 
+/// One row of the occurrences table.
+struct OccurrenceRow {
+    item: i64,
+    mailbox: i64,
+    original: i64,
+    start: i64,
+    end: i64,
+    exception: bool,
+}
+
+impl OccurrenceRow {
+    fn new(item: i64, mailbox: i64, o: &Occurrence) -> Self {
+        Self {
+            item,
+            mailbox,
+            original: o.original_start.timestamp(),
+            start: o.start.timestamp(),
+            end: o.end.timestamp(),
+            exception: o.is_exception,
+        }
+    }
+}
+
+/// Inserts rows many per statement: SQLite's per-statement cost dominates
+/// single-row inserts. Only the full-size statement is cached; the odd
+/// remainder would crowd the statement cache out.
+fn insert_occurrences(tx: &Transaction<'_>, rows: &[OccurrenceRow]) -> rusqlite::Result<()> {
+    const CHUNK: usize = 64;
+    let sql = |n: usize| {
+        let values = vec!["(?, ?, ?, ?, ?, ?)"; n].join(", ");
+        format!(
+            "INSERT OR REPLACE INTO occurrences (item_id, mailbox_id, original_start, start_at, end_at, is_exception) VALUES {values}"
+        )
+    };
+    let full = sql(CHUNK);
+    for chunk in rows.chunks(CHUNK) {
+        let params: Vec<&dyn rusqlite::ToSql> = chunk
+            .iter()
+            .flat_map(|r| -> [&dyn rusqlite::ToSql; 6] {
+                [
+                    &r.item,
+                    &r.mailbox,
+                    &r.original,
+                    &r.start,
+                    &r.end,
+                    &r.exception,
+                ]
+            })
+            .collect();
+        if chunk.len() == CHUNK {
+            tx.prepare_cached(&full)?.execute(params.as_slice())?;
+        } else {
+            tx.prepare(&sql(chunk.len()))?.execute(params.as_slice())?;
+        }
+    }
+    Ok(())
+}
+
 /// Readers bound their index scan by the longest occurrence stored.
 fn record_longest(tx: &Transaction<'_>, longest: i64) -> rusqlite::Result<()> {
     tx.prepare_cached(
@@ -377,6 +435,7 @@ impl Replica for SqliteReplica {
             }
         }
         let mut longest = 0i64;
+        let mut new_occurrences: Vec<OccurrenceRow> = Vec::new();
         // A calendar's first full sync finds nothing to compare with: skip
         // the per-item lookups.
         let empty: bool = one(
@@ -432,10 +491,20 @@ impl Replica for SqliteReplica {
                     tx.last_insert_rowid()
                 }
             };
-            let item_longest =
-                write_occurrences(&tx, item, mailbox, &write.occurrences, is_new, &mut counts)
-                    .map_err(&err)?;
-            longest = longest.max(item_longest);
+            if is_new {
+                // New items' occurrences are inserted together at the end.
+                for o in &write.occurrences {
+                    let row = OccurrenceRow::new(item, mailbox, o);
+                    longest = longest.max(row.end - row.start);
+                    new_occurrences.push(row);
+                }
+                counts.occurrences_created += write.occurrences.len() as u64;
+            } else {
+                let item_longest =
+                    write_occurrences(&tx, item, mailbox, &write.occurrences, false, &mut counts)
+                        .map_err(&err)?;
+                longest = longest.max(item_longest);
+            }
             if !is_new {
                 tx.prepare_cached("DELETE FROM item_attachments WHERE item_id = ?1")
                     .and_then(|mut st| st.execute([item]))
@@ -465,6 +534,7 @@ impl Replica for SqliteReplica {
             }
         }
         drop(find);
+        insert_occurrences(&tx, &new_occurrences).map_err(&err)?;
         if longest > 0 {
             record_longest(&tx, longest).map_err(&err)?;
         }

@@ -355,22 +355,11 @@ fn day(d: Weekday) -> &'static str {
 }
 
 fn day_set(days: DaysOfWeek) -> String {
-    let all = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ];
-    let set: Vec<Weekday> = match days {
-        DaysOfWeek::Day(d) => vec![d],
-        DaysOfWeek::Weekday => all[..5].to_vec(),
-        DaysOfWeek::WeekendDay => all[5..].to_vec(),
-        _ => all.to_vec(),
-    };
-    set.into_iter().map(day).collect::<Vec<_>>().join(",")
+    days.weekdays()
+        .into_iter()
+        .map(day)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn setpos(index: DayOfWeekIndex) -> i8 {

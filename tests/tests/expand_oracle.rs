@@ -25,19 +25,14 @@ const ZONES: &[&str] = &[
     "Pacific/Chatham",
     "UTC",
 ];
-const DAYS: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
+/// Monday to Sunday.
+fn week() -> Vec<Weekday> {
+    DaysOfWeek::AnyDay.weekdays()
+}
 
 fn days_of_week() -> impl Strategy<Value = DaysOfWeek> {
     prop_oneof![
-        4 => prop::sample::select(DAYS.to_vec()).prop_map(DaysOfWeek::Day),
+        4 => prop::sample::select(week()).prop_map(DaysOfWeek::Day),
         1 => Just(DaysOfWeek::AnyDay),
         1 => Just(DaysOfWeek::Weekday),
         1 => Just(DaysOfWeek::WeekendDay),
@@ -62,7 +57,7 @@ fn pattern() -> impl Strategy<Value = Pattern> {
         .unwrap()),
         (
             1u16..5,
-            prop::sample::subsequence(DAYS.to_vec(), 1..=7),
+            prop::sample::subsequence(week(), 1..=7),
             prop::sample::select(vec![Weekday::Mon, Weekday::Sun])
         )
             .prop_map(|(interval, days, fdow)| serde_json::from_value(json!({

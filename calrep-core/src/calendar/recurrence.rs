@@ -26,7 +26,28 @@ pub enum DaysOfWeek {
     WeekendDay,
 }
 
+/// Monday to Sunday.
+const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
 impl DaysOfWeek {
+    /// The days this stands for, Monday first.
+    ///
+    /// ```
+    /// use calrep_core::calendar::DaysOfWeek;
+    /// assert_eq!(DaysOfWeek::WeekendDay.weekdays(), [chrono::Weekday::Sat, chrono::Weekday::Sun]);
+    /// ```
+    pub fn weekdays(self) -> Vec<Weekday> {
+        WEEK.into_iter().filter(|d| self.contains(*d)).collect()
+    }
+
     fn contains(self, day: Weekday) -> bool {
         match self {
             Self::Day(d) => d == day,
@@ -297,13 +318,7 @@ impl Recurrence {
         to: DateTime<Utc>,
     ) -> Result<Vec<Occurrence>, RecurrenceError> {
         self.check()?;
-        let (local_time, duration) = match *time {
-            ItemTime::Timed { start, end } => (start.with_timezone(&zone).time(), end - start),
-            ItemTime::AllDay { start, end } => (
-                NaiveTime::MIN,
-                TimeDelta::days((end - start).num_days().max(1)),
-            ),
-        };
+        let (local_time, duration) = pattern_time(time, zone);
         let deleted: BTreeSet<DateTime<Utc>> = self.deleted.iter().copied().collect();
         let modified: BTreeMap<DateTime<Utc>, &ModifiedOccurrence> = self
             .modified
@@ -380,13 +395,7 @@ impl Recurrence {
     /// DTSTART always counts as an instance there, while Exchange's range
     /// may start on a day the pattern skips.
     pub fn first_occurrence(&self, time: &ItemTime, zone: Tz) -> Option<Occurrence> {
-        let (local_time, duration) = match *time {
-            ItemTime::Timed { start, end } => (start.with_timezone(&zone).time(), end - start),
-            ItemTime::AllDay { start, end } => (
-                NaiveTime::MIN,
-                TimeDelta::days((end - start).num_days().max(1)),
-            ),
-        };
+        let (local_time, duration) = pattern_time(time, zone);
         let date = PatternDates::new(&self.pattern, self.range.start_date()).next()?;
         if let Range::EndDate { end_date, .. } = self.range
             && date > end_date
@@ -400,6 +409,18 @@ impl Recurrence {
             end: start + duration,
             is_exception: false,
         })
+    }
+}
+
+/// The wall-clock time of day every occurrence starts at, and how long each
+/// lasts, from the master's time (all-day series start at midnight).
+fn pattern_time(time: &ItemTime, zone: Tz) -> (NaiveTime, TimeDelta) {
+    match *time {
+        ItemTime::Timed { start, end } => (start.with_timezone(&zone).time(), end - start),
+        ItemTime::AllDay { start, end } => (
+            NaiveTime::MIN,
+            TimeDelta::days((end - start).num_days().max(1)),
+        ),
     }
 }
 

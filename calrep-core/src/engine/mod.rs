@@ -58,17 +58,8 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        Self {
-            concurrency: 4,
-            lease_ttl: TimeDelta::minutes(5),
-            page_size: 256,
-            fetch_batch: 50,
-            horizon_back: TimeDelta::days(365),
-            horizon_ahead: TimeDelta::days(730),
-            mass_delete_threshold: 20,
-            max_retries: 5,
-            base_backoff: Duration::from_millis(500),
-        }
+        // One set of defaults: the configuration's `[engine]` section.
+        Self::from_settings(&crate::config::EngineSettings::default())
     }
 }
 
@@ -83,7 +74,8 @@ impl EngineOptions {
             horizon_back: TimeDelta::days(i64::from(settings.horizon_days_back)),
             horizon_ahead: TimeDelta::days(i64::from(settings.horizon_days_ahead)),
             mass_delete_threshold: u64::from(settings.mass_delete_threshold),
-            ..Self::default()
+            max_retries: 5,
+            base_backoff: Duration::from_millis(500),
         }
     }
 

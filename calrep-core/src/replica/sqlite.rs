@@ -187,21 +187,32 @@ fn mailbox_id(tx: &Connection, mailbox: &EmailAddress) -> rusqlite::Result<i64> 
     }
     exec(
         tx,
-        "INSERT INTO mailboxes (address, display) VALUES (?1, ?2) ON CONFLICT (address) DO NOTHING",
+        "INSERT INTO mailboxes (address, display) VALUES (?1, ?2)",
         params![mailbox.key(), mailbox.as_str()],
     )?;
-    one(
-        tx,
-        "SELECT id FROM mailboxes WHERE address = ?1",
-        [mailbox.key()],
-        |r| r.get(0),
-    )
+    Ok(tx.last_insert_rowid())
 }
 
 fn find_mailbox(conn: &Connection, mailbox: &EmailAddress) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT id FROM mailboxes WHERE address = ?1")?
         .query_row([mailbox.key()], |r| r.get(0))
         .optional()
+}
+
+/// The (mailbox, calendar) rows of a replicated calendar, if it exists.
+fn find_calendar(
+    conn: &Connection,
+    mailbox: &EmailAddress,
+    calendar: &CalendarId,
+) -> rusqlite::Result<Option<(i64, i64)>> {
+    one(
+        conn,
+        "SELECT c.mailbox_id, c.id FROM calendars c JOIN mailboxes m ON m.id = c.mailbox_id
+         WHERE m.address = ?1 AND c.source_id = ?2",
+        params![mailbox.key(), calendar.as_str()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
 }
 
 fn calendar_id(
@@ -619,25 +630,25 @@ impl Replica for SqliteReplica {
         let err = self.err();
         let tx = conn.transaction().map_err(&err)?;
         let mut counts = Counts::default();
-        let Some(mailbox_row) = find_mailbox(&tx, mailbox).map_err(&err)? else {
+        let Some((mailbox_row, calendar_row)) =
+            find_calendar(&tx, mailbox, calendar).map_err(&err)?
+        else {
             return Ok(counts);
         };
-        counts.occurrences_deleted = exec(&tx,
-                "DELETE FROM occurrences WHERE item_id IN (SELECT i.id FROM items i JOIN calendars c ON c.id = i.calendar_id WHERE c.mailbox_id = ?1 AND c.source_id = ?2)",
-                params![mailbox_row, calendar.as_str()],
-            )
-            .map_err(&err)? as u64;
-        counts.items_deleted = exec(&tx,
-                "DELETE FROM items WHERE calendar_id IN (SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2)",
-                params![mailbox_row, calendar.as_str()],
-            )
-            .map_err(&err)? as u64;
-        exec(
+        counts.occurrences_deleted = exec(
             &tx,
-            "DELETE FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
-            params![mailbox_row, calendar.as_str()],
+            "DELETE FROM occurrences WHERE item_id IN (SELECT id FROM items WHERE calendar_id = ?1)",
+            [calendar_row],
         )
-        .map_err(&err)?;
+        .map_err(&err)? as u64;
+        // Items go with their calendar (ON DELETE CASCADE), attachments with their items.
+        counts.items_deleted = exec(
+            &tx,
+            "DELETE FROM items WHERE calendar_id = ?1",
+            [calendar_row],
+        )
+        .map_err(&err)? as u64;
+        exec(&tx, "DELETE FROM calendars WHERE id = ?1", [calendar_row]).map_err(&err)?;
         exec(
             &tx,
             "DELETE FROM sync_states WHERE mailbox_id = ?1 AND calendar = ?2",
@@ -933,18 +944,9 @@ impl Replica for SqliteReplica {
         let err = self.err();
         let tx = conn.transaction().map_err(&err)?;
         let mut counts = Counts::default();
-        let Some(mailbox_row) = find_mailbox(&tx, mailbox).map_err(&err)? else {
-            return Ok(counts);
-        };
-        let calendar_row: Option<i64> = one(
-            &tx,
-            "SELECT id FROM calendars WHERE mailbox_id = ?1 AND source_id = ?2",
-            params![mailbox_row, calendar.as_str()],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(&err)?;
-        let Some(calendar_row) = calendar_row else {
+        let Some((mailbox_row, calendar_row)) =
+            find_calendar(&tx, mailbox, calendar).map_err(&err)?
+        else {
             return Ok(counts);
         };
         for (id, list) in occurrences {

@@ -63,6 +63,7 @@ pub mod group;
 pub mod ical;
 mod ids;
 pub mod mailbox;
+pub mod recur;
 pub mod replica;
 pub mod schedule;
 mod secret;

@@ -1,0 +1,399 @@
+//! A recurrence set (RFC 5545 section 3.8.5): a start, rules, extra dates
+//! and excluded dates, expanded in the series' own zone.
+
+use std::collections::BTreeSet;
+
+use chrono::{
+    DateTime, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc,
+};
+use chrono_tz::Tz;
+
+use super::ExpandError;
+use super::iter::WallClock;
+use super::rule::{Rule, Until};
+use crate::schedule::wall_clock::rfc5545_instant;
+
+/// When a series starts (`DTSTART`), which also fixes the type every other
+/// date of the set is normalised to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeriesStart {
+    /// An all-day series (`DTSTART;VALUE=DATE`).
+    Date(NaiveDate),
+    /// A local time with no zone: the same wall-clock time anywhere.
+    Floating(NaiveDateTime),
+    /// A local time in a zone (`DTSTART;TZID=…`, or `…Z` as UTC).
+    Zoned(NaiveDateTime, Tz),
+}
+
+/// An `RDATE` or `EXDATE` value as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetDate {
+    /// A date.
+    Date(NaiveDate),
+    /// A local time with no zone (read in the series' zone).
+    Floating(NaiveDateTime),
+    /// A local time in a given zone.
+    Zoned(NaiveDateTime, Tz),
+    /// An instant.
+    Utc(DateTime<Utc>),
+}
+
+/// One occurrence, of the series start's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Instance {
+    /// A day of an all-day series.
+    Date(NaiveDate),
+    /// A floating local time.
+    Floating(NaiveDateTime),
+    /// An instant of a zoned series.
+    At(DateTime<Utc>),
+}
+
+impl Instance {
+    /// The instant this occurrence starts, reading floating values and dates
+    /// (at midnight) in `floating_zone`.
+    ///
+    /// ```
+    /// use calrep_core::recur::Instance;
+    /// let day = Instance::Date("2026-03-01".parse()?);
+    /// assert_eq!(day.instant(chrono_tz::UTC).to_rfc3339(), "2026-03-01T00:00:00+00:00");
+    /// # Ok::<(), chrono::ParseError>(())
+    /// ```
+    pub fn instant(self, floating_zone: Tz) -> DateTime<Utc> {
+        match self {
+            Self::At(t) => t,
+            Self::Date(d) => local_instant(floating_zone, d.and_time(NaiveTime::MIN)),
+            Self::Floating(t) => local_instant(floating_zone, t),
+        }
+    }
+}
+
+impl std::fmt::Display for Instance {
+    /// RFC 3339: `2026-03-01` for a date, `2026-03-01T09:00:00` for a
+    /// floating time, `2026-03-01T08:00:00Z` for an instant.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+            Self::Floating(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S")),
+            Self::At(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%SZ")),
+        }
+    }
+}
+
+/// What to do with a local time that a daylight-saving change skips or
+/// repeats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LocalTimePolicy {
+    /// RFC 5545 section 3.3.5: a skipped time is read with the offset from
+    /// before the gap (02:30 in a one-hour gap becomes 03:30 new time); a
+    /// repeated time means its first occurrence.
+    #[default]
+    Rfc5545,
+    /// Like `Rfc5545`, but an occurrence at a skipped time is left out.
+    SkipNonexistent,
+}
+
+/// Occurrences one expansion may return at most, against runaway rules.
+pub const MAX_OCCURRENCES: usize = 1_000_000;
+
+/// A recurring series: start, rules, `RDATE`s and `EXDATE`s.
+///
+/// ```
+/// use calrep_core::recur::{RecurrenceSet, SeriesStart};
+/// let start = SeriesStart::Zoned("2026-03-23T09:00:00".parse()?, chrono_tz::Europe::Berlin);
+/// let set = RecurrenceSet::new(start).rule("FREQ=WEEKLY;COUNT=3".parse()?);
+/// let starts: Vec<String> = set
+///     .between("2026-01-01T00:00:00Z".parse()?, "2027-01-01T00:00:00Z".parse()?)?
+///     .iter()
+///     .map(ToString::to_string)
+///     .collect();
+/// // Berlin moves to summer time on 29 March: 09:00 is 08:00Z, then 07:00Z.
+/// assert_eq!(starts, ["2026-03-23T08:00:00Z", "2026-03-30T07:00:00Z", "2026-04-06T07:00:00Z"]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecurrenceSet {
+    start: SeriesStart,
+    rules: Vec<Rule>,
+    rdates: Vec<SetDate>,
+    exdates: Vec<SetDate>,
+    policy: LocalTimePolicy,
+    start_is_instance: bool,
+}
+
+impl RecurrenceSet {
+    /// A set holding only its start.
+    pub fn new(start: SeriesStart) -> Self {
+        Self {
+            start,
+            rules: Vec::new(),
+            rdates: Vec::new(),
+            exdates: Vec::new(),
+            policy: LocalTimePolicy::default(),
+            start_is_instance: true,
+        }
+    }
+
+    /// Adds an `RRULE`.
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Adds an `RDATE`.
+    pub fn rdate(mut self, date: SetDate) -> Self {
+        self.rdates.push(date);
+        self
+    }
+
+    /// Adds an `EXDATE`.
+    pub fn exdate(mut self, date: SetDate) -> Self {
+        self.exdates.push(date);
+        self
+    }
+
+    /// Sets how skipped and repeated local times are read.
+    pub fn policy(mut self, policy: LocalTimePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Whether the start is an occurrence even when the rules do not produce
+    /// it. RFC 5545 (section 3.8.5) makes it the set's first instance, which
+    /// is the default: an event must not vanish because its rule is out of
+    /// step with its start. Rule-only semantics (libical, ical.net,
+    /// python-dateutil) drop an out-of-step start; the start never counts
+    /// towards `COUNT` unless the rule produces it.
+    ///
+    /// ```
+    /// use calrep_core::recur::{RecurrenceSet, SeriesStart};
+    /// // 2026-03-01 is a Sunday; the rule only produces Mondays.
+    /// let set = RecurrenceSet::new(SeriesStart::Date("2026-03-01".parse()?))
+    ///     .rule("FREQ=WEEKLY;BYDAY=MO;COUNT=2".parse()?);
+    /// assert_eq!(set.all(10)?.len(), 3);
+    /// assert_eq!(set.start_is_instance(false).all(10)?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn start_is_instance(mut self, yes: bool) -> Self {
+        self.start_is_instance = yes;
+        self
+    }
+
+    /// The series' start.
+    pub fn start(&self) -> SeriesStart {
+        self.start
+    }
+
+    /// The series' zone (UTC for floating and all-day series).
+    fn zone(&self) -> Tz {
+        match self.start {
+            SeriesStart::Zoned(_, z) => z,
+            _ => chrono_tz::UTC,
+        }
+    }
+
+    fn start_wall(&self) -> (NaiveDateTime, bool) {
+        match self.start {
+            SeriesStart::Date(d) => (d.and_time(NaiveTime::MIN), true),
+            SeriesStart::Floating(t) | SeriesStart::Zoned(t, _) => (t, false),
+        }
+    }
+
+    /// A wall-clock time of this series as an occurrence (`None` when the
+    /// policy drops it).
+    fn instance(&self, wall: NaiveDateTime) -> Option<Instance> {
+        match self.start {
+            SeriesStart::Date(_) => Some(Instance::Date(wall.date())),
+            SeriesStart::Floating(_) => Some(Instance::Floating(wall)),
+            SeriesStart::Zoned(_, zone) => {
+                if self.policy == LocalTimePolicy::SkipNonexistent
+                    && matches!(zone.from_local_datetime(&wall), LocalResult::None)
+                {
+                    return None;
+                }
+                Some(Instance::At(local_instant(zone, wall)))
+            }
+        }
+    }
+
+    /// An `RDATE`/`EXDATE` value normalised to the start's type: dates get
+    /// the start's time of day, times of an all-day series their date, and
+    /// zoned or UTC values are moved into the series' zone — never into the
+    /// zone of the process.
+    fn normalise(&self, date: SetDate) -> Option<Instance> {
+        let (start, _) = self.start_wall();
+        let zone = self.zone();
+        let wall = match date {
+            SetDate::Date(d) => d.and_time(start.time()),
+            SetDate::Floating(t) => t,
+            SetDate::Zoned(t, z) => local_instant(z, t).with_timezone(&zone).naive_local(),
+            SetDate::Utc(t) => t.with_timezone(&zone).naive_local(),
+        };
+        match (self.start, date) {
+            // An instant given exactly stays exact, even in a repeated hour.
+            (SeriesStart::Zoned(..), SetDate::Utc(t)) => Some(Instance::At(t)),
+            (SeriesStart::Zoned(..), SetDate::Zoned(t, z)) => {
+                Some(Instance::At(local_instant(z, t)))
+            }
+            (SeriesStart::Date(_), _) => Some(Instance::Date(wall.date())),
+            _ => self.instance(wall),
+        }
+    }
+
+    /// The rule's `UNTIL` in the series' wall clock.
+    fn until_wall(&self, until: Option<Until>) -> Option<NaiveDateTime> {
+        let zone = self.zone();
+        until.map(|u| match (self.start, u) {
+            // A date-only end includes its whole day.
+            (SeriesStart::Date(_), Until::Date(d)) => d.and_time(NaiveTime::MIN),
+            (SeriesStart::Date(_), Until::Floating(t)) => t.date().and_time(NaiveTime::MIN),
+            (SeriesStart::Date(_), Until::Utc(t)) => t.date_naive().and_time(NaiveTime::MIN),
+            (_, Until::Date(d)) => d
+                .and_hms_opt(23, 59, 59)
+                .unwrap_or(d.and_time(NaiveTime::MIN)),
+            (_, Until::Floating(t)) => t,
+            (SeriesStart::Floating(_), Until::Utc(t)) => t.naive_utc(),
+            (SeriesStart::Zoned(..), Until::Utc(t)) => t.with_timezone(&zone).naive_local(),
+        })
+    }
+
+    fn iterators(&self) -> Result<Vec<WallClock>, ExpandError> {
+        let (start, date_only) = self.start_wall();
+        self.rules
+            .iter()
+            .map(|r| WallClock::new(r, start, date_only, self.until_wall(r.until)))
+            .collect()
+    }
+
+    fn excluded(&self) -> BTreeSet<Instance> {
+        self.exdates
+            .iter()
+            .filter_map(|d| self.normalise(*d))
+            .collect()
+    }
+
+    /// Every occurrence, in order. Fails with [`ExpandError::OutOfRange`] for
+    /// a series without end, and with [`ExpandError::TooMany`] past `limit`.
+    ///
+    /// ```
+    /// use calrep_core::recur::{RecurrenceSet, SeriesStart, SetDate};
+    /// let set = RecurrenceSet::new(SeriesStart::Date("2026-03-02".parse()?))
+    ///     .rule("FREQ=WEEKLY;BYDAY=MO,TH;COUNT=3".parse()?)
+    ///     .exdate(SetDate::Date("2026-03-05".parse()?));
+    /// let days: Vec<String> = set.all(100)?.iter().map(ToString::to_string).collect();
+    /// assert_eq!(days, ["2026-03-02", "2026-03-09"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn all(&self, limit: usize) -> Result<Vec<Instance>, ExpandError> {
+        let excluded = self.excluded();
+        let mut out: Vec<Instance> = Vec::new();
+        let (start, _) = self.start_wall();
+        if self.start_is_instance || self.rules.is_empty() {
+            out.extend(self.instance(start));
+        }
+        for it in self.iterators()? {
+            for wall in it {
+                out.extend(self.instance(wall?));
+                if out.len() > limit {
+                    return Err(ExpandError::TooMany(limit));
+                }
+            }
+        }
+        out.extend(self.rdates.iter().filter_map(|d| self.normalise(*d)));
+        Ok(finish(out, &excluded))
+    }
+
+    /// The occurrences starting at or after `from` and before `to`, in order
+    /// and without duplicates. Floating and all-day series are read in UTC;
+    /// see [`RecurrenceSet::between_in`]. A series without end is expanded
+    /// from the window on, not from its start.
+    pub fn between(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Instance>, ExpandError> {
+        self.between_in(from, to, chrono_tz::UTC)
+    }
+
+    /// Like [`RecurrenceSet::between`], reading floating times and dates in
+    /// `floating_zone`.
+    ///
+    /// ```
+    /// use calrep_core::recur::{RecurrenceSet, SeriesStart};
+    /// // A daily series started in 1990: the window costs the same as in 1990.
+    /// let set = RecurrenceSet::new(SeriesStart::Zoned("1990-01-01T09:00:00".parse()?, chrono_tz::UTC))
+    ///     .rule("FREQ=DAILY".parse()?);
+    /// let week = set.between_in("2026-06-01T00:00:00Z".parse()?, "2026-06-08T00:00:00Z".parse()?, chrono_tz::UTC)?;
+    /// assert_eq!(week.len(), 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn between_in(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        floating_zone: Tz,
+    ) -> Result<Vec<Instance>, ExpandError> {
+        if to <= from {
+            return Ok(Vec::new());
+        }
+        let excluded = self.excluded();
+        let inside = |i: &Instance| {
+            let t = i.instant(floating_zone);
+            t >= from && t < to
+        };
+        // Local times lie within ±15 hours of UTC (and floating ones are read
+        // in `floating_zone`), so a day of slack on each side of the window in
+        // wall-clock terms covers every occurrence that can fall inside it.
+        let slack = TimeDelta::hours(40);
+        let wall_from = from.naive_utc() - slack;
+        let wall_to = to.naive_utc() + slack;
+        let mut out: Vec<Instance> = Vec::new();
+        let (start, _) = self.start_wall();
+        if self.start_is_instance || self.rules.is_empty() {
+            out.extend(self.instance(start).filter(inside));
+        }
+        for mut it in self.iterators()? {
+            it.seek(wall_from);
+            for wall in it {
+                let wall = match wall {
+                    Ok(w) => w,
+                    // The calendar ends in 9999: so does the window.
+                    Err(ExpandError::OutOfRange) => break,
+                    Err(e) => return Err(e),
+                };
+                if wall > wall_to {
+                    break;
+                }
+                out.extend(self.instance(wall).filter(inside));
+                if out.len() > MAX_OCCURRENCES {
+                    return Err(ExpandError::TooMany(MAX_OCCURRENCES));
+                }
+            }
+        }
+        out.extend(
+            self.rdates
+                .iter()
+                .filter_map(|d| self.normalise(*d))
+                .filter(inside),
+        );
+        Ok(finish(out, &excluded))
+    }
+}
+
+/// Sorted, without duplicates (RFC 5545: an instance counts once however
+/// many rules produce it) and without excluded instances.
+fn finish(mut out: Vec<Instance>, excluded: &BTreeSet<Instance>) -> Vec<Instance> {
+    out.sort_unstable();
+    out.dedup();
+    if !excluded.is_empty() {
+        out.retain(|i| !excluded.contains(i));
+    }
+    out
+}
+
+/// The instant RFC 5545 gives a local time (first of a repeated time, a
+/// skipped time moved forward by the gap).
+fn local_instant(zone: Tz, wall: NaiveDateTime) -> DateTime<Utc> {
+    rfc5545_instant(zone, wall).map_or_else(|| wall.and_utc(), |t| t.with_timezone(&Utc))
+}

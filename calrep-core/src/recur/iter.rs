@@ -681,10 +681,11 @@ mod tests {
         // 2026-01-01 is a Thursday: week 1 starts Monday 2025-12-29.
         let d = NaiveDate::from_ymd_opt(2025, 12, 29).unwrap();
         assert_eq!(week_number(d, Weekday::Mon), (1, 53));
-        // With Sunday weeks, week 1 of 2026 starts Sunday 2025-12-28.
+        // With Sunday weeks, 28 Dec – 3 Jan holds only three days of 2026,
+        // so week 1 starts Sunday 2026-01-04.
         assert_eq!(
             week_one(2026, Weekday::Sun),
-            NaiveDate::from_ymd_opt(2025, 12, 28)
+            NaiveDate::from_ymd_opt(2026, 1, 4)
         );
     }
 

@@ -34,6 +34,9 @@ pub(crate) struct WallClock {
     start: NaiveDateTime,
     /// Inclusive end, in the same wall clock.
     until: Option<NaiveDateTime>,
+    /// A caller's bound: periods starting after this day are not looked at,
+    /// so a window over a rule that never matches costs only the window.
+    horizon: Option<NaiveDate>,
     /// Occurrences still allowed by `COUNT`.
     remaining: Option<u32>,
     period: Period,
@@ -100,6 +103,7 @@ impl WallClock {
             nth_scope,
             start,
             until,
+            horizon: None,
             period,
             pending: Vec::new().into_iter(),
             times,
@@ -158,6 +162,11 @@ impl WallClock {
         }
     }
 
+    /// Stops the iterator at periods starting after `date`.
+    pub(crate) fn stop_after(&mut self, date: NaiveDate) {
+        self.horizon = Some(date);
+    }
+
     fn past_until(&self, t: NaiveDateTime) -> bool {
         self.until.is_some_and(|u| t > u)
     }
@@ -168,9 +177,11 @@ impl WallClock {
             if period_start_after(self.period, last_date()) {
                 return Err(ExpandError::OutOfRange);
             }
-            if let Some(u) = self.until
-                && period_start_after(self.period, u.date())
-            {
+            let end = match (self.until.map(|u| u.date()), self.horizon) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            if end.is_some_and(|end| period_start_after(self.period, end)) {
                 return Ok(false);
             }
             let candidates = self.candidates();

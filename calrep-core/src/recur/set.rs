@@ -355,6 +355,7 @@ impl RecurrenceSet {
         }
         for mut it in self.iterators()? {
             it.seek(wall_from);
+            it.stop_after(wall_to.date());
             for wall in it {
                 let wall = match wall {
                     Ok(w) => w,

@@ -4,16 +4,12 @@
 //! all-day events as dates, and attachments as content-hash URIs or inline.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
-use chrono::{
-    DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
 use crate::calendar::{
-    AttendeeRole, CalendarItem, DayOfWeekIndex, DaysOfWeek, FreeBusy, ItemTime, Pattern, Range,
-    Sensitivity,
+    AttendeeRole, CalendarItem, FreeBusy, ItemTime, Pattern, Range, Recurrence, Sensitivity,
 };
 
 /// How attachments appear in the export.
@@ -342,122 +338,21 @@ fn vevent(
     }
 }
 
-fn day(d: Weekday) -> &'static str {
-    match d {
-        Weekday::Mon => "MO",
-        Weekday::Tue => "TU",
-        Weekday::Wed => "WE",
-        Weekday::Thu => "TH",
-        Weekday::Fri => "FR",
-        Weekday::Sat => "SA",
-        Weekday::Sun => "SU",
-    }
-}
-
-fn day_set(days: DaysOfWeek) -> String {
-    days.weekdays()
-        .into_iter()
-        .map(day)
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn setpos(index: DayOfWeekIndex) -> i8 {
-    match index {
-        DayOfWeekIndex::First => 1,
-        DayOfWeekIndex::Second => 2,
-        DayOfWeekIndex::Third => 3,
-        DayOfWeekIndex::Fourth => 4,
-        _ => -1,
-    }
-}
-
-/// Exchange puts days 29–31 on a short month's last day; BYSETPOS=-1 over
-/// the candidate days says the same in RFC 5545.
-fn month_day(d: u8) -> String {
-    if d <= 28 {
-        format!("BYMONTHDAY={d}")
-    } else {
-        let days: Vec<String> = (28..=d).map(|x| x.to_string()).collect();
-        format!("BYMONTHDAY={};BYSETPOS=-1", days.join(","))
-    }
-}
-
-/// The RRULE (without the `RRULE:` name) for an Exchange pattern and range,
-/// per the mapping in DESIGN.md; `tz` places an end date's last moment,
-/// `all_day` writes it as a date.
+/// The RRULE (without the `RRULE:` name) for an Exchange pattern and range:
+/// [`Recurrence::rule`] written out.
 ///
 /// ```
 /// let rec: calrep_core::calendar::Recurrence = serde_json::from_value(serde_json::json!({
-///     "pattern": {"type": "absolute_monthly", "interval": 1, "day_of_month": 31},
+///     "pattern": {"type": "relative_monthly", "interval": 2, "days": "weekday", "index": "last"},
 ///     "range": {"type": "numbered", "start_date": "2026-01-31", "count": 6}}))?;
 /// let rule = calrep_core::ical::rrule(&rec.pattern, &rec.range, chrono_tz::UTC, false);
-/// assert_eq!(rule, "FREQ=MONTHLY;INTERVAL=1;BYMONTHDAY=28,29,30,31;BYSETPOS=-1;COUNT=6");
+/// assert_eq!(rule, "FREQ=MONTHLY;INTERVAL=2;COUNT=6;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn rrule(pattern: &Pattern, range: &Range, tz: Tz, all_day: bool) -> String {
-    let mut rule = match pattern {
-        Pattern::Daily { interval } => format!("FREQ=DAILY;INTERVAL={interval}"),
-        Pattern::Weekly {
-            interval,
-            days,
-            first_day_of_week,
-        } => format!(
-            "FREQ=WEEKLY;INTERVAL={interval};BYDAY={};WKST={}",
-            days.iter().map(|d| day(*d)).collect::<Vec<_>>().join(","),
-            day(*first_day_of_week)
-        ),
-        Pattern::AbsoluteMonthly {
-            interval,
-            day_of_month,
-        } => {
-            format!(
-                "FREQ=MONTHLY;INTERVAL={interval};{}",
-                month_day(*day_of_month)
-            )
-        }
-        Pattern::RelativeMonthly {
-            interval,
-            days,
-            index,
-        } => {
-            format!(
-                "FREQ=MONTHLY;INTERVAL={interval};BYDAY={};BYSETPOS={}",
-                day_set(*days),
-                setpos(*index)
-            )
-        }
-        Pattern::AbsoluteYearly {
-            month,
-            day_of_month,
-        } => format!("FREQ=YEARLY;BYMONTH={month};{}", month_day(*day_of_month)),
-        Pattern::RelativeYearly { month, days, index } => {
-            format!(
-                "FREQ=YEARLY;BYMONTH={month};BYDAY={};BYSETPOS={}",
-                day_set(*days),
-                setpos(*index)
-            )
-        }
-    };
-    match range {
-        Range::Numbered { count, .. } => {
-            let _ = write!(rule, ";COUNT={count}");
-        }
-        Range::EndDate { end_date, .. } if all_day => {
-            let _ = write!(rule, ";UNTIL={}", end_date.format("%Y%m%d"));
-        }
-        Range::EndDate { end_date, .. } => {
-            // The last moment of the end date in the series' zone, in UTC.
-            let last = end_date.and_hms_opt(23, 59, 59).unwrap_or_default();
-            let until = tz
-                .from_local_datetime(&last)
-                .latest()
-                .map_or_else(|| last.and_utc(), |t| t.with_timezone(&Utc));
-            let _ = write!(rule, ";UNTIL={}", until.format("%Y%m%dT%H%M%SZ"));
-        }
-        _ => {}
-    }
-    rule
+    Recurrence::new(pattern.clone(), *range)
+        .rule(tz, all_day)
+        .to_string()
 }
 
 /// A VTIMEZONE listing the zone's transitions from `from` to `to` (years).

@@ -4,12 +4,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Datelike, Days, Months, NaiveDate, NaiveTime, TimeDelta, Utc, Weekday};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::item::{ItemId, ItemTime};
-use crate::schedule::wall_clock::rfc5545_instant;
+use crate::recur::{
+    ByDay, ExpandError, Frequency, RecurrenceSet, Rule, SeriesStart, SetDate, Until,
+};
 
 /// Which days a relative pattern counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,16 +249,30 @@ pub enum RecurrenceError {
     /// The zone is unknown.
     #[error("unknown time zone {0:?} for expansion")]
     UnknownZone(String),
-    /// The rule needs more steps than allowed to reach the window.
-    #[error("recurrence needs more than {0} steps to reach the window")]
-    TooManySteps(u32),
+    /// The series cannot be expanded.
+    #[error(transparent)]
+    Expand(#[from] ExpandError),
 }
 
-/// Candidate dates examined at most per expansion: a daily series 2,700
-/// years long. Protects against runaway rules.
-const MAX_STEPS: u32 = 1_000_000;
-
 impl Recurrence {
+    /// A series with no modified or deleted occurrences.
+    ///
+    /// ```
+    /// use calrep_core::calendar::{Pattern, Range, Recurrence};
+    /// let pattern: Pattern = serde_json::from_value(serde_json::json!({"type": "daily", "interval": 2}))?;
+    /// let range = Range::NoEnd { start_date: "2026-03-01".parse()? };
+    /// assert!(Recurrence::new(pattern, range).check().is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(pattern: Pattern, range: Range) -> Self {
+        Self {
+            pattern,
+            range,
+            modified: Vec::new(),
+            deleted: Vec::new(),
+        }
+    }
+
     /// Checks values against Exchange's ranges.
     pub fn check(&self) -> Result<(), RecurrenceError> {
         let bad = |m: &str| Err(RecurrenceError::Invalid(m.to_owned()));
@@ -309,7 +325,8 @@ impl Recurrence {
     /// the series' wall-clock zone: deleted ones left out, modified ones at
     /// their new times (found even when moved far from their original
     /// place). `time` is the master's time (its time of day and duration
-    /// apply to every occurrence).
+    /// apply to every occurrence). The expansion starts near the window,
+    /// however old the series.
     pub fn occurrences(
         &self,
         time: &ItemTime,
@@ -317,38 +334,15 @@ impl Recurrence {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Occurrence>, RecurrenceError> {
-        self.check()?;
-        let (local_time, duration) = pattern_time(time, zone);
-        let deleted: BTreeSet<DateTime<Utc>> = self.deleted.iter().copied().collect();
+        let (set, duration) = self.set(time, zone)?;
         let modified: BTreeMap<DateTime<Utc>, &ModifiedOccurrence> = self
             .modified
             .iter()
             .map(|m| (m.original_start, m))
             .collect();
         let mut out = Vec::new();
-        let last_day = (to + TimeDelta::days(1)).with_timezone(&zone).date_naive();
-        // `seen` counts pattern dates so far (this one included): Exchange's
-        // numbered ranges count deleted occurrences too.
-        for (seen, date) in (1u32..).zip(PatternDates::new(&self.pattern, self.range.start_date()))
-        {
-            if seen > MAX_STEPS {
-                return Err(RecurrenceError::TooManySteps(MAX_STEPS));
-            }
-            if date > last_day {
-                break;
-            }
-            match self.range {
-                Range::EndDate { end_date, .. } if date > end_date => break,
-                Range::Numbered { count: n, .. } if seen > n => break,
-                _ => {}
-            }
-            let Some(original) = rfc5545_instant(zone, date.and_time(local_time)) else {
-                continue;
-            };
-            let original = original.with_timezone(&Utc);
-            if deleted.contains(&original) {
-                continue;
-            }
+        for original in set.between_in(from - duration, to, zone)? {
+            let original = original.instant(zone);
             let occurrence = match modified.get(&original) {
                 Some(m) => Occurrence {
                     original_start: original,
@@ -368,14 +362,21 @@ impl Recurrence {
             }
         }
         // Exceptions moved into the window from beyond its reach.
+        let deleted: BTreeSet<DateTime<Utc>> = self.deleted.iter().copied().collect();
         for m in self
             .modified
             .iter()
             .filter(|m| m.start < to && m.end > from && !deleted.contains(&m.original_start))
         {
-            if !out.iter().any(|o| o.original_start == m.original_start)
-                && original_is_in_series(self, m.original_start, zone, local_time)
-            {
+            if out.iter().any(|o| o.original_start == m.original_start) {
+                continue;
+            }
+            let one_second = TimeDelta::seconds(1);
+            let in_series = set
+                .between_in(m.original_start, m.original_start + one_second, zone)?
+                .iter()
+                .any(|i| i.instant(zone) == m.original_start);
+            if in_series {
                 out.push(Occurrence {
                     original_start: m.original_start,
                     start: m.start,
@@ -387,6 +388,137 @@ impl Recurrence {
         out.sort_by_key(|o| (o.start, o.original_start));
         Ok(out)
     }
+
+    /// The series as an RFC 5545 recurrence set (the pattern's rule, the
+    /// deleted occurrences as `EXDATE`s), and each occurrence's length.
+    fn set(
+        &self,
+        time: &ItemTime,
+        zone: Tz,
+    ) -> Result<(RecurrenceSet, TimeDelta), RecurrenceError> {
+        self.check()?;
+        let (local_time, duration) = pattern_time(time, zone);
+        let all_day = matches!(time, ItemTime::AllDay { .. });
+        let first_day = self.range.start_date();
+        let start = if all_day {
+            SeriesStart::Date(first_day)
+        } else {
+            SeriesStart::Zoned(first_day.and_time(local_time), zone)
+        };
+        // Exchange's range may start on a day the pattern skips; the first
+        // occurrence is then the first day the pattern gives, and counting
+        // starts there.
+        let mut set = RecurrenceSet::new(start)
+            .rule(self.rule(zone, all_day))
+            .start_is_instance(false);
+        for t in &self.deleted {
+            set = set.exdate(if all_day {
+                SetDate::Date(t.with_timezone(&zone).date_naive())
+            } else {
+                SetDate::Utc(*t)
+            });
+        }
+        Ok((set, duration))
+    }
+
+    /// The pattern and range as an RFC 5545 rule (the table in DESIGN.md):
+    /// `zone` places an end date's last moment, `all_day` writes it as a
+    /// date.
+    ///
+    /// ```
+    /// let rec: calrep_core::calendar::Recurrence = serde_json::from_value(serde_json::json!({
+    ///     "pattern": {"type": "absolute_monthly", "interval": 1, "day_of_month": 31},
+    ///     "range": {"type": "numbered", "start_date": "2026-01-31", "count": 6}}))?;
+    /// // Exchange moves day 31 to a short month's last day: BYSETPOS=-1 says so.
+    /// assert_eq!(
+    ///     rec.rule(chrono_tz::UTC, false).to_string(),
+    ///     "FREQ=MONTHLY;COUNT=6;BYMONTHDAY=28,29,30,31;BYSETPOS=-1",
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn rule(&self, zone: Tz, all_day: bool) -> Rule {
+        let every = |d: Weekday| ByDay {
+            nth: None,
+            weekday: d,
+        };
+        let (freq, interval) = match self.pattern {
+            Pattern::Daily { interval } => (Frequency::Daily, interval),
+            Pattern::Weekly { interval, .. } => (Frequency::Weekly, interval),
+            Pattern::AbsoluteMonthly { interval, .. }
+            | Pattern::RelativeMonthly { interval, .. } => (Frequency::Monthly, interval),
+            Pattern::AbsoluteYearly { .. } | Pattern::RelativeYearly { .. } => {
+                (Frequency::Yearly, 1)
+            }
+        };
+        let mut rule = Rule::new(freq);
+        rule.interval = u32::from(interval.max(1));
+        match &self.pattern {
+            Pattern::Daily { .. } => {}
+            Pattern::Weekly {
+                days,
+                first_day_of_week,
+                ..
+            } => {
+                rule.by_day = days.iter().map(|d| every(*d)).collect();
+                rule.week_start = *first_day_of_week;
+            }
+            Pattern::AbsoluteMonthly { day_of_month, .. } => {
+                clamped_month_day(&mut rule, *day_of_month)
+            }
+            Pattern::AbsoluteYearly {
+                month,
+                day_of_month,
+            } => {
+                rule.by_month = vec![*month];
+                clamped_month_day(&mut rule, *day_of_month);
+            }
+            Pattern::RelativeMonthly { days, index, .. } => {
+                rule.by_day = days.weekdays().into_iter().map(every).collect();
+                rule.by_set_pos = vec![set_position(*index)];
+            }
+            Pattern::RelativeYearly { month, days, index } => {
+                rule.by_month = vec![*month];
+                rule.by_day = days.weekdays().into_iter().map(every).collect();
+                rule.by_set_pos = vec![set_position(*index)];
+            }
+        }
+        match self.range {
+            Range::NoEnd { .. } => {}
+            Range::Numbered { count, .. } => rule.count = Some(count),
+            Range::EndDate { end_date, .. } if all_day => rule.until = Some(Until::Date(end_date)),
+            Range::EndDate { end_date, .. } => {
+                // The last moment of the end date in the series' zone.
+                let last = end_date.and_hms_opt(23, 59, 59).unwrap_or_default();
+                let until = zone
+                    .from_local_datetime(&last)
+                    .latest()
+                    .map_or_else(|| last.and_utc(), |t| t.with_timezone(&Utc));
+                rule.until = Some(Until::Utc(until));
+            }
+        }
+        rule
+    }
+}
+
+/// Exchange puts days 29–31 on a short month's last day: the last of the
+/// candidate days 28..=day is the same day in RFC 5545 terms.
+fn clamped_month_day(rule: &mut Rule, day: u8) {
+    if day <= 28 {
+        rule.by_month_day = vec![day as i8];
+    } else {
+        rule.by_month_day = (28..=day).map(|d| d as i8).collect();
+        rule.by_set_pos = vec![-1];
+    }
+}
+
+fn set_position(index: DayOfWeekIndex) -> i16 {
+    match index {
+        DayOfWeekIndex::First => 1,
+        DayOfWeekIndex::Second => 2,
+        DayOfWeekIndex::Third => 3,
+        DayOfWeekIndex::Fourth => 4,
+        DayOfWeekIndex::Last => -1,
+    }
 }
 
 impl Recurrence {
@@ -395,14 +527,15 @@ impl Recurrence {
     /// DTSTART always counts as an instance there, while Exchange's range
     /// may start on a day the pattern skips.
     pub fn first_occurrence(&self, time: &ItemTime, zone: Tz) -> Option<Occurrence> {
-        let (local_time, duration) = pattern_time(time, zone);
-        let date = PatternDates::new(&self.pattern, self.range.start_date()).next()?;
-        if let Range::EndDate { end_date, .. } = self.range
-            && date > end_date
-        {
-            return None;
-        }
-        let start = rfc5545_instant(zone, date.and_time(local_time))?.with_timezone(&Utc);
+        let mut plain = self.clone();
+        plain.deleted.clear();
+        let (set, duration) = plain.set(time, zone).ok()?;
+        let begin = set.start().wall_clock();
+        // The first occurrence lies within a few years of the range's start
+        // for every Exchange pattern (yearly on 29 February: eight at most).
+        let from = (begin - TimeDelta::days(2)).and_utc();
+        let to = (begin + TimeDelta::days(366 * 9)).and_utc();
+        let start = set.between_in(from, to, zone).ok()?.first()?.instant(zone);
         Some(Occurrence {
             original_start: start,
             start,
@@ -421,160 +554,6 @@ fn pattern_time(time: &ItemTime, zone: Tz) -> (NaiveTime, TimeDelta) {
             NaiveTime::MIN,
             TimeDelta::days((end - start).num_days().max(1)),
         ),
-    }
-}
-
-/// Whether `original` is an occurrence the pattern and range produce.
-fn original_is_in_series(
-    rec: &Recurrence,
-    original: DateTime<Utc>,
-    zone: Tz,
-    local_time: NaiveTime,
-) -> bool {
-    let target = original.with_timezone(&zone).date_naive();
-    let mut count = 0;
-    for date in PatternDates::new(&rec.pattern, rec.range.start_date()).take(MAX_STEPS as usize) {
-        count += 1;
-        match rec.range {
-            Range::EndDate { end_date, .. } if date > end_date => return false,
-            Range::Numbered { count: n, .. } if count > n => return false,
-            _ => {}
-        }
-        if date > target {
-            return false;
-        }
-        if date == target {
-            return rfc5545_instant(zone, date.and_time(local_time))
-                .is_some_and(|t| t.with_timezone(&Utc) == original);
-        }
-    }
-    false
-}
-
-/// The dates a pattern produces from a start date on, in order.
-struct PatternDates {
-    pattern: Pattern,
-    start: NaiveDate,
-    /// The period (day, week or month block) being produced.
-    period: u32,
-    pending: Vec<NaiveDate>,
-}
-
-impl PatternDates {
-    fn new(pattern: &Pattern, start: NaiveDate) -> Self {
-        Self {
-            pattern: pattern.clone(),
-            start,
-            period: 0,
-            pending: Vec::new(),
-        }
-    }
-
-    /// The dates of period number `k`, ascending (may be empty).
-    fn period_dates(&self, k: u32) -> Option<Vec<NaiveDate>> {
-        let start = self.start;
-        Some(match &self.pattern {
-            Pattern::Daily { interval } => {
-                vec![start.checked_add_days(Days::new(u64::from(k) * u64::from(*interval)))?]
-            }
-            Pattern::Weekly {
-                interval,
-                days,
-                first_day_of_week,
-            } => {
-                let back = (7 + start.weekday().num_days_from_monday()
-                    - first_day_of_week.num_days_from_monday())
-                    % 7;
-                let week_start = start
-                    .checked_sub_days(Days::new(u64::from(back)))?
-                    .checked_add_days(Days::new(7 * u64::from(k) * u64::from(*interval)))?;
-                let mut dates: Vec<NaiveDate> = (0..7)
-                    .filter_map(|i| week_start.checked_add_days(Days::new(i)))
-                    .filter(|d| days.contains(&d.weekday()))
-                    .collect();
-                dates.sort();
-                dates
-            }
-            Pattern::AbsoluteMonthly {
-                interval,
-                day_of_month,
-            } => {
-                let first = month_start(start, k * u32::from(*interval))?;
-                vec![clamped_day(first, *day_of_month)?]
-            }
-            Pattern::RelativeMonthly {
-                interval,
-                days,
-                index,
-            } => {
-                let first = month_start(start, k * u32::from(*interval))?;
-                relative_day(first, *days, *index).into_iter().collect()
-            }
-            Pattern::AbsoluteYearly {
-                month,
-                day_of_month,
-            } => {
-                let first = NaiveDate::from_ymd_opt(
-                    start.year().checked_add(i32::try_from(k).ok()?)?,
-                    u32::from(*month),
-                    1,
-                )?;
-                vec![clamped_day(first, *day_of_month)?]
-            }
-            Pattern::RelativeYearly { month, days, index } => {
-                let first = NaiveDate::from_ymd_opt(
-                    start.year().checked_add(i32::try_from(k).ok()?)?,
-                    u32::from(*month),
-                    1,
-                )?;
-                relative_day(first, *days, *index).into_iter().collect()
-            }
-        })
-    }
-}
-
-impl Iterator for PatternDates {
-    type Item = NaiveDate;
-
-    fn next(&mut self) -> Option<NaiveDate> {
-        loop {
-            if let Some(date) = self.pending.pop() {
-                if date >= self.start {
-                    return Some(date);
-                }
-                continue;
-            }
-            let mut dates = self.period_dates(self.period)?;
-            self.period = self.period.checked_add(1)?;
-            dates.reverse();
-            self.pending = dates;
-        }
-    }
-}
-
-fn month_start(start: NaiveDate, months: u32) -> Option<NaiveDate> {
-    start.with_day(1)?.checked_add_months(Months::new(months))
-}
-
-/// Day `day` of the month starting at `first`, or the month's last day.
-fn clamped_day(first: NaiveDate, day: u8) -> Option<NaiveDate> {
-    let last = first.checked_add_months(Months::new(1))?.pred_opt()?;
-    first.with_day(u32::from(day).min(last.day()))
-}
-
-fn relative_day(first: NaiveDate, days: DaysOfWeek, index: DayOfWeekIndex) -> Option<NaiveDate> {
-    let next_month = first.checked_add_months(Months::new(1))?;
-    let matching: Vec<NaiveDate> = first
-        .iter_days()
-        .take_while(|d| *d < next_month)
-        .filter(|d| days.contains(d.weekday()))
-        .collect();
-    match index {
-        DayOfWeekIndex::First => matching.first().copied(),
-        DayOfWeekIndex::Second => matching.get(1).copied(),
-        DayOfWeekIndex::Third => matching.get(2).copied(),
-        DayOfWeekIndex::Fourth => matching.get(3).copied(),
-        DayOfWeekIndex::Last => matching.last().copied(),
     }
 }
 

@@ -25,6 +25,23 @@ pub enum SeriesStart {
     Zoned(NaiveDateTime, Tz),
 }
 
+impl SeriesStart {
+    /// The start's wall-clock time (midnight for a date).
+    ///
+    /// ```
+    /// use calrep_core::recur::SeriesStart;
+    /// let start = SeriesStart::Date("2026-03-01".parse()?);
+    /// assert_eq!(start.wall_clock().to_string(), "2026-03-01 00:00:00");
+    /// # Ok::<(), chrono::ParseError>(())
+    /// ```
+    pub fn wall_clock(self) -> NaiveDateTime {
+        match self {
+            Self::Date(d) => d.and_time(NaiveTime::MIN),
+            Self::Floating(t) | Self::Zoned(t, _) => t,
+        }
+    }
+}
+
 /// An `RDATE` or `EXDATE` value as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SetDate {

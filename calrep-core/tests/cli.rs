@@ -318,3 +318,112 @@ fn run_explains_what_it_cannot_do_yet() {
     assert!(text(&out.stderr).contains("task cloud-pilot is disabled"));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// RFC 5545 section 3.8.5.3 prints the instances of its examples; two of
+/// them, with US Eastern time as the example's TZID, through the command.
+#[test]
+fn expand_prints_the_rfc_5545_examples_as_utc_instants() {
+    let out = calrep(&[
+        "expand",
+        "--rrule",
+        "FREQ=WEEKLY;INTERVAL=2;WKST=SU;BYDAY=TU,TH;COUNT=8",
+        "--dtstart",
+        "1997-09-02T09:00:00",
+        "--tz",
+        "America/New_York",
+        "--from",
+        "1997-01-01T00:00:00Z",
+        "--to",
+        "1998-01-01T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // "==> (1997 9:00 AM EDT) September 2,4,16,18,30;October 2,14,16"
+    let expected = [
+        "1997-09-02T13:00:00Z",
+        "1997-09-04T13:00:00Z",
+        "1997-09-16T13:00:00Z",
+        "1997-09-18T13:00:00Z",
+        "1997-09-30T13:00:00Z",
+        "1997-10-02T13:00:00Z",
+        "1997-10-14T13:00:00Z",
+        "1997-10-16T13:00:00Z",
+    ];
+    assert_eq!(text(&out.stdout).lines().collect::<Vec<_>>(), expected);
+
+    // "The last work day of the month": all-day, printed as dates.
+    let out = calrep(&[
+        "expand",
+        "--rrule",
+        "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+        "--dtstart",
+        "1997-09-30",
+        "--from",
+        "1997-09-01T00:00:00Z",
+        "--to",
+        "1998-01-01T00:00:00Z",
+    ]);
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        ["1997-09-30", "1997-10-31", "1997-11-28", "1997-12-31"]
+    );
+}
+
+#[test]
+fn expand_names_the_bad_part_and_exits_2() {
+    let window = ["--from", "2026-01-01T00:00:00Z", "--to", "2027-01-01T00:00:00Z"];
+    let cases: [(&[&str], &str); 5] = [
+        (&["--rrule", "FREQ=DAILY;BYHOUR=24", "--dtstart", "2026-03-01T09:00:00"], "BYHOUR"),
+        (&["--rrule", "FREQ=DAILY;BYDAY=1MO", "--dtstart", "2026-03-01T09:00:00"], "BYDAY"),
+        (&["--rrule", "FREQ=DAILY", "--dtstart", "yesterday"], "--dtstart"),
+        (
+            &["--rrule", "FREQ=DAILY", "--dtstart", "2026-03-01T09:00:00", "--tz", "Mars/Base"],
+            "Mars/Base",
+        ),
+        (
+            &["--rrule", "FREQ=DAILY", "--dtstart", "2026-03-01T09:00:00", "--exdate", "soon"],
+            "--exdate",
+        ),
+    ];
+    for (args, part) in cases {
+        let mut all = vec!["expand"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&window);
+        let out = calrep(&all);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains(part), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn expand_reads_every_series_of_an_ics_file_with_overrides() {
+    let dir = std::env::temp_dir().join(format!("calrep-cli-ics-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("cal.ics");
+    std::fs::write(
+        &file,
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:weekly\r\n\
+         DTSTART;TZID=Europe/London:20260323T090000\r\nDURATION:PT1H\r\n\
+         RRULE:FREQ=WEEKLY;COUNT=3\r\nEND:VEVENT\r\n\
+         BEGIN:VEVENT\r\nUID:weekly\r\nRECURRENCE-ID;TZID=Europe/London:20260330T090000\r\n\
+         DTSTART;TZID=Europe/London:20260331T120000\r\nDURATION:PT1H\r\nEND:VEVENT\r\n\
+         BEGIN:VEVENT\r\nUID:once\r\nDTSTART;VALUE=DATE:20260325\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let out = calrep(&[
+        "expand",
+        "--ics",
+        file.to_str().unwrap(),
+        "--from",
+        "2026-03-01T00:00:00Z",
+        "--to",
+        "2026-05-01T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // London is GMT until 29 March, then BST (UTC+1).
+    assert_eq!(
+        text(&out.stdout).lines().collect::<Vec<_>>(),
+        ["2026-03-23T09:00:00Z", "2026-03-25", "2026-03-31T11:00:00Z", "2026-04-06T08:00:00Z"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

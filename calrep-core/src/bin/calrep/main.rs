@@ -6,6 +6,7 @@
 
 mod check;
 mod demo;
+mod expand;
 mod export;
 mod groups;
 mod next_runs;
@@ -143,6 +144,36 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         count: usize,
     },
+    /// Print the occurrences of a recurrence rule, or of every series in an
+    /// iCalendar file, starting in [--from, --to): one per line, sorted, as
+    /// UTC instants (`…Z`) or, for all-day series, dates.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["rrule", "ics"])))]
+    Expand {
+        /// An RRULE value, e.g. 'FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10' (repeatable).
+        #[arg(long, requires = "dtstart")]
+        rrule: Vec<String>,
+        /// The series' start: 2026-03-01T09:00:00 (local), 2026-03-01 (all-day) or …Z.
+        #[arg(long)]
+        dtstart: Option<String>,
+        /// The series' zone (IANA or Windows id); without it local times float (read as UTC).
+        #[arg(long)]
+        tz: Option<String>,
+        /// An excluded occurrence (repeatable), in the same forms as --dtstart.
+        #[arg(long)]
+        exdate: Vec<String>,
+        /// An extra occurrence (repeatable), in the same forms as --dtstart.
+        #[arg(long)]
+        rdate: Vec<String>,
+        /// Expand every series of this iCalendar file instead.
+        #[arg(long, conflicts_with_all = ["rrule", "dtstart", "tz", "exdate", "rdate"])]
+        ics: Option<PathBuf>,
+        /// Window start (RFC 3339, inclusive).
+        #[arg(long)]
+        from: String,
+        /// Window end (RFC 3339, exclusive).
+        #[arg(long)]
+        to: String,
+    },
     /// Resolve a task's group: its mailboxes, then what was skipped and why.
     Groups {
         /// The configuration file.
@@ -211,6 +242,28 @@ fn main() -> ExitCode {
             count,
         } => next_runs::run(&config, &schedule, after.as_deref(), count, &mut out),
         Command::Groups { config, task, json } => groups::run(&config, &task, json, &mut out),
+        Command::Expand {
+            rrule,
+            dtstart,
+            tz,
+            exdate,
+            rdate,
+            ics,
+            from,
+            to,
+        } => {
+            let source = match &ics {
+                Some(path) => expand::Source::Ics(path),
+                None => expand::Source::Rule {
+                    rrules: &rrule,
+                    dtstart: dtstart.as_deref().unwrap_or_default(),
+                    tz: tz.as_deref(),
+                    exdates: &exdate,
+                    rdates: &rdate,
+                },
+            };
+            expand::run(source, &from, &to, &mut out)
+        }
     };
     let _ = out.flush();
     match outcome {

@@ -1,7 +1,12 @@
 //! RFC 5545 iCalendar export of replicated calendars: recurring masters with
 //! RRULE and EXDATE, RECURRENCE-ID overrides for moved or edited
 //! occurrences, TZID with the resolved IANA zone and a VTIMEZONE for it,
-//! all-day events as dates, and attachments as content-hash URIs or inline.
+//! all-day events as dates, and attachments as content-hash URIs or inline;
+//! and reading series back out of iCalendar files ([`read_series`]).
+
+mod read;
+
+pub use read::{IcsError, IcsOverride, IcsSeries, read_series};
 
 use std::collections::{BTreeMap, BTreeSet};
 

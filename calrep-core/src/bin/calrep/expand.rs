@@ -1,0 +1,176 @@
+//! `calrep expand`: the occurrences of a rule, or of every series in an
+//! iCalendar file, in a window — one start per line, sorted.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+
+use calrep_core::ical::read_series;
+use calrep_core::recur::{Instance, RecurrenceSet, Rule, SeriesStart, SetDate};
+use calrep_core::tz::resolve_zone;
+
+use crate::Outcome;
+
+/// What to expand.
+pub(crate) enum Source<'a> {
+    /// `--rrule` and friends.
+    Rule {
+        rrules: &'a [String],
+        dtstart: &'a str,
+        tz: Option<&'a str>,
+        exdates: &'a [String],
+        rdates: &'a [String],
+    },
+    /// `--ics FILE`.
+    Ics(&'a Path),
+}
+
+pub(crate) fn run(
+    source: Source<'_>,
+    from: &str,
+    to: &str,
+    out: &mut impl Write,
+) -> io::Result<Outcome> {
+    let window = match (instant("--from", from), instant("--to", to)) {
+        (Ok(f), Ok(t)) if f < t => (f, t),
+        (Ok(_), Ok(_)) => return Ok(invalid("--from must be before --to".into())),
+        (Err(e), _) | (_, Err(e)) => return Ok(invalid(e)),
+    };
+    let starts = match source {
+        Source::Rule {
+            rrules,
+            dtstart,
+            tz,
+            exdates,
+            rdates,
+        } => match rule_set(rrules, dtstart, tz, exdates, rdates) {
+            Ok(set) => match set.between(window.0, window.1) {
+                Ok(found) => found,
+                Err(e) => return Ok(invalid(format!("cannot expand: {e}"))),
+            },
+            Err(e) => return Ok(invalid(e)),
+        },
+        Source::Ics(path) => match ics_starts(path, window) {
+            Ok(found) => found,
+            Err(outcome) => return Ok(outcome),
+        },
+    };
+    for start in starts {
+        writeln!(out, "{}", printable(start))?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn invalid(message: String) -> Outcome {
+    Outcome::Invalid(vec![format!("calrep expand: {message}")])
+}
+
+/// Dates as `YYYY-MM-DD`, everything else as a UTC instant with `Z`
+/// (floating times are read as UTC).
+fn printable(i: Instance) -> String {
+    match i {
+        Instance::Date(_) => i.to_string(),
+        other => other
+            .instant(chrono_tz::UTC)
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    }
+}
+
+fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            format!("{flag} {text:?} is not an RFC 3339 instant (e.g. 2026-03-01T00:00:00Z): {e}")
+        })
+}
+
+fn rule_set(
+    rrules: &[String],
+    dtstart: &str,
+    tz: Option<&str>,
+    exdates: &[String],
+    rdates: &[String],
+) -> Result<RecurrenceSet, String> {
+    let zone: Option<Tz> = tz
+        .map(|id| {
+            resolve_zone(id)
+                .map(|z| z.tz())
+                .map_err(|e| format!("--tz: {e}"))
+        })
+        .transpose()?;
+    let start = match (value("--dtstart", dtstart)?, zone) {
+        (SetDate::Date(d), _) => SeriesStart::Date(d),
+        (SetDate::Floating(t), Some(z)) => SeriesStart::Zoned(t, z),
+        (SetDate::Floating(t), None) => SeriesStart::Floating(t),
+        (SetDate::Utc(t), Some(z)) => SeriesStart::Zoned(t.with_timezone(&z).naive_local(), z),
+        (SetDate::Utc(t), None) => SeriesStart::Zoned(t.naive_utc(), chrono_tz::UTC),
+        (SetDate::Zoned(t, z), _) => SeriesStart::Zoned(t, z),
+    };
+    let mut set = RecurrenceSet::new(start);
+    for text in rrules {
+        let rule: Rule = text.parse().map_err(|e| format!("--rrule {text:?}: {e}"))?;
+        set = set.rule(rule);
+    }
+    for text in exdates {
+        set = set.exdate(value("--exdate", text)?);
+    }
+    for text in rdates {
+        set = set.rdate(value("--rdate", text)?);
+    }
+    Ok(set)
+}
+
+/// A date (`2026-03-01`), a local time (`2026-03-01T09:00:00`), or an
+/// instant (`…Z` or with an offset); iCalendar's basic forms work too.
+fn value(flag: &str, text: &str) -> Result<SetDate, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(SetDate::Utc(t.with_timezone(&Utc)));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y%m%dT%H%M%S", "%Y-%m-%dT%H:%M"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
+            return Ok(SetDate::Floating(t));
+        }
+    }
+    if let Some(t) = text.strip_suffix('Z')
+        && let Ok(t) = NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%S")
+    {
+        return Ok(SetDate::Utc(t.and_utc()));
+    }
+    for format in ["%Y-%m-%d", "%Y%m%d"] {
+        if let Ok(d) = NaiveDate::parse_from_str(text, format) {
+            return Ok(SetDate::Date(d));
+        }
+    }
+    Err(format!(
+        "{flag} {text:?} is not a date (2026-03-01), local time (2026-03-01T09:00:00) or instant (2026-03-01T08:00:00Z)"
+    ))
+}
+
+/// Every occurrence of every series in the file, overrides at their new
+/// starts.
+fn ics_starts(
+    path: &Path,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<Instance>, Outcome> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Outcome::Failed(format!("cannot read {}: {e}", path.display())))?;
+    let series = read_series(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    for s in &series {
+        let expanded = s
+            .set
+            .between(from, to)
+            .map_err(|e| invalid(format!("{}: event {:?}: {e}", path.display(), s.uid)))?;
+        let moved = |i: &Instance| s.overrides.iter().find(|o| o.recurrence_id == *i);
+        out.extend(expanded.iter().filter(|i| moved(i).is_none()));
+        out.extend(s.overrides.iter().map(|o| o.start).filter(|i| {
+            let t = i.instant(chrono_tz::UTC);
+            t >= from && t < to
+        }));
+    }
+    out.sort_by_key(|i| i.instant(chrono_tz::UTC));
+    Ok(out)
+}

@@ -370,17 +370,55 @@ fn expand_prints_the_rfc_5545_examples_as_utc_instants() {
 
 #[test]
 fn expand_names_the_bad_part_and_exits_2() {
-    let window = ["--from", "2026-01-01T00:00:00Z", "--to", "2027-01-01T00:00:00Z"];
+    let window = [
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2027-01-01T00:00:00Z",
+    ];
     let cases: [(&[&str], &str); 5] = [
-        (&["--rrule", "FREQ=DAILY;BYHOUR=24", "--dtstart", "2026-03-01T09:00:00"], "BYHOUR"),
-        (&["--rrule", "FREQ=DAILY;BYDAY=1MO", "--dtstart", "2026-03-01T09:00:00"], "BYDAY"),
-        (&["--rrule", "FREQ=DAILY", "--dtstart", "yesterday"], "--dtstart"),
         (
-            &["--rrule", "FREQ=DAILY", "--dtstart", "2026-03-01T09:00:00", "--tz", "Mars/Base"],
+            &[
+                "--rrule",
+                "FREQ=DAILY;BYHOUR=24",
+                "--dtstart",
+                "2026-03-01T09:00:00",
+            ],
+            "BYHOUR",
+        ),
+        (
+            &[
+                "--rrule",
+                "FREQ=DAILY;BYDAY=1MO",
+                "--dtstart",
+                "2026-03-01T09:00:00",
+            ],
+            "BYDAY",
+        ),
+        (
+            &["--rrule", "FREQ=DAILY", "--dtstart", "yesterday"],
+            "--dtstart",
+        ),
+        (
+            &[
+                "--rrule",
+                "FREQ=DAILY",
+                "--dtstart",
+                "2026-03-01T09:00:00",
+                "--tz",
+                "Mars/Base",
+            ],
             "Mars/Base",
         ),
         (
-            &["--rrule", "FREQ=DAILY", "--dtstart", "2026-03-01T09:00:00", "--exdate", "soon"],
+            &[
+                "--rrule",
+                "FREQ=DAILY",
+                "--dtstart",
+                "2026-03-01T09:00:00",
+                "--exdate",
+                "soon",
+            ],
             "--exdate",
         ),
     ];
@@ -423,7 +461,12 @@ fn expand_reads_every_series_of_an_ics_file_with_overrides() {
     // London is GMT until 29 March, then BST (UTC+1).
     assert_eq!(
         text(&out.stdout).lines().collect::<Vec<_>>(),
-        ["2026-03-23T09:00:00Z", "2026-03-25", "2026-03-31T11:00:00Z", "2026-04-06T08:00:00Z"]
+        [
+            "2026-03-23T09:00:00Z",
+            "2026-03-25",
+            "2026-03-31T11:00:00Z",
+            "2026-04-06T08:00:00Z"
+        ]
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -577,3 +577,43 @@ fn an_item_listed_twice_in_one_page_is_written_once() {
     assert_eq!(report.totals.items_created, 5);
     assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
 }
+
+#[test]
+fn verify_names_the_occurrences_a_source_change_touches() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let (alice, cal) = mailbox(&org, "alice@example.com", vec![weekly("w1", "Standup", 10)]);
+    let (engine, _replica, _) = engine(
+        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
+        org,
+    );
+    run(&engine, "t", false);
+    let verify =
+        |engine: &calrep_core::engine::Engine| rt().block_on(engine.verify(&"t".into())).unwrap();
+    assert!(verify(&engine).is_equal());
+
+    // At the source only: one occurrence deleted, another moved.
+    let mut series = alice.item(&cal, &"w1".into()).unwrap();
+    let rec = series.recurrence.as_mut().unwrap();
+    rec.deleted.push(t("2026-06-08T08:00:00Z"));
+    rec.modified.push(ModifiedOccurrence::moved(
+        t("2026-06-15T08:00:00Z"),
+        t("2026-06-16T12:00:00Z"),
+        t("2026-06-16T12:30:00Z"),
+    ));
+    alice.put_item(&cal, series);
+    let report = verify(&engine);
+    let lines = &report.mailboxes[0].differences;
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert!(
+        lines[0].contains("differs in modified_occurrences, deleted_occurrences"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].contains("2026-06-08T08:00:00+00:00") && lines[1].contains("removed"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[2].contains("moved from 2026-06-15T08:00:00+00:00 to 2026-06-16T12:00:00+00:00"),
+        "{lines:#?}"
+    );
+}

@@ -1,9 +1,9 @@
 //! Calendars and calendar items as a source reports them.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::recurrence::Recurrence;
+use super::recurrence::{Occurrence, Recurrence, RecurrenceError};
 use crate::address::EmailAddress;
 
 crate::ids::string_id!(
@@ -315,6 +315,58 @@ impl CalendarItem {
             is_cancelled: false,
             attachments: Vec::new(),
         }
+    }
+
+    /// The item's occurrences overlapping `from..to`, in its own zone: the
+    /// series' occurrences, or the single item itself (an all-day item spans
+    /// its days from midnight in its zone; an item of no length counts when
+    /// it starts inside).
+    ///
+    /// ```
+    /// use calrep_core::calendar::{CalendarItem, ItemTime};
+    /// let item = CalendarItem::new("1", "u", "Call", ItemTime::Timed {
+    ///     start: "2026-01-05T09:00:00Z".parse()?, end: "2026-01-05T10:00:00Z".parse()? });
+    /// assert_eq!(item.occurrences("2026-01-05T09:30:00Z".parse()?, "2026-01-06T00:00:00Z".parse()?)?.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn occurrences(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Occurrence>, RecurrenceError> {
+        let zone: chrono_tz::Tz = self
+            .zone
+            .iana
+            .parse()
+            .map_err(|_| RecurrenceError::UnknownZone(self.zone.iana.clone()))?;
+        if let Some(rec) = &self.recurrence {
+            return rec.occurrences(&self.time, zone, from, to);
+        }
+        let (start, end) = match self.time {
+            ItemTime::Timed { start, end } => (start, end),
+            ItemTime::AllDay { start, end } => {
+                let at = |d: chrono::NaiveDate| {
+                    crate::schedule::wall_clock::rfc5545_instant(zone, d.and_time(NaiveTime::MIN))
+                        .map(|t| t.with_timezone(&Utc))
+                        .ok_or_else(|| {
+                            RecurrenceError::Invalid(format!("day {d} cannot be placed in {zone}"))
+                        })
+                };
+                (at(start)?, at(end)?)
+            }
+        };
+        let overlaps =
+            start < to && end.max(start) > from || start == end && start >= from && start < to;
+        Ok(if overlaps {
+            vec![Occurrence {
+                original_start: start,
+                start,
+                end,
+                is_exception: false,
+            }]
+        } else {
+            Vec::new()
+        })
     }
 
     /// The item as a definition's "mask" policy shows it: times and busy

@@ -10,7 +10,7 @@ use super::report::{MailboxOutcome, MailboxReport};
 use super::retry::CallStats;
 use super::{Engine, RunContext};
 use crate::address::EmailAddress;
-use crate::calendar::{CalendarInfo, CalendarItem, ItemId, ItemTime, Occurrence};
+use crate::calendar::{CalendarInfo, CalendarItem, ItemId, Occurrence};
 use crate::definition::{IncludeCalendars, PrivatePolicy};
 use crate::mailbox::{Mailbox, MailboxError};
 use crate::replica::{Batch, FullSync, ItemWrite, Lease, ReplicaError, SyncKey};
@@ -415,46 +415,8 @@ impl Engine {
         item: &CalendarItem,
         horizon: (DateTime<Utc>, DateTime<Utc>),
     ) -> Result<Vec<Occurrence>, String> {
-        let zone: chrono_tz::Tz = item.zone.iana.parse().map_err(|_| {
-            format!(
-                "unknown time zone {:?}; occurrences not materialised",
-                item.zone.iana
-            )
-        })?;
-        let (from, to) = horizon;
-        match &item.recurrence {
-            Some(rec) => rec
-                .occurrences(&item.time, zone, from, to)
-                .map_err(|e| e.to_string()),
-            None => {
-                let (start, end) = match item.time {
-                    ItemTime::Timed { start, end } => (start, end),
-                    ItemTime::AllDay { start, end } => {
-                        let at = |d: chrono::NaiveDate| {
-                            crate::schedule::wall_clock::rfc5545_instant(
-                                zone,
-                                d.and_time(chrono::NaiveTime::MIN),
-                            )
-                            .map(|t| t.with_timezone(&Utc))
-                            .ok_or_else(|| format!("day {d} cannot be placed in {zone}"))
-                        };
-                        (at(start)?, at(end)?)
-                    }
-                };
-                let overlaps = start < to && end.max(start) > from
-                    || start == end && start >= from && start < to;
-                Ok(if overlaps {
-                    vec![Occurrence {
-                        original_start: start,
-                        start,
-                        end,
-                        is_exception: false,
-                    }]
-                } else {
-                    Vec::new()
-                })
-            }
-        }
+        item.occurrences(horizon.0, horizon.1)
+            .map_err(|e| format!("{e}; occurrences not materialised"))
     }
 }
 

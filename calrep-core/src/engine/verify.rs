@@ -8,7 +8,7 @@ use super::sync::apply_privacy;
 use super::{Engine, EngineError};
 use crate::TaskId;
 use crate::address::EmailAddress;
-use crate::calendar::{CalendarItem, ItemId};
+use crate::calendar::{CalendarDiff, CalendarItem, ItemId};
 use crate::definition::IncludeCalendars;
 use crate::mailbox::{Mailbox, MailboxError};
 
@@ -18,7 +18,9 @@ use crate::mailbox::{Mailbox, MailboxError};
 pub struct MailboxVerification {
     /// The mailbox.
     pub address: String,
-    /// Each difference, in words; empty when the replica equals the source.
+    /// Each difference, in words (items added, removed or changed and in
+    /// which fields, and the occurrences in the horizon this touches, from
+    /// [`CalendarDiff`]); empty when the replica equals the source.
     pub differences: Vec<String>,
     /// Why the source could not be read, if it could not.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -50,8 +52,9 @@ impl VerifyReport {
 }
 
 impl Engine {
-    /// Compares each mailbox's replica with a full read of its source, item
-    /// by item, as the task's definition shapes them. Writes nothing.
+    /// Compares each mailbox's replica with a full read of its source, as the
+    /// task's definition shapes it, through the recurrence-aware
+    /// [`CalendarDiff`] over the replication horizon. Writes nothing.
     pub async fn verify(&self, task: &TaskId) -> Result<VerifyReport, EngineError> {
         let (task, definition, source) = self.task_setup(task)?;
         let resolver = self
@@ -98,6 +101,11 @@ impl Engine {
         privacy: crate::definition::PrivatePolicy,
         differences: &mut Vec<String>,
     ) -> Result<(), VerifyError> {
+        let now = self.clock.now();
+        let horizon = (
+            now - self.options.horizon_back,
+            now + self.options.horizon_ahead,
+        );
         let calendars: Vec<_> = mailbox
             .calendars()
             .await?
@@ -134,51 +142,19 @@ impl Engine {
                     break;
                 }
             }
-            let replica_items: BTreeMap<ItemId, CalendarItem> = self
-                .replica
-                .items(address, &calendar.id)?
-                .into_iter()
-                .map(|i| (i.id.clone(), i))
-                .collect();
-            for (id, item) in &source_items {
-                match replica_items.get(id) {
-                    None => differences.push(format!(
-                        "{:?}: item {id} ({:?}) is missing from the replica",
-                        calendar.name, item.subject
-                    )),
-                    Some(stored) if stored != item => differences.push(format!(
-                        "{:?}: item {id} ({:?}) differs in {}",
-                        calendar.name,
-                        item.subject,
-                        differing_fields(stored, item).join(", ")
-                    )),
-                    Some(_) => {}
-                }
-            }
-            for (id, item) in &replica_items {
-                if !source_items.contains_key(id) {
-                    differences.push(format!(
-                        "{:?}: item {id} ({:?}) is in the replica but not at the source",
-                        calendar.name, item.subject
-                    ));
-                }
-            }
+            let replica_items = self.replica.items(address, &calendar.id)?;
+            let source_items: Vec<CalendarItem> = source_items.into_values().collect();
+            // The replica is the first version, the source the second: an
+            // "added" item is one the replica lacks.
+            let diff = CalendarDiff::between(&replica_items, &source_items, horizon.0, horizon.1)?;
+            differences.extend(
+                diff.describe()
+                    .into_iter()
+                    .map(|line| format!("{:?}: {line}", calendar.name)),
+            );
         }
         Ok(())
     }
-}
-
-/// The top-level fields in which two items differ.
-fn differing_fields(a: &CalendarItem, b: &CalendarItem) -> Vec<String> {
-    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
-        (serde_json::to_value(a), serde_json::to_value(b))
-    else {
-        return vec!["content".into()];
-    };
-    a.iter()
-        .filter(|(k, v)| b.get(*k) != Some(*v))
-        .map(|(k, _)| k.clone())
-        .collect()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,4 +163,6 @@ enum VerifyError {
     Source(#[from] MailboxError),
     #[error(transparent)]
     Replica(#[from] crate::replica::ReplicaError),
+    #[error(transparent)]
+    Diff(#[from] crate::calendar::DiffError),
 }

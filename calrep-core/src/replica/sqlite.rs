@@ -14,7 +14,7 @@ use super::{
 };
 use crate::TaskId;
 use crate::address::EmailAddress;
-use crate::calendar::{CalendarId, CalendarItem, ItemId, Occurrence};
+use crate::calendar::{CalendarId, CalendarItem, ItemId, Occurrence, occurrence_delta};
 use crate::mailbox::SyncState;
 
 /// The default replica: a SQLite database (bundled SQLite, WAL journal,
@@ -271,39 +271,56 @@ fn write_occurrences(
     is_new: bool,
     counts: &mut Counts,
 ) -> rusqlite::Result<i64> {
-    let mut existing: std::collections::HashMap<i64, (i64, i64, bool)> = if is_new {
-        std::collections::HashMap::new()
+    let existing: Vec<Occurrence> = if is_new {
+        Vec::new()
     } else {
         let mut stmt = tx.prepare_cached(
             "SELECT original_start, start_at, end_at, is_exception FROM occurrences WHERE item_id = ?1",
         )?;
         let rows = stmt.query_map([item], |r| {
-            Ok((r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?)))
+            let at = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+                DateTime::from_timestamp(r.get(i)?, 0).ok_or_else(|| {
+                    rusqlite::Error::IntegralValueOutOfRange(i, r.get(i).unwrap_or_default())
+                })
+            };
+            Ok(Occurrence {
+                original_start: at(0)?,
+                start: at(1)?,
+                end: at(2)?,
+                is_exception: r.get(3)?,
+            })
         })?;
         rows.collect::<Result<_, _>>()?
     };
+    // The calendar diff's comparison decides what to write.
+    let delta = occurrence_delta(&existing, occurrences);
     let mut upsert = tx.prepare_cached(
         "INSERT OR REPLACE INTO occurrences (item_id, mailbox_id, original_start, start_at, end_at, is_exception) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?;
-    let mut longest = 0i64;
-    for o in occurrences {
-        let key = o.original_start.timestamp();
-        let value = (o.start.timestamp(), o.end.timestamp(), o.is_exception);
-        longest = longest.max(value.1 - value.0);
-        match existing.remove(&key) {
-            Some(old) if old == value => continue,
-            Some(_) => counts.occurrences_updated += 1,
-            None => counts.occurrences_created += 1,
-        }
-        upsert.execute(params![item, mailbox, key, value.0, value.1, value.2])?;
+    for o in delta.added.iter().chain(&delta.changed) {
+        upsert.execute(params![
+            item,
+            mailbox,
+            o.original_start.timestamp(),
+            o.start.timestamp(),
+            o.end.timestamp(),
+            o.is_exception
+        ])?;
     }
-    if !existing.is_empty() {
+    counts.occurrences_created += delta.added.len() as u64;
+    counts.occurrences_updated += delta.changed.len() as u64;
+    if !delta.removed.is_empty() {
         let mut delete = tx
             .prepare_cached("DELETE FROM occurrences WHERE item_id = ?1 AND original_start = ?2")?;
-        for key in existing.keys() {
-            counts.occurrences_deleted += delete.execute(params![item, key])? as u64;
+        for key in &delta.removed {
+            counts.occurrences_deleted += delete.execute(params![item, key.timestamp()])? as u64;
         }
     }
+    let longest = occurrences
+        .iter()
+        .map(|o| (o.end - o.start).num_seconds())
+        .max()
+        .unwrap_or(0);
     Ok(longest)
 }
 

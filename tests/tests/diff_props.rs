@@ -5,7 +5,9 @@
 //! - applying `diff(a, b)` to `a` gives `b`;
 //! - `diff(b, a)` is the inverse of `diff(a, b)`;
 //! - the occurrence changes, applied to `a`'s occurrences in the window
-//!   (expanded independently, item by item), give exactly `b`'s.
+//!   (expanded independently, item by item), give exactly `b`'s;
+//! - two versions of an item serialise alike exactly when no field differs
+//!   (the replica's fast "unchanged" test during reconciliation).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -13,7 +15,7 @@ use std::collections::BTreeMap;
 
 use calrep_core::calendar::{
     CalendarDiff, CalendarItem, ItemTime, ModifiedOccurrence, OccurrenceChange, Pattern, Range,
-    Recurrence, ZoneInfo,
+    Recurrence, ZoneInfo, changed_fields,
 };
 use chrono::{DateTime, NaiveDate, TimeDelta, TimeZone, Utc};
 use proptest::prelude::*;
@@ -243,6 +245,15 @@ proptest! {
         prop_assert_eq!(forward.apply(&a), sorted(b.clone()));
         let backward = CalendarDiff::between(&b, &a, from, to).unwrap();
         prop_assert_eq!(&backward, &forward.inverse());
+
+        // The replica decides "unchanged" by comparing stored JSON; that must
+        // be the same as an empty field diff.
+        for x in &a {
+            if let Some(y) = b.iter().find(|y| y.id == x.id) {
+                let same_json = serde_json::to_string(x).unwrap() == serde_json::to_string(y).unwrap();
+                prop_assert_eq!(same_json, changed_fields(x, y).is_empty());
+            }
+        }
 
         let mut occ = occurrences(&a);
         for change in &forward.occurrences {

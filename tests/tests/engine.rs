@@ -617,3 +617,55 @@ fn verify_names_the_occurrences_a_source_change_touches() {
         "{lines:#?}"
     );
 }
+
+#[test]
+fn plan_predicts_the_item_and_occurrence_counts_of_the_run() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let items: Vec<CalendarItem> = (0..3)
+        .map(|i| single(&format!("s{i}"), &format!("Meeting {i}"), i))
+        .chain([weekly("w1", "Standup", 10), weekly("w2", "Review", 6)])
+        .collect();
+    let (alice, cal) = mailbox(&org, "alice@example.com", items);
+    let (engine, _replica, _) = engine(
+        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
+        org,
+    );
+    let plan = |engine: &calrep_core::engine::Engine| {
+        let mut options = RunOptions::default();
+        options.dry_run = true;
+        rt().block_on(engine.run_task(&"t".into(), options))
+            .unwrap()
+    };
+    // First run: everything is new.
+    let predicted = plan(&engine);
+    let done = run(&engine, "t", false);
+    assert_eq!(predicted.totals, done.totals);
+
+    // A series shortened, one occurrence moved, one deleted, a series and a
+    // single item removed.
+    let mut w1 = alice.item(&cal, &"w1".into()).unwrap();
+    let rec = w1.recurrence.as_mut().unwrap();
+    rec.range = serde_json::from_value(serde_json::json!(
+        {"type": "numbered", "start_date": "2026-06-01", "count": 7}))
+    .unwrap();
+    rec.deleted.push(t("2026-06-08T08:00:00Z"));
+    rec.modified.push(ModifiedOccurrence::moved(
+        t("2026-06-15T08:00:00Z"),
+        t("2026-06-16T12:00:00Z"),
+        t("2026-06-16T12:30:00Z"),
+    ));
+    alice.put_item(&cal, w1);
+    alice.delete_item(&cal, &"w2".into());
+    alice.delete_item(&cal, &"s0".into());
+    let predicted = plan(&engine);
+    let done = run(&engine, "t", false);
+    assert_eq!(predicted.totals, done.totals);
+    // 10 → 7 occurrences, one of them deleted: 4 gone; one moved; w2's 6 and s0's 1 gone.
+    assert_eq!(
+        (
+            done.totals.occurrences_deleted,
+            done.totals.occurrences_updated
+        ),
+        (4 + 6 + 1, 1)
+    );
+}

@@ -10,7 +10,7 @@ use super::report::{MailboxOutcome, MailboxReport};
 use super::retry::CallStats;
 use super::{Engine, RunContext};
 use crate::address::EmailAddress;
-use crate::calendar::{CalendarInfo, CalendarItem, ItemId, Occurrence};
+use crate::calendar::{CalendarInfo, CalendarItem, ItemId, Occurrence, occurrence_delta};
 use crate::definition::{IncludeCalendars, PrivatePolicy};
 use crate::mailbox::{Mailbox, MailboxError};
 use crate::replica::{Batch, FullSync, ItemWrite, Lease, ReplicaError, SyncKey};
@@ -278,7 +278,7 @@ impl Engine {
                 && batch.full_sync == FullSync::No
                 && batch.state == state;
             if let Some(plan) = &mut plan {
-                plan.count(&batch, &mut report.counts);
+                plan.count(&batch, &mut report.counts, ctx.horizon);
             } else if !idle {
                 let counts = self.replica.apply(&batch)?;
                 report.counts.add(counts);
@@ -434,26 +434,47 @@ impl Plan {
         }
     }
 
-    fn count(&mut self, batch: &Batch, counts: &mut crate::replica::Counts) {
+    /// Counts what writing `batch` would change, occurrences included: the
+    /// stored version's occurrences in the horizon against the new ones,
+    /// compared as the replica compares them when it writes.
+    fn count(
+        &mut self,
+        batch: &Batch,
+        counts: &mut crate::replica::Counts,
+        horizon: (DateTime<Utc>, DateTime<Utc>),
+    ) {
+        let stored_occurrences =
+            |item: &CalendarItem| item.occurrences(horizon.0, horizon.1).unwrap_or_default();
         for write in &batch.upserts {
             self.seen.insert(write.item.id.clone());
             match self.stored.get(&write.item.id) {
-                None => counts.items_created += 1,
-                Some(stored) if stored != &write.item => counts.items_updated += 1,
+                None => {
+                    counts.items_created += 1;
+                    counts.occurrences_created += write.occurrences.len() as u64;
+                }
+                Some(stored) if stored != &write.item => {
+                    counts.items_updated += 1;
+                    let delta = occurrence_delta(&stored_occurrences(stored), &write.occurrences);
+                    counts.occurrences_created += delta.added.len() as u64;
+                    counts.occurrences_updated += delta.changed.len() as u64;
+                    counts.occurrences_deleted += delta.removed.len() as u64;
+                }
                 Some(_) => {}
             }
         }
         for id in &batch.deletes {
-            if self.stored.remove(id).is_some() {
+            if let Some(stored) = self.stored.remove(id) {
                 counts.items_deleted += 1;
+                counts.occurrences_deleted += stored_occurrences(&stored).len() as u64;
             }
         }
         if let FullSync::Last(_) = batch.full_sync {
-            counts.items_deleted += self
-                .stored
-                .keys()
-                .filter(|id| !self.seen.contains(*id))
-                .count() as u64;
+            for (id, stored) in &self.stored {
+                if !self.seen.contains(id) {
+                    counts.items_deleted += 1;
+                    counts.occurrences_deleted += stored_occurrences(stored).len() as u64;
+                }
+            }
         }
     }
 }

@@ -488,7 +488,10 @@ impl Replica for SqliteReplica {
             let is_new = existing.is_none();
             let item = match existing {
                 Some((item, old)) if old == body => {
-                    // Unchanged: only mark it seen by a full sync.
+                    // Unchanged: the stored JSON is equal exactly when
+                    // `changed_fields` finds no difference (tests/diff_props),
+                    // and comparing strings avoids decoding the old item.
+                    // Only mark it seen by a full sync.
                     if let Some(g) = generation {
                         tx.prepare_cached("UPDATE items SET generation = ?2 WHERE id = ?1")
                             .and_then(|mut st| st.execute(params![item, g]))

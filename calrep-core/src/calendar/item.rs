@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::recurrence::{Occurrence, Recurrence, RecurrenceError};
 use crate::address::EmailAddress;
+use crate::tz::{ResolvedZone, ZoneSource};
 
 crate::ids::string_id!(
     /// A calendar folder's id at the source (EWS FolderId, Graph calendar id).
@@ -82,6 +83,9 @@ pub struct ZoneInfo {
     pub source_id: String,
     /// The IANA zone whose rules calrep uses.
     pub iana: String,
+    /// How `source_id` became `iana`, when a resolver recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_by: Option<ZoneSource>,
 }
 
 impl ZoneInfo {
@@ -95,6 +99,24 @@ impl ZoneInfo {
         Self {
             source_id: source_id.into(),
             iana: iana.into(),
+            resolved_by: None,
+        }
+    }
+
+    /// The zone a resolver found, with its resolution path.
+    ///
+    /// ```
+    /// use calrep_core::calendar::ZoneInfo;
+    /// use calrep_core::tz::{resolve_zone, ZoneSource};
+    /// let z = ZoneInfo::resolved(&resolve_zone("India Standard Time")?);
+    /// assert_eq!((z.iana.as_str(), z.resolved_by), ("Asia/Kolkata", Some(ZoneSource::Windows)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resolved(zone: &ResolvedZone) -> Self {
+        Self {
+            source_id: zone.id().to_owned(),
+            iana: zone.tz().name().to_owned(),
+            resolved_by: Some(zone.source()),
         }
     }
 }

@@ -74,13 +74,13 @@ fn pattern() -> impl Strategy<Value = Pattern> {
             "type": "relative_monthly", "interval": interval, "days": days, "index": index}))
             .unwrap()
         }),
-        (1u8..=12, 1u8..=31).prop_map(|(month, d)| serde_json::from_value(
-            json!({"type": "absolute_yearly", "month": month, "day_of_month": d})
+        (1u8..=12, 1u8..=31, 1u16..3).prop_map(|(month, d, interval)| serde_json::from_value(
+            json!({"type": "absolute_yearly", "interval": interval, "month": month, "day_of_month": d})
         )
         .unwrap()),
-        (1u8..=12, days_of_week(), index()).prop_map(|(month, days, index)| {
+        (1u8..=12, days_of_week(), index(), 1u16..3).prop_map(|(month, days, index, interval)| {
             serde_json::from_value(json!({
-            "type": "relative_yearly", "month": month, "days": days, "index": index}))
+            "type": "relative_yearly", "interval": interval, "month": month, "days": days, "index": index}))
             .unwrap()
         }),
     ]
@@ -170,6 +170,13 @@ fn series_expansion_matches_python_dateutil() {
     let mut occurrences = 0;
     let mut failures = Vec::new();
     for (case, expected) in cases.iter().zip(&expected) {
+        // Graph's form of the series maps back to the same series.
+        let graph = case.recurrence.to_graph();
+        assert_eq!(
+            Recurrence::from_graph(&graph).unwrap(),
+            case.recurrence,
+            "{graph}"
+        );
         let got: Vec<String> = case
             .recurrence
             .occurrences(&case.time, case.zone, case.from, case.to)

@@ -4,6 +4,7 @@
 //! of a calendar.
 
 mod diff;
+mod graph;
 mod item;
 mod recurrence;
 

@@ -116,15 +116,22 @@ pub enum Pattern {
         /// Which of them.
         index: DayOfWeekIndex,
     },
-    /// Day `day_of_month` of `month` every year (clamped like monthly).
+    /// Day `day_of_month` of `month` every `interval` years (clamped like
+    /// monthly). Exchange's yearly patterns have no interval; Graph's do.
     AbsoluteYearly {
+        /// Years between occurrences.
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        interval: u16,
         /// 1 to 12.
         month: u8,
         /// 1 to 31.
         day_of_month: u8,
     },
-    /// The `index`-th of `days` in `month` every year.
+    /// The `index`-th of `days` in `month` every `interval` years.
     RelativeYearly {
+        /// Years between occurrences.
+        #[serde(default = "one", skip_serializing_if = "is_one")]
+        interval: u16,
         /// 1 to 12.
         month: u8,
         /// Which days count.
@@ -132,6 +139,14 @@ pub enum Pattern {
         /// Which of them.
         index: DayOfWeekIndex,
     },
+}
+
+fn one() -> u16 {
+    1
+}
+
+fn is_one(n: &u16) -> bool {
+    *n == 1
 }
 
 /// How long a series runs. Dates are in the series' zone.
@@ -299,13 +314,21 @@ impl Recurrence {
                 return bad("monthly interval must be 1 to 99");
             }
             Pattern::AbsoluteYearly {
+                interval,
                 month,
                 day_of_month,
-            } if !(1..=12).contains(month) || !(1..=31).contains(day_of_month) => {
-                return bad("month must be 1 to 12 and day_of_month 1 to 31");
+            } if !interval_ok(*interval, 99)
+                || !(1..=12).contains(month)
+                || !(1..=31).contains(day_of_month) =>
+            {
+                return bad(
+                    "yearly interval must be 1 to 99, month 1 to 12 and day_of_month 1 to 31",
+                );
             }
-            Pattern::RelativeYearly { month, .. } if !(1..=12).contains(month) => {
-                return bad("month must be 1 to 12");
+            Pattern::RelativeYearly {
+                interval, month, ..
+            } if !interval_ok(*interval, 99) || !(1..=12).contains(month) => {
+                return bad("yearly interval must be 1 to 99 and month 1 to 12");
             }
             _ => {}
         }
@@ -446,8 +469,8 @@ impl Recurrence {
             Pattern::Weekly { interval, .. } => (Frequency::Weekly, interval),
             Pattern::AbsoluteMonthly { interval, .. }
             | Pattern::RelativeMonthly { interval, .. } => (Frequency::Monthly, interval),
-            Pattern::AbsoluteYearly { .. } | Pattern::RelativeYearly { .. } => {
-                (Frequency::Yearly, 1)
+            Pattern::AbsoluteYearly { interval, .. } | Pattern::RelativeYearly { interval, .. } => {
+                (Frequency::Yearly, interval)
             }
         };
         let mut rule = Rule::new(freq);
@@ -468,6 +491,7 @@ impl Recurrence {
             Pattern::AbsoluteYearly {
                 month,
                 day_of_month,
+                ..
             } => {
                 rule.by_month = vec![*month];
                 clamped_month_day(&mut rule, *day_of_month);
@@ -476,7 +500,9 @@ impl Recurrence {
                 rule.by_day = days.weekdays().into_iter().map(every).collect();
                 rule.by_set_pos = vec![set_position(*index)];
             }
-            Pattern::RelativeYearly { month, days, index } => {
+            Pattern::RelativeYearly {
+                month, days, index, ..
+            } => {
                 rule.by_month = vec![*month];
                 rule.by_day = days.weekdays().into_iter().map(every).collect();
                 rule.by_set_pos = vec![set_position(*index)];

@@ -243,3 +243,99 @@ pub mod engine {
         }
     }
 }
+
+pub mod recurrence {
+    //! The fixed rule set the expansion benchmarks use, shared by the Rust
+    //! side and the python-dateutil side (`benches/dateutil_expand.py`).
+
+    use calrep_core::recur::{RecurrenceSet, SeriesStart};
+    use chrono::{DateTime, NaiveDateTime, Utc};
+
+    /// One benchmark rule: the RRULE, its local start, its zone and the
+    /// window expanded (RFC 3339 instants, end exclusive).
+    #[derive(Debug, Clone, Copy)]
+    pub struct BenchRule {
+        /// A short name for tables.
+        pub name: &'static str,
+        /// The RRULE value.
+        pub rrule: &'static str,
+        /// Local start, `YYYY-MM-DDTHH:MM:SS`.
+        pub dtstart: &'static str,
+        /// IANA zone.
+        pub zone: &'static str,
+        /// Window start.
+        pub from: &'static str,
+        /// Window end.
+        pub to: &'static str,
+    }
+
+    /// The rules: the same five the rrule crate was measured on before the
+    /// project started (docs: toolchain.md §2), ten years or one.
+    pub const RULES: &[BenchRule] = &[
+        BenchRule {
+            name: "daily 10 y, Europe/London",
+            rrule: "FREQ=DAILY",
+            dtstart: "2020-01-01T09:00:00",
+            zone: "Europe/London",
+            from: "2020-01-01T00:00:00Z",
+            to: "2030-01-01T00:00:00Z",
+        },
+        BenchRule {
+            name: "daily 10 y, UTC",
+            rrule: "FREQ=DAILY",
+            dtstart: "2020-01-01T09:00:00",
+            zone: "UTC",
+            from: "2020-01-01T00:00:00Z",
+            to: "2030-01-01T00:00:00Z",
+        },
+        BenchRule {
+            name: "weekly Mo–Fr 10 y, America/New_York",
+            rrule: "FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR",
+            dtstart: "2020-01-06T09:00:00",
+            zone: "America/New_York",
+            from: "2020-01-01T00:00:00Z",
+            to: "2030-01-01T00:00:00Z",
+        },
+        BenchRule {
+            name: "monthly last weekday 10 y, Europe/Berlin",
+            rrule: "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+            dtstart: "2020-01-31T09:00:00",
+            zone: "Europe/Berlin",
+            from: "2020-01-01T00:00:00Z",
+            to: "2030-01-01T00:00:00Z",
+        },
+        BenchRule {
+            name: "hourly 1 y, America/New_York",
+            rrule: "FREQ=HOURLY",
+            dtstart: "2024-01-01T00:00:00",
+            zone: "America/New_York",
+            from: "2024-01-01T00:00:00Z",
+            to: "2025-01-01T00:00:00Z",
+        },
+    ];
+
+    /// A set and the window to expand it over.
+    pub type Expansion = (RecurrenceSet, DateTime<Utc>, DateTime<Utc>);
+
+    impl BenchRule {
+        /// The rule as a recurrence set, and its window.
+        ///
+        /// # Errors
+        ///
+        /// Never for the rules above; a typed error for a bad edit of them.
+        pub fn set(&self) -> Result<Expansion, Box<dyn std::error::Error>> {
+            let start: NaiveDateTime = self.dtstart.parse()?;
+            let zone: chrono_tz::Tz = self.zone.parse()?;
+            let set = RecurrenceSet::new(SeriesStart::Zoned(start, zone)).rule(self.rrule.parse()?);
+            Ok((set, self.from.parse()?, self.to.parse()?))
+        }
+
+        /// The rule as the JSON the dateutil script reads.
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::json!({
+                "name": self.name, "rrule": self.rrule, "dtstart": self.dtstart,
+                "zone": self.zone, "from": self.from, "to": self.to,
+            })
+        }
+    }
+}

@@ -10,7 +10,7 @@
 //! small and lets an iterator start at any period: seeking to a window costs
 //! the same for a series one week or fifty years old.
 
-use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Weekday};
+use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, Weekday};
 
 use super::ExpandError;
 use super::rule::{ByDay, Frequency, Rule};
@@ -40,8 +40,12 @@ pub(crate) struct WallClock {
     /// Occurrences still allowed by `COUNT`.
     remaining: Option<u32>,
     period: Period,
-    pending: std::vec::IntoIter<NaiveDateTime>,
+    /// The current period's occurrences, and how many were consumed.
+    pending: Vec<NaiveDateTime>,
+    consumed: usize,
     times: Vec<NaiveTime>,
+    /// Precomputed forms of the day-level parts, for speed.
+    filter: DayFilter,
     empty_streak: u32,
     finished: bool,
 }
@@ -91,6 +95,7 @@ impl WallClock {
             NthScope::Year
         };
         let rule = with_defaults(rule, start, date_only);
+        let filter = DayFilter::new(&rule);
         let times = if rule.freq.is_sub_daily() {
             Vec::new()
         } else {
@@ -105,8 +110,10 @@ impl WallClock {
             until,
             horizon: None,
             period,
-            pending: Vec::new().into_iter(),
+            pending: Vec::new(),
+            consumed: 0,
             times,
+            filter,
             empty_streak: 0,
             finished: false,
         })
@@ -155,7 +162,8 @@ impl WallClock {
         match skipped {
             Some(p) => {
                 self.period = p;
-                self.pending = Vec::new().into_iter();
+                self.pending.clear();
+                self.consumed = 0;
                 true
             }
             None => false,
@@ -184,9 +192,12 @@ impl WallClock {
             if end.is_some_and(|end| period_start_after(self.period, end)) {
                 return Ok(false);
             }
-            let candidates = self.candidates();
+            let mut candidates = std::mem::take(&mut self.pending);
+            self.candidates(&mut candidates);
+            self.pending = candidates;
+            self.consumed = 0;
             self.advance()?;
-            if candidates.is_empty() {
+            if self.pending.is_empty() {
                 self.empty_streak += 1;
                 if self.empty_streak > MAX_EMPTY_PERIODS {
                     return Err(ExpandError::Runaway(MAX_EMPTY_PERIODS));
@@ -194,7 +205,6 @@ impl WallClock {
                 continue;
             }
             self.empty_streak = 0;
-            self.pending = candidates.into_iter();
             return Ok(true);
         }
     }
@@ -254,9 +264,9 @@ impl WallClock {
         Ok(())
     }
 
-    /// The period's occurrences, in order, after `BYSETPOS`.
-    fn candidates(&self) -> Vec<NaiveDateTime> {
-        let mut out = Vec::new();
+    /// The period's occurrences, in order, after `BYSETPOS`, into `out`.
+    fn candidates(&self, out: &mut Vec<NaiveDateTime>) {
+        out.clear();
         match self.period {
             Period::Time(t) => {
                 if self.day_matches(t.date()) {
@@ -265,60 +275,71 @@ impl WallClock {
                     }
                 }
             }
-            _ => {
-                for date in self.period_dates() {
-                    if self.day_matches(date) {
-                        out.extend(self.times.iter().map(|time| date.and_time(*time)));
-                    }
+            _ => self.each_period_date(|date| {
+                if self.day_matches(date) {
+                    out.extend(self.times.iter().map(|time| date.and_time(*time)));
                 }
-            }
+            }),
         }
         if !self.rule.by_set_pos.is_empty() {
-            out = select_positions(&out, &self.rule.by_set_pos);
+            *out = select_positions(out, &self.rule.by_set_pos);
         }
-        out
     }
 
-    /// The days a day-or-longer period spans.
-    fn period_dates(&self) -> Vec<NaiveDate> {
-        let span = |first: Option<NaiveDate>, days: u64| -> Vec<NaiveDate> {
-            first.map_or_else(Vec::new, |f| f.iter_days().take(days as usize).collect())
+    /// Calls `f` with each day a day-or-longer period spans, in order (only
+    /// the listed days of each month when month days are the only day-level
+    /// part: the others could not match).
+    fn each_period_date(&self, mut f: impl FnMut(NaiveDate)) {
+        let mut span = |first: NaiveDate, days: u32| {
+            for d in first.iter_days().take(days as usize) {
+                f(d);
+            }
         };
         match self.period {
             Period::Year(y) if !self.rule.by_week_no.is_empty() => {
-                let (Some(a), Some(b)) = (
+                if let (Some(a), Some(b)) = (
                     week_one(y, self.rule.week_start),
                     week_one(y + 1, self.rule.week_start),
-                ) else {
-                    return Vec::new();
-                };
-                span(Some(a), u64::try_from((b - a).num_days()).unwrap_or(0))
+                ) {
+                    span(a, u32::try_from((b - a).num_days()).unwrap_or(0));
+                }
             }
             Period::Year(y) => {
-                let months: Vec<u32> = if self.rule.by_month.is_empty() {
-                    (1..=12).collect()
-                } else {
-                    let mut m: Vec<u32> =
-                        self.rule.by_month.iter().map(|m| u32::from(*m)).collect();
-                    m.sort_unstable();
-                    m.dedup();
-                    m
-                };
-                months
-                    .into_iter()
-                    .flat_map(|m| {
-                        let first = NaiveDate::from_ymd_opt(y, m, 1);
-                        span(first, first.map_or(0, |f| u64::from(month_len(f))))
-                    })
-                    .collect()
+                for &m in &self.filter.months {
+                    if let Some(first) = NaiveDate::from_ymd_opt(y, m, 1) {
+                        self.each_month_date(first, &mut span);
+                    }
+                }
             }
             Period::Month(m) => {
-                let first = month_first(m);
-                span(first, first.map_or(0, |f| u64::from(month_len(f))))
+                if let Some(first) = month_first(m) {
+                    self.each_month_date(first, &mut span);
+                }
             }
-            Period::Day(d) if self.rule.freq == Frequency::Weekly => span(Some(d), 7),
-            Period::Day(d) => vec![d],
-            Period::Time(t) => vec![t.date()],
+            Period::Day(d) if self.rule.freq == Frequency::Weekly => span(d, 7),
+            Period::Day(d) => span(d, 1),
+            Period::Time(t) => span(t.date(), 1),
+        }
+    }
+
+    fn each_month_date(&self, first: NaiveDate, span: &mut impl FnMut(NaiveDate, u32)) {
+        let len = days_in_month(first.year(), first.month());
+        if !self.filter.month_days_only {
+            span(first, len);
+            return;
+        }
+        let mut days: [bool; 32] = [false; 32];
+        for n in &self.rule.by_month_day {
+            let n = i32::from(*n);
+            let day = if n > 0 { n } else { len as i32 + 1 + n };
+            if (1..=len as i32).contains(&day) {
+                days[day as usize] = true;
+            }
+        }
+        for (day, _) in days.iter().enumerate().filter(|(_, hit)| **hit) {
+            if let Some(date) = first.with_day(day as u32) {
+                span(date, 1);
+            }
         }
     }
 
@@ -347,7 +368,8 @@ impl WallClock {
     /// Whether a date passes every day-level `BY` part.
     fn day_matches(&self, date: NaiveDate) -> bool {
         let r = &self.rule;
-        if !r.by_month.is_empty() && !r.by_month.contains(&(date.month() as u8)) {
+        let f = &self.filter;
+        if f.month_mask != 0 && f.month_mask & (1 << date.month()) == 0 {
             return false;
         }
         if !r.by_week_no.is_empty() {
@@ -371,9 +393,16 @@ impl WallClock {
                 return false;
             }
         }
-        if !r.by_month_day.is_empty() {
+        // Month days listed by `each_month_date` need no second check.
+        let listed = f.month_days_only
+            && match self.period {
+                Period::Year(_) => r.by_week_no.is_empty(),
+                Period::Month(_) => true,
+                Period::Day(_) | Period::Time(_) => false,
+            };
+        if !r.by_month_day.is_empty() && !listed {
             let day = date.day() as i32;
-            let len = month_len(date) as i32;
+            let len = days_in_month(date.year(), date.month()) as i32;
             let hit = r.by_month_day.iter().any(|n| {
                 let n = i32::from(*n);
                 (n > 0 && n == day) || (n < 0 && len + 1 + n == day)
@@ -382,8 +411,11 @@ impl WallClock {
                 return false;
             }
         }
-        if !r.by_day.is_empty() && !r.by_day.iter().any(|d| self.weekday_matches(*d, date)) {
-            return false;
+        if !r.by_day.is_empty() {
+            let plain = f.weekday_mask & (1 << date.weekday().num_days_from_monday()) != 0;
+            if !plain && !f.numbered.iter().any(|d| self.weekday_matches(*d, date)) {
+                return false;
+            }
         }
         true
     }
@@ -400,7 +432,10 @@ impl WallClock {
                 let first = date.with_day(1).unwrap_or(date);
                 (
                     first,
-                    first + TimeDelta::days(i64::from(month_len(first)) - 1),
+                    first
+                        + TimeDelta::days(
+                            i64::from(days_in_month(first.year(), first.month())) - 1,
+                        ),
                 )
             }
             NthScope::Week => {
@@ -433,7 +468,8 @@ impl Iterator for WallClock {
             return None;
         }
         loop {
-            if let Some(t) = self.pending.next() {
+            if let Some(&t) = self.pending.get(self.consumed) {
+                self.consumed += 1;
                 if t < self.start {
                     continue;
                 }
@@ -462,6 +498,61 @@ impl Iterator for WallClock {
                 }
             }
         }
+    }
+}
+
+/// The day-level parts in the forms the hot loop wants.
+#[derive(Debug, Clone)]
+struct DayFilter {
+    /// Bit `m` set for each `BYMONTH` month (0: no `BYMONTH`).
+    month_mask: u16,
+    /// The months a yearly period spans, in order.
+    months: Vec<u32>,
+    /// Bit `d` (Monday 0) set for each plain `BYDAY` day.
+    weekday_mask: u8,
+    /// The numbered `BYDAY` entries.
+    numbered: Vec<ByDay>,
+    /// `BYMONTHDAY` is the only day-level part besides `BYMONTH`, so a
+    /// month's candidate days can be listed instead of scanned.
+    month_days_only: bool,
+}
+
+impl DayFilter {
+    fn new(rule: &Rule) -> Self {
+        let month_mask = rule.by_month.iter().fold(0u16, |m, b| m | (1 << b));
+        let months = (1..=12u32)
+            .filter(|m| month_mask == 0 || month_mask & (1 << m) != 0)
+            .collect();
+        let weekday_mask = rule
+            .by_day
+            .iter()
+            .filter(|d| d.nth.is_none())
+            .fold(0u8, |m, d| m | (1 << d.weekday.num_days_from_monday()));
+        Self {
+            month_mask,
+            months,
+            weekday_mask,
+            numbered: rule
+                .by_day
+                .iter()
+                .filter(|d| d.nth.is_some())
+                .copied()
+                .collect(),
+            month_days_only: !rule.by_month_day.is_empty()
+                && rule.by_day.is_empty()
+                && rule.by_year_day.is_empty()
+                && rule.by_week_no.is_empty(),
+        }
+    }
+}
+
+/// Days in a month (1–12) of a year.
+fn days_in_month(year: i32, month: u32) -> u32 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if NaiveDate::from_ymd_opt(year, 2, 29).is_some() => 29,
+        2 => 28,
+        _ => 31,
     }
 }
 
@@ -628,13 +719,6 @@ fn select_positions(all: &[NaiveDateTime], positions: &[i16]) -> Vec<NaiveDateTi
 fn month_first(months: i64) -> Option<NaiveDate> {
     let year = i32::try_from(months.div_euclid(12)).ok()?;
     NaiveDate::from_ymd_opt(year, months.rem_euclid(12) as u32 + 1, 1)
-}
-
-fn month_len(date: NaiveDate) -> u32 {
-    let first = date.with_day(1).unwrap_or(date);
-    first
-        .checked_add_months(Months::new(1))
-        .map_or(31, |next| (next - first).num_days() as u32)
 }
 
 /// Days from the last `week_start` (inclusive) to `day`.

@@ -53,21 +53,11 @@ fn window(c: &mut Criterion) {
 fn calendars() -> (Vec<CalendarItem>, Vec<CalendarItem>) {
     let before: Vec<CalendarItem> = (0..100_000).map(item).collect();
     let mut after = before.clone();
+    let (from, to) = horizon();
     for (n, changed) in after.iter_mut().step_by(100).enumerate() {
-        match &mut changed.recurrence {
-            Some(rec) if n % 2 == 0 => {
-                let (from, to) = horizon();
-                let first = changed.occurrences(from, to).unwrap();
-                if let Some(o) = first.first() {
-                    changed
-                        .recurrence
-                        .as_mut()
-                        .unwrap()
-                        .deleted
-                        .push(o.original_start);
-                }
-                let _ = rec;
-            }
+        let first = changed.occurrences(from, to).unwrap().first().copied();
+        match (&mut changed.recurrence, first) {
+            (Some(rec), Some(o)) if n % 2 == 0 => rec.deleted.push(o.original_start),
             _ => changed.subject.push_str(" (moved to Friday)"),
         }
     }

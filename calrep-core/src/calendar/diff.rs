@@ -297,34 +297,31 @@ impl CalendarDiff {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Self, DiffError> {
-        let by_id = |items: &[CalendarItem]| -> BTreeMap<ItemId, CalendarItem> {
-            items.iter().map(|i| (i.id.clone(), i.clone())).collect()
-        };
         let (old, new) = (by_id(before), by_id(after));
         let mut diff = Self {
             added: new
                 .iter()
                 .filter(|(id, _)| !old.contains_key(*id))
-                .map(|(_, i)| i.clone())
+                .map(|(_, i)| (*i).clone())
                 .collect(),
             removed: old
                 .iter()
                 .filter(|(id, _)| !new.contains_key(*id))
-                .map(|(_, i)| i.clone())
+                .map(|(_, i)| (*i).clone())
                 .collect(),
             modified: Vec::new(),
             occurrences: Vec::new(),
         };
         for (id, a) in &old {
             if let Some(b) = new.get(id) {
-                let fields = changed_fields(a, b);
-                if !fields.is_empty() {
-                    diff.modified.push(ItemChange {
-                        fields,
-                        before: a.clone(),
-                        after: b.clone(),
-                    });
+                if a == b {
+                    continue;
                 }
+                diff.modified.push(ItemChange {
+                    fields: changed_fields(a, b),
+                    before: (*a).clone(),
+                    after: (*b).clone(),
+                });
             }
         }
         // Occurrences can only change where an item did.
@@ -503,6 +500,10 @@ pub(crate) fn occurrence_delta<'a>(
     }
     delta.removed = before.into_keys().collect();
     delta
+}
+
+fn by_id(items: &[CalendarItem]) -> BTreeMap<&ItemId, &CalendarItem> {
+    items.iter().map(|i| (&i.id, i)).collect()
 }
 
 /// Each item's occurrences in `from..to`, keyed by UID and original start.

@@ -270,9 +270,7 @@ impl WallClock {
         match self.period {
             Period::Time(t) => {
                 if self.day_matches(t.date()) {
-                    for time in self.sub_daily_times(t) {
-                        out.push(t.date().and_time(time));
-                    }
+                    self.sub_daily_times(t, out);
                 }
             }
             _ => self.each_period_date(|date| {
@@ -343,26 +341,39 @@ impl WallClock {
         }
     }
 
-    /// The times a sub-daily period at `t` produces.
-    fn sub_daily_times(&self, t: NaiveDateTime) -> Vec<NaiveTime> {
+    /// The occurrences a sub-daily period at `t` produces, in order, into
+    /// `out` (no allocation: this runs once per hour or minute).
+    fn sub_daily_times(&self, t: NaiveDateTime, out: &mut Vec<NaiveDateTime>) {
         let r = &self.rule;
         let (h, m, s) = (hour(t), minute(t), second(t));
-        let hours = if r.by_hour.is_empty() || r.by_hour.contains(&h) {
-            vec![h]
-        } else {
-            return Vec::new();
+        let allowed = |list: &[u8], v: u8| list.is_empty() || list.contains(&v);
+        if !allowed(&r.by_hour, h) {
+            return;
+        }
+        let date = t.date();
+        let mut push = |m: u8, s: u8| {
+            if let Some(time) = NaiveTime::from_hms_opt(u32::from(h), u32::from(m), u32::from(s)) {
+                out.push(date.and_time(time));
+            }
         };
-        let minutes = match r.freq {
-            Frequency::Hourly => r.by_minute.clone(),
-            _ if r.by_minute.is_empty() || r.by_minute.contains(&m) => vec![m],
-            _ => return Vec::new(),
-        };
-        let seconds = match r.freq {
-            Frequency::Secondly if r.by_second.is_empty() || r.by_second.contains(&s) => vec![s],
-            Frequency::Secondly => return Vec::new(),
-            _ => r.by_second.clone(),
-        };
-        time_set(&hours, &minutes, &seconds)
+        match r.freq {
+            Frequency::Hourly => {
+                for &m in &self.filter.minutes {
+                    for &s in &self.filter.seconds {
+                        push(m, s);
+                    }
+                }
+            }
+            Frequency::Minutely if allowed(&r.by_minute, m) => {
+                for &s in &self.filter.seconds {
+                    push(m, s);
+                }
+            }
+            Frequency::Secondly if allowed(&r.by_minute, m) && allowed(&r.by_second, s) => {
+                push(m, s);
+            }
+            _ => {}
+        }
     }
 
     /// Whether a date passes every day-level `BY` part.
@@ -508,6 +519,9 @@ struct DayFilter {
     month_mask: u16,
     /// The months a yearly period spans, in order.
     months: Vec<u32>,
+    /// `BYMINUTE` and `BYSECOND` sorted without duplicates (defaults filled).
+    minutes: Vec<u8>,
+    seconds: Vec<u8>,
     /// Bit `d` (Monday 0) set for each plain `BYDAY` day.
     weekday_mask: u8,
     /// The numbered `BYDAY` entries.
@@ -528,9 +542,17 @@ impl DayFilter {
             .iter()
             .filter(|d| d.nth.is_none())
             .fold(0u8, |m, d| m | (1 << d.weekday.num_days_from_monday()));
+        let sorted = |v: &[u8]| {
+            let mut v = v.to_vec();
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
         Self {
             month_mask,
             months,
+            minutes: sorted(&rule.by_minute),
+            seconds: sorted(&rule.by_second),
             weekday_mask,
             numbered: rule
                 .by_day
@@ -782,6 +804,20 @@ mod tests {
             week_one(2026, Weekday::Sun),
             NaiveDate::from_ymd_opt(2026, 1, 4)
         );
+    }
+
+    #[test]
+    fn set_positions_count_the_whole_first_week() {
+        // Saturday start; position 1 of the first week is the Monday before
+        // it, which is not produced (python-dateutil would yield the Saturday).
+        let rule: Rule = "FREQ=WEEKLY;INTERVAL=3;BYDAY=MO,SA,TU;BYSETPOS=1;COUNT=2"
+            .parse()
+            .unwrap();
+        let got: Vec<_> = WallClock::new(&rule, wall("20280408T221500"), false, None)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(got, [wall("20280424T221500"), wall("20280515T221500")]);
     }
 
     #[test]

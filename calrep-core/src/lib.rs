@@ -59,6 +59,7 @@ pub mod demo;
 mod document;
 pub mod engine;
 mod error;
+pub mod ews;
 pub mod group;
 pub mod ical;
 mod ids;

@@ -470,3 +470,72 @@ fn expand_reads_every_series_of_an_ics_file_with_overrides() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The CalendarItem of Microsoft's GetItem documentation (last weekday of
+/// each month, one occurrence moved, one deleted), as a fragment with the
+/// usual undeclared `t:` prefix. The pattern's dates (python-dateutil:
+/// MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1 from 2026-03-02) are 31 Mar,
+/// 30 Apr, 29 May, 30 Jun, 31 Jul, 31 Aug, 30 Sep, 30 Oct, 30 Nov, 31 Dec.
+#[test]
+fn expand_reads_an_ews_calendar_item() {
+    let dir = std::env::temp_dir().join(format!("calrep-cli-ews-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("item.xml");
+    let item = r#"<t:CalendarItem>
+  <t:ItemId Id="AAMk2" ChangeKey="DwAA"/><t:Subject>Team sync</t:Subject>
+  <t:UID>040000008200E00074C5B7101A82E008</t:UID>
+  <t:Start>2026-03-02T09:00:00Z</t:Start><t:End>2026-03-02T09:30:00Z</t:End>
+  <t:Recurrence>
+    <t:RelativeMonthlyRecurrence><t:Interval>1</t:Interval><t:DaysOfWeek>Weekday</t:DaysOfWeek>
+      <t:DayOfWeekIndex>Last</t:DayOfWeekIndex></t:RelativeMonthlyRecurrence>
+    <t:EndDateRecurrence><t:StartDate>2026-03-02</t:StartDate><t:EndDate>2026-12-31</t:EndDate></t:EndDateRecurrence>
+  </t:Recurrence>
+  <t:ModifiedOccurrences><t:Occurrence><t:ItemId Id="AAMkx"/><t:Start>2026-04-30T13:00:00Z</t:Start>
+    <t:End>2026-04-30T13:30:00Z</t:End><t:OriginalStart>2026-04-30T09:00:00Z</t:OriginalStart></t:Occurrence></t:ModifiedOccurrences>
+  <t:DeletedOccurrences><t:DeletedOccurrence><t:Start>2026-05-29T09:00:00Z</t:Start></t:DeletedOccurrence></t:DeletedOccurrences>
+  <t:StartTimeZoneId>UTC</t:StartTimeZoneId>
+</t:CalendarItem>"#;
+    std::fs::write(&file, item).unwrap();
+    let args = |f: &std::path::Path| {
+        calrep(&[
+            "expand",
+            "--ews",
+            f.to_str().unwrap(),
+            "--from",
+            "2026-01-01T00:00:00Z",
+            "--to",
+            "2027-01-01T00:00:00Z",
+        ])
+    };
+    let out = args(&file);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let days: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| l[5..16].to_owned())
+        .collect();
+    assert_eq!(
+        days,
+        [
+            "03-31T09:00",
+            "04-30T13:00",
+            "06-30T09:00",
+            "07-31T09:00",
+            "08-31T09:00",
+            "09-30T09:00",
+            "10-30T09:00",
+            "11-30T09:00",
+            "12-31T09:00"
+        ]
+    );
+    // Without its End, the item is refused, and the message names both.
+    std::fs::write(
+        &file,
+        item.replace("<t:End>2026-03-02T09:30:00Z</t:End>", ""),
+    )
+    .unwrap();
+    let out = args(&file);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(err.contains("AAMk2") && err.contains("End"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -7,6 +7,8 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
+use calrep_core::calendar::ItemTime;
+use calrep_core::ews::read_calendar_items;
 use calrep_core::ical::read_series;
 use calrep_core::recur::{Instance, RecurrenceSet, Rule, SeriesStart, SetDate};
 use calrep_core::tz::resolve_zone;
@@ -25,6 +27,8 @@ pub(crate) enum Source<'a> {
     },
     /// `--ics FILE`.
     Ics(&'a Path),
+    /// `--ews FILE`.
+    Ews(&'a Path),
 }
 
 pub(crate) fn run(
@@ -53,6 +57,10 @@ pub(crate) fn run(
             Err(e) => return Ok(invalid(e)),
         },
         Source::Ics(path) => match ics_starts(path, window) {
+            Ok(found) => found,
+            Err(outcome) => return Ok(outcome),
+        },
+        Source::Ews(path) => match ews_starts(path, window) {
             Ok(found) => found,
             Err(outcome) => return Ok(outcome),
         },
@@ -170,6 +178,38 @@ fn ics_starts(
             let t = i.instant(chrono_tz::UTC);
             t >= from && t < to
         }));
+    }
+    out.sort_by_key(|i| i.instant(chrono_tz::UTC));
+    Ok(out)
+}
+
+/// Every occurrence of every `CalendarItem` in an EWS XML file (a GetItem
+/// response or the element alone): deleted ones left out, modified ones at
+/// their new times; all-day items as their dates.
+fn ews_starts(
+    path: &Path,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<Vec<Instance>, Outcome> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Outcome::Failed(format!("cannot read {}: {e}", path.display())))?;
+    let items =
+        read_calendar_items(&text).map_err(|e| invalid(format!("{}: {e}", path.display())))?;
+    let mut out = Vec::new();
+    for item in &items {
+        let all_day = matches!(item.time, ItemTime::AllDay { .. });
+        let zone: Tz = item.zone.iana.parse().unwrap_or(chrono_tz::UTC);
+        let found = item
+            .occurrences(from, to)
+            .map_err(|e| invalid(format!("{}: item {}: {e}", path.display(), item.id)))?;
+        out.extend(
+            found
+                .iter()
+                .filter(|o| o.start >= from)
+                .map(|o| match all_day {
+                    true => Instance::Date(o.start.with_timezone(&zone).date_naive()),
+                    false => Instance::At(o.start),
+                }),
+        );
     }
     out.sort_by_key(|i| i.instant(chrono_tz::UTC));
     Ok(out)

@@ -145,9 +145,9 @@ enum Command {
         count: usize,
     },
     /// Print the occurrences of a recurrence rule, or of every series in an
-    /// iCalendar file, starting in [--from, --to): one per line, sorted, as
-    /// UTC instants (`…Z`) or, for all-day series, dates.
-    #[command(group(clap::ArgGroup::new("source").required(true).args(["rrule", "ics"])))]
+    /// iCalendar or EWS XML file, starting in [--from, --to): one per line,
+    /// sorted, as UTC instants (`…Z`) or, for all-day series, dates.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["rrule", "ics", "ews"])))]
     Expand {
         /// An RRULE value, e.g. 'FREQ=WEEKLY;BYDAY=MO,WE;COUNT=10' (repeatable).
         #[arg(long, requires = "dtstart")]
@@ -165,8 +165,11 @@ enum Command {
         #[arg(long)]
         rdate: Vec<String>,
         /// Expand every series of this iCalendar file instead.
-        #[arg(long, conflicts_with_all = ["rrule", "dtstart", "tz", "exdate", "rdate"])]
+        #[arg(long, conflicts_with_all = ["rrule", "dtstart", "tz", "exdate", "rdate", "ews"])]
         ics: Option<PathBuf>,
+        /// Expand every CalendarItem of this EWS XML file (GetItem response or fragment) instead.
+        #[arg(long, conflicts_with_all = ["rrule", "dtstart", "tz", "exdate", "rdate"])]
+        ews: Option<PathBuf>,
         /// Window start (RFC 3339, inclusive).
         #[arg(long)]
         from: String,
@@ -249,12 +252,14 @@ fn main() -> ExitCode {
             exdate,
             rdate,
             ics,
+            ews,
             from,
             to,
         } => {
-            let source = match &ics {
-                Some(path) => expand::Source::Ics(path),
-                None => expand::Source::Rule {
+            let source = match (&ics, &ews) {
+                (Some(path), _) => expand::Source::Ics(path),
+                (None, Some(path)) => expand::Source::Ews(path),
+                (None, None) => expand::Source::Rule {
                     rrules: &rrule,
                     dtstart: dtstart.as_deref().unwrap_or_default(),
                     tz: tz.as_deref(),

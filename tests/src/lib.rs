@@ -34,6 +34,33 @@ pub fn run_oracle(script: &str, input: &serde_json::Value) -> serde_json::Value 
     serde_json::from_slice(&output.stdout).expect("oracle JSON")
 }
 
+/// A proptest runner seeded from `CALREP_SEED`, or from the clock (the
+/// seed is printed either way, so a failing run can be replayed).
+///
+/// # Panics
+///
+/// If the clock is before 1970.
+#[allow(clippy::expect_used)]
+pub fn seeded_runner() -> proptest::test_runner::TestRunner {
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let seed: u64 = std::env::var("CALREP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("a clock after 1970")
+                .as_secs()
+        });
+    println!("seed {seed} (set CALREP_SEED to replay)");
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(&seed.to_le_bytes());
+    TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+    )
+}
+
 pub mod fixture {
     //! Small organisations and configurations for engine tests.
 

@@ -54,6 +54,20 @@ fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
 }
 
+/// At the source: series w1 loses its 8 June occurrence, and its 15 June
+/// one moves to 16 June 12:00.
+fn delete_and_move_occurrences(mailbox: &MemoryMailbox, cal: &CalendarId) {
+    let mut series = mailbox.item(cal, &"w1".into()).unwrap();
+    let rec = series.recurrence.as_mut().unwrap();
+    rec.deleted.push(t("2026-06-08T08:00:00Z"));
+    rec.modified.push(ModifiedOccurrence::moved(
+        t("2026-06-15T08:00:00Z"),
+        t("2026-06-16T12:00:00Z"),
+        t("2026-06-16T12:30:00Z"),
+    ));
+    mailbox.put_item(cal, series);
+}
+
 #[test]
 fn full_then_incremental_replication_mirrors_the_source() {
     let org = Arc::new(MemoryOrganisation::new());
@@ -82,15 +96,7 @@ fn full_then_incremental_replication_mirrors_the_source() {
     let mut edited = alice.item(&cal, &"s1".into()).unwrap();
     edited.subject = "Renamed".into();
     alice.put_item(&cal, edited);
-    let mut series = alice.item(&cal, &"w1".into()).unwrap();
-    let rec = series.recurrence.as_mut().unwrap();
-    rec.deleted.push(t("2026-06-08T08:00:00Z"));
-    rec.modified.push(ModifiedOccurrence::moved(
-        t("2026-06-15T08:00:00Z"),
-        t("2026-06-16T12:00:00Z"),
-        t("2026-06-16T12:30:00Z"),
-    ));
-    alice.put_item(&cal, series);
+    delete_and_move_occurrences(&alice, &cal);
     let second = run(&engine, "t", false);
     assert_eq!(
         (
@@ -592,15 +598,7 @@ fn verify_names_the_occurrences_a_source_change_touches() {
     assert!(verify(&engine).is_equal());
 
     // At the source only: one occurrence deleted, another moved.
-    let mut series = alice.item(&cal, &"w1".into()).unwrap();
-    let rec = series.recurrence.as_mut().unwrap();
-    rec.deleted.push(t("2026-06-08T08:00:00Z"));
-    rec.modified.push(ModifiedOccurrence::moved(
-        t("2026-06-15T08:00:00Z"),
-        t("2026-06-16T12:00:00Z"),
-        t("2026-06-16T12:30:00Z"),
-    ));
-    alice.put_item(&cal, series);
+    delete_and_move_occurrences(&alice, &cal);
     let report = verify(&engine);
     let lines = &report.mailboxes[0].differences;
     assert_eq!(lines.len(), 3, "{lines:#?}");

@@ -10,7 +10,6 @@ use calrep_core::calendar::{DayOfWeekIndex, DaysOfWeek, ItemTime, Pattern, Range
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, TimeZone, Utc, Weekday};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 
 const ZONES: &[&str] = &[
@@ -143,25 +142,7 @@ fn oracle(cases: &[Case]) -> Vec<Vec<String>> {
 
 #[test]
 fn series_expansion_matches_python_dateutil() {
-    let seed = std::env::var("CALREP_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs()
-        });
-    eprintln!("seed {seed} (set CALREP_SEED to replay)");
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        proptest::test_runner::TestRng::from_seed(
-            proptest::test_runner::RngAlgorithm::ChaCha,
-            &bytes,
-        ),
-    );
+    let mut runner = calrep_tests::seeded_runner();
     let strategy = case();
     let cases: Vec<Case> = (0..2_000)
         .map(|_| strategy.new_tree(&mut runner).unwrap().current())

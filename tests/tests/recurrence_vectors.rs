@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 
 use calrep_core::recur::{ExpandError, Instance, RecurrenceSet, Rule, SeriesStart};
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::{NaiveDate, NaiveDateTime};
 
 #[derive(Default, Debug)]
 struct Block {
@@ -88,35 +88,6 @@ fn parse_value(text: &str) -> Result<(NaiveDateTime, Kind), String> {
         .map_err(|e| format!("{text}: {e}"))
 }
 
-/// `P364D`, `PT1H30M`, `P2W`: enough ISO 8601 for the files.
-fn parse_duration(text: &str) -> Result<TimeDelta, String> {
-    let body = text
-        .strip_prefix('P')
-        .ok_or(format!("{text}: not a duration"))?;
-    let mut total = TimeDelta::zero();
-    let mut number = String::new();
-    let mut in_time = false;
-    for c in body.chars() {
-        match c {
-            'T' => in_time = true,
-            '0'..='9' => number.push(c),
-            _ => {
-                let n: i64 = number.parse().map_err(|_| format!("{text}: bad number"))?;
-                number.clear();
-                total += match (c, in_time) {
-                    ('W', false) => TimeDelta::weeks(n),
-                    ('D', false) => TimeDelta::days(n),
-                    ('H', true) => TimeDelta::hours(n),
-                    ('M', true) => TimeDelta::minutes(n),
-                    ('S', true) => TimeDelta::seconds(n),
-                    _ => return Err(format!("{text}: unsupported unit {c}")),
-                };
-            }
-        }
-    }
-    Ok(total)
-}
-
 fn format(instance: Instance) -> String {
     match instance {
         Instance::Date(d) => d.format("%Y%m%d").to_string(),
@@ -142,7 +113,8 @@ fn run(block: &Block) -> Result<Vec<String>, String> {
         .all(100_000)
         .map_err(|e: ExpandError| format!("expand: {e}"))?;
     if let Some(d) = &block.duration {
-        let duration = parse_duration(d)?;
+        let duration =
+            calrep_core::ical::parse_duration(d).ok_or(format!("{d}: not a duration"))?;
         let last_day = NaiveDate::from_ymd_opt(9999, 12, 31).unwrap();
         for i in &all {
             let end = i.instant(chrono_tz::UTC).naive_utc() + duration;

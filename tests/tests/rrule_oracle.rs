@@ -13,7 +13,6 @@ use calrep_core::recur::{RecurrenceSet, Rule, SeriesStart};
 use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, TimeDelta, Utc};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
-use proptest::test_runner::{Config, TestRunner};
 use serde_json::{Value, json};
 
 const ZONES: &[&str] = &[
@@ -254,25 +253,7 @@ fn calrep(case: &Case) -> Result<Vec<String>, String> {
 
 #[test]
 fn rule_expansion_matches_python_dateutil() {
-    let seed = std::env::var("CALREP_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs()
-        });
-    println!("seed {seed} (set CALREP_SEED to replay)");
-    let mut bytes = [0u8; 32];
-    bytes[..8].copy_from_slice(&seed.to_le_bytes());
-    let mut runner = TestRunner::new_with_rng(
-        Config::default(),
-        proptest::test_runner::TestRng::from_seed(
-            proptest::test_runner::RngAlgorithm::ChaCha,
-            &bytes,
-        ),
-    );
+    let mut runner = calrep_tests::seeded_runner();
     let strategy = case();
     let cases: Vec<Case> = (0..2_500)
         .map(|_| strategy.new_tree(&mut runner).unwrap().current())
@@ -325,7 +306,7 @@ fn rule_expansion_matches_python_dateutil() {
     );
     assert!(
         failures.is_empty(),
-        "{} disagreements (seed {seed}), first:\n{}",
+        "{} disagreements (replay with the seed printed above), first:\n{}",
         failures.len(),
         failures
             .iter()

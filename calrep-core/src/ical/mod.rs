@@ -6,7 +6,7 @@
 
 mod read;
 
-pub use read::{IcsError, IcsOverride, IcsSeries, read_series};
+pub use read::{IcsError, IcsOverride, IcsSeries, parse_duration, read_series};
 
 use std::collections::{BTreeMap, BTreeSet};
 

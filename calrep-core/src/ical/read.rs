@@ -272,7 +272,13 @@ fn parse_value(value: &str) -> Option<Value> {
 }
 
 /// An RFC 5545 duration (`P1D`, `PT1H30M`, `-PT15M`, `P2W`).
-fn parse_duration(text: &str) -> Option<TimeDelta> {
+///
+/// ```
+/// use calrep_core::ical::parse_duration;
+/// assert_eq!(parse_duration("PT1H30M"), Some(chrono::TimeDelta::minutes(90)));
+/// assert_eq!(parse_duration("1 hour"), None);
+/// ```
+pub fn parse_duration(text: &str) -> Option<TimeDelta> {
     let (sign, body) = match text.strip_prefix('-') {
         Some(rest) => (-1, rest),
         None => (1, text.strip_prefix('+').unwrap_or(text)),

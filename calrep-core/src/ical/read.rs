@@ -2,7 +2,8 @@
 //! to expand and compare calendars written by Exchange, Outlook, Google and
 //! calrep itself (line unfolding, parameters, DTSTART/DTEND/DURATION, RRULE,
 //! EXDATE, RDATE and RECURRENCE-ID overrides). Other components and
-//! properties are skipped.
+//! properties are skipped. `EXRULE`, deprecated but still written by old
+//! clients, is honoured.
 
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use chrono_tz::Tz;
@@ -159,6 +160,10 @@ fn read_event(props: &[Property], end_line: usize) -> Result<Read, IcsError> {
             "RRULE" => {
                 let rule: Rule = p.value.parse().map_err(|e| p.error(format!("{e}")))?;
                 set = set.rule(rule);
+            }
+            "EXRULE" => {
+                let rule: Rule = p.value.parse().map_err(|e| p.error(format!("{e}")))?;
+                set = set.exrule(rule);
             }
             "EXDATE" => {
                 for value in p.value.split(',') {

@@ -135,6 +135,7 @@ pub struct RecurrenceSet {
     rules: Vec<Rule>,
     rdates: Vec<SetDate>,
     exdates: Vec<SetDate>,
+    exrules: Vec<Rule>,
     policy: LocalTimePolicy,
     start_is_instance: bool,
 }
@@ -147,6 +148,7 @@ impl RecurrenceSet {
             rules: Vec::new(),
             rdates: Vec::new(),
             exdates: Vec::new(),
+            exrules: Vec::new(),
             policy: LocalTimePolicy::default(),
             start_is_instance: true,
         }
@@ -167,6 +169,22 @@ impl RecurrenceSet {
     /// Adds an `EXDATE`.
     pub fn exdate(mut self, date: SetDate) -> Self {
         self.exdates.push(date);
+        self
+    }
+
+    /// Adds an `EXRULE` (deprecated by RFC 5545, still written by old
+    /// clients): its instances are excluded like `EXDATE`s.
+    ///
+    /// ```
+    /// use calrep_core::recur::{RecurrenceSet, SeriesStart};
+    /// let set = RecurrenceSet::new(SeriesStart::Date("2026-03-02".parse()?))
+    ///     .rule("FREQ=DAILY;COUNT=7".parse()?)
+    ///     .exrule("FREQ=WEEKLY;BYDAY=SA,SU".parse()?);
+    /// assert_eq!(set.all(100)?.len(), 5);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn exrule(mut self, rule: Rule) -> Self {
+        self.exrules.push(rule);
         self
     }
 
@@ -283,11 +301,38 @@ impl RecurrenceSet {
             .collect()
     }
 
-    fn excluded(&self) -> BTreeSet<Instance> {
-        self.exdates
+    /// The excluded instances: `EXDATE`s, and the `EXRULE` instances from
+    /// `from` up to `to` (wall clock).
+    fn excluded(
+        &self,
+        from: Option<NaiveDateTime>,
+        to: NaiveDateTime,
+    ) -> Result<BTreeSet<Instance>, ExpandError> {
+        let mut out: BTreeSet<Instance> = self
+            .exdates
             .iter()
             .filter_map(|d| self.normalise(*d))
-            .collect()
+            .collect();
+        let (start, date_only) = self.start_wall();
+        for rule in &self.exrules {
+            let mut it = WallClock::new(rule, start, date_only, self.until_wall(rule.until))?;
+            if let Some(from) = from {
+                it.seek(from);
+            }
+            it.stop_after(to.date());
+            for wall in it {
+                let wall = match wall {
+                    Ok(w) => w,
+                    Err(ExpandError::OutOfRange) => break,
+                    Err(e) => return Err(e),
+                };
+                if wall > to {
+                    break;
+                }
+                out.extend(self.instance(wall));
+            }
+        }
+        Ok(out)
     }
 
     /// Every occurrence, in order. Fails with [`ExpandError::OutOfRange`] for
@@ -303,20 +348,32 @@ impl RecurrenceSet {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn all(&self, limit: usize) -> Result<Vec<Instance>, ExpandError> {
-        let excluded = self.excluded();
         let mut out: Vec<Instance> = Vec::new();
         let (start, _) = self.start_wall();
+        let mut last = start;
         if self.start_is_instance || self.rules.is_empty() {
             out.extend(self.instance(start));
         }
         for it in self.iterators()? {
             for wall in it {
-                out.extend(self.instance(wall?));
+                let wall = wall?;
+                last = last.max(wall);
+                out.extend(self.instance(wall));
                 if out.len() > limit {
                     return Err(ExpandError::TooMany(limit));
                 }
             }
         }
+        let rdate_walls = self
+            .rdates
+            .iter()
+            .filter_map(|d| match self.normalise(*d)? {
+                Instance::Date(d) => Some(d.and_time(NaiveTime::MIN)),
+                Instance::Floating(t) => Some(t),
+                Instance::At(t) => Some(t.with_timezone(&self.zone()).naive_local()),
+            });
+        let last = rdate_walls.fold(last, NaiveDateTime::max);
+        let excluded = self.excluded(None, last)?;
         out.extend(self.rdates.iter().filter_map(|d| self.normalise(*d)));
         Ok(finish(out, &excluded))
     }
@@ -354,7 +411,6 @@ impl RecurrenceSet {
         if to <= from {
             return Ok(Vec::new());
         }
-        let excluded = self.excluded();
         let inside = |i: &Instance| {
             let t = i.instant(floating_zone);
             t >= from && t < to
@@ -365,6 +421,7 @@ impl RecurrenceSet {
         let slack = TimeDelta::hours(40);
         let wall_from = from.naive_utc() - slack;
         let wall_to = to.naive_utc() + slack;
+        let excluded = self.excluded(Some(wall_from), wall_to)?;
         let mut out: Vec<Instance> = Vec::new();
         let (start, _) = self.start_wall();
         if self.start_is_instance || self.rules.is_empty() {

@@ -1,0 +1,267 @@
+//! EWS requests as SOAP 1.1 envelopes: `RequestServerVersion` always,
+//! `ExchangeImpersonation` when the site impersonates, and the bodies of the
+//! operations calrep sends. Every value is XML-escaped.
+
+use quick_xml::escape::escape;
+
+use super::xml::{MESSAGES, TYPES};
+use crate::address::EmailAddress;
+
+/// Exchange's most changes per `SyncFolderItems` call.
+pub(crate) const MAX_CHANGES_LIMIT: usize = 512;
+
+/// A whole request: the envelope around `body`.
+pub(crate) fn envelope(version: &str, impersonate: Option<&EmailAddress>, body: &str) -> String {
+    let impersonation = impersonate.map_or_else(String::new, |a| {
+        format!(
+            "<t:ExchangeImpersonation><t:ConnectingSID><t:PrimarySmtpAddress>{}</t:PrimarySmtpAddress></t:ConnectingSID></t:ExchangeImpersonation>",
+            escape(a.as_str())
+        )
+    });
+    format!(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
+         <s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:t=\"{TYPES}\" xmlns:m=\"{MESSAGES}\">\
+         <s:Header><t:RequestServerVersion Version=\"{}\"/>{impersonation}</s:Header>\
+         <s:Body>{body}</s:Body></s:Envelope>",
+        escape(version)
+    )
+}
+
+/// Which folder: the mailbox's distinguished calendar, or one by id.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Folder<'a> {
+    /// `<t:DistinguishedFolderId Id="calendar"/>`.
+    DefaultCalendar,
+    /// `<t:FolderId Id="…"/>`.
+    Id(&'a str),
+}
+
+impl Folder<'_> {
+    fn xml(self) -> String {
+        match self {
+            Self::DefaultCalendar => "<t:DistinguishedFolderId Id=\"calendar\"/>".into(),
+            Self::Id(id) => format!("<t:FolderId Id=\"{}\"/>", escape(id)),
+        }
+    }
+}
+
+fn state_xml(state: Option<&str>) -> String {
+    state.map_or_else(String::new, |s| {
+        format!("<m:SyncState>{}</m:SyncState>", escape(s))
+    })
+}
+
+/// The folder hierarchy with each folder's class, name and parent.
+pub(crate) fn sync_folder_hierarchy(state: Option<&str>) -> String {
+    format!(
+        "<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>\
+         <t:FieldURI FieldURI=\"folder:FolderClass\"/><t:FieldURI FieldURI=\"folder:DisplayName\"/>\
+         <t:FieldURI FieldURI=\"folder:ParentFolderId\"/></t:AdditionalProperties></m:FolderShape>{}\
+         </m:SyncFolderHierarchy>",
+        state_xml(state)
+    )
+}
+
+/// A folder's item changes since `state`, ids only, at most `max` (clamped
+/// to 1..=512), in schema order.
+pub(crate) fn sync_folder_items(folder: Folder<'_>, state: Option<&str>, max: usize) -> String {
+    format!(
+        "<m:SyncFolderItems><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape></m:ItemShape>\
+         <m:SyncFolderId>{}</m:SyncFolderId>{}<m:MaxChangesReturned>{}</m:MaxChangesReturned>\
+         <m:SyncScope>NormalItems</m:SyncScope></m:SyncFolderItems>",
+        folder.xml(),
+        state_xml(state),
+        max.clamp(1, MAX_CHANGES_LIMIT)
+    )
+}
+
+/// The calendar properties calrep reads (`domain.md` §2.5).
+const ITEM_PROPERTIES: &[&str] = &[
+    "item:Subject",
+    "item:Body",
+    "item:Sensitivity",
+    "item:Attachments",
+    "item:Categories",
+    "item:LastModifiedTime",
+    "calendar:UID",
+    "calendar:Start",
+    "calendar:End",
+    "calendar:IsAllDayEvent",
+    "calendar:LegacyFreeBusyStatus",
+    "calendar:Location",
+    "calendar:IsCancelled",
+    "calendar:CalendarItemType",
+    "calendar:Organizer",
+    "calendar:RequiredAttendees",
+    "calendar:OptionalAttendees",
+    "calendar:Resources",
+    "calendar:Recurrence",
+    "calendar:ModifiedOccurrences",
+    "calendar:DeletedOccurrences",
+    "calendar:StartTimeZone",
+    "calendar:StartTimeZoneId",
+];
+
+/// Full items by id, with the explicit property set and text bodies.
+pub(crate) fn get_item(ids: &[&str]) -> String {
+    let fields: String = ITEM_PROPERTIES
+        .iter()
+        .map(|f| format!("<t:FieldURI FieldURI=\"{f}\"/>"))
+        .collect();
+    let ids: String = ids
+        .iter()
+        .map(|id| format!("<t:ItemId Id=\"{}\"/>", escape(*id)))
+        .collect();
+    format!(
+        "<m:GetItem><m:ItemShape><t:BaseShape>IdOnly</t:BaseShape><t:BodyType>Text</t:BodyType>\
+         <t:AdditionalProperties>{fields}</t:AdditionalProperties></m:ItemShape>\
+         <m:ItemIds>{ids}</m:ItemIds></m:GetItem>"
+    )
+}
+
+/// Attachment contents by id.
+pub(crate) fn get_attachment(ids: &[&str]) -> String {
+    let ids: String = ids
+        .iter()
+        .map(|id| format!("<t:AttachmentId Id=\"{}\"/>", escape(*id)))
+        .collect();
+    format!(
+        "<m:GetAttachment><m:AttachmentShape/><m:AttachmentIds>{ids}</m:AttachmentIds></m:GetAttachment>"
+    )
+}
+
+/// A distribution list's direct members.
+pub(crate) fn expand_dl(address: &str) -> String {
+    format!(
+        "<m:ExpandDL><m:Mailbox><t:EmailAddress>{}</t:EmailAddress></m:Mailbox></m:ExpandDL>",
+        escape(address)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::xml::{self, Element};
+    use super::*;
+
+    const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+    fn body(request: &str) -> Element {
+        let root = xml::parse(request).unwrap();
+        let envelope = root
+            .children
+            .iter()
+            .find(|e| e.is(SOAP, "Envelope"))
+            .unwrap();
+        envelope
+            .children
+            .iter()
+            .find(|e| e.is(SOAP, "Body"))
+            .unwrap()
+            .children[0]
+            .clone()
+    }
+
+    #[test]
+    fn the_envelope_carries_version_and_impersonation_in_their_namespaces() {
+        let alice: EmailAddress = "alice@contoso.com".parse().unwrap();
+        let request = envelope(
+            "Exchange2013_SP1",
+            Some(&alice),
+            &sync_folder_hierarchy(None),
+        );
+        let root = xml::parse(&request).unwrap();
+        let header = &root.children[0].children[0];
+        assert!(header.is(SOAP, "Header"));
+        assert_eq!(
+            header
+                .child("RequestServerVersion")
+                .unwrap()
+                .attribute("Version"),
+            Some("Exchange2013_SP1")
+        );
+        let sid = header
+            .child("ExchangeImpersonation")
+            .unwrap()
+            .child("ConnectingSID")
+            .unwrap();
+        assert_eq!(sid.text_of("PrimarySmtpAddress"), Some("alice@contoso.com"));
+        // Without impersonation, no impersonation header.
+        let plain = envelope("Exchange2013_SP1", None, "<m:GetItem/>");
+        assert!(!plain.contains("ExchangeImpersonation"));
+    }
+
+    #[test]
+    fn sync_requests_follow_schema_order_and_limits() {
+        let first = body(&envelope(
+            "V",
+            None,
+            &sync_folder_items(Folder::DefaultCalendar, None, 9_999),
+        ));
+        assert!(first.is(MESSAGES, "SyncFolderItems"));
+        let names: Vec<&str> = first.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ItemShape",
+                "SyncFolderId",
+                "MaxChangesReturned",
+                "SyncScope"
+            ]
+        );
+        let max = first
+            .children
+            .iter()
+            .find(|c| c.name == "MaxChangesReturned")
+            .unwrap();
+        assert_eq!(max.text, "512");
+        let next = body(&envelope(
+            "V",
+            None,
+            &sync_folder_items(Folder::Id("AQ<&>"), Some("H4sI&x"), 0),
+        ));
+        let names: Vec<&str> = next.children.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ItemShape",
+                "SyncFolderId",
+                "SyncState",
+                "MaxChangesReturned",
+                "SyncScope"
+            ]
+        );
+        // Values survive escaping.
+        let folder = next.children[1].child("FolderId").unwrap();
+        assert_eq!(folder.attribute("Id"), Some("AQ<&>"));
+        assert_eq!(next.children[2].text, "H4sI&x");
+        let max = next
+            .children
+            .iter()
+            .find(|c| c.name == "MaxChangesReturned")
+            .unwrap();
+        assert_eq!(max.text, "1");
+    }
+
+    #[test]
+    fn get_item_asks_for_every_property_calrep_reads() {
+        let request = body(&envelope("V", None, &get_item(&["AAMk1", "AAMk2"])));
+        let shape = request
+            .children
+            .iter()
+            .find(|c| c.name == "ItemShape")
+            .unwrap();
+        let fields: Vec<&str> = shape
+            .child("AdditionalProperties")
+            .unwrap()
+            .children_named("FieldURI")
+            .filter_map(|f| f.attribute("FieldURI"))
+            .collect();
+        assert_eq!(fields, ITEM_PROPERTIES);
+        let ids = request
+            .children
+            .iter()
+            .find(|c| c.name == "ItemIds")
+            .unwrap();
+        assert_eq!(ids.children_named("ItemId").count(), 2);
+    }
+}

@@ -2,15 +2,16 @@
 //! [`CalendarItem`]: namespaces matched, unknown elements tolerated,
 //! required ones enforced with errors that name the element and the item.
 
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc, Weekday};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 
 use super::xml::{self, Element, TYPES};
+use super::zone::Definition;
 use crate::address::EmailAddress;
 use crate::calendar::{
     Attachment, Attendee, AttendeeRole, CalendarItem, DayOfWeekIndex, DaysOfWeek, FreeBusy,
     ItemTime, ModifiedOccurrence, Pattern, Range, Recurrence, Sensitivity, ZoneInfo,
 };
-use crate::tz::{ResolvedZone, resolve_zone_or_offset};
+use crate::tz::{ResolvedZone, ZoneSource, resolve_zone, resolve_zone_or_offset};
 
 /// A `CalendarItem` that cannot be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,7 +136,7 @@ fn read_item(e: &Element) -> Result<CalendarItem, EwsItemError> {
     if end < start {
         return Err(r.error("End", "before Start"));
     }
-    let resolved = zone(&r)?;
+    let resolved = zone(&r, start)?;
     let tz = resolved.tz();
     let all_day = e.text_of("IsAllDayEvent") == Some("true");
     let time = if all_day {
@@ -231,15 +232,24 @@ fn read_item(e: &Element) -> Result<CalendarItem, EwsItemError> {
 }
 
 /// The item's zone: `StartTimeZoneId` (Exchange 2013+) or
-/// `StartTimeZone/@Id` through [`resolve_zone_or_offset`]; for an unknown or
-/// custom id, the standard period's bias of the embedded definition stands in
-/// as a fixed offset.
-fn zone(r: &Reader<'_>) -> Result<ResolvedZone, EwsItemError> {
+/// `StartTimeZone/@Id` through the tables; for an unknown or custom id, the
+/// zone whose rules match the embedded definition in the item's year; failing
+/// that, the definition's standard offset as a fixed offset.
+fn zone(r: &Reader<'_>, start: DateTime<Utc>) -> Result<ResolvedZone, EwsItemError> {
     let definition = r.e.child("StartTimeZone");
     let id =
         r.e.text_of("StartTimeZoneId")
             .or_else(|| definition.and_then(|d| d.attribute("Id")))
             .unwrap_or("UTC");
+    if let Ok(zone) = resolve_zone(id) {
+        return Ok(zone);
+    }
+    let matched = definition
+        .and_then(Definition::read)
+        .and_then(|d| d.matching_zone(start.year()));
+    if let Some(tz) = matched {
+        return Ok(ResolvedZone::found(id, tz, ZoneSource::Definition));
+    }
     let standard_offset = definition.and_then(standard_bias).map(|bias| -bias);
     resolve_zone_or_offset(id, standard_offset)
         .or_else(|e| match definition.and_then(|d| d.attribute("Name")) {
@@ -261,7 +271,7 @@ fn standard_bias(definition: &Element) -> Option<i32> {
 }
 
 /// An `xs:duration` with days, hours, minutes and seconds, in seconds.
-fn xs_duration_seconds(text: &str) -> Option<i32> {
+pub(super) fn xs_duration_seconds(text: &str) -> Option<i32> {
     let (sign, body) = match text.strip_prefix('-') {
         Some(rest) => (-1, rest),
         None => (1, text),
@@ -531,6 +541,24 @@ mod tests {
         assert_eq!(rec.modified.len(), 1);
         assert_eq!(rec.deleted.len(), 1);
         assert!(matches!(rec.range, Range::EndDate { .. }));
+    }
+
+    #[test]
+    fn a_custom_zone_with_transitions_resolves_through_its_definition() {
+        let periods = r#"<x:Periods><x:Period Bias="-PT1H" Name="Standard" Id="trule:Microsoft/Registry/W. Europe Standard Time/2006-Standard"/><x:Period Bias="-PT2H" Name="Daylight" Id="trule:Microsoft/Registry/W. Europe Standard Time/2006-Daylight"/></x:Periods>"#;
+        let full = format!(
+            r#"{periods}<x:TransitionsGroups><x:TransitionsGroup Id="0">
+<x:RecurringDayTransition><x:To Kind="Period">trule:Microsoft/Registry/W. Europe Standard Time/2006-Daylight</x:To><x:TimeOffset>PT2H</x:TimeOffset><x:Month>3</x:Month><x:DayOfWeek>Sunday</x:DayOfWeek><x:Occurrence>-1</x:Occurrence></x:RecurringDayTransition>
+<x:RecurringDayTransition><x:To Kind="Period">trule:Microsoft/Registry/W. Europe Standard Time/2006-Standard</x:To><x:TimeOffset>PT3H</x:TimeOffset><x:Month>10</x:Month><x:DayOfWeek>Sunday</x:DayOfWeek><x:Occurrence>-1</x:Occurrence></x:RecurringDayTransition>
+</x:TransitionsGroup></x:TransitionsGroups><x:Transitions><x:Transition><x:To Kind="Group">0</x:To></x:Transition></x:Transitions>"#
+        );
+        let items = read_calendar_items(&RESPONSE.replace(periods, &full)).unwrap();
+        assert_eq!(items[0].zone.iana, "Europe/Berlin");
+        assert_eq!(items[0].zone.source_id, "Customized Time Zone");
+        assert_eq!(
+            items[0].zone.resolved_by,
+            Some(crate::tz::ZoneSource::Definition)
+        );
     }
 
     #[test]

@@ -9,5 +9,6 @@ mod request;
 #[allow(dead_code)]
 mod response;
 mod xml;
+mod zone;
 
 pub use item::{EwsItemError, read_calendar_items};

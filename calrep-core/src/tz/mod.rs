@@ -29,6 +29,9 @@ pub enum ZoneSource {
     DisplayName,
     /// The id was Microsoft's `tzone://Microsoft/Utc`.
     MicrosoftUtc,
+    /// The id was unknown or custom; the item's own time-zone definition
+    /// (EWS `TimeZoneDefinition`) matched this zone's offsets and changes.
+    Definition,
     /// The id was unknown or custom; a fixed offset taken from the item's
     /// own times stands in (`Etc/GMT-1` for UTC+01:00).
     FixedOffset,
@@ -52,6 +55,15 @@ pub struct ResolvedZone {
 }
 
 impl ResolvedZone {
+    /// A zone found by other means than the tables (an item's definition).
+    pub(crate) fn found(id: &str, tz: Tz, source: ZoneSource) -> Self {
+        Self {
+            id: id.to_owned(),
+            tz,
+            source,
+        }
+    }
+
     /// The IANA zone whose rules apply.
     pub fn tz(&self) -> Tz {
         self.tz

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 
+use super::names::{MONTHS, weekday};
 use super::xml::{self, Element, TYPES};
 use super::zone::Definition;
 use crate::address::EmailAddress;
@@ -421,19 +422,6 @@ impl Reader<'_> {
     }
 }
 
-fn weekday(name: &str) -> Option<Weekday> {
-    Some(match name {
-        "Monday" => Weekday::Mon,
-        "Tuesday" => Weekday::Tue,
-        "Wednesday" => Weekday::Wed,
-        "Thursday" => Weekday::Thu,
-        "Friday" => Weekday::Fri,
-        "Saturday" => Weekday::Sat,
-        "Sunday" => Weekday::Sun,
-        _ => return None,
-    })
-}
-
 fn day_set(r: &Reader<'_>, p: &Element) -> Result<DaysOfWeek, EwsItemError> {
     let text = r.required_in(p, "DaysOfWeek")?;
     Ok(match text {
@@ -458,20 +446,6 @@ fn index(r: &Reader<'_>, p: &Element) -> Result<DayOfWeekIndex, EwsItemError> {
 }
 
 fn month(r: &Reader<'_>, p: &Element) -> Result<u8, EwsItemError> {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
     let text = r.required_in(p, "Month")?;
     MONTHS
         .iter()

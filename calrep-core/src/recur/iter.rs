@@ -81,6 +81,12 @@ impl WallClock {
         until: Option<NaiveDateTime>,
     ) -> Result<Self, ExpandError> {
         rule.check()?;
+        // iCalendar's years are 0001–9999; keeping the start inside them
+        // keeps every date computation far from chrono's limits.
+        let first_date = NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(NaiveDate::MIN);
+        if start.date() < first_date || start.date() > last_date() {
+            return Err(ExpandError::OutOfRange);
+        }
         if date_only && rule.freq.is_sub_daily() {
             return Err(ExpandError::Rule(super::RuleError::Combination {
                 part: "FREQ",
@@ -155,7 +161,9 @@ impl WallClock {
             Period::Time(t) => {
                 let unit = unit_seconds(self.rule.freq);
                 let k = steps((target - t).num_seconds() / unit);
-                t.checked_add_signed(TimeDelta::seconds(k * interval * unit))
+                k.checked_mul(interval * unit)
+                    .and_then(TimeDelta::try_seconds)
+                    .and_then(|d| t.checked_add_signed(d))
                     .map(Period::Time)
             }
         };
@@ -233,8 +241,15 @@ impl WallClock {
                 )
             }
             Period::Time(t) => {
+                // A huge INTERVAL steps past the calendar's end: out of range,
+                // never an arithmetic overflow.
                 let step = i64::from(n) * unit_seconds(self.rule.freq);
-                let next = t + TimeDelta::seconds(step);
+                let after = |seconds: i64| {
+                    TimeDelta::try_seconds(seconds)
+                        .and_then(|d| t.checked_add_signed(d))
+                        .ok_or(ExpandError::OutOfRange)
+                };
+                let next = after(step)?;
                 let boundary = if !self.day_matches(t.date()) {
                     t.date().succ_opt().map(|d| d.and_time(NaiveTime::MIN))
                 } else if self.rule.freq < Frequency::Hourly
@@ -251,7 +266,7 @@ impl WallClock {
                 let target = match boundary {
                     Some(b) if b > next => {
                         let k = ((b - t).num_seconds() + step - 1) / step;
-                        t + TimeDelta::seconds(k * step)
+                        after(k.saturating_mul(step))?
                     }
                     _ => next,
                 };

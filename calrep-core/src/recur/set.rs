@@ -419,8 +419,14 @@ impl RecurrenceSet {
         // in `floating_zone`), so a day of slack on each side of the window in
         // wall-clock terms covers every occurrence that can fall inside it.
         let slack = TimeDelta::hours(40);
-        let wall_from = from.naive_utc() - slack;
-        let wall_to = to.naive_utc() + slack;
+        let wall_from = from
+            .naive_utc()
+            .checked_sub_signed(slack)
+            .unwrap_or(NaiveDateTime::MIN);
+        let wall_to = to
+            .naive_utc()
+            .checked_add_signed(slack)
+            .unwrap_or(NaiveDateTime::MAX);
         let excluded = self.excluded(Some(wall_from), wall_to)?;
         let mut out: Vec<Instance> = Vec::new();
         let (start, _) = self.start_wall();

@@ -34,6 +34,24 @@ pub fn run_oracle(script: &str, input: &serde_json::Value) -> serde_json::Value 
     serde_json::from_slice(&output.stdout).expect("oracle JSON")
 }
 
+/// Zones the differential tests draw from: daylight-saving changes at
+/// different hours and on both hemispheres, midnight switches (Santiago,
+/// Havana, Asunción), a half-hour DST (Lord Howe), 45-minute offsets
+/// (Chatham), a date-line jump (Apia), none at all.
+pub const DST_HEAVY_ZONES: &[&str] = &[
+    "America/New_York",
+    "Europe/Berlin",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "America/Havana",
+    "Pacific/Apia",
+    "Asia/Kolkata",
+    "Europe/London",
+    "Pacific/Chatham",
+    "America/Asuncion",
+    "UTC",
+];
+
 /// A proptest runner seeded from `CALREP_SEED`, or from the clock (the
 /// seed is printed either way, so a failing run can be replayed).
 ///

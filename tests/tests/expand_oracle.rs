@@ -12,18 +12,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Value, json};
 
-const ZONES: &[&str] = &[
-    "America/New_York",
-    "Europe/Berlin",
-    "Australia/Lord_Howe",
-    "America/Santiago",
-    "America/Havana",
-    "Pacific/Apia",
-    "Asia/Kolkata",
-    "Europe/London",
-    "Pacific/Chatham",
-    "UTC",
-];
+use calrep_tests::DST_HEAVY_ZONES as ZONES;
 /// Monday to Sunday.
 fn week() -> Vec<Weekday> {
     DaysOfWeek::AnyDay.weekdays()

@@ -165,10 +165,8 @@ fn verdict(block: &Block) -> Option<String> {
                 )
             })
         }
-        (Some(want), _, Err(e)) if want.starts_with("***") => {
-            let _ = e;
-            None
-        }
+        // The reference refuses the rule, and so does calrep.
+        (Some(want), _, Err(_)) if want.starts_with("***") => None,
         (Some(_), _, Err(e)) => Some(format!("expected instances, got error {e}")),
         (None, Some(_), Err(_)) => None,
         (None, Some(ex), Ok(got)) => Some(format!("expected {ex}, got {}", got.join(","))),

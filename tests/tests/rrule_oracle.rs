@@ -15,19 +15,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Value, json};
 
-const ZONES: &[&str] = &[
-    "America/New_York",
-    "Europe/Berlin",
-    "Australia/Lord_Howe",
-    "America/Santiago",
-    "America/Havana",
-    "Pacific/Apia",
-    "Asia/Kolkata",
-    "Europe/London",
-    "Pacific/Chatham",
-    "America/Asuncion",
-    "UTC",
-];
+use calrep_tests::DST_HEAVY_ZONES as ZONES;
 
 const DAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 

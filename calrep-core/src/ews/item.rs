@@ -84,13 +84,6 @@ impl Reader<'_> {
         }
     }
 
-    fn required(&self, name: &str) -> Result<&str, EwsItemError> {
-        self.e
-            .text_of(name)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| self.error(name, "required but missing"))
-    }
-
     fn instant(&self, element: &str, text: &str) -> Result<DateTime<Utc>, EwsItemError> {
         DateTime::parse_from_rfc3339(text)
             .map(|t| t.with_timezone(&Utc))
@@ -132,8 +125,8 @@ fn read_item(e: &Element) -> Result<CalendarItem, EwsItemError> {
     if id.is_empty() {
         return Err(r.error("ItemId", "required but missing"));
     }
-    let start = r.instant("Start", r.required("Start")?)?;
-    let end = r.instant("End", r.required("End")?)?;
+    let start = r.instant("Start", r.required_in(e, "Start")?)?;
+    let end = r.instant("End", r.required_in(e, "End")?)?;
     if end < start {
         return Err(r.error("End", "before Start"));
     }
@@ -260,8 +253,8 @@ fn zone(r: &Reader<'_>, start: DateTime<Utc>) -> Result<ResolvedZone, EwsItemErr
         .map_err(|e| r.error("StartTimeZone", e.to_string()))
 }
 
-/// Minutes-west bias of a definition's standard period, in seconds
-/// (`Bias="PT-1H"` → −3600: one hour east of UTC).
+/// The bias (minutes west of UTC) of a definition's standard period, in
+/// seconds (`Bias="-PT1H"` → −3600: one hour east of UTC).
 fn standard_bias(definition: &Element) -> Option<i32> {
     let periods = definition.child("Periods")?;
     let period = periods
@@ -271,33 +264,10 @@ fn standard_bias(definition: &Element) -> Option<i32> {
     xs_duration_seconds(period.attribute("Bias")?)
 }
 
-/// An `xs:duration` with days, hours, minutes and seconds, in seconds.
+/// An `xs:duration` (`-PT1H`, `P0DT2H0M0S`) in seconds, read by the same
+/// parser as iCalendar durations.
 pub(super) fn xs_duration_seconds(text: &str) -> Option<i32> {
-    let (sign, body) = match text.strip_prefix('-') {
-        Some(rest) => (-1, rest),
-        None => (1, text),
-    };
-    let body = body.strip_prefix('P')?;
-    let (mut total, mut number, mut in_time) = (0i64, String::new(), false);
-    for c in body.chars() {
-        match c {
-            'T' => in_time = true,
-            '0'..='9' | '-' | '.' => number.push(c),
-            _ => {
-                let n: f64 = number.parse().ok()?;
-                number.clear();
-                let unit = match (c, in_time) {
-                    ('D', false) => 86_400.0,
-                    ('H', true) => 3_600.0,
-                    ('M', true) => 60.0,
-                    ('S', true) => 1.0,
-                    _ => return None,
-                };
-                total += (n * unit) as i64;
-            }
-        }
-    }
-    i32::try_from(total * sign).ok()
+    crate::ical::parse_duration(text).and_then(|d| i32::try_from(d.num_seconds()).ok())
 }
 
 fn person(e: &Element, role: AttendeeRole) -> Option<Attendee> {

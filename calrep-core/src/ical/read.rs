@@ -5,10 +5,10 @@
 //! properties are skipped. `EXRULE`, deprecated but still written by old
 //! clients, is honoured.
 
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::TimeDelta;
 use chrono_tz::Tz;
 
-use crate::recur::{Instance, RecurrenceSet, Rule, SeriesStart, SetDate};
+use crate::recur::{Instance, RecurrenceSet, Rule, SeriesStart, SetDate, Until, parse_ical_time};
 use crate::tz::resolve_zone;
 
 /// One event of an iCalendar file, with its overrides.
@@ -141,10 +141,12 @@ fn read_event(props: &[Property], end_line: usize) -> Result<Read, IcsError> {
     };
     if let Some(rid) = find("RECURRENCE-ID") {
         let set = RecurrenceSet::new(start);
-        let recurrence_id = instance_of(&set, read_value(rid, &rid.value)?)
+        let recurrence_id = set
+            .normalise(read_value(rid, &rid.value)?)
             .ok_or_else(|| rid.error("not a time in the series"))?;
-        let start =
-            instance_of(&set, set_date_of(start)).ok_or_else(|| dtstart.error("no such time"))?;
+        let start = set
+            .start_instance()
+            .ok_or_else(|| dtstart.error("no such time"))?;
         return Ok(Read::Override(
             uid,
             IcsOverride {
@@ -189,33 +191,13 @@ fn read_event(props: &[Property], end_line: usize) -> Result<Read, IcsError> {
     }))
 }
 
-/// An instance of the set's type for a date (through the set's own
-/// normalisation, so zones are handled in one place).
-fn instance_of(set: &RecurrenceSet, date: SetDate) -> Option<Instance> {
-    RecurrenceSet::new(set.start())
-        .start_is_instance(false)
-        .rdate(date)
-        .all(1)
-        .ok()?
-        .first()
-        .copied()
-}
-
-fn set_date_of(start: SeriesStart) -> SetDate {
-    match start {
-        SeriesStart::Date(d) => SetDate::Date(d),
-        SeriesStart::Floating(t) => SetDate::Floating(t),
-        SeriesStart::Zoned(t, z) => SetDate::Zoned(t, z),
-    }
-}
-
 fn read_start(p: &Property) -> Result<SeriesStart, IcsError> {
     let zone = p.param("TZID").map(|id| zone(p, id)).transpose()?;
     Ok(
-        match parse_value(&p.value).ok_or_else(|| p.error("not a date or date-time"))? {
-            Value::Date(d) => SeriesStart::Date(d),
-            Value::Utc(t) => SeriesStart::Zoned(t, chrono_tz::UTC),
-            Value::Local(t) => match zone {
+        match parse_ical_time(&p.value).ok_or_else(|| p.error("not a date or date-time"))? {
+            Until::Date(d) => SeriesStart::Date(d),
+            Until::Utc(t) => SeriesStart::Zoned(t.naive_utc(), chrono_tz::UTC),
+            Until::Floating(t) => match zone {
                 Some(z) => SeriesStart::Zoned(t, z),
                 None => SeriesStart::Floating(t),
             },
@@ -226,12 +208,12 @@ fn read_start(p: &Property) -> Result<SeriesStart, IcsError> {
 fn read_value(p: &Property, value: &str) -> Result<SetDate, IcsError> {
     let zone = p.param("TZID").map(|id| zone(p, id)).transpose()?;
     Ok(
-        match parse_value(value)
+        match parse_ical_time(value)
             .ok_or_else(|| p.error(format!("{value:?} is not a date or date-time")))?
         {
-            Value::Date(d) => SetDate::Date(d),
-            Value::Utc(t) => SetDate::Utc(t.and_utc()),
-            Value::Local(t) => match zone {
+            Until::Date(d) => SetDate::Date(d),
+            Until::Utc(t) => SetDate::Utc(t),
+            Until::Floating(t) => match zone {
                 Some(z) => SetDate::Zoned(t, z),
                 None => SetDate::Floating(t),
             },
@@ -251,29 +233,6 @@ fn zone(p: &Property, id: &str) -> Result<Tz, IcsError> {
         .find_map(|i| resolve_zone(&parts[i..].join("/")).ok())
         .map(|z| z.tz())
         .ok_or_else(|| p.error(format!("unknown time zone {id:?}")))
-}
-
-enum Value {
-    Date(NaiveDate),
-    Local(NaiveDateTime),
-    Utc(NaiveDateTime),
-}
-
-fn parse_value(value: &str) -> Option<Value> {
-    let value = value.trim();
-    if let Some(t) = value.strip_suffix('Z') {
-        return NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%S")
-            .ok()
-            .map(Value::Utc);
-    }
-    if value.contains('T') {
-        return NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S")
-            .ok()
-            .map(Value::Local);
-    }
-    NaiveDate::parse_from_str(value, "%Y%m%d")
-        .ok()
-        .map(Value::Date)
 }
 
 /// An RFC 5545 duration (`P1D`, `PT1H30M`, `-PT15M`, `P2W`).

@@ -10,6 +10,7 @@ mod iter;
 mod rule;
 mod set;
 
+pub(crate) use rule::parse_ical_time;
 pub use rule::{ByDay, Frequency, Rule, Until};
 pub use set::{Instance, LocalTimePolicy, MAX_OCCURRENCES, RecurrenceSet, SeriesStart, SetDate};
 

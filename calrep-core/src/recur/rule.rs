@@ -357,27 +357,33 @@ fn parse_by_day(value: &str) -> Result<Vec<ByDay>, RuleError> {
 }
 
 /// Parses an iCalendar DATE (`20261231`), floating DATE-TIME
-/// (`20261231T120000`) or UTC DATE-TIME (`20261231T120000Z`).
-pub(crate) fn parse_until(value: &str) -> Result<Until, RuleError> {
-    let err = || {
+/// (`20261231T120000`) or UTC DATE-TIME (`20261231T120000Z`): the three
+/// forms every date value of RFC 5545 takes (UNTIL, DTSTART, EXDATE, …).
+pub(crate) fn parse_ical_time(value: &str) -> Option<Until> {
+    let value = value.trim();
+    if let Some(utc) = value.strip_suffix('Z') {
+        return NaiveDateTime::parse_from_str(utc, "%Y%m%dT%H%M%S")
+            .ok()
+            .map(|t| Until::Utc(t.and_utc()));
+    }
+    if value.contains('T') {
+        return NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S")
+            .ok()
+            .map(Until::Floating);
+    }
+    NaiveDate::parse_from_str(value, "%Y%m%d")
+        .ok()
+        .map(Until::Date)
+}
+
+fn parse_until(value: &str) -> Result<Until, RuleError> {
+    parse_ical_time(value).ok_or_else(|| {
         bad_value(
             "UNTIL",
             value,
             "not a date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS[Z])",
         )
-    };
-    if let Some(utc) = value.strip_suffix('Z') {
-        let t = NaiveDateTime::parse_from_str(utc, "%Y%m%dT%H%M%S").map_err(|_| err())?;
-        return Ok(Until::Utc(t.and_utc()));
-    }
-    if value.contains('T') {
-        return NaiveDateTime::parse_from_str(value, "%Y%m%dT%H%M%S")
-            .map(Until::Floating)
-            .map_err(|_| err());
-    }
-    NaiveDate::parse_from_str(value, "%Y%m%d")
-        .map(Until::Date)
-        .map_err(|_| err())
+    })
 }
 
 fn weekday_code(day: Weekday) -> &'static str {

@@ -229,10 +229,16 @@ impl RecurrenceSet {
     }
 
     fn start_wall(&self) -> (NaiveDateTime, bool) {
-        match self.start {
-            SeriesStart::Date(d) => (d.and_time(NaiveTime::MIN), true),
-            SeriesStart::Floating(t) | SeriesStart::Zoned(t, _) => (t, false),
-        }
+        (
+            self.start.wall_clock(),
+            matches!(self.start, SeriesStart::Date(_)),
+        )
+    }
+
+    /// The start as an occurrence of the set (`None` when the policy drops
+    /// a start in a gap).
+    pub(crate) fn start_instance(&self) -> Option<Instance> {
+        self.instance(self.start.wall_clock())
     }
 
     /// A wall-clock time of this series as an occurrence (`None` when the
@@ -256,7 +262,7 @@ impl RecurrenceSet {
     /// the start's time of day, times of an all-day series their date, and
     /// zoned or UTC values are moved into the series' zone — never into the
     /// zone of the process.
-    fn normalise(&self, date: SetDate) -> Option<Instance> {
+    pub(crate) fn normalise(&self, date: SetDate) -> Option<Instance> {
         let (start, _) = self.start_wall();
         let zone = self.zone();
         let wall = match date {

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::address::EmailAddress;
 use crate::calendar::{
-    Attachment, Attendee, CalendarId, CalendarInfo, CalendarItem, ItemTime, ModifiedOccurrence,
-    Recurrence, Sensitivity, ZoneInfo,
+    Attachment, Attendee, CalendarId, CalendarInfo, CalendarItem, ItemId, ItemTime,
+    ModifiedOccurrence, Recurrence, Sensitivity, ZoneInfo,
 };
 use crate::mailbox::{MemoryMailbox, MemoryOrganisation};
 
@@ -93,6 +93,8 @@ impl DemoOrganisation {
     /// The root group containing every demo mailbox (nested through
     /// departments and teams).
     pub const ALL_STAFF: &'static str = "All Staff";
+    /// The root group's address (for `ExpandDL`).
+    pub const ALL_STAFF_ADDRESS: &'static str = "all-staff@demo.example";
 
     /// Generates an organisation of `mailboxes` people (at least 10) from
     /// `seed`, then applies `change_rounds` rounds of changes (see
@@ -143,8 +145,13 @@ impl DemoOrganisation {
                     .filter(|(i, _)| i % (DEPARTMENTS.len() * 2) == d * 2 + team)
                     .map(|(_, a)| a.as_str())
                     .collect();
-                groups
-                    .push(json!({"name": name, "dn": dn, "kind": "security", "members": members}));
+                // Mail-enabled, so Exchange's ExpandDL can expand it too.
+                let address = format!(
+                    "{}-team-{}@demo.example",
+                    department.to_lowercase(),
+                    team + 1
+                );
+                groups.push(json!({"name": name, "dn": dn, "address": address, "kind": "security", "members": members}));
                 team_dns.push(dn);
             }
             let dn = format!("CN={department},OU=Groups,DC=demo,DC=example");
@@ -160,7 +167,7 @@ impl DemoOrganisation {
             groups.push(json!({"name": department, "dn": dn, "address": format!("{}@demo.example", department.to_lowercase()), "kind": "distribution", "members": members}));
             department_dns.push(dn);
         }
-        groups.push(json!({"name": Self::ALL_STAFF, "dn": format!("CN={},OU=Groups,DC=demo,DC=example", Self::ALL_STAFF), "kind": "security", "members": department_dns}));
+        groups.push(json!({"name": Self::ALL_STAFF, "dn": format!("CN={},OU=Groups,DC=demo,DC=example", Self::ALL_STAFF), "address": Self::ALL_STAFF_ADDRESS, "kind": "security", "members": department_dns}));
         let directory_json =
             serde_json::to_string_pretty(&json!({"users": users, "groups": groups}))
                 .unwrap_or_default();
@@ -207,11 +214,20 @@ impl DemoOrganisation {
                 if let (Some(rec), Some(moved), Some(deleted)) =
                     (series.recurrence.as_mut(), regular.get(1), regular.get(2))
                 {
-                    rec.modified.push(ModifiedOccurrence::moved(
+                    // As on Exchange, the exception is an item of its own with
+                    // an id, and may carry its own subject.
+                    let mut exception = ModifiedOccurrence::moved(
                         moved.original_start,
                         moved.start + TimeDelta::hours(2),
                         moved.end + TimeDelta::hours(2),
-                    ));
+                    );
+                    exception.item = Some(ItemId::new(format!(
+                        "{}.occ{}",
+                        series.id,
+                        moved.original_start.timestamp()
+                    )));
+                    exception.subject = Some(format!("{} (moved)", series.subject));
+                    rec.modified.push(exception);
                     rec.deleted.push(deleted.original_start);
                     series.change_key = format!("{}+{round}", series.change_key);
                     mailbox.put_item(&default, series);
@@ -313,12 +329,16 @@ fn fill_mailbox(rng: &mut Rng, mailbox: &MemoryMailbox, index: usize) {
             it.organizer = Some(Attendee::new("Organizer", organizer));
         }
         if n % 7 == 0 {
-            it.attachments
-                .push(Attachment::new("a1", "agenda.txt", "text/plain", 64));
+            it.attachments.push(Attachment::new(
+                format!("{}.a1", it.id),
+                "agenda.txt",
+                "text/plain",
+                64,
+            ));
             // Many items share one file: stored once in the replica.
             mailbox.put_attachment(
                 &it.id,
-                "a1",
+                &format!("{}.a1", it.id),
                 format!("Shared agenda, version {}\n", n % 3).into_bytes(),
             );
         }

@@ -51,6 +51,7 @@
 #![forbid(unsafe_code)]
 
 mod address;
+mod base64;
 pub mod calendar;
 mod clock;
 mod config;
@@ -68,6 +69,7 @@ pub mod recur;
 pub mod replica;
 pub mod schedule;
 mod secret;
+pub mod sim;
 mod site;
 mod task;
 pub mod tz;
@@ -85,5 +87,7 @@ pub use schedule::{
     Weekday, When,
 };
 pub use secret::{Secret, SecretError, SecretRef};
-pub use site::{DemoSite, DirectorySource, EwsEndpoint, ExchangeVersion, GraphApp, Proxy, Site};
+pub use site::{
+    DemoSite, DirectorySource, EwsEndpoint, ExchangeVersion, GraphApp, OAuthApp, Proxy, Site,
+};
 pub use task::Task;

@@ -55,7 +55,9 @@ pub struct Site {
 pub struct EwsEndpoint {
     /// The EWS URL, e.g. `https://mail.example.com/EWS/Exchange.asmx`.
     pub url: String,
-    /// The service account (UPN or `DOMAIN\user`).
+    /// The service account (UPN or `DOMAIN\user`) for Basic
+    /// authentication; leave it out with `oauth`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub username: String,
     /// The environment variable holding the password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -70,6 +72,24 @@ pub struct EwsEndpoint {
     /// The `RequestServerVersion` sent with every request.
     #[serde(default)]
     pub server_version: ExchangeVersion,
+    /// OAuth instead of Basic: an Entra app registration with the
+    /// `full_access_as_app` permission, used through the client-credentials
+    /// flow (Exchange Online).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<OAuthApp>,
+    /// How many items one `GetItem` asks for (1 to 100).
+    #[serde(default = "EwsEndpoint::default_batch_size")]
+    pub batch_size: usize,
+    /// `MaxChangesReturned` of each `SyncFolderItems` page (1 to 512).
+    #[serde(default = "EwsEndpoint::default_max_changes")]
+    pub max_changes: usize,
+    /// Requests in flight at once for the whole site, all mailboxes
+    /// together (1 to 64).
+    #[serde(default = "EwsEndpoint::default_concurrency")]
+    pub concurrency: usize,
+    /// How long one request may take, in seconds, body included.
+    #[serde(default = "EwsEndpoint::default_timeout_seconds")]
+    pub timeout_seconds: u64,
 }
 
 impl EwsEndpoint {
@@ -87,6 +107,82 @@ impl EwsEndpoint {
     /// ```
     pub fn password(&self) -> Result<SecretRef, &'static str> {
         SecretRef::from_pair(self.password_env.as_ref(), self.password_file.as_ref())
+    }
+}
+
+impl EwsEndpoint {
+    fn default_batch_size() -> usize {
+        25
+    }
+    fn default_max_changes() -> usize {
+        512
+    }
+    fn default_concurrency() -> usize {
+        8
+    }
+    fn default_timeout_seconds() -> u64 {
+        120
+    }
+}
+
+/// An Entra (Azure AD) app registration used with the OAuth 2.0
+/// client-credentials flow.
+///
+/// ```
+/// let site: calrep_core::Site = toml::from_str(r#"
+///     id = "online"
+///     [ews]
+///     url = "https://outlook.office365.com/EWS/Exchange.asmx"
+///     oauth = { tenant = "contoso.onmicrosoft.com", client_id = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", secret_env = "CALREP_APP_SECRET" }
+/// "#)?;
+/// let oauth = site.ews.unwrap().oauth.unwrap();
+/// assert_eq!(oauth.token_url(), "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct OAuthApp {
+    /// The Entra tenant: its GUID or a verified domain.
+    pub tenant: String,
+    /// The application (client) id, a GUID.
+    pub client_id: String,
+    /// The environment variable holding the client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
+    /// The file holding the client secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<PathBuf>,
+    /// The token endpoint, for national clouds (and tests); by default
+    /// Microsoft's global one for the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
+    /// The scope asked for; by default Exchange Online's
+    /// `https://outlook.office365.com/.default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+impl OAuthApp {
+    /// Where the client secret is to be read from, if exactly one form is given.
+    pub fn secret(&self) -> Result<SecretRef, &'static str> {
+        SecretRef::from_pair(self.secret_env.as_ref(), self.secret_file.as_ref())
+    }
+
+    /// The token endpoint.
+    pub fn token_url(&self) -> String {
+        self.token_url.clone().unwrap_or_else(|| {
+            format!(
+                "https://login.microsoftonline.com/{}/oauth2/v2.0/token",
+                self.tenant
+            )
+        })
+    }
+
+    /// The scope asked for.
+    pub fn scope(&self) -> &str {
+        self.scope
+            .as_deref()
+            .unwrap_or("https://outlook.office365.com/.default")
     }
 }
 
@@ -116,6 +212,25 @@ pub enum ExchangeVersion {
     Exchange2016,
     /// Exchange 2019.
     Exchange2019,
+}
+
+impl ExchangeVersion {
+    /// The value of `RequestServerVersion/@Version`.
+    ///
+    /// ```
+    /// assert_eq!(calrep_core::ExchangeVersion::default().as_str(), "Exchange2013_SP1");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exchange2010 => "Exchange2010",
+            Self::Exchange2010Sp1 => "Exchange2010_SP1",
+            Self::Exchange2010Sp2 => "Exchange2010_SP2",
+            Self::Exchange2013 => "Exchange2013",
+            Self::Exchange2013Sp1 => "Exchange2013_SP1",
+            Self::Exchange2016 => "Exchange2016",
+            Self::Exchange2019 => "Exchange2019",
+        }
+    }
 }
 
 /// A Microsoft Graph app registration (client-credentials flow).
@@ -187,6 +302,10 @@ pub enum DirectorySource {
     /// Directory or Microsoft 365; see [`SnapshotDirectory`](crate::group::SnapshotDirectory).
     /// Relative paths start at the configuration file's folder.
     Snapshot(PathBuf),
+    /// Exchange itself: groups are expanded with EWS `ExpandDL` through the
+    /// site's `[ews]` endpoint, so a task's groups are named by address
+    /// (`directory = "exchange"`).
+    Exchange,
 }
 
 /// Why a URL is not an acceptable HTTP(S) endpoint, or `None`.

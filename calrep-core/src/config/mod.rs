@@ -357,6 +357,10 @@ impl Config {
             DirectorySource::Snapshot(path) => {
                 Ok(Arc::new(SnapshotDirectory::load(&self.resolve_path(path))?))
             }
+            // Needs the site's live EWS connection, which the engine owns.
+            DirectorySource::Exchange => Err(DirectoryError::Unsupported(
+                "ExpandDL outside an engine; open the engine's EWS source".into(),
+            )),
         }
     }
 

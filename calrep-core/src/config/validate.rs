@@ -136,7 +136,7 @@ fn check_directory(source: &DirectorySource, at: &str, report: &mut Report) {
         DirectorySource::Snapshot(p) if p.as_os_str().is_empty() => {
             report.add(format!("{at}.snapshot"), "the snapshot path is empty");
         }
-        DirectorySource::Snapshot(_) => {}
+        DirectorySource::Snapshot(_) | DirectorySource::Exchange => {}
     }
 }
 
@@ -159,45 +159,73 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
         if let Some(p) = http_url_problem(&ews.url) {
             report.add(format!("{at}.ews.url"), format!("{:?} {p}", ews.url));
         }
-        if ews.username.trim().is_empty() {
-            report.add(format!("{at}.ews.username"), "must not be empty");
+        match &ews.oauth {
+            None => {
+                if ews.username.trim().is_empty() {
+                    report.add(
+                        format!("{at}.ews.username"),
+                        "must not be empty (or give oauth instead)",
+                    );
+                }
+                if let Err(p) = ews.password() {
+                    report.add(
+                        format!("{at}.ews.password"),
+                        p.replace("_env", "password_env")
+                            .replace("_file", "password_file"),
+                    );
+                }
+            }
+            Some(oauth) => {
+                if ews.password_env.is_some() || ews.password_file.is_some() {
+                    report.add(
+                        format!("{at}.ews.password"),
+                        "give either a password (Basic) or oauth, not both",
+                    );
+                }
+                check_app(
+                    (&oauth.tenant, &oauth.client_id, oauth.secret()),
+                    &format!("{at}.ews.oauth"),
+                    report,
+                );
+                if let Some(url) = &oauth.token_url
+                    && let Some(p) = http_url_problem(url)
+                {
+                    report.add(format!("{at}.ews.oauth.token_url"), format!("{url:?} {p}"));
+                }
+            }
         }
-        if let Err(p) = ews.password() {
+        let ranges = [
+            ("batch_size", ews.batch_size, 1, 100),
+            ("max_changes", ews.max_changes, 1, 512),
+            ("concurrency", ews.concurrency, 1, 64),
+        ];
+        for (name, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                report.add(
+                    format!("{at}.ews.{name}"),
+                    format!("must be between {low} and {high}, got {value}"),
+                );
+            }
+        }
+        if !(1..=3600).contains(&ews.timeout_seconds) {
             report.add(
-                format!("{at}.ews.password"),
-                p.replace("_env", "password_env")
-                    .replace("_file", "password_file"),
+                format!("{at}.ews.timeout_seconds"),
+                "must be between 1 and 3600",
             );
         }
     }
     if let Some(graph) = &site.graph {
-        let tenant_ok = is_guid(&graph.tenant)
-            || (graph.tenant.contains('.')
-                && graph.tenant.split('.').all(|l| {
-                    !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                }));
-        if !tenant_ok {
-            report.add(
-                format!("{at}.graph.tenant"),
-                format!(
-                    "{:?} is neither a tenant GUID nor a domain such as contoso.onmicrosoft.com",
-                    graph.tenant
-                ),
-            );
-        }
-        if !is_guid(&graph.client_id) {
-            report.add(
-                format!("{at}.graph.client_id"),
-                format!("{:?} is not an application id (a GUID)", graph.client_id),
-            );
-        }
-        if let Err(p) = graph.secret() {
-            report.add(
-                format!("{at}.graph.secret"),
-                p.replace("_env", "secret_env")
-                    .replace("_file", "secret_file"),
-            );
-        }
+        check_app(
+            (&graph.tenant, &graph.client_id, graph.secret()),
+            &format!("{at}.graph"),
+            report,
+        );
+    }
+    if matches!(site.directory, Some(DirectorySource::Exchange)) && site.ews.is_none() {
+        report.add(
+            format!("{at}.directory"),
+            "\"exchange\" expands groups through the site's [ews] endpoint, which it does not have",
+        );
     }
     if let Some(proxy) = &site.proxy
         && let Some(p) = http_url_problem(&proxy.url)
@@ -206,6 +234,40 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
     }
     if let Some(source) = &site.directory {
         check_directory(source, &format!("{at}.directory"), report);
+    }
+}
+
+/// An app registration's tenant, client id and secret reference.
+fn check_app(
+    (tenant, client_id, secret): (&str, &str, Result<crate::SecretRef, &'static str>),
+    at: &str,
+    report: &mut Report,
+) {
+    let tenant_ok = is_guid(tenant)
+        || (tenant.contains('.')
+            && tenant.split('.').all(|l| {
+                !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            }));
+    if !tenant_ok {
+        report.add(
+            format!("{at}.tenant"),
+            format!(
+                "{tenant:?} is neither a tenant GUID nor a domain such as contoso.onmicrosoft.com"
+            ),
+        );
+    }
+    if !is_guid(client_id) {
+        report.add(
+            format!("{at}.client_id"),
+            format!("{client_id:?} is not an application id (a GUID)"),
+        );
+    }
+    if let Err(p) = secret {
+        report.add(
+            format!("{at}.secret"),
+            p.replace("_env", "secret_env")
+                .replace("_file", "secret_file"),
+        );
     }
 }
 

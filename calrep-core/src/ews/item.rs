@@ -59,7 +59,7 @@ pub fn read_calendar_items(text: &str) -> Result<Vec<CalendarItem>, EwsItemError
     found.into_iter().map(read_item).collect()
 }
 
-fn collect<'a>(e: &'a Element, out: &mut Vec<&'a Element>) {
+pub(crate) fn collect<'a>(e: &'a Element, out: &mut Vec<&'a Element>) {
     for c in &e.children {
         if c.is(TYPES, "CalendarItem") {
             out.push(c);
@@ -108,7 +108,7 @@ impl Reader<'_> {
     }
 }
 
-fn read_item(e: &Element) -> Result<CalendarItem, EwsItemError> {
+pub(crate) fn read_item(e: &Element) -> Result<CalendarItem, EwsItemError> {
     let id_element = e.child("ItemId");
     let id = id_element
         .and_then(|i| i.attribute("Id"))

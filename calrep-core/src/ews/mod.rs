@@ -1,22 +1,21 @@
-//! Exchange Web Services: EWS XML read into calrep's model and written from
-//! it, requests, responses and error codes. The HTTP client and the
-//! simulator (issue 4) build on these.
+//! Exchange Web Services: [`EwsSource`] reads mailboxes over HTTP (SOAP,
+//! impersonation, Basic or OAuth), [`EwsDirectory`] expands groups, and the
+//! EWS XML is read into calrep's model (and written from it for the
+//! simulator).
 
+mod auth;
+mod client;
+mod directory;
 mod item;
 mod names;
-// The client that sends requests and reads responses is being built
-// (issue 4); until it lands, only their tests call these two.
-#[allow(dead_code)]
-mod request;
-#[allow(dead_code)]
-mod response;
-// The simulator's core and its item writer; the HTTP server around them is
-// the next step of issue 4, so for now only their tests call them.
-#[allow(dead_code)]
-mod sim;
-#[allow(dead_code)]
-mod write;
-mod xml;
+pub(crate) mod request;
+pub(crate) mod response;
+mod transport;
+pub(crate) mod write;
+pub(crate) mod xml;
 mod zone;
 
+pub use auth::TokenProvider;
+pub use client::{Credentials, EwsMailbox, EwsSetupError, EwsSource};
+pub use directory::EwsDirectory;
 pub use item::{EwsItemError, read_calendar_items};

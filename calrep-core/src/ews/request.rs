@@ -30,7 +30,9 @@ pub(crate) fn envelope(version: &str, impersonate: Option<&EmailAddress>, body: 
 /// Which folder: the mailbox's distinguished calendar, or one by id.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Folder<'a> {
-    /// `<t:DistinguishedFolderId Id="calendar"/>`.
+    /// `<t:DistinguishedFolderId Id="calendar"/>` (the client asks for the
+    /// default calendar's id once and then uses it; tests use this).
+    #[cfg(test)]
     DefaultCalendar,
     /// `<t:FolderId Id="…"/>`.
     Id(&'a str),
@@ -39,6 +41,7 @@ pub(crate) enum Folder<'a> {
 impl Folder<'_> {
     fn xml(self) -> String {
         match self {
+            #[cfg(test)]
             Self::DefaultCalendar => "<t:DistinguishedFolderId Id=\"calendar\"/>".into(),
             Self::Id(id) => format!("<t:FolderId Id=\"{}\"/>", escape(id)),
         }
@@ -51,14 +54,45 @@ fn state_xml(state: Option<&str>) -> String {
     })
 }
 
-/// The folder hierarchy with each folder's class, name and parent.
-pub(crate) fn sync_folder_hierarchy(state: Option<&str>) -> String {
+/// A distinguished folder, in another mailbox for delegate access.
+fn distinguished(id: &str, delegate: Option<&EmailAddress>) -> String {
+    match delegate {
+        None => format!("<t:DistinguishedFolderId Id=\"{id}\"/>"),
+        Some(a) => format!(
+            "<t:DistinguishedFolderId Id=\"{id}\"><t:Mailbox><t:EmailAddress>{}</t:EmailAddress></t:Mailbox></t:DistinguishedFolderId>",
+            escape(a.as_str())
+        ),
+    }
+}
+
+/// The folder hierarchy with each folder's class, name and parent; of
+/// `delegate`'s mailbox when not impersonating.
+pub(crate) fn sync_folder_hierarchy(
+    state: Option<&str>,
+    delegate: Option<&EmailAddress>,
+) -> String {
+    let root = delegate.map_or_else(String::new, |_| {
+        format!(
+            "<m:SyncFolderId>{}</m:SyncFolderId>",
+            distinguished("msgfolderroot", delegate)
+        )
+    });
     format!(
         "<m:SyncFolderHierarchy><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>\
          <t:FieldURI FieldURI=\"folder:FolderClass\"/><t:FieldURI FieldURI=\"folder:DisplayName\"/>\
-         <t:FieldURI FieldURI=\"folder:ParentFolderId\"/></t:AdditionalProperties></m:FolderShape>{}\
+         <t:FieldURI FieldURI=\"folder:ParentFolderId\"/></t:AdditionalProperties></m:FolderShape>{root}{}\
          </m:SyncFolderHierarchy>",
         state_xml(state)
+    )
+}
+
+/// The default calendar's id (and display name).
+pub(crate) fn get_default_calendar(delegate: Option<&EmailAddress>) -> String {
+    format!(
+        "<m:GetFolder><m:FolderShape><t:BaseShape>IdOnly</t:BaseShape><t:AdditionalProperties>\
+         <t:FieldURI FieldURI=\"folder:DisplayName\"/></t:AdditionalProperties></m:FolderShape>\
+         <m:FolderIds>{}</m:FolderIds></m:GetFolder>",
+        distinguished("calendar", delegate)
     )
 }
 
@@ -167,7 +201,7 @@ mod tests {
         let request = envelope(
             "Exchange2013_SP1",
             Some(&alice),
-            &sync_folder_hierarchy(None),
+            &sync_folder_hierarchy(None, None),
         );
         let root = xml::parse(&request).unwrap();
         let header = &root.children[0].children[0];

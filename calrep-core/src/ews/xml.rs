@@ -33,6 +33,11 @@ impl Element {
         self.children.iter().filter(move |c| c.is(TYPES, name))
     }
 
+    /// The first child in the messages namespace with this local name.
+    pub(crate) fn message_child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.is(MESSAGES, name))
+    }
+
     /// Whether this is `ns`:`name`.
     pub(crate) fn is(&self, ns: &str, name: &str) -> bool {
         self.ns == ns && self.name == name

@@ -124,6 +124,37 @@ impl MemoryMailbox {
             .insert((item.clone(), attachment_id.to_owned()), content);
     }
 
+    /// An attachment's content found by its id alone, as EWS's
+    /// `GetAttachment` asks (the simulator's lookup).
+    pub(crate) fn attachment_by_id(&self, attachment_id: &str) -> Option<Vec<u8>> {
+        self.lock()
+            .attachments
+            .iter()
+            .find(|((_, id), _)| id == attachment_id)
+            .map(|(_, content)| content.clone())
+    }
+
+    /// A modified occurrence found by its own item id, with its series.
+    pub(crate) fn occurrence_by_id(
+        &self,
+        id: &ItemId,
+    ) -> Option<(CalendarItem, crate::calendar::ModifiedOccurrence)> {
+        let inner = self.lock();
+        inner
+            .calendars
+            .values()
+            .flat_map(|c| c.items.values())
+            .find_map(|item| {
+                let m = item
+                    .recurrence
+                    .as_ref()?
+                    .modified
+                    .iter()
+                    .find(|m| m.item.as_ref() == Some(id))?;
+                Some((item.clone(), m.clone()))
+            })
+    }
+
     /// Makes every sync state issued so far invalid.
     pub fn invalidate_states(&self) {
         for cal in self.lock().calendars.values_mut() {

@@ -87,6 +87,10 @@ pub enum MailboxError {
     /// The service account may not read this mailbox.
     #[error("access to mailbox {0} denied")]
     AccessDenied(String),
+    /// The server refused the service account's credentials (HTTP 401, a
+    /// token that could not be obtained). The text says which and why.
+    #[error("not signed in: {0}")]
+    Unauthorized(String),
     /// The connection failed.
     #[error("transport error: {0}")]
     Transport(String),

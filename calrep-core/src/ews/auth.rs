@@ -1,0 +1,214 @@
+//! How EWS requests authenticate: Basic with the service account's
+//! password, or an OAuth bearer token — from the client-credentials flow of
+//! an Entra app registration (cached, refreshed before it expires) or from a
+//! host's own [`TokenProvider`].
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+use crate::mailbox::MailboxError;
+use crate::secret::Secret;
+
+/// Supplies OAuth access tokens for EWS requests. A host implements it to
+/// sign in with its own identity library (MSAL, a managed identity); calrep
+/// asks before every request, so the provider caches.
+///
+/// ```
+/// use calrep_core::Secret;
+/// use calrep_core::ews::TokenProvider;
+/// use calrep_core::mailbox::MailboxError;
+/// #[derive(Debug)]
+/// struct Fixed;
+/// #[async_trait::async_trait]
+/// impl TokenProvider for Fixed {
+///     async fn token(&self) -> Result<Secret, MailboxError> {
+///         Ok(Secret::new("eyJ0eXAiOiJKV1Qi…"))
+///     }
+/// }
+/// ```
+#[async_trait]
+pub trait TokenProvider: Send + Sync + fmt::Debug {
+    /// A token valid for at least the next request.
+    async fn token(&self) -> Result<Secret, MailboxError>;
+}
+
+/// The credentials of one site.
+#[derive(Debug, Clone)]
+pub(crate) enum Auth {
+    /// HTTP Basic with the service account.
+    Basic { username: String, password: Secret },
+    /// `Authorization: Bearer` with the provider's token.
+    Bearer(Arc<dyn TokenProvider>),
+}
+
+impl Auth {
+    /// Adds the credentials to a request.
+    pub(crate) async fn apply(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<reqwest::RequestBuilder, MailboxError> {
+        Ok(match self {
+            Self::Basic { username, password } => {
+                request.basic_auth(username, Some(password.expose()))
+            }
+            Self::Bearer(provider) => request.bearer_auth(provider.token().await?.expose()),
+        })
+    }
+}
+
+/// Tokens are renewed this long before they expire, so that no request
+/// leaves with a token that dies on the way.
+const RENEW_BEFORE: Duration = Duration::from_secs(300);
+
+/// The OAuth 2.0 client-credentials flow against a token endpoint (Entra's
+/// `…/oauth2/v2.0/token`), with the token cached until shortly before it
+/// expires.
+pub(crate) struct ClientCredentials {
+    http: reqwest::Client,
+    token_url: String,
+    client_id: String,
+    secret: Secret,
+    scope: String,
+    cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
+}
+
+impl fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("token_url", &self.token_url)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCredentials {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        token_url: String,
+        client_id: String,
+        secret: Secret,
+        scope: String,
+    ) -> Self {
+        Self {
+            http,
+            token_url,
+            client_id,
+            secret,
+            scope,
+            cached: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    async fn fetch(&self) -> Result<(Secret, Duration), MailboxError> {
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("client_secret", self.secret.expose()),
+            ("scope", self.scope.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| format!("{k}={}", form_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&");
+        let response = self
+            .http
+            .post(&self.token_url)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await
+            .map_err(|e| {
+                MailboxError::Transport(format!("token endpoint {}: {e}", self.token_url))
+            })?;
+        let status = response.status().as_u16();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| MailboxError::Transport(format!("token endpoint: {e}")))?;
+        let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+            MailboxError::Unauthorized(format!(
+                "the token endpoint answered HTTP {status} without JSON"
+            ))
+        })?;
+        let field = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
+        match field("access_token") {
+            Some(token) if status == 200 => {
+                let lifetime = json
+                    .get("expires_in")
+                    .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
+                    .unwrap_or(3600);
+                Ok((Secret::new(token), Duration::from_secs(lifetime)))
+            }
+            // Entra's error codes and descriptions never contain the secret.
+            _ => Err(MailboxError::Unauthorized(format!(
+                "the token endpoint refused the app (HTTP {status}): {} {}",
+                field("error").unwrap_or("no error code"),
+                field("error_description")
+                    .and_then(|d| d.lines().next())
+                    .unwrap_or("")
+            ))),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenProvider for ClientCredentials {
+    async fn token(&self) -> Result<Secret, MailboxError> {
+        // One refresh at a time: the lock is held across the request, so a
+        // burst of mailboxes waits for one token instead of asking for many.
+        let mut cached = self.cached.lock().await;
+        if let Some((token, expires)) = cached.as_ref()
+            && Instant::now() + RENEW_BEFORE < *expires
+        {
+            return Ok(token.clone());
+        }
+        let (token, lifetime) = self.fetch().await?;
+        *cached = Some((token.clone(), Instant::now() + lifetime));
+        Ok(token)
+    }
+}
+
+/// `application/x-www-form-urlencoded` encoding of one value.
+fn form_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for b in value.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(char::from(b));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_are_percent_encoded() {
+        assert_eq!(
+            form_encode("https://outlook.office365.com/.default"),
+            "https%3A%2F%2Foutlook.office365.com%2F.default"
+        );
+        assert_eq!(form_encode("a b+c&d=é"), "a+b%2Bc%26d%3D%C3%A9");
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let c = ClientCredentials::new(
+            super::super::transport::http_client(Duration::from_secs(1), None).unwrap(),
+            "http://127.0.0.1:9/token".into(),
+            "id".into(),
+            Secret::new("s3cret-value"),
+            "scope".into(),
+        );
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+}

@@ -1,0 +1,440 @@
+//! [`EwsSource`] and [`EwsMailbox`]: the [`Mailbox`] seam over Exchange Web
+//! Services. Hierarchy and item sync with ids only, `GetItem` in batches with
+//! an explicit property set, the modified occurrences' own fields fetched by
+//! their ids, attachments by `GetAttachment`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::auth::{Auth, ClientCredentials, TokenProvider};
+use super::directory::EwsDirectory;
+use super::item::{collect, read_item};
+use super::request::{self, Folder};
+use super::response::{self, Message};
+use super::transport::{Transport, http_client};
+use super::xml::{Element, TYPES};
+use crate::address::EmailAddress;
+use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
+use crate::mailbox::{ChangePage, Mailbox, MailboxError, MailboxSource, SyncState};
+use crate::secret::Secret;
+use crate::site::{EwsEndpoint, Site};
+
+/// Batches never shrink below this after `ErrorTimeoutExpired`.
+const MIN_BATCH: usize = 1;
+/// Microsoft's advice for a server that timed out: at most ten per batch.
+const TIMEOUT_BATCH: usize = 10;
+/// A hierarchy of more pages than this is not a mailbox calrep can trust.
+const MAX_HIERARCHY_PAGES: usize = 1000;
+
+/// A site's EWS endpoint could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("EWS for site {site}: {message}")]
+pub struct EwsSetupError {
+    /// The site.
+    pub site: String,
+    /// What is wrong (never a secret).
+    pub message: String,
+}
+
+/// How the service account signs in.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// HTTP Basic (Exchange on-premises).
+    Basic {
+        /// The service account (UPN or `DOMAIN\user`).
+        username: String,
+        /// Its password.
+        password: Secret,
+    },
+    /// OAuth client credentials with this client secret; the app
+    /// registration comes from the endpoint's `oauth` section.
+    ClientSecret(Secret),
+    /// OAuth tokens from the host.
+    Tokens(Arc<dyn TokenProvider>),
+}
+
+/// Opens EWS mailboxes of one site. Every mailbox shares one HTTP
+/// connection pool, one concurrency limit and one throttling pause.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use calrep_core::ews::{Credentials, EwsSource};
+/// use calrep_core::{EwsEndpoint, Secret};
+/// let endpoint: EwsEndpoint = toml::from_str(r#"
+///     url = "https://mail.example.com/EWS/Exchange.asmx"
+///     username = "svc-calrep@example.com"
+///     password_env = "CALREP_EWS_PASSWORD"
+/// "#)?;
+/// let source = EwsSource::new("hq", &endpoint, None, Credentials::Basic {
+///     username: endpoint.username.clone(),
+///     password: Secret::new(std::env::var("CALREP_EWS_PASSWORD")?),
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EwsSource {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    transport: Transport,
+    impersonation: bool,
+    max_changes: usize,
+    /// The `GetItem` batch size now: shrinks after `ErrorTimeoutExpired`.
+    batch: AtomicUsize,
+}
+
+impl EwsSource {
+    /// A source for `endpoint`, through `proxy` if given.
+    pub fn new(
+        site: &str,
+        endpoint: &EwsEndpoint,
+        proxy: Option<&crate::site::Proxy>,
+        credentials: Credentials,
+    ) -> Result<Self, EwsSetupError> {
+        let error = |message: String| EwsSetupError {
+            site: site.to_owned(),
+            message,
+        };
+        let timeout = Duration::from_secs(endpoint.timeout_seconds.max(1));
+        let http = http_client(timeout, proxy).map_err(error)?;
+        let auth = match credentials {
+            Credentials::Basic { username, password } => Auth::Basic { username, password },
+            Credentials::Tokens(provider) => Auth::Bearer(provider),
+            Credentials::ClientSecret(secret) => {
+                let app = endpoint.oauth.as_ref().ok_or_else(|| {
+                    error("a client secret needs the endpoint's oauth section".into())
+                })?;
+                Auth::Bearer(Arc::new(ClientCredentials::new(
+                    http.clone(),
+                    app.token_url(),
+                    app.client_id.clone(),
+                    secret,
+                    app.scope().to_owned(),
+                )))
+            }
+        };
+        let transport = Transport::new(
+            http,
+            endpoint.url.clone(),
+            auth,
+            endpoint.server_version.as_str(),
+            endpoint.impersonation,
+            endpoint.concurrency,
+        );
+        Ok(Self {
+            shared: Arc::new(Shared {
+                transport,
+                impersonation: endpoint.impersonation,
+                max_changes: endpoint.max_changes.clamp(1, request::MAX_CHANGES_LIMIT),
+                batch: AtomicUsize::new(endpoint.batch_size.clamp(MIN_BATCH, 100)),
+            }),
+        })
+    }
+
+    /// The source a configured site describes, its secret read now
+    /// (relative secret files start at `base`).
+    pub fn from_site(site: &Site, base: &Path) -> Result<Self, EwsSetupError> {
+        let error = |message: String| EwsSetupError {
+            site: site.id.to_string(),
+            message,
+        };
+        let endpoint = site
+            .ews
+            .as_ref()
+            .ok_or_else(|| error("the site has no [ews] section".into()))?;
+        let credentials = match &endpoint.oauth {
+            Some(app) => {
+                let secret = app.secret().map_err(|e| error(e.to_owned()))?;
+                Credentials::ClientSecret(secret.load(base).map_err(|e| error(e.to_string()))?)
+            }
+            None => {
+                let password = endpoint.password().map_err(|e| error(e.to_owned()))?;
+                Credentials::Basic {
+                    username: endpoint.username.clone(),
+                    password: password.load(base).map_err(|e| error(e.to_string()))?,
+                }
+            }
+        };
+        Self::new(site.id.as_str(), endpoint, site.proxy.as_ref(), credentials)
+    }
+
+    /// The mailbox with this address (no request is sent yet).
+    pub fn mailbox(&self, address: &EmailAddress) -> EwsMailbox {
+        EwsMailbox {
+            address: address.clone(),
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Group expansion through `ExpandDL`, as `account` (the mailbox whose
+    /// view of the address book is used; usually the service account's).
+    pub fn directory(&self, account: &EmailAddress) -> EwsDirectory {
+        EwsDirectory::new(self.mailbox(account))
+    }
+}
+
+#[async_trait]
+impl MailboxSource for EwsSource {
+    async fn open(&self, address: &EmailAddress) -> Result<Arc<dyn Mailbox>, MailboxError> {
+        Ok(Arc::new(self.mailbox(address)))
+    }
+}
+
+/// One mailbox read through EWS.
+#[derive(Debug, Clone)]
+pub struct EwsMailbox {
+    address: EmailAddress,
+    shared: Arc<Shared>,
+}
+
+impl EwsMailbox {
+    fn delegate(&self) -> Option<&EmailAddress> {
+        (!self.shared.impersonation).then_some(&self.address)
+    }
+
+    /// Sends an operation and returns the parsed response.
+    pub(crate) async fn call(&self, body: &str) -> Result<Element, MailboxError> {
+        self.shared.transport.call(&self.address, body).await
+    }
+
+    fn messages<'a>(&self, root: &'a Element) -> Result<Vec<Message<'a>>, MailboxError> {
+        response::messages(root, self.address.as_str())
+    }
+
+    /// The first message, checked.
+    fn first_ok<'a>(
+        &self,
+        root: &'a Element,
+        calendar: Option<&CalendarId>,
+    ) -> Result<Message<'a>, MailboxError> {
+        let messages = self.messages(root)?;
+        let first = messages
+            .into_iter()
+            .next()
+            .ok_or_else(|| MailboxError::Protocol("no response message".into()))?;
+        first.check(self.address.as_str(), calendar)?;
+        Ok(first)
+    }
+
+    async fn default_calendar(&self) -> Result<Option<(String, String)>, MailboxError> {
+        let root = self
+            .call(&request::get_default_calendar(self.delegate()))
+            .await?;
+        let message = self.first_ok(&root, None)?;
+        let folder = message
+            .element
+            .message_child("Folders")
+            .and_then(|f| f.children.first());
+        Ok(folder.and_then(|f| {
+            let id = f.child("FolderId")?.attribute("Id")?.to_owned();
+            let name = f.text_of("DisplayName").unwrap_or("Calendar").to_owned();
+            Some((id, name))
+        }))
+    }
+
+    /// Fetches one batch, shrinking it while the server times out.
+    async fn fetch(&self, ids: &[ItemId]) -> Result<Vec<(ItemId, Element)>, MailboxError> {
+        let mut out = Vec::with_capacity(ids.len());
+        let mut rest = ids;
+        while !rest.is_empty() {
+            let size = self.shared.batch.load(Ordering::Relaxed).min(rest.len());
+            let (chunk, tail) = rest.split_at(size);
+            let refs: Vec<&str> = chunk.iter().map(ItemId::as_str).collect();
+            let root = self.call(&request::get_item(&refs)).await?;
+            let messages = self.messages(&root)?;
+            if messages.iter().any(|m| m.code == "ErrorTimeoutExpired") {
+                let smaller = (size / 2).clamp(MIN_BATCH, TIMEOUT_BATCH);
+                if size <= MIN_BATCH {
+                    return Err(MailboxError::Throttled {
+                        retry_after: Duration::from_secs(5),
+                    });
+                }
+                self.shared.batch.store(smaller, Ordering::Relaxed);
+                continue;
+            }
+            for (id, message) in chunk.iter().zip(&messages) {
+                if message.code == "ErrorItemNotFound" {
+                    continue;
+                }
+                message.check(self.address.as_str(), None)?;
+                out.push((id.clone(), message.element.clone()));
+            }
+            rest = tail;
+        }
+        Ok(out)
+    }
+
+    /// Fills each modified occurrence's own subject, location and body from
+    /// the occurrence item, where they differ from the series'.
+    async fn occurrence_details(&self, items: &mut [CalendarItem]) -> Result<(), MailboxError> {
+        let ids: Vec<ItemId> = items
+            .iter()
+            .filter_map(|i| i.recurrence.as_ref())
+            .flat_map(|r| r.modified.iter().filter_map(|m| m.item.clone()))
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut own = std::collections::HashMap::new();
+        for (id, message) in self.fetch(&ids).await? {
+            let mut found = Vec::new();
+            collect(message_items(&message), &mut found);
+            if let Some(e) = found.first() {
+                let body = e.child("Body").map(|b| b.text.clone());
+                let fields = (
+                    e.text_of("Subject").map(str::to_owned),
+                    e.text_of("Location").map(str::to_owned),
+                    body,
+                );
+                own.insert(id, fields);
+            }
+        }
+        for item in items.iter_mut() {
+            let (subject, location, body) = (
+                item.subject.clone(),
+                item.location.clone(),
+                item.body.clone(),
+            );
+            let Some(recurrence) = item.recurrence.as_mut() else {
+                continue;
+            };
+            for m in &mut recurrence.modified {
+                let Some((s, l, b)) = m.item.as_ref().and_then(|id| own.get(id)) else {
+                    continue;
+                };
+                m.subject = s.clone().filter(|s| *s != subject);
+                m.location = l.clone().filter(|l| *l != location);
+                m.body = b.clone().filter(|b| *b != body);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `m:Items` of a `GetItem` message (or the message itself).
+fn message_items(message: &Element) -> &Element {
+    message.message_child("Items").unwrap_or(message)
+}
+
+#[async_trait]
+impl Mailbox for EwsMailbox {
+    fn address(&self) -> &EmailAddress {
+        &self.address
+    }
+
+    async fn calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError> {
+        let default = self.default_calendar().await?;
+        let mut calendars = Vec::new();
+        let mut state: Option<String> = None;
+        for _ in 0..MAX_HIERARCHY_PAGES {
+            let root = self
+                .call(&request::sync_folder_hierarchy(
+                    state.as_deref(),
+                    self.delegate(),
+                ))
+                .await?;
+            let message = self.first_ok(&root, None)?;
+            calendars.extend(response::calendar_folders(
+                &message,
+                default.as_ref().map(|(id, _)| id.as_str()),
+            ));
+            let last = message
+                .element
+                .message_child("IncludesLastFolderInRange")
+                .is_none_or(|e| e.text.trim() != "false");
+            let next = message
+                .element
+                .message_child("SyncState")
+                .map(|s| s.text.trim().to_owned());
+            if last || next.is_none() || next == state {
+                if let Some((id, name)) = &default
+                    && !calendars.iter().any(|c| c.id.as_str() == id)
+                {
+                    calendars.insert(0, CalendarInfo::new(id.as_str(), name.as_str(), true));
+                }
+                return Ok(calendars);
+            }
+            state = next;
+        }
+        Err(MailboxError::Protocol(format!(
+            "the folder hierarchy did not end after {MAX_HIERARCHY_PAGES} pages"
+        )))
+    }
+
+    async fn changes(
+        &self,
+        calendar: &CalendarId,
+        state: Option<&SyncState>,
+        max: usize,
+    ) -> Result<ChangePage, MailboxError> {
+        let body = request::sync_folder_items(
+            Folder::Id(calendar.as_str()),
+            state.map(SyncState::as_str),
+            max.min(self.shared.max_changes),
+        );
+        let root = self.call(&body).await?;
+        let message = self.first_ok(&root, Some(calendar))?;
+        let page = response::items_page(&message)?;
+        let mut out = ChangePage::default();
+        out.changed = page.changed;
+        out.deleted = page.deleted;
+        out.state = Some(SyncState::new(page.state));
+        out.more = !page.last;
+        Ok(out)
+    }
+
+    async fn items(
+        &self,
+        _calendar: &CalendarId,
+        ids: &[ItemId],
+    ) -> Result<Vec<CalendarItem>, MailboxError> {
+        let mut items = Vec::with_capacity(ids.len());
+        for (_, message) in self.fetch(ids).await? {
+            let mut found = Vec::new();
+            collect(message_items(&message), &mut found);
+            for e in found {
+                items.push(read_item(e).map_err(|e| MailboxError::Protocol(e.to_string()))?);
+            }
+        }
+        self.occurrence_details(&mut items).await?;
+        Ok(items)
+    }
+
+    async fn attachment(
+        &self,
+        _item: &ItemId,
+        attachment_id: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, MailboxError> {
+        let root = self
+            .call(&request::get_attachment(&[attachment_id]))
+            .await?;
+        let message = self.first_ok(&root, None)?;
+        let Some(file) = message
+            .element
+            .message_child("Attachments")
+            .and_then(|a| a.children.iter().find(|c| c.is(TYPES, "FileAttachment")))
+        else {
+            // An item attachment (an embedded message) has no file content.
+            return Ok(None);
+        };
+        let content = file.text_of("Content").unwrap_or_default();
+        // Four base64 characters carry three bytes: refuse before decoding.
+        if (content.len() as u64 / 4).saturating_mul(3) > max_bytes.saturating_add(3) {
+            return Ok(None);
+        }
+        let bytes = crate::base64::decode(content).ok_or_else(|| {
+            MailboxError::Protocol(format!(
+                "attachment {attachment_id}: the content is not base64"
+            ))
+        })?;
+        Ok((bytes.len() as u64 <= max_bytes).then_some(bytes))
+    }
+}

@@ -1,0 +1,103 @@
+//! Group expansion through EWS `ExpandDL`: one level per call, as Exchange
+//! answers it; the [`GroupResolver`](crate::group::GroupResolver) recurses
+//! with its visited set.
+
+use async_trait::async_trait;
+
+use super::client::EwsMailbox;
+use super::request;
+use super::response;
+use super::xml::TYPES;
+use crate::address::EmailAddress;
+use crate::group::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef};
+use crate::mailbox::{Mailbox, MailboxError};
+
+/// Distribution groups expanded by Exchange, looked up by address.
+///
+/// ```no_run
+/// # async fn f(source: calrep_core::ews::EwsSource) -> Result<(), Box<dyn std::error::Error>> {
+/// use calrep_core::group::{Directory, GroupRef};
+/// let directory = source.directory(&"svc-calrep@example.com".parse()?);
+/// let sales = directory.members(&GroupRef::Address("sales@example.com".parse()?)).await?;
+/// println!("{} direct members", sales.members.len());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct EwsDirectory {
+    account: EwsMailbox,
+}
+
+impl EwsDirectory {
+    pub(crate) fn new(account: EwsMailbox) -> Self {
+        Self { account }
+    }
+}
+
+#[async_trait]
+impl Directory for EwsDirectory {
+    async fn members(&self, group: &GroupRef) -> Result<GroupMembers, DirectoryError> {
+        let address = match group {
+            GroupRef::Address(a) | GroupRef::M365(a) => a,
+            GroupRef::Name(_) | GroupRef::Dn(_) => {
+                return Err(DirectoryError::Unsupported(format!(
+                    "{group}: ExpandDL finds groups by e-mail address; name the task's group as \
+                     distribution_group = \"…@…\" or use a directory snapshot"
+                )));
+            }
+        };
+        let root = self
+            .account
+            .call(&request::expand_dl(address.as_str()))
+            .await
+            .map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
+        let messages = response::messages(&root, self.account.address().as_str())
+            .map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
+        let message = messages
+            .first()
+            .ok_or_else(|| DirectoryError::Unavailable("ExpandDL: no response message".into()))?;
+        if matches!(
+            message.code,
+            "ErrorNameResolutionNoResults" | "ErrorNameResolutionNoMailbox"
+        ) {
+            return Err(DirectoryError::GroupNotFound(group.to_string()));
+        }
+        message
+            .check(self.account.address().as_str(), None)
+            .map_err(|e| match e {
+                MailboxError::Throttled { .. } | MailboxError::Transport(_) => {
+                    DirectoryError::Unavailable(e.to_string())
+                }
+                other => DirectoryError::Unavailable(format!("ExpandDL of {address}: {other}")),
+            })?;
+        let expansion = message.element.message_child("DLExpansion");
+        let members = expansion
+            .map(|x| x.children.iter().filter(|c| c.is(TYPES, "Mailbox")))
+            .into_iter()
+            .flatten()
+            .map(|m| {
+                let kind = match m.text_of("MailboxType").unwrap_or("Mailbox") {
+                    "PublicDL" | "PrivateDL" | "GroupMailbox" => EntryKind::Group,
+                    "Contact" | "OneOff" => EntryKind::Contact,
+                    _ => EntryKind::User,
+                };
+                let smtp = m
+                    .text_of("EmailAddress")
+                    .and_then(|a| a.parse::<EmailAddress>().ok());
+                let mut entry = match (kind, smtp) {
+                    (EntryKind::User, Some(a)) => DirectoryEntry::user("", a),
+                    (_, smtp) => {
+                        let mut e = DirectoryEntry::group("");
+                        e.primary_smtp = smtp;
+                        e
+                    }
+                };
+                entry.kind = kind;
+                entry.display_name = m.text_of("Name").unwrap_or_default().to_owned();
+                entry
+            })
+            .collect();
+        let mut entry = DirectoryEntry::group(address.as_str());
+        entry.primary_smtp = Some(address.clone());
+        Ok(GroupMembers::new(entry, members))
+    }
+}

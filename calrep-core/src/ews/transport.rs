@@ -1,0 +1,220 @@
+//! One site's HTTP connection to EWS: SOAP over reqwest (rustls with the
+//! ring provider; no OpenSSL), credentials, `X-AnchorMailbox`, the site-wide
+//! concurrency limit, and the site-wide pause a throttling server asks for.
+
+use std::sync::{Mutex, Once, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::time::Instant;
+
+use super::auth::Auth;
+use super::request;
+use super::response;
+use super::xml::Element;
+use crate::address::EmailAddress;
+use crate::mailbox::MailboxError;
+use crate::site::Proxy;
+
+/// The `User-Agent` of every request, so Exchange administrators can find
+/// calrep in their logs and throttling policies.
+pub(crate) const USER_AGENT: &str = concat!("calrep/", env!("CARGO_PKG_VERSION"), " (EWS)");
+
+/// How long to wait after HTTP 503/429 without a usable `Retry-After`.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Installs rustls's ring provider once per process: reqwest is built
+/// without a default provider, to keep aws-lc's C build out of the workspace.
+pub(crate) fn http_client(
+    timeout: Duration,
+    proxy: Option<&Proxy>,
+) -> Result<reqwest::Client, String> {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        // Fails only when a host installed a provider first; theirs is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    let mut builder = reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(30)))
+        .pool_idle_timeout(Duration::from_secs(60));
+    if let Some(proxy) = proxy {
+        let mut p =
+            reqwest::Proxy::all(&proxy.url).map_err(|e| format!("proxy {:?}: {e}", proxy.url))?;
+        if !proxy.no_proxy.is_empty() {
+            p = p.no_proxy(reqwest::NoProxy::from_string(&proxy.no_proxy.join(",")));
+        }
+        builder = builder.proxy(p);
+    }
+    builder.build().map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// Sends SOAP requests to one EWS endpoint for every mailbox of a site.
+#[derive(Debug)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    url: String,
+    auth: Auth,
+    version: &'static str,
+    impersonation: bool,
+    permits: Semaphore,
+    /// No request leaves before this instant: set when the server throttles,
+    /// shared by every mailbox of the site.
+    not_before: Mutex<Option<Instant>>,
+}
+
+impl Transport {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        url: String,
+        auth: Auth,
+        version: &'static str,
+        impersonation: bool,
+        concurrency: usize,
+    ) -> Self {
+        Self {
+            http,
+            url,
+            auth,
+            version,
+            impersonation,
+            permits: Semaphore::new(concurrency.max(1)),
+            not_before: Mutex::new(None),
+        }
+    }
+
+    /// Holds every later request of the site until `wait` has passed.
+    pub(crate) fn pause(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut slot = self
+            .not_before
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none_or(|t| t < until) {
+            *slot = Some(until);
+        }
+    }
+
+    async fn wait_turn(&self) {
+        let until = *self
+            .not_before
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
+    }
+
+    /// Sends `body` (an operation element) for `mailbox` and returns the
+    /// parsed response, after HTTP-level failures are turned into errors. A
+    /// SOAP fault or a response message's error code is the caller's to read
+    /// (with [`response::messages`]), because only it knows the context.
+    pub(crate) async fn call(
+        &self,
+        mailbox: &EmailAddress,
+        body: &str,
+    ) -> Result<Element, MailboxError> {
+        let envelope = request::envelope(self.version, self.impersonation.then_some(mailbox), body);
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| MailboxError::Transport("the site's connection is closed".into()))?;
+        self.wait_turn().await;
+        let request = self
+            .http
+            .post(&self.url)
+            .header("Content-Type", "text/xml; charset=utf-8")
+            // Routes the request to the mailbox's server in Exchange Online
+            // and on-premises alike; required with impersonation.
+            .header("X-AnchorMailbox", mailbox.as_str())
+            .header("X-PreferServerAffinity", "true")
+            .body(envelope);
+        let request = self.auth.apply(request).await?;
+        let response = request.send().await.map_err(|e| transport_error(&e))?;
+        let status = response.status().as_u16();
+        match status {
+            401 => {
+                return Err(MailboxError::Unauthorized(format!(
+                    "{} refused the service account's credentials (HTTP 401)",
+                    self.url
+                )));
+            }
+            429 | 503 => {
+                let wait = retry_after(response.headers()).unwrap_or(DEFAULT_RETRY_AFTER);
+                self.pause(wait);
+                return Err(MailboxError::Throttled { retry_after: wait });
+            }
+            _ => {}
+        }
+        let text = response.text().await.map_err(|e| transport_error(&e))?;
+        let root = response::parse_body(status, &text)?;
+        if let Err(MailboxError::Throttled { retry_after }) =
+            response::messages(&root, mailbox.as_str())
+                .and_then(|m| m.iter().try_for_each(|m| m.check(mailbox.as_str(), None)))
+        {
+            // ErrorServerBusy: the whole site waits exactly as long as asked.
+            self.pause(retry_after);
+        }
+        Ok(root)
+    }
+}
+
+/// A transport failure in words, without the request (which could carry
+/// credentials in a proxy URL).
+fn transport_error(e: &reqwest::Error) -> MailboxError {
+    let what = if e.is_timeout() {
+        "the request timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_body() || e.is_decode() {
+        "the response broke off"
+    } else {
+        "the connection failed"
+    };
+    let mut detail = String::new();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        MailboxError::Transport(what.to_owned())
+    } else {
+        MailboxError::Transport(format!("{what}: {detail}"))
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from Exchange and
+/// falls back to the default).
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_only() {
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            reqwest::header::RETRY_AFTER,
+            "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn a_bad_proxy_url_is_an_error_not_a_panic() {
+        let proxy = Proxy {
+            url: "::not a url".into(),
+            no_proxy: vec![],
+        };
+        assert!(http_client(Duration::from_secs(5), Some(&proxy)).is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! The simulator's HTTP server: hyper on 127.0.0.1, one task per
+//! connection. It authenticates (Basic, or bearer tokens it issued itself
+//! through the client-credentials flow), adds the configured latency,
+//! applies the fault plan, and hands the SOAP body to [`super::soap`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, Limited, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::faults::{Fault, FaultPlan, STALL};
+use super::soap::{self, Caller};
+use super::{SimAccount, SimApp};
+use crate::address::EmailAddress;
+use crate::group::Directory;
+use crate::mailbox::MemoryOrganisation;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// The largest request body the simulator reads.
+const MAX_REQUEST: usize = 8 << 20;
+
+/// Everything the server shares between connections.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) org: Arc<MemoryOrganisation>,
+    pub(crate) directory: Option<Arc<dyn Directory>>,
+    pub(crate) accounts: Vec<SimAccount>,
+    pub(crate) apps: Vec<SimApp>,
+    pub(crate) app_account: EmailAddress,
+    pub(crate) latency: Mutex<Duration>,
+    pub(crate) token_lifetime: Duration,
+    pub(crate) tokens: Mutex<HashMap<String, Instant>>,
+    pub(crate) faults: Mutex<FaultPlan>,
+    pub(crate) requests: Mutex<BTreeMap<String, u64>>,
+    pub(crate) issued: AtomicU64,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl State {
+    fn count(&self, what: &str) {
+        *lock(&self.requests).entry(what.to_owned()).or_default() += 1;
+    }
+
+    /// The caller behind an `Authorization` header, if it is valid.
+    fn caller(&self, header: Option<&str>) -> Option<(EmailAddress, bool)> {
+        let header = header?;
+        if let Some(encoded) = header.strip_prefix("Basic ") {
+            let decoded = crate::base64::decode(encoded.trim())?;
+            let text = String::from_utf8(decoded).ok()?;
+            let (user, password) = text.split_once(':')?;
+            let account = self.accounts.iter().find(|a| {
+                a.username.eq_ignore_ascii_case(user) && a.password.expose() == password
+            })?;
+            return Some((account.address.clone(), account.may_impersonate));
+        }
+        let token = header.strip_prefix("Bearer ")?.trim();
+        let expires = *lock(&self.tokens).get(token)?;
+        // An app-only token: it may act for every mailbox, as
+        // `full_access_as_app` grants.
+        (Instant::now() < expires).then(|| (self.app_account.clone(), true))
+    }
+}
+
+fn full(status: StatusCode, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()).boxed());
+    *response.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, v);
+    }
+    response
+}
+
+const XML: &str = "text/xml; charset=utf-8";
+
+/// Serves until the task is aborted; aborting drops every connection.
+pub(crate) async fn serve(listener: TcpListener, state: Arc<State>) {
+    let mut connections = JoinSet::new();
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // Out of descriptors, say: wait instead of spinning.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let state = Arc::clone(&state);
+        connections.spawn(async move {
+            let service = service_fn(move |request| handle(Arc::clone(&state), request));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
+
+/// Why a connection was dropped on purpose.
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by the fault plan")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, Reset> {
+    let path = request.uri().path().to_owned();
+    let is_post = request.method() == hyper::Method::POST;
+    let auth = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = match Limited::new(request.into_body(), MAX_REQUEST)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return Ok(full(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text/plain",
+                "too large",
+            ));
+        }
+    };
+    if is_post && path.ends_with("/oauth2/v2.0/token") {
+        state.count("token");
+        return Ok(token(&state, &body));
+    }
+    if !(is_post && path.eq_ignore_ascii_case("/EWS/Exchange.asmx")) {
+        return Ok(full(StatusCode::NOT_FOUND, "text/plain", "not found"));
+    }
+    let Some((account, may_impersonate)) = state.caller(auth.as_deref()) else {
+        state.count("unauthorized");
+        let mut response = full(StatusCode::UNAUTHORIZED, "text/plain", "");
+        response.headers_mut().insert(
+            hyper::header::WWW_AUTHENTICATE,
+            hyper::header::HeaderValue::from_static("Basic realm=\"calrep-sim\""),
+        );
+        return Ok(response);
+    };
+    let latency = *lock(&state.latency);
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let text = String::from_utf8_lossy(&body);
+    let parsed = match soap::Request::parse(&text) {
+        Ok(r) => r,
+        Err((status, body)) => return Ok(full(status_of(status), XML, body)),
+    };
+    state.count(&parsed.operation);
+    let fault = lock(&state.faults).pick(&parsed.operation, parsed.mailbox.as_ref());
+    let answer = || async {
+        let caller = Caller {
+            account: &account,
+            may_impersonate,
+        };
+        soap::answer(&state.org, state.directory.as_deref(), &caller, &parsed).await
+    };
+    let Some(fault) = fault else {
+        let (status, body) = answer().await;
+        return Ok(full(status_of(status), XML, body));
+    };
+    state.count("faults");
+    Ok(match fault {
+        Fault::ServerBusy { back_off_ms } => full(
+            StatusCode::OK,
+            XML,
+            soap::server_busy(&parsed.operation, u128::from(back_off_ms)),
+        ),
+        Fault::Unavailable {
+            retry_after_seconds,
+        } => {
+            let mut r = full(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain",
+                "Service Unavailable",
+            );
+            if let Ok(v) = retry_after_seconds.to_string().parse() {
+                r.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+            }
+            r
+        }
+        Fault::TimeoutExpired => full(
+            StatusCode::OK,
+            XML,
+            soap::code_response(
+                &parsed.operation,
+                "ErrorTimeoutExpired",
+                "The operation timed out waiting for the server.",
+                "",
+                1,
+            ),
+        ),
+        Fault::InternalError => {
+            let (status, body) = soap::fault(
+                "ErrorInternalServerError",
+                "An internal server error occurred. The operation failed.",
+            );
+            full(status_of(status), XML, body)
+        }
+        Fault::ConnectionReset => return Err(Reset),
+        Fault::TruncatedBody => {
+            let (_, body) = answer().await;
+            full(StatusCode::OK, XML, half(&body).to_owned())
+        }
+        Fault::StalledBody => {
+            let (_, body) = answer().await;
+            let first = Bytes::from(half(&body).to_owned());
+            let stream =
+                futures_util::stream::once(async move { Ok::<_, Infallible>(Frame::data(first)) })
+                    .chain(futures_util::stream::once(async {
+                        tokio::time::sleep(STALL).await;
+                        Ok(Frame::data(Bytes::new()))
+                    }));
+            let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+            if let Ok(v) = body.len().to_string().parse() {
+                r.headers_mut().insert(hyper::header::CONTENT_LENGTH, v);
+            }
+            r
+        }
+    })
+}
+
+use futures_util::StreamExt as _;
+
+fn half(body: &str) -> &str {
+    let mut cut = body.len() / 2;
+    while !body.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    &body[..cut]
+}
+
+fn status_of(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// The client-credentials grant, answered as Entra answers it.
+fn token(state: &State, body: &[u8]) -> Response<Body> {
+    let form: HashMap<String, String> = String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((form_decode(k)?, form_decode(v)?))
+        })
+        .collect();
+    let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
+    let error = |code: &str, text: &str| {
+        full(
+            StatusCode::BAD_REQUEST,
+            "application/json",
+            serde_json::json!({"error": code, "error_description": text}).to_string(),
+        )
+    };
+    if field("grant_type") != "client_credentials" {
+        return error(
+            "unsupported_grant_type",
+            "AADSTS70003: only client_credentials is supported.",
+        );
+    }
+    let known = state
+        .apps
+        .iter()
+        .any(|a| a.client_id == field("client_id") && a.secret.expose() == field("client_secret"));
+    if !known {
+        return error(
+            "invalid_client",
+            "AADSTS7000215: Invalid client secret provided.",
+        );
+    }
+    let n = state.issued.fetch_add(1, Ordering::Relaxed);
+    let token = format!(
+        "sim-token-{n}-{:016x}",
+        n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    );
+    lock(&state.tokens).insert(token.clone(), Instant::now() + state.token_lifetime);
+    full(
+        StatusCode::OK,
+        "application/json",
+        serde_json::json!({
+            "token_type": "Bearer",
+            "expires_in": state.token_lifetime.as_secs(),
+            "access_token": token,
+        })
+        .to_string(),
+    )
+}
+
+fn form_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}

@@ -17,12 +17,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 
+use crate::address::EmailAddress;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::definition::Definition;
-use crate::group::GroupResolver;
+use crate::ews::EwsSource;
+use crate::group::{Directory, GroupResolver};
 use crate::mailbox::MailboxSource;
 use crate::replica::{Counts, Replica};
+use crate::site::DirectorySource;
 use crate::{SiteId, Task, TaskId};
 
 pub use events::{Event, EventSink};
@@ -106,9 +109,13 @@ pub enum EngineError {
     NotConfigured(String),
     /// No mailbox source is registered for the task's site.
     #[error(
-        "no mailbox source for site {0}: this build reads demo sites and sources a host registers; the EWS and Graph backends are not built yet"
+        "no mailbox source for site {0}: calrep reads [ews] and demo sites and sources a host registers; the Graph backend is not built yet"
     )]
     NoSource(SiteId),
+    /// The site's source could not be set up (a secret that cannot be
+    /// read, a bad proxy URL).
+    #[error("{0}")]
+    SourceSetup(String),
     /// The task is disabled.
     #[error("task {0} is disabled")]
     Disabled(TaskId),
@@ -169,6 +176,10 @@ pub struct Engine {
     replica: Arc<dyn Replica>,
     clock: Arc<dyn Clock>,
     sources: HashMap<SiteId, Arc<dyn MailboxSource>>,
+    /// EWS sources by site, also for `ExpandDL` directories.
+    ews: HashMap<SiteId, EwsSource>,
+    /// Sites whose source could not be built, and why.
+    setup_errors: HashMap<SiteId, String>,
     resolvers: Mutex<HashMap<SiteId, Arc<GroupResolver>>>,
     options: EngineOptions,
     events: Option<EventSink>,
@@ -183,6 +194,8 @@ impl Engine {
             replica,
             clock,
             sources: HashMap::new(),
+            ews: HashMap::new(),
+            setup_errors: HashMap::new(),
             resolvers: Mutex::new(HashMap::new()),
             options: EngineOptions::default(),
             events: None,
@@ -190,9 +203,20 @@ impl Engine {
         }
     }
 
-    /// An engine whose sites get the sources calrep can build itself (demo
-    /// organisations); register the others with [`with_source`](Self::with_source).
+    /// An engine whose sites get the sources calrep can build itself (EWS
+    /// endpoints, their secrets read now, and demo organisations); register
+    /// the others with [`with_source`](Self::with_source).
     pub fn from_config(config: Config, replica: Arc<dyn Replica>, clock: Arc<dyn Clock>) -> Self {
+        let mut ews = Vec::new();
+        let mut setup_errors = HashMap::new();
+        for site in config.sites.iter().filter(|s| s.ews.is_some()) {
+            match EwsSource::from_site(site, &config.base_dir) {
+                Ok(source) => ews.push((site.id.clone(), source)),
+                Err(e) => {
+                    setup_errors.insert(site.id.clone(), e.to_string());
+                }
+            }
+        }
         let demos: Vec<(SiteId, Arc<dyn MailboxSource>)> = config
             .sites
             .iter()
@@ -205,13 +229,29 @@ impl Engine {
             })
             .collect();
         let options = EngineOptions::from_settings(&config.engine);
-        demos
-            .into_iter()
-            .fold(
-                Self::new(config, replica, clock),
-                |engine, (site, source)| engine.with_source(site, source),
-            )
+        let mut engine = demos.into_iter().fold(
+            Self::new(config, replica, clock),
+            |engine, (site, source)| engine.with_source(site, source),
+        );
+        engine.setup_errors = setup_errors;
+        ews.into_iter()
+            .fold(engine, |engine, (site, source)| {
+                engine.with_ews_source(site, source)
+            })
             .with_options(options)
+    }
+
+    /// Registers an EWS source for a site (one a host built with its own
+    /// [`Credentials`](crate::ews::Credentials), say): it reads the
+    /// mailboxes and, with `directory = "exchange"`, expands the groups.
+    pub fn with_ews_source(mut self, site: SiteId, source: EwsSource) -> Self {
+        self.setup_errors.remove(&site);
+        self.sources.insert(
+            site.clone(),
+            Arc::new(source.clone()) as Arc<dyn MailboxSource>,
+        );
+        self.ews.insert(site, source);
+        self
     }
 
     /// Registers the mailbox source for a site.
@@ -267,10 +307,27 @@ impl Engine {
             .config
             .site(site)
             .ok_or_else(|| format!("no site {site}"))?;
-        let directory = self
-            .config
-            .open_directory(site_config)
-            .map_err(|e| e.to_string())?;
+        let directory = match self.config.directory_for(site_config) {
+            Some(DirectorySource::Exchange) => {
+                let source = self.ews.get(site).ok_or_else(|| {
+                    format!("site {site}: directory = \"exchange\" needs a working [ews] endpoint")
+                })?;
+                let account = site_config
+                    .ews
+                    .as_ref()
+                    .and_then(|e| e.username.parse::<EmailAddress>().ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "site {site}: directory = \"exchange\" runs ExpandDL as the [ews] username, which must be an e-mail address"
+                        )
+                    })?;
+                Some(Arc::new(source.directory(&account)) as Arc<dyn Directory>)
+            }
+            _ => self
+                .config
+                .open_directory(site_config)
+                .map_err(|e| e.to_string())?,
+        };
         let resolver = Arc::new(GroupResolver::new(directory, Arc::clone(&self.clock)));
         resolvers.insert(site.clone(), Arc::clone(&resolver));
         Ok(resolver)
@@ -291,11 +348,12 @@ impl Engine {
             .config
             .definition(&task.definition)
             .ok_or_else(|| not_configured("definition", task.definition.as_str()))?;
-        let source = self
-            .sources
-            .get(&task.site)
-            .cloned()
-            .ok_or_else(|| EngineError::NoSource(task.site.clone()))?;
+        let source = self.sources.get(&task.site).cloned().ok_or_else(|| {
+            match self.setup_errors.get(&task.site) {
+                Some(reason) => EngineError::SourceSetup(reason.clone()),
+                None => EngineError::NoSource(task.site.clone()),
+            }
+        })?;
         Ok((task.clone(), definition.clone(), source))
     }
 

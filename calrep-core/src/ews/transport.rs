@@ -150,11 +150,16 @@ impl Transport {
         }
         let text = response.text().await.map_err(|e| transport_error(&e))?;
         let root = response::parse_body(status, &text)?;
-        if let Err(MailboxError::Throttled { retry_after }) =
-            response::messages(&root, mailbox.as_str())
-                .and_then(|m| m.iter().try_for_each(|m| m.check(mailbox.as_str(), None)))
-        {
-            // ErrorServerBusy: the whole site waits exactly as long as asked.
+        // ErrorServerBusy and its kind: the whole site waits exactly as long
+        // as asked. (ErrorTimeoutExpired is about one batch's size; the
+        // mailbox shrinks its batch instead.)
+        let throttled = response::messages(&root, mailbox.as_str()).and_then(|messages| {
+            messages
+                .iter()
+                .filter(|m| m.code != "ErrorTimeoutExpired")
+                .try_for_each(|m| m.check(mailbox.as_str(), None))
+        });
+        if let Err(MailboxError::Throttled { retry_after }) = throttled {
             self.pause(retry_after);
         }
         Ok(root)

@@ -53,6 +53,9 @@ pub struct SimAccount {
     pub address: EmailAddress,
     /// Whether it holds the `ApplicationImpersonation` role.
     pub may_impersonate: bool,
+    /// Mailboxes outside the role's management scope: impersonating them is
+    /// refused with `ErrorImpersonateUserDenied`, as Exchange does.
+    pub out_of_scope: Vec<EmailAddress>,
 }
 
 impl SimAccount {
@@ -68,6 +71,7 @@ impl SimAccount {
             password,
             address,
             may_impersonate,
+            out_of_scope: Vec::new(),
         }
     }
 }

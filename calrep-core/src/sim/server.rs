@@ -59,7 +59,7 @@ impl State {
     }
 
     /// The caller behind an `Authorization` header, if it is valid.
-    fn caller(&self, header: Option<&str>) -> Option<(EmailAddress, bool)> {
+    fn caller(&self, header: Option<&str>) -> Option<(EmailAddress, bool, Vec<EmailAddress>)> {
         let header = header?;
         if let Some(encoded) = header.strip_prefix("Basic ") {
             let decoded = crate::base64::decode(encoded.trim())?;
@@ -68,13 +68,17 @@ impl State {
             let account = self.accounts.iter().find(|a| {
                 a.username.eq_ignore_ascii_case(user) && a.password.expose() == password
             })?;
-            return Some((account.address.clone(), account.may_impersonate));
+            return Some((
+                account.address.clone(),
+                account.may_impersonate,
+                account.out_of_scope.clone(),
+            ));
         }
         let token = header.strip_prefix("Bearer ")?.trim();
         let expires = *lock(&self.tokens).get(token)?;
         // An app-only token: it may act for every mailbox, as
         // `full_access_as_app` grants.
-        (Instant::now() < expires).then(|| (self.app_account.clone(), true))
+        (Instant::now() < expires).then(|| (self.app_account.clone(), true, Vec::new()))
     }
 }
 
@@ -155,7 +159,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     if !(is_post && path.eq_ignore_ascii_case("/EWS/Exchange.asmx")) {
         return Ok(full(StatusCode::NOT_FOUND, "text/plain", "not found"));
     }
-    let Some((account, may_impersonate)) = state.caller(auth.as_deref()) else {
+    let Some((account, may_impersonate, out_of_scope)) = state.caller(auth.as_deref()) else {
         state.count("unauthorized");
         let mut response = full(StatusCode::UNAUTHORIZED, "text/plain", "");
         response.headers_mut().insert(
@@ -179,6 +183,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         let caller = Caller {
             account: &account,
             may_impersonate,
+            out_of_scope: &out_of_scope,
         };
         soap::answer(&state.org, state.directory.as_deref(), &caller, &parsed).await
     };

@@ -30,6 +30,7 @@ pub(crate) type Reply = (u16, String);
 pub(crate) struct Caller<'a> {
     pub(crate) account: &'a EmailAddress,
     pub(crate) may_impersonate: bool,
+    pub(crate) out_of_scope: &'a [EmailAddress],
 }
 
 /// A parsed request: its operation element and the mailbox it acts on.
@@ -121,7 +122,8 @@ pub(crate) async fn answer(
         .mailbox
         .clone()
         .unwrap_or_else(|| caller.account.clone());
-    if &address != caller.account && !caller.may_impersonate {
+    let denied = !caller.may_impersonate || caller.out_of_scope.contains(&address);
+    if &address != caller.account && denied {
         return fault(
             "ErrorImpersonateUserDenied",
             "The account does not have permission to impersonate the requested user.",

@@ -1,0 +1,480 @@
+//! The engine against the EWS simulator over real HTTP on 127.0.0.1: the
+//! whole path (reqwest, SOAP, the simulator's hyper server, the replica)
+//! for full and incremental runs, resyncs, throttling storms, faults in the
+//! middle of batches, refused impersonation, OAuth and bad credentials.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use calrep_core::calendar::{CalendarItem, ModifiedOccurrence};
+use calrep_core::demo::DemoOrganisation;
+use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport, TaskStatus};
+use calrep_core::group::SnapshotDirectory;
+use calrep_core::mailbox::Mailbox;
+use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::sim::{Fault, FaultRule, SimOptions, Simulator};
+use calrep_core::{Config, EmailAddress, ManualClock};
+
+const TASK: &str = "everyone";
+
+/// A demo organisation served by a simulator, and what a test needs to
+/// build engines against it.
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    demo: DemoOrganisation,
+    sim: Simulator,
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn new(name: &str, mailboxes: usize, options: SimOptions) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let demo = DemoOrganisation::generate(42, mailboxes, 0);
+        let directory = SnapshotDirectory::from_json_str(&demo.directory_json, "demo").unwrap();
+        let sim = rt
+            .block_on(Simulator::start(
+                demo.source.clone(),
+                Some(Arc::new(directory)),
+                options,
+            ))
+            .unwrap();
+        let dir = std::env::temp_dir().join(format!("calrep-ews-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("password"), SimOptions::PASSWORD).unwrap();
+        std::fs::write(dir.join("wrong-password"), "not-the-password").unwrap();
+        std::fs::write(dir.join("app-secret"), SimOptions::CLIENT_SECRET).unwrap();
+        Self { rt, demo, sim, dir }
+    }
+
+    /// A configuration whose site reads the simulator with `ews` (the
+    /// inside of the `[sites.ews]` table) and whose task takes every
+    /// mailbox through `ExpandDL` of All Staff.
+    fn config(&self, ews: &str) -> Config {
+        let text = format!(
+            r#"
+            [[sites]]
+            id = "sim"
+            directory = "exchange"
+            [sites.ews]
+            url = "{url}"
+            timeout_seconds = 2
+            batch_size = 7
+            max_changes = 9
+            {ews}
+            [[definitions]]
+            id = "everything"
+            include = "all"
+            attachments = {{ enabled = true, max_bytes = 1048576 }}
+            [[schedules]]
+            id = "hourly"
+            time_zone = "UTC"
+            when.daily.once.start = "02:00"
+            [[tasks]]
+            id = "{TASK}"
+            site = "sim"
+            definition = "everything"
+            schedule = "hourly"
+            group = {{ distribution_group = "{all}" }}
+            [engine]
+            concurrency = 4
+            "#,
+            url = self.sim.url(),
+            all = DemoOrganisation::ALL_STAFF_ADDRESS,
+        );
+        let mut config = Config::parse(&text, "sim.toml").unwrap();
+        config.base_dir = self.dir.clone();
+        config
+    }
+
+    fn basic(&self) -> Config {
+        self.config(&format!(
+            "username = \"{}\"\npassword_file = \"password\"",
+            SimOptions::USERNAME
+        ))
+    }
+
+    fn engine(&self, config: Config) -> (Engine, Arc<SqliteReplica>) {
+        let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
+        let clock = ManualClock::new("2026-11-20T00:00:00Z".parse().unwrap());
+        let engine =
+            Engine::from_config(config, replica.clone() as Arc<dyn Replica>, Arc::new(clock));
+        (engine, replica)
+    }
+
+    fn run(&self, engine: &Engine) -> RunReport {
+        self.rt
+            .block_on(engine.run_task(&TASK.into(), RunOptions::default()))
+            .unwrap()
+    }
+
+    /// Every mailbox's replica equals the source item for item, modified
+    /// occurrences' own subjects included. The zone's `resolved_by` says how
+    /// the EWS reader found the zone, which the source never recorded.
+    fn assert_replica_equals_source(&self, replica: &SqliteReplica) -> usize {
+        let mut compared = 0;
+        for address in &self.demo.addresses {
+            let mailbox = self.demo.source.mailbox(address);
+            let calendars = self.rt.block_on(mailbox.calendars()).unwrap();
+            for calendar in calendars {
+                let mut source = mailbox.items_of(&calendar.id);
+                let mut stored: Vec<CalendarItem> = replica
+                    .items(address, &calendar.id)
+                    .unwrap()
+                    .into_iter()
+                    .map(|mut i| {
+                        i.zone.resolved_by = None;
+                        i
+                    })
+                    .collect();
+                source.sort_by(|a, b| a.id.cmp(&b.id));
+                stored.sort_by(|a, b| a.id.cmp(&b.id));
+                assert_eq!(stored, source, "{address} {}", calendar.id);
+                compared += source.len();
+            }
+        }
+        compared
+    }
+
+    fn verify_equal(&self, engine: &Engine) {
+        let report = self.rt.block_on(engine.verify(&TASK.into())).unwrap();
+        assert!(
+            report.is_equal(),
+            "verify found {} differences",
+            report.difference_count()
+        );
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Every mailbox succeeded. (The demo directory has a cycle and a mail
+/// contact, which the resolver skips with a warning.)
+fn assert_all_replicated(report: &RunReport) {
+    assert!(
+        report.mailboxes.iter().all(|m| matches!(
+            m.outcome,
+            MailboxOutcome::Healthy | MailboxOutcome::Skipped { .. }
+        )),
+        "{}",
+        report.to_json()
+    );
+    assert_eq!(
+        report.status,
+        TaskStatus::EnabledWithWarning,
+        "{}",
+        report.to_json()
+    );
+}
+
+fn healthy(report: &RunReport) -> usize {
+    report
+        .mailboxes
+        .iter()
+        .filter(|m| matches!(m.outcome, MailboxOutcome::Healthy))
+        .count()
+}
+
+#[test]
+fn the_engine_replicates_the_organisation_over_http_exactly() {
+    let f = Fixture::new("exact", 24, SimOptions::default());
+    let (engine, replica) = f.engine(f.basic());
+    let first = f.run(&engine);
+    assert_all_replicated(&first);
+    // ExpandDL found every mailbox through nested groups.
+    assert_eq!(healthy(&first), 24);
+    let compared = f.assert_replica_equals_source(&replica);
+    assert!(compared > 100, "only {compared} items");
+
+    // People change their calendars; occurrence edits and deletions arrive
+    // as updates of their series, as on Exchange.
+    let changes = f.demo.apply_changes(1);
+    assert!(changes > 0);
+    let requests_before = f.sim.requests().get("GetItem").copied().unwrap_or(0);
+    let second = f.run(&engine);
+    assert_all_replicated(&second);
+    f.assert_replica_equals_source(&replica);
+    let fetched = f.sim.requests()["GetItem"] - requests_before;
+    let first_fetches = requests_before;
+    assert!(
+        fetched < first_fetches,
+        "the incremental run fetched {fetched} batches, the full one {first_fetches}"
+    );
+    // A moved occurrence with its own subject came through the occurrence's
+    // own GetItem.
+    let moved_with_subject = f
+        .demo
+        .addresses
+        .iter()
+        .flat_map(|a| replica.items(a, &"calendar".into()).unwrap())
+        .filter_map(|i| i.recurrence)
+        .flat_map(|r| r.modified)
+        .filter(|m| m.subject.as_deref().is_some_and(|s| s.ends_with("(moved)")))
+        .count();
+    assert!(moved_with_subject > 0);
+    f.verify_equal(&engine);
+}
+
+#[test]
+fn an_invalid_sync_state_resyncs_and_reconciles() {
+    let f = Fixture::new("resync", 10, SimOptions::default());
+    let (engine, replica) = f.engine(f.basic());
+    f.run(&engine);
+    let address = &f.demo.addresses[0];
+    let mailbox = f.demo.source.mailbox(address);
+    let calendar = "calendar".into();
+    let gone = mailbox.items_of(&calendar)[0].id.clone();
+    assert!(mailbox.delete_item(&calendar, &gone));
+    mailbox.invalidate_states();
+    let report = f.run(&engine);
+    assert_all_replicated(&report);
+    assert!(
+        replica
+            .items(address, &calendar)
+            .unwrap()
+            .iter()
+            .all(|i| i.id != gone)
+    );
+    f.assert_replica_equals_source(&replica);
+}
+
+#[test]
+fn a_throttling_storm_is_waited_out_and_nothing_is_lost() {
+    let mut options = SimOptions::default();
+    options.faults = vec![
+        FaultRule::new(Fault::ServerBusy { back_off_ms: 40 })
+            .operation("GetItem")
+            .skip(3)
+            .times(6),
+        FaultRule::new(Fault::ServerBusy { back_off_ms: 25 })
+            .operation("SyncFolderItems")
+            .times(4),
+        FaultRule::new(Fault::Unavailable {
+            retry_after_seconds: 1,
+        })
+        .operation("GetFolder")
+        .times(1),
+    ];
+    let f = Fixture::new("throttle", 12, options);
+    let (engine, replica) = f.engine(f.basic());
+    let report = f.run(&engine);
+    assert_all_replicated(&report);
+    assert!(report.retries >= 11, "{} retries", report.retries);
+    // Each wait was at least what the server asked for.
+    assert!(
+        report.throttled_ms >= 6 * 40 + 4 * 25 + 1000,
+        "{}",
+        report.throttled_ms
+    );
+    assert!(f.sim.faults().iter().all(|r| r.fired() == r.times.unwrap()));
+    f.assert_replica_equals_source(&replica);
+}
+
+#[test]
+fn faults_in_the_middle_of_batches_lose_nothing_and_duplicate_nothing() {
+    let mut options = SimOptions::default();
+    options.faults = vec![
+        // Retried transparently: a dropped connection and a stalled body
+        // (the client's 2 s timeout gives up on it).
+        FaultRule::new(Fault::ConnectionReset)
+            .operation("GetItem")
+            .skip(4)
+            .times(2),
+        FaultRule::new(Fault::StalledBody)
+            .operation("SyncFolderItems")
+            .skip(6)
+            .times(1),
+        // Not retryable: the mailbox that meets them fails alone.
+        FaultRule::new(Fault::InternalError)
+            .operation("GetItem")
+            .skip(10)
+            .times(1),
+        FaultRule::new(Fault::TruncatedBody)
+            .operation("GetItem")
+            .skip(20)
+            .times(1),
+        // Exchange's "too big a batch": the client halves it and goes on.
+        FaultRule::new(Fault::TimeoutExpired)
+            .operation("GetItem")
+            .skip(30)
+            .times(1),
+    ];
+    let f = Fixture::new("faults", 16, options);
+    let (engine, replica) = f.engine(f.basic());
+    let first = f.run(&engine);
+    let failed: Vec<&str> = first
+        .mailboxes
+        .iter()
+        .filter(|m| matches!(m.outcome, MailboxOutcome::Failed { .. }))
+        .map(|m| m.address.as_str())
+        .collect();
+    assert!((1..=2).contains(&failed.len()), "{}", first.to_json());
+    assert_eq!(healthy(&first) + failed.len(), 16, "{}", first.to_json());
+    let json = first.to_json();
+    assert!(
+        json.contains("ErrorInternalServerError") || json.contains("unreadable body"),
+        "{json}"
+    );
+    assert!(
+        f.sim
+            .faults()
+            .iter()
+            .all(|r| r.fired() == 1 || r.fired() == 2)
+    );
+
+    // The next run finishes the failed mailboxes from where they stopped.
+    let second = f.run(&engine);
+    assert_all_replicated(&second);
+    f.assert_replica_equals_source(&replica);
+    f.verify_equal(&engine);
+}
+
+#[test]
+fn impersonation_refused_for_one_mailbox_fails_that_mailbox_alone() {
+    let f0 = DemoOrganisation::generate(42, 10, 0);
+    let refused: EmailAddress = f0.addresses[2].clone();
+    let mut options = SimOptions::default();
+    options.accounts[0].out_of_scope = vec![refused.clone()];
+    let f = Fixture::new("scope", 10, options);
+    let (engine, _) = f.engine(f.basic());
+    let report = f.run(&engine);
+    assert_eq!(
+        report.status,
+        TaskStatus::EnabledWithErrors,
+        "{}",
+        report.to_json()
+    );
+    for m in &report.mailboxes {
+        if m.address == refused.as_str() {
+            let MailboxOutcome::Failed { error: reason, .. } = &m.outcome else {
+                panic!("{:?}", m.outcome)
+            };
+            assert!(
+                reason.contains("access to mailbox") && reason.contains(refused.as_str()),
+                "{reason}"
+            );
+        } else {
+            assert!(
+                matches!(
+                    m.outcome,
+                    MailboxOutcome::Healthy | MailboxOutcome::Skipped { .. }
+                ),
+                "{}: {:?}",
+                m.address,
+                m.outcome
+            );
+        }
+    }
+}
+
+#[test]
+fn oauth_client_credentials_get_one_token_for_the_whole_run() {
+    let f = Fixture::new("oauth", 10, SimOptions::default());
+    let oauth = |secret_file: &str| {
+        f.config(&format!(
+            "username = \"{user}\"\noauth = {{ tenant = \"contoso.onmicrosoft.com\", client_id = \"{id}\", secret_file = \"{secret_file}\", token_url = \"{url}\" }}",
+            user = SimOptions::USERNAME,
+            id = SimOptions::CLIENT_ID,
+            url = f.sim.token_url(),
+        ))
+    };
+    let (engine, replica) = f.engine(oauth("app-secret"));
+    let report = f.run(&engine);
+    assert_all_replicated(&report);
+    assert_eq!(f.sim.requests()["token"], 1);
+    f.assert_replica_equals_source(&replica);
+
+    // A wrong secret: every mailbox fails with Entra's reason, and the
+    // secret appears nowhere.
+    let (engine, _) = f.engine(oauth("wrong-password"));
+    let report = self::run_err(&f, &engine);
+    assert!(report.contains("invalid_client"), "{report}");
+    assert!(!report.contains("not-the-password"));
+}
+
+/// The run's report or error, as text.
+fn run_err(f: &Fixture, engine: &Engine) -> String {
+    match f
+        .rt
+        .block_on(engine.run_task(&TASK.into(), RunOptions::default()))
+    {
+        Ok(r) => r.to_json(),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_wrong_password_is_a_plain_error_that_never_shows_the_password() {
+    let f = Fixture::new("password", 10, SimOptions::default());
+    let config = f.config(&format!(
+        "username = \"{}\"\npassword_file = \"wrong-password\"",
+        SimOptions::USERNAME
+    ));
+    let (engine, _) = f.engine(config);
+    let text = run_err(&f, &engine);
+    assert!(text.contains("HTTP 401") || text.contains("401"), "{text}");
+    assert!(!text.contains("not-the-password"), "{text}");
+    assert_eq!(f.sim.requests().get("GetItem"), None);
+}
+
+#[test]
+fn an_edited_occurrence_arrives_as_an_update_of_its_series() {
+    let f = Fixture::new("occurrence", 10, SimOptions::default());
+    let (engine, replica) = f.engine(f.basic());
+    f.run(&engine);
+    let address = &f.demo.addresses[1];
+    let mailbox = f.demo.source.mailbox(address);
+    let calendar = "calendar".into();
+    let mut series = mailbox
+        .items_of(&calendar)
+        .into_iter()
+        .find(|i| {
+            i.recurrence.is_some()
+                && matches!(i.time, calrep_core::calendar::ItemTime::Timed { .. })
+        })
+        .expect("a timed series");
+    let occurrence = series
+        .occurrences(
+            "2026-11-01T00:00:00Z".parse().unwrap(),
+            "2027-03-01T00:00:00Z".parse().unwrap(),
+        )
+        .unwrap()[1]
+        .clone();
+    let mut edit = ModifiedOccurrence::moved(
+        occurrence.original_start,
+        occurrence.start + chrono::TimeDelta::hours(1),
+        occurrence.end + chrono::TimeDelta::hours(1),
+    );
+    edit.item = Some("edited-occurrence".into());
+    edit.location = Some("Room 9".into());
+    series.recurrence.as_mut().unwrap().modified.push(edit);
+    mailbox.put_item(&calendar, series.clone());
+    let report = f.run(&engine);
+    let mine = report
+        .mailboxes
+        .iter()
+        .find(|m| m.address == address.as_str())
+        .unwrap();
+    assert_eq!(mine.counts.items_updated, 1, "{}", report.to_json());
+    let stored = replica
+        .items(address, &calendar)
+        .unwrap()
+        .into_iter()
+        .find(|i| i.id == series.id)
+        .unwrap();
+    let modified = &stored.recurrence.unwrap().modified;
+    assert!(
+        modified
+            .iter()
+            .any(|m| m.location.as_deref() == Some("Room 9"))
+    );
+}

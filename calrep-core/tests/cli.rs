@@ -206,6 +206,39 @@ fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A `calrep sim` process serving the demo organisation of the test below
+/// (seed 7, 20 mailboxes) after `rounds` rounds of changes; killed on drop.
+struct SimProcess(
+    std::process::Child,
+    // Kept open: the simulator goes on writing to it.
+    #[allow(dead_code)] std::io::BufReader<std::process::ChildStdout>,
+);
+
+impl SimProcess {
+    fn start(port: &str, rounds: u32) -> Self {
+        use std::io::BufRead;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_calrep"))
+            .args(["sim", "--port", port, "--seed", "7", "--mailboxes", "20"])
+            .args(["--change-rounds", &rounds.to_string()])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It prints its address once it listens.
+        let mut first = String::new();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
+        assert!(first.contains(&format!("127.0.0.1:{port}")), "{first}");
+        Self(child, stdout)
+    }
+}
+
+impl Drop for SimProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn demo_run_plan_verify_export_status_work_together() {
     let dir = temp_dir("demo");
@@ -225,8 +258,19 @@ fn demo_run_plan_verify_export_status_work_together() {
         text(&out.stderr)
     );
     assert!(stdout.contains("the replica equals the source"), "{stdout}");
+    assert!(stdout.contains("over HTTP"), "{stdout}");
     let config = demo_dir.join("calrep.toml");
+    let toml = std::fs::read_to_string(&config).unwrap();
+    let port = toml
+        .split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
     let config = config.to_str().unwrap();
+    // The demo's simulator is gone; `calrep sim` serves the organisation
+    // again, as the demo's last lines say.
+    let _sim = SimProcess::start(&port, 1);
 
     // Nothing changed since the demo's second run.
     let out = calrep(&["plan", "--config", config, "--task", "all-staff"]);
@@ -241,10 +285,8 @@ fn demo_run_plan_verify_export_status_work_together() {
 
     // Another round of changes at the source: verify sees it (exit 5), plan
     // predicts it, run applies it, and verify agrees again.
-    let toml = std::fs::read_to_string(demo_dir.join("calrep.toml"))
-        .unwrap()
-        .replace("change_rounds = 1", "change_rounds = 2");
-    std::fs::write(demo_dir.join("calrep.toml"), toml).unwrap();
+    drop(_sim);
+    let _sim = SimProcess::start(&port, 2);
     let out = calrep(&["verify", "--config", config, "--task", "all-staff"]);
     assert_eq!(out.status.code(), Some(5));
     assert!(
@@ -302,7 +344,7 @@ fn demo_run_plan_verify_export_status_work_together() {
 }
 
 #[test]
-fn run_explains_what_it_cannot_do_yet() {
+fn run_explains_why_a_task_cannot_start() {
     // A copy, so the replica file it creates stays out of the repository.
     let dir = temp_dir("ews");
     for file in ["calrep.toml", "directory.json"] {
@@ -312,7 +354,10 @@ fn run_explains_what_it_cannot_do_yet() {
     let out = calrep(&["run", "--config", &config, "--task", "sales-nightly"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("no mailbox source for site hq"), "{stderr}");
+    assert!(
+        stderr.contains("EWS for site hq: environment variable CALREP_HQ_PASSWORD is not set"),
+        "{stderr}"
+    );
     let out = calrep(&["run", "--config", &config, "--task", "cloud-pilot"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("task cloud-pilot is disabled"));

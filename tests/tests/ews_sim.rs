@@ -447,8 +447,7 @@ fn an_edited_occurrence_arrives_as_an_update_of_its_series() {
             "2026-11-01T00:00:00Z".parse().unwrap(),
             "2027-03-01T00:00:00Z".parse().unwrap(),
         )
-        .unwrap()[1]
-        .clone();
+        .unwrap()[1];
     let mut edit = ModifiedOccurrence::moved(
         occurrence.original_start,
         occurrence.start + chrono::TimeDelta::hours(1),

@@ -382,12 +382,12 @@ impl Mailbox for EwsMailbox {
         let root = self.call(&body).await?;
         let message = self.first_ok(&root, Some(calendar))?;
         let page = response::items_page(&message)?;
-        let mut out = ChangePage::default();
-        out.changed = page.changed;
-        out.deleted = page.deleted;
-        out.state = Some(SyncState::new(page.state));
-        out.more = !page.last;
-        Ok(out)
+        Ok(ChangePage {
+            changed: page.changed,
+            deleted: page.deleted,
+            state: Some(SyncState::new(page.state)),
+            more: !page.last,
+        })
     }
 
     async fn items(

@@ -513,6 +513,7 @@ mod tests {
                 let caller = Caller {
                     account,
                     may_impersonate,
+                    out_of_scope: &[],
                 };
                 answer(org, None, &caller, &request).await
             }

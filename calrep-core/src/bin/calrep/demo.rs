@@ -1,31 +1,42 @@
-//! `calrep demo`: the whole product on a generated organisation.
+//! `calrep demo`: the whole product on a generated organisation, served by
+//! the EWS simulator over HTTP on 127.0.0.1 and read through the real EWS
+//! client.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use calrep_core::TaskId;
+use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{RunOptions, TaskStatus};
+use calrep_core::sim::{SimOptions, Simulator};
 
-use crate::{Outcome, load_config, open_engine, progress, run, runtime, try_outcome, verify};
+use crate::{Outcome, load_config, open_engine, progress, run, runtime, sim, try_outcome, verify};
 
 const TASK: &str = "all-staff";
+const PASSWORD_FILE: &str = "sim-password";
 
-fn config_text(seed: u64, mailboxes: usize, change_rounds: u32) -> String {
+fn config_text(url: &str) -> String {
     format!(
-        r#"# Written by `calrep demo`. Every calrep command works with it, e.g.
+        r#"# Written by `calrep demo`. The site is the EWS simulator the demo ran;
+# `calrep sim` serves the same organisation again (see the demo's last lines),
+# and then every calrep command works with this file, e.g.
 #   calrep run --config calrep-demo/calrep.toml --task {TASK}
 #   calrep verify --config calrep-demo/calrep.toml --task {TASK}
 
 [replica]
 path = "replica.db"
 
-# A generated organisation stands in for Exchange: the same for the same seed
-# and size, after `change_rounds` rounds of edits. It brings its own
-# directory, with nested groups.
+# Exchange Web Services, as a real Exchange server is configured: the service
+# account impersonates each mailbox; groups are expanded by Exchange (ExpandDL).
 [[sites]]
 id = "demo"
-description = "Generated demo organisation"
-demo = {{ seed = {seed}, mailboxes = {mailboxes}, change_rounds = {change_rounds} }}
+description = "The EWS simulator serving a generated organisation"
+directory = "exchange"
+[sites.ews]
+url = "{url}"
+username = "{user}"
+password_file = "{PASSWORD_FILE}"
+impersonation = true
 
 [[definitions]]
 id = "all-calendars"
@@ -44,8 +55,10 @@ id = "{TASK}"
 site = "demo"
 definition = "all-calendars"
 schedule = "every-15-minutes"
-group = {{ ad_group = "All Staff" }}
-"#
+group = {{ distribution_group = "{all}" }}
+"#,
+        user = SimOptions::USERNAME,
+        all = DemoOrganisation::ALL_STAFF_ADDRESS,
     )
 }
 
@@ -60,38 +73,46 @@ pub(crate) fn run(
             "--mailboxes must be between 10 and 100000, got {mailboxes}"
         )]));
     }
+    let failed = |what: &str, e: &dyn std::fmt::Display| Outcome::Failed(format!("{what}: {e}"));
     if let Err(e) = std::fs::create_dir_all(dir) {
-        return Ok(Outcome::Failed(format!(
-            "cannot create {}: {e}",
-            dir.display()
-        )));
+        return Ok(failed(&format!("cannot create {}", dir.display()), &e));
     }
     // A demo starts from an empty replica.
     for name in ["replica.db", "replica.db-wal", "replica.db-shm"] {
         let _ = std::fs::remove_file(dir.join(name));
     }
+    let rt = try_outcome!(runtime());
+    let (demo, directory) = try_outcome!(sim::organisation(seed, mailboxes, 0));
+    let simulator = rt.block_on(Simulator::start(
+        demo.source.clone(),
+        Some(directory),
+        SimOptions::default(),
+    ));
+    let simulator = match simulator {
+        Ok(s) => s,
+        Err(e) => return Ok(failed("cannot start the EWS simulator", &e)),
+    };
     let config_path = dir.join("calrep.toml");
-    let write_config = |rounds| std::fs::write(&config_path, config_text(seed, mailboxes, rounds));
-    if let Err(e) = write_config(0) {
-        return Ok(Outcome::Failed(format!(
-            "cannot write {}: {e}",
-            config_path.display()
-        )));
+    let written = std::fs::write(dir.join(PASSWORD_FILE), SimOptions::PASSWORD)
+        .and_then(|()| std::fs::write(&config_path, config_text(&simulator.url())));
+    if let Err(e) = written {
+        return Ok(failed(&format!("cannot write {}", dir.display()), &e));
     }
     writeln!(
         out,
-        "calrep demo: a generated organisation of {mailboxes} mailboxes (seed {seed})"
+        "calrep demo: a generated organisation of {mailboxes} mailboxes (seed {seed}), \
+         served over EWS by the simulator at {}",
+        simulator.url()
     )?;
     writeln!(out, "configuration written to {}:\n", config_path.display())?;
-    for line in config_text(seed, mailboxes, 0).lines() {
+    for line in config_text(&simulator.url()).lines() {
         writeln!(out, "    {line}")?;
     }
-    let rt = try_outcome!(runtime());
     let task = TaskId::new(TASK);
 
     writeln!(
         out,
-        "\n1. first run: full replication into {}",
+        "\n1. first run: full replication over HTTP into {}",
         dir.join("replica.db").display()
     )?;
     let (engine, _) = try_outcome!(open_engine(try_outcome!(load_config(&config_path))));
@@ -102,18 +123,11 @@ pub(crate) fn run(
     };
     run::summary(&first, out)?;
 
+    let changes = demo.apply_changes(1);
     writeln!(
         out,
-        "\n2. people change their calendars: moved and deleted occurrences, series edits, new and deleted items"
+        "\n2. people change their calendars on the server ({changes} changes): moved, retitled and deleted occurrences, series edits, new and deleted items"
     )?;
-    if let Err(e) = write_config(1) {
-        return Ok(Outcome::Failed(format!(
-            "cannot write {}: {e}",
-            config_path.display()
-        )));
-    }
-    let (engine, _) = try_outcome!(open_engine(try_outcome!(load_config(&config_path))));
-    let engine = engine.with_events(progress::sink("replicating"));
 
     writeln!(out, "\n3. second run: incremental, only what changed")?;
     let second = match rt.block_on(engine.run_task(&task, RunOptions::default())) {
@@ -141,9 +155,13 @@ pub(crate) fn run(
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
     verify::print(&verification, out)?;
+    let port = simulator.addr().port();
+    simulator.stop();
     writeln!(
         out,
-        "\nnext: calrep status --config {0} | calrep run --config {0} --task {TASK} | calrep verify --config {0} --task {TASK}",
+        "\nThe simulator stopped with the demo. To serve the same organisation again and keep working with {0}:\n  \
+         calrep sim --port {port} --seed {seed} --mailboxes {mailboxes} --change-rounds 1\n\
+         then: calrep status --config {0} | calrep run --config {0} --task {TASK} | calrep verify --config {0} --task {TASK}",
         config_path.display()
     )?;
     let healthy = matches!(

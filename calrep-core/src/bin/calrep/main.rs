@@ -13,6 +13,7 @@ mod next_runs;
 mod progress;
 mod run;
 mod serve;
+mod sim;
 mod status;
 mod verify;
 
@@ -51,6 +52,8 @@ enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Serve a demo organisation over EWS on 127.0.0.1 until Ctrl-C.
+    Sim(sim::Settings),
     /// Check a configuration file (and the directory snapshots it names).
     Check {
         /// The configuration file (TOML, or JSON if it ends in .json).
@@ -211,6 +214,7 @@ fn main() -> ExitCode {
             mailboxes,
             seed,
         } => demo::run(&dir, mailboxes, seed, &mut out),
+        Command::Sim(settings) => sim::run(&settings, &mut out),
         Command::Check { config } => check::run(&config, &mut out),
         Command::Run {
             config,

@@ -339,3 +339,57 @@ pub mod recurrence {
         }
     }
 }
+
+pub mod ews {
+    //! The configuration that points calrep at an EWS simulator serving a
+    //! demo organisation.
+
+    use calrep_core::demo::DemoOrganisation;
+    use calrep_core::sim::SimOptions;
+
+    /// The task of [`config_text`]: every demo mailbox, through ExpandDL of
+    /// All Staff.
+    pub const TASK: &str = "everyone";
+
+    /// A configuration whose site `sim` reads `url` with the simulator's
+    /// Basic account (password in the file `password`), plus `ews_extra`
+    /// lines in its `[sites.ews]` table; everything in every calendar,
+    /// attachments up to 1 MiB; engine concurrency `concurrency`.
+    pub fn config_text(url: &str, ews_extra: &str, concurrency: usize) -> String {
+        format!(
+            r#"
+            [[sites]]
+            id = "sim"
+            directory = "exchange"
+            [sites.ews]
+            url = "{url}"
+            {ews_extra}
+            [[definitions]]
+            id = "everything"
+            include = "all"
+            attachments = {{ enabled = true, max_bytes = 1048576 }}
+            [[schedules]]
+            id = "nightly"
+            time_zone = "UTC"
+            when.daily.once.start = "02:00"
+            [[tasks]]
+            id = "{TASK}"
+            site = "sim"
+            definition = "everything"
+            schedule = "nightly"
+            group = {{ distribution_group = "{all}" }}
+            [engine]
+            concurrency = {concurrency}
+            "#,
+            all = DemoOrganisation::ALL_STAFF_ADDRESS,
+        )
+    }
+
+    /// The `[sites.ews]` lines of the simulator's Basic account.
+    pub fn basic_account() -> String {
+        format!(
+            "username = \"{}\"\npassword_file = \"password\"",
+            SimOptions::USERNAME
+        )
+    }
+}

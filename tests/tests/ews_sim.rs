@@ -17,7 +17,7 @@ use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sim::{Fault, FaultRule, SimOptions, Simulator};
 use calrep_core::{Config, EmailAddress, ManualClock};
 
-const TASK: &str = "everyone";
+use calrep_benches::ews::{TASK, basic_account, config_text};
 
 /// A demo organisation served by a simulator, and what a test needs to
 /// build engines against it.
@@ -56,47 +56,15 @@ impl Fixture {
     /// inside of the `[sites.ews]` table) and whose task takes every
     /// mailbox through `ExpandDL` of All Staff.
     fn config(&self, ews: &str) -> Config {
-        let text = format!(
-            r#"
-            [[sites]]
-            id = "sim"
-            directory = "exchange"
-            [sites.ews]
-            url = "{url}"
-            timeout_seconds = 2
-            batch_size = 7
-            max_changes = 9
-            {ews}
-            [[definitions]]
-            id = "everything"
-            include = "all"
-            attachments = {{ enabled = true, max_bytes = 1048576 }}
-            [[schedules]]
-            id = "hourly"
-            time_zone = "UTC"
-            when.daily.once.start = "02:00"
-            [[tasks]]
-            id = "{TASK}"
-            site = "sim"
-            definition = "everything"
-            schedule = "hourly"
-            group = {{ distribution_group = "{all}" }}
-            [engine]
-            concurrency = 4
-            "#,
-            url = self.sim.url(),
-            all = DemoOrganisation::ALL_STAFF_ADDRESS,
-        );
+        let ews = format!("timeout_seconds = 2\nbatch_size = 7\nmax_changes = 9\n{ews}");
+        let text = config_text(&self.sim.url(), &ews, 4);
         let mut config = Config::parse(&text, "sim.toml").unwrap();
         config.base_dir = self.dir.clone();
         config
     }
 
     fn basic(&self) -> Config {
-        self.config(&format!(
-            "username = \"{}\"\npassword_file = \"password\"",
-            SimOptions::USERNAME
-        ))
+        self.config(&basic_account())
     }
 
     fn engine(&self, config: Config) -> (Engine, Arc<SqliteReplica>) {

@@ -2,6 +2,8 @@
 //! are known by (namespace, local name), never by prefix, and unknown
 //! elements are simply kept and ignored by whoever reads the tree.
 
+use std::borrow::Cow;
+
 use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -15,7 +17,8 @@ pub(crate) const MESSAGES: &str = "http://schemas.microsoft.com/exchange/service
 /// children.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Element {
-    pub(crate) ns: String,
+    /// EWS's own namespaces are shared, not copied into every element.
+    pub(crate) ns: Cow<'static, str>,
     pub(crate) name: String,
     pub(crate) attributes: Vec<(String, String)>,
     pub(crate) text: String,
@@ -81,8 +84,8 @@ pub(crate) fn parse(text: &str) -> Result<Element, String> {
         match event {
             Event::Start(start) | Event::Empty(start) => {
                 let ns = match resolved {
-                    ResolveResult::Bound(ns) => ns.as_ref().to_owned(),
-                    _ => String::new(),
+                    ResolveResult::Bound(ns) => known_namespace(ns.as_ref()),
+                    _ => Cow::Borrowed(""),
                 };
                 let mut element = Element {
                     ns,
@@ -118,7 +121,10 @@ pub(crate) fn parse(text: &str) -> Result<Element, String> {
                 }
             }
             Event::Text(t) => {
-                if let Some(current) = stack.last_mut() {
+                // Indentation between elements is not text anyone reads;
+                // skipping it saves an allocation per container element.
+                let blank = t.as_ref().trim_ascii().is_empty();
+                if let Some(current) = stack.last_mut().filter(|c| !(blank && c.text.is_empty())) {
                     current
                         .text
                         .push_str(&t.xml_content(quick_xml::XmlVersion::Implicit1_0));
@@ -149,6 +155,16 @@ pub(crate) fn parse(text: &str) -> Result<Element, String> {
             _ => {}
         }
     }
+}
+
+const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+
+/// A namespace URI, shared when it is one of EWS's.
+fn known_namespace(uri: &str) -> Cow<'static, str> {
+    [TYPES, MESSAGES, SOAP]
+        .into_iter()
+        .find(|known| *known == uri)
+        .map_or_else(|| Cow::Owned(uri.to_owned()), Cow::Borrowed)
 }
 
 /// `#123` or `#x7B` as a character.

@@ -40,6 +40,7 @@ use crate::secret::Secret;
 use faults::FaultPlan;
 pub use faults::{Fault, FaultRule};
 use server::State;
+pub use soap::get_item_response;
 
 /// An account the simulator accepts with Basic authentication.
 #[derive(Debug, Clone)]
@@ -182,6 +183,7 @@ impl Simulator {
             faults: Mutex::new(FaultPlan::new(options.faults, options.seed)),
             requests: Mutex::new(BTreeMap::new()),
             issued: AtomicU64::new(0),
+            waited_us: AtomicU64::new(0),
         });
         let task = tokio::spawn(server::serve(listener, Arc::clone(&state)));
         Ok(Self { addr, state, task })
@@ -244,6 +246,16 @@ impl Simulator {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The injected latency actually waited so far, summed over requests
+    /// (a timer sleeps at least as long as asked, often a tick longer).
+    pub fn latency_waited(&self) -> Duration {
+        Duration::from_micros(
+            self.state
+                .waited_us
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     /// Stops serving.

@@ -47,6 +47,8 @@ pub(crate) struct State {
     pub(crate) faults: Mutex<FaultPlan>,
     pub(crate) requests: Mutex<BTreeMap<String, u64>>,
     pub(crate) issued: AtomicU64,
+    /// Microseconds of injected latency actually waited, in all.
+    pub(crate) waited_us: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -170,7 +172,11 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     };
     let latency = *lock(&state.latency);
     if !latency.is_zero() {
+        // Timers round up to their tick: record what was really waited.
+        let started = Instant::now();
         tokio::time::sleep(latency).await;
+        let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        state.waited_us.fetch_add(waited, Ordering::Relaxed);
     }
     let text = String::from_utf8_lossy(&body);
     let parsed = match soap::Request::parse(&text) {

@@ -352,14 +352,23 @@ async fn get_item(mailbox: &MemoryMailbox, request: &Element) -> Result<String, 
     for calendar in mailbox.calendars().await? {
         found.extend(mailbox.items(&calendar.id, &ids).await?);
     }
-    let mut messages = String::new();
-    for id in &ids {
-        let xml = match found.iter().find(|i| &i.id == id) {
+    let items: Vec<Option<String>> = ids
+        .iter()
+        .map(|id| match found.iter().find(|i| &i.id == id) {
             Some(item) => Some(calendar_item_xml(item)),
             None => mailbox
                 .occurrence_by_id(id)
                 .map(|(series, m)| occurrence_xml(id, &series, &m)),
-        };
+        })
+        .collect();
+    Ok(get_item_body(&items))
+}
+
+/// A `GetItemResponse`: one message per requested item, its XML or
+/// `ErrorItemNotFound`.
+fn get_item_body(items: &[Option<String>]) -> String {
+    let mut messages = String::new();
+    for xml in items {
         match xml {
             Some(xml) => {
                 let _ = write!(
@@ -372,9 +381,25 @@ async fn get_item(mailbox: &MemoryMailbox, request: &Element) -> Result<String, 
             ),
         }
     }
-    Ok(format!(
+    format!(
         "<m:GetItemResponse xmlns:m=\"{MESSAGES}\" xmlns:t=\"{TYPES}\"><m:ResponseMessages>{messages}</m:ResponseMessages></m:GetItemResponse>"
-    ))
+    )
+}
+
+/// The whole HTTP body the simulator sends for a `GetItem` of these items
+/// (for benchmarks and hosts' own parser tests).
+///
+/// ```
+/// use calrep_core::calendar::{CalendarItem, ItemTime};
+/// let item = CalendarItem::new("AAMk1", "uid-1", "Planning", ItemTime::Timed {
+///     start: "2026-01-05T09:00:00Z".parse()?, end: "2026-01-05T10:00:00Z".parse()? });
+/// let body = calrep_core::sim::get_item_response(&[item]);
+/// assert_eq!(calrep_core::ews::read_calendar_items(&body)?[0].subject, "Planning");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn get_item_response(items: &[crate::calendar::CalendarItem]) -> String {
+    let items: Vec<Option<String>> = items.iter().map(|i| Some(calendar_item_xml(i))).collect();
+    envelope_of(&get_item_body(&items))
 }
 
 /// An exception as `GetItem` returns it by its own id: the series' fields

@@ -203,7 +203,12 @@ mod tests {
     #[test]
     fn debug_never_shows_the_secret() {
         let c = ClientCredentials::new(
-            super::super::transport::http_client(Duration::from_secs(1), None).unwrap(),
+            super::super::transport::http_client(
+                "http://127.0.0.1:9/",
+                Duration::from_secs(1),
+                None,
+            )
+            .unwrap(),
             "http://127.0.0.1:9/token".into(),
             "id".into(),
             Secret::new("s3cret-value"),

@@ -103,7 +103,7 @@ impl EwsSource {
             message,
         };
         let timeout = Duration::from_secs(endpoint.timeout_seconds.max(1));
-        let http = http_client(timeout, proxy).map_err(error)?;
+        let http = http_client(&endpoint.url, timeout, proxy).map_err(error)?;
         let auth = match credentials {
             Credentials::Basic { username, password } => Auth::Basic { username, password },
             Credentials::Tokens(provider) => Auth::Bearer(provider),
@@ -436,5 +436,38 @@ impl Mailbox for EwsMailbox {
             ))
         })?;
         Ok((bytes.len() as u64 <= max_bytes).then_some(bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_credentials() {
+        let endpoint: EwsEndpoint = toml::from_str(
+            r#"
+            url = "http://127.0.0.1:9/EWS/Exchange.asmx"
+            username = "svc@example.com"
+            password_env = "UNUSED"
+            "#,
+        )
+        .unwrap();
+        let source = EwsSource::new(
+            "hq",
+            &endpoint,
+            None,
+            Credentials::Basic {
+                username: "svc@example.com".into(),
+                password: Secret::new("correct horse battery staple"),
+            },
+        )
+        .unwrap();
+        let debug = format!(
+            "{source:?} {:?}",
+            source.mailbox(&"a@example.com".parse().unwrap())
+        );
+        assert!(debug.contains("svc@example.com"), "{debug}");
+        assert!(!debug.contains("battery"), "{debug}");
     }
 }

@@ -25,7 +25,12 @@ const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Installs rustls's ring provider once per process: reqwest is built
 /// without a default provider, to keep aws-lc's C build out of the workspace.
+///
+/// Without a configured proxy the `HTTP(S)_PROXY` environment variables
+/// apply, except to a loopback `url` (a simulator, a local relay), which a
+/// proxy could not reach.
 pub(crate) fn http_client(
+    url: &str,
     timeout: Duration,
     proxy: Option<&Proxy>,
 ) -> Result<reqwest::Client, String> {
@@ -39,6 +44,9 @@ pub(crate) fn http_client(
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(30)))
         .pool_idle_timeout(Duration::from_secs(60));
+    if proxy.is_none() && is_loopback(url) {
+        builder = builder.no_proxy();
+    }
     if let Some(proxy) = proxy {
         let mut p =
             reqwest::Proxy::all(&proxy.url).map_err(|e| format!("proxy {:?}: {e}", proxy.url))?;
@@ -48,6 +56,21 @@ pub(crate) fn http_client(
         builder = builder.proxy(p);
     }
     builder.build().map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// Whether `url`'s host is this machine.
+fn is_loopback(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Sends SOAP requests to one EWS endpoint for every mailbox of a site.
@@ -215,11 +238,20 @@ mod tests {
     }
 
     #[test]
+    fn loopback_hosts_are_recognised() {
+        assert!(is_loopback("http://127.0.0.1:8765/EWS/Exchange.asmx"));
+        assert!(is_loopback("http://localhost/EWS"));
+        assert!(is_loopback("http://[::1]:80/"));
+        assert!(!is_loopback("https://mail.example.com/EWS/Exchange.asmx"));
+        assert!(!is_loopback("https://127.0.0.1.example.com/"));
+    }
+
+    #[test]
     fn a_bad_proxy_url_is_an_error_not_a_panic() {
         let proxy = Proxy {
             url: "::not a url".into(),
             no_proxy: vec![],
         };
-        assert!(http_client(Duration::from_secs(5), Some(&proxy)).is_err());
+        assert!(http_client("https://x/", Duration::from_secs(5), Some(&proxy)).is_err());
     }
 }

@@ -9,10 +9,12 @@
 mod iter;
 mod rule;
 mod set;
+mod text;
 
 pub(crate) use rule::parse_ical_time;
 pub use rule::{ByDay, Frequency, Rule, Until};
 pub use set::{Instance, LocalTimePolicy, MAX_OCCURRENCES, RecurrenceSet, SeriesStart, SetDate};
+pub use text::{SetTextError, set_from_text};
 
 /// A rule that cannot be parsed or breaks RFC 5545's rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

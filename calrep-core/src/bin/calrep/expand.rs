@@ -4,14 +4,13 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
 use calrep_core::calendar::ItemTime;
 use calrep_core::ews::read_calendar_items;
 use calrep_core::ical::read_series;
-use calrep_core::recur::{Instance, RecurrenceSet, Rule, SeriesStart, SetDate};
-use calrep_core::tz::resolve_zone;
+use calrep_core::recur::{Instance, set_from_text};
 
 use crate::Outcome;
 
@@ -49,13 +48,16 @@ pub(crate) fn run(
             tz,
             exdates,
             rdates,
-        } => match rule_set(rrules, dtstart, tz, exdates, rdates) {
-            Ok(set) => match set.between(window.0, window.1) {
-                Ok(found) => found,
-                Err(e) => return Ok(invalid(format!("cannot expand: {e}"))),
-            },
-            Err(e) => return Ok(invalid(e)),
-        },
+        } => {
+            match set_from_text(rrules, dtstart, tz, exdates, rdates).map_err(|e| format!("--{e}"))
+            {
+                Ok(set) => match set.between(window.0, window.1) {
+                    Ok(found) => found,
+                    Err(e) => return Ok(invalid(format!("cannot expand: {e}"))),
+                },
+                Err(e) => return Ok(invalid(e)),
+            }
+        }
         Source::Ics(path) => match ics_starts(path, window) {
             Ok(found) => found,
             Err(outcome) => return Ok(outcome),
@@ -93,68 +95,6 @@ fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|e| {
             format!("{flag} {text:?} is not an RFC 3339 instant (e.g. 2026-03-01T00:00:00Z): {e}")
         })
-}
-
-fn rule_set(
-    rrules: &[String],
-    dtstart: &str,
-    tz: Option<&str>,
-    exdates: &[String],
-    rdates: &[String],
-) -> Result<RecurrenceSet, String> {
-    let zone: Option<Tz> = tz
-        .map(|id| {
-            resolve_zone(id)
-                .map(|z| z.tz())
-                .map_err(|e| format!("--tz: {e}"))
-        })
-        .transpose()?;
-    let start = match (value("--dtstart", dtstart)?, zone) {
-        (SetDate::Date(d), _) => SeriesStart::Date(d),
-        (SetDate::Floating(t), Some(z)) => SeriesStart::Zoned(t, z),
-        (SetDate::Floating(t), None) => SeriesStart::Floating(t),
-        (SetDate::Utc(t), Some(z)) => SeriesStart::Zoned(t.with_timezone(&z).naive_local(), z),
-        (SetDate::Utc(t), None) => SeriesStart::Zoned(t.naive_utc(), chrono_tz::UTC),
-        (SetDate::Zoned(t, z), _) => SeriesStart::Zoned(t, z),
-    };
-    let mut set = RecurrenceSet::new(start);
-    for text in rrules {
-        let rule: Rule = text.parse().map_err(|e| format!("--rrule {text:?}: {e}"))?;
-        set = set.rule(rule);
-    }
-    for text in exdates {
-        set = set.exdate(value("--exdate", text)?);
-    }
-    for text in rdates {
-        set = set.rdate(value("--rdate", text)?);
-    }
-    Ok(set)
-}
-
-/// A date (`2026-03-01`), a local time (`2026-03-01T09:00:00`), or an
-/// instant (`…Z` or with an offset); iCalendar's basic forms work too.
-fn value(flag: &str, text: &str) -> Result<SetDate, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(SetDate::Utc(t.with_timezone(&Utc)));
-    }
-    for format in ["%Y-%m-%dT%H:%M:%S", "%Y%m%dT%H%M%S", "%Y-%m-%dT%H:%M"] {
-        if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return Ok(SetDate::Floating(t));
-        }
-    }
-    if let Some(t) = text.strip_suffix('Z')
-        && let Ok(t) = NaiveDateTime::parse_from_str(t, "%Y%m%dT%H%M%S")
-    {
-        return Ok(SetDate::Utc(t.and_utc()));
-    }
-    for format in ["%Y-%m-%d", "%Y%m%d"] {
-        if let Ok(d) = NaiveDate::parse_from_str(text, format) {
-            return Ok(SetDate::Date(d));
-        }
-    }
-    Err(format!(
-        "{flag} {text:?} is not a date (2026-03-01), local time (2026-03-01T09:00:00) or instant (2026-03-01T08:00:00Z)"
-    ))
 }
 
 /// Every occurrence of every series in the file, overrides at their new

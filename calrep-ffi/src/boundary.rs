@@ -1,0 +1,84 @@
+//! The boundary every export goes through: panics caught, NULLs and bad
+//! UTF-8 refused with a status, errors turned into error objects, outputs
+//! written only on success.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use crate::error::{Failure, calrep_error};
+use crate::status::calrep_status;
+
+/// Runs `body`; on failure (or a panic) fills `*error_out` when it is not
+/// NULL and returns the status.
+pub(crate) fn guard(
+    error_out: *mut *mut calrep_error,
+    body: impl FnOnce() -> Result<(), Failure>,
+) -> calrep_status {
+    let failure = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(())) => return calrep_status::Ok,
+        Ok(Err(failure)) => failure,
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Failure::new(
+                calrep_status::Panic,
+                format!("calrep panicked (a bug): {what}"),
+            )
+        }
+    };
+    let status = failure.status;
+    if !error_out.is_null() {
+        // SAFETY: the caller passes NULL or a writable pointer.
+        unsafe { *error_out = Box::into_raw(Box::new(failure.into_error())) };
+    }
+    status
+}
+
+/// A required pointer argument, or `NullParameter` naming it.
+pub(crate) fn non_null<T>(p: *const T, name: &str) -> Result<*const T, Failure> {
+    if p.is_null() {
+        Err(Failure::new(
+            calrep_status::NullParameter,
+            format!("{name} is NULL"),
+        ))
+    } else {
+        Ok(p)
+    }
+}
+
+/// A UTF-8 string argument given as pointer and length (no NUL needed).
+///
+/// # Safety
+///
+/// `ptr` points to `len` readable bytes, or is NULL.
+pub(crate) unsafe fn text<'a>(ptr: *const u8, len: usize, name: &str) -> Result<&'a str, Failure> {
+    if ptr.is_null() {
+        if len == 0 {
+            return Ok("");
+        }
+        return Err(Failure::new(
+            calrep_status::NullParameter,
+            format!("{name} is NULL"),
+        ));
+    }
+    // SAFETY: the caller guarantees `len` readable bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
+    std::str::from_utf8(bytes).map_err(|e| {
+        Failure::new(
+            calrep_status::InvalidUtf8,
+            format!("{name} is not valid UTF-8 (at byte {})", e.valid_up_to()),
+        )
+    })
+}
+
+/// Writes `value` through a non-NULL out-pointer.
+///
+/// # Safety
+///
+/// `out` was checked non-NULL and is writable.
+pub(crate) unsafe fn put<T>(out: *mut T, value: T) {
+    // SAFETY: checked non-NULL by the caller; writable per the API contract.
+    unsafe { out.write(value) };
+}

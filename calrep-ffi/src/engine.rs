@@ -1,0 +1,298 @@
+//! The engine: a configuration, its replica, and runs of its tasks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use calrep_core::engine::{Engine, EngineError, RunOptions};
+use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::{Config, SystemClock, TaskId};
+
+use crate::boundary::{guard, non_null, put, text};
+use crate::error::{Failure, calrep_error};
+use crate::runtime::calrep_runtime;
+use crate::status::calrep_status;
+use crate::string::calrep_string;
+
+/// The format of configuration text.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum calrep_config_format {
+    /// TOML, as `calrep.toml`.
+    Toml = 0,
+    /// JSON with the same structure.
+    Json = 1,
+}
+
+/// `calrep_engine_run` flag: apply deletions the mass-delete guard stops.
+pub const CALREP_RUN_FORCE: u32 = 1;
+/// `calrep_engine_run` flag: read the source, write nothing (a plan).
+pub const CALREP_RUN_DRY_RUN: u32 = 2;
+
+/// An engine over a configuration and the replica it names.
+#[derive(Debug)]
+pub struct calrep_engine {
+    engine: Engine,
+    replica: Arc<SqliteReplica>,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+fn engine_failure(e: EngineError) -> Failure {
+    let status = match &e {
+        EngineError::Disabled(_) => calrep_status::TaskDisabled,
+        EngineError::NoSource(_) | EngineError::SourceSetup(_) => calrep_status::SourceUnavailable,
+        _ => calrep_status::TaskUnknown,
+    };
+    Failure::new(status, e.to_string())
+}
+
+/// Creates an engine from configuration text in `format` (a
+/// `calrep_config_format`). Relative paths in it (the
+/// replica, secret files, directory snapshots) start at `base_dir` (NULL or
+/// empty: the current directory). The replica file is opened (created if
+/// needed) now.
+///
+/// Thread safety: an engine may be used from several threads at once.
+///
+/// # Safety
+///
+/// `runtime` is a live runtime; `config`/`base_dir` point to their lengths
+/// of bytes (or are NULL with length 0); `out` is writable; `error_out` is
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_new(
+    runtime: *const calrep_runtime,
+    config: *const u8,
+    config_len: usize,
+    format: u32,
+    base_dir: *const u8,
+    base_dir_len: usize,
+    out: *mut *mut calrep_engine,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(out, "out")?;
+        // SAFETY: the caller passes a live runtime (checked non-NULL).
+        let runtime = unsafe { &*non_null(runtime, "runtime")? };
+        // SAFETY: lengths as documented.
+        let (config, base_dir) = unsafe {
+            (
+                text(config, config_len, "config")?,
+                text(base_dir, base_dir_len, "base_dir")?,
+            )
+        };
+        // Taken as a number: a value C sends outside the enum is an error,
+        // not undefined behaviour.
+        let name = match format {
+            f if f == calrep_config_format::Toml as u32 => "config.toml",
+            f if f == calrep_config_format::Json as u32 => "config.json",
+            other => {
+                return Err(Failure::new(
+                    calrep_status::InvalidArgument,
+                    format!("format {other} is neither CALREP_CONFIG_FORMAT_TOML nor _JSON"),
+                ));
+            }
+        };
+        let mut config = Config::parse(config, name)
+            .map_err(|e| Failure::new(calrep_status::ConfigInvalid, e.to_string()))?;
+        config.base_dir = PathBuf::from(base_dir);
+        let path = config.resolve_path(&config.replica.path);
+        let replica = Arc::new(
+            SqliteReplica::open(&path)
+                .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?,
+        );
+        let rt = Arc::clone(&runtime.inner);
+        let engine = {
+            // Sources that spawn tasks need the runtime entered.
+            let _entered = rt.enter();
+            Engine::from_config(
+                config,
+                replica.clone() as Arc<dyn Replica>,
+                Arc::new(SystemClock),
+            )
+        };
+        let handle = calrep_engine {
+            engine,
+            replica,
+            runtime: rt,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { put(out, Box::into_raw(Box::new(handle))) };
+        Ok(())
+    })
+}
+
+/// Frees an engine. NULL does nothing.
+///
+/// # Safety
+///
+/// `engine` is NULL or an engine from `calrep_engine_new`, freed once, with
+/// no call on it still running.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_free(engine: *mut calrep_engine) {
+    if !engine.is_null() {
+        let _ = guard(std::ptr::null_mut(), || {
+            // SAFETY: made by Box::into_raw; freed once.
+            drop(unsafe { Box::from_raw(engine) });
+            Ok(())
+        });
+    }
+}
+
+/// The engine and a task id from the arguments.
+///
+/// # Safety
+///
+/// As the exports that call it.
+unsafe fn engine_and_task<'a>(
+    engine: *const calrep_engine,
+    task: *const u8,
+    task_len: usize,
+) -> Result<(&'a calrep_engine, TaskId), Failure> {
+    // SAFETY: the caller passes a live engine (checked non-NULL).
+    let engine = unsafe { &*non_null(engine, "engine")? };
+    // SAFETY: `task_len` readable bytes.
+    let task = unsafe { text(task, task_len, "task")? };
+    Ok((engine, TaskId::new(task)))
+}
+
+/// Runs a task once and waits for it; writes the run report (JSON, as
+/// `calrep run --json` prints it) to `*report_out`. `flags` combines
+/// `CALREP_RUN_FORCE` and `CALREP_RUN_DRY_RUN`. A run whose mailboxes fail
+/// still succeeds: the report says what failed.
+///
+/// Blocks the calling thread; must not be called from a runtime thread.
+///
+/// # Safety
+///
+/// `engine` is live; `task` points to `task_len` bytes; `report_out` is
+/// writable; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_run(
+    engine: *const calrep_engine,
+    task: *const u8,
+    task_len: usize,
+    flags: u32,
+    report_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(report_out, "report_out")?;
+        // SAFETY: as documented.
+        let (engine, task) = unsafe { engine_and_task(engine, task, task_len)? };
+        let mut options = RunOptions::default();
+        options.force = flags & CALREP_RUN_FORCE != 0;
+        options.dry_run = flags & CALREP_RUN_DRY_RUN != 0;
+        let report = engine
+            .runtime
+            .block_on(engine.engine.run_task(&task, options))
+            .map_err(engine_failure)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(report_out, calrep_string::boxed(report.to_json())) };
+        Ok(())
+    })
+}
+
+/// Compares each of the task's mailboxes with a full read of its source;
+/// writes the result (JSON with per-mailbox differences) to `*result_out`.
+///
+/// Blocks the calling thread; must not be called from a runtime thread.
+///
+/// # Safety
+///
+/// As `calrep_engine_run`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_verify(
+    engine: *const calrep_engine,
+    task: *const u8,
+    task_len: usize,
+    result_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(result_out, "result_out")?;
+        // SAFETY: as documented.
+        let (engine, task) = unsafe { engine_and_task(engine, task, task_len)? };
+        let report = engine
+            .runtime
+            .block_on(engine.engine.verify(&task))
+            .map_err(engine_failure)?;
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(result_out, calrep_string::boxed(json)) };
+        Ok(())
+    })
+}
+
+/// A mailbox's occurrences in the replica that overlap [`from`, `to`)
+/// (RFC 3339 instants), in order of start, as a JSON array of objects with
+/// `calendar`, `item`, `subject` and `occurrence` (`start`, `end`,
+/// `original_start`, `is_exception`).
+///
+/// # Safety
+///
+/// `engine` is live; each text pointer points to its length of bytes;
+/// `json_out` is writable; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_occurrences(
+    engine: *const calrep_engine,
+    mailbox: *const u8,
+    mailbox_len: usize,
+    from: *const u8,
+    from_len: usize,
+    to: *const u8,
+    to_len: usize,
+    json_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(json_out, "json_out")?;
+        // SAFETY: the caller passes a live engine (checked non-NULL).
+        let engine = unsafe { &*non_null(engine, "engine")? };
+        // SAFETY: lengths as documented.
+        let (mailbox, from, to) = unsafe {
+            (
+                text(mailbox, mailbox_len, "mailbox")?,
+                text(from, from_len, "from")?,
+                text(to, to_len, "to")?,
+            )
+        };
+        let address = mailbox.parse().map_err(|e: calrep_core::NameError| {
+            Failure::new(calrep_status::InvalidArgument, e.to_string())
+        })?;
+        let (from, to) = (instant("from", from)?, instant("to", to)?);
+        let known = engine
+            .replica
+            .mailboxes()
+            .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?
+            .iter()
+            .any(|m| m.address.eq_ignore_ascii_case(mailbox));
+        if !known {
+            return Err(Failure::new(
+                calrep_status::MailboxUnknown,
+                format!("the replica has no mailbox {mailbox}"),
+            ));
+        }
+        let found = engine
+            .replica
+            .occurrences(&address, from, to)
+            .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?;
+        let json = serde_json::to_string(&found)
+            .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(json_out, calrep_string::boxed(json)) };
+        Ok(())
+    })
+}
+
+/// An RFC 3339 instant argument.
+pub(crate) fn instant(name: &str, value: &str) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|e| {
+            Failure::new(
+                calrep_status::InvalidArgument,
+                format!("{name} {value:?} is not an RFC 3339 instant (2026-03-01T00:00:00Z): {e}"),
+            )
+        })
+}

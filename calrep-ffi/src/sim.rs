@@ -1,0 +1,111 @@
+//! The EWS simulator, for hosts' own tests.
+
+use std::sync::Arc;
+
+use calrep_core::demo::DemoOrganisation;
+use calrep_core::group::SnapshotDirectory;
+use calrep_core::sim::{SimOptions, Simulator};
+
+use crate::boundary::{guard, non_null, put};
+use crate::error::{Failure, calrep_error};
+use crate::runtime::calrep_runtime;
+use crate::status::calrep_status;
+use crate::string::calrep_string;
+
+/// A running EWS simulator serving a generated demo organisation on
+/// 127.0.0.1. Its Basic account is `svc-calrep@demo.example` with password
+/// `calrep-sim`; its groups are expanded by address
+/// (`all-staff@demo.example` holds everyone).
+#[derive(Debug)]
+pub struct calrep_sim {
+    sim: Option<Simulator>,
+    runtime: Arc<tokio::runtime::Runtime>,
+}
+
+/// Starts a simulator on a free port, serving `mailboxes` (10 to 100000)
+/// generated from `seed`.
+///
+/// # Safety
+///
+/// `runtime` is live; `out` is writable; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_sim_start(
+    runtime: *const calrep_runtime,
+    seed: u64,
+    mailboxes: u32,
+    out: *mut *mut calrep_sim,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(out, "out")?;
+        // SAFETY: the caller passes a live runtime (checked non-NULL).
+        let runtime = unsafe { &*non_null(runtime, "runtime")? };
+        if !(10..=100_000).contains(&mailboxes) {
+            return Err(Failure::new(
+                calrep_status::InvalidArgument,
+                format!("mailboxes must be between 10 and 100000, got {mailboxes}"),
+            ));
+        }
+        let demo = DemoOrganisation::generate(seed, mailboxes as usize, 0);
+        let directory = SnapshotDirectory::from_json_str(&demo.directory_json, "demo directory")
+            .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
+        let rt = Arc::clone(&runtime.inner);
+        let sim = rt
+            .block_on(Simulator::start(
+                demo.source.clone(),
+                Some(Arc::new(directory)),
+                SimOptions::default(),
+            ))
+            .map_err(|e| Failure::new(calrep_status::Io, format!("cannot listen: {e}")))?;
+        let handle = calrep_sim {
+            sim: Some(sim),
+            runtime: rt,
+        };
+        // SAFETY: checked non-NULL above.
+        unsafe { put(out, Box::into_raw(Box::new(handle))) };
+        Ok(())
+    })
+}
+
+/// The simulator's EWS URL (`http://127.0.0.1:PORT/EWS/Exchange.asmx`).
+///
+/// # Safety
+///
+/// `sim` is live; `url_out` is writable; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_sim_url(
+    sim: *const calrep_sim,
+    url_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(url_out, "url_out")?;
+        // SAFETY: the caller passes a live simulator (checked non-NULL).
+        let sim = unsafe { &*non_null(sim, "sim")? };
+        let url = sim.sim.as_ref().map(Simulator::url).unwrap_or_default();
+        // SAFETY: checked non-NULL above.
+        unsafe { put(url_out, calrep_string::boxed(url)) };
+        Ok(())
+    })
+}
+
+/// Stops and frees a simulator. NULL does nothing.
+///
+/// # Safety
+///
+/// `sim` is NULL or a simulator from `calrep_sim_start`, freed once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_sim_free(sim: *mut calrep_sim) {
+    if !sim.is_null() {
+        let _ = guard(std::ptr::null_mut(), || {
+            // SAFETY: made by Box::into_raw; freed once.
+            let mut handle = unsafe { Box::from_raw(sim) };
+            // Stopping aborts the server's task, which needs the runtime.
+            let _entered = handle.runtime.enter();
+            if let Some(s) = handle.sim.take() {
+                s.stop();
+            }
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,59 @@
+//! Strings the library returns: owned by it, freed with its own function.
+
+use std::ffi::{CString, c_char};
+
+/// A UTF-8 string owned by the library (a JSON report, an iCalendar
+/// document, a URL). Read it with `calrep_string_ptr` / `calrep_string_len`
+/// and free it with `calrep_string_free`.
+#[derive(Debug)]
+pub struct calrep_string {
+    text: CString,
+}
+
+impl calrep_string {
+    /// Boxes `text` for the caller (interior NULs, which JSON and iCalendar
+    /// never contain, become U+FFFD).
+    pub(crate) fn boxed(text: String) -> *mut calrep_string {
+        let text = CString::new(text.replace('\0', "\u{fffd}")).unwrap_or_default();
+        Box::into_raw(Box::new(calrep_string { text }))
+    }
+}
+
+/// The string's bytes, NUL-terminated; valid until it is freed. An empty
+/// string for NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a string the library returned and not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_string_ptr(s: *const calrep_string) -> *const c_char {
+    // SAFETY: the caller passes NULL or a live string.
+    match unsafe { s.as_ref() } {
+        Some(s) => s.text.as_ptr(),
+        None => c"".as_ptr(),
+    }
+}
+
+/// The string's length in bytes, without the NUL; 0 for NULL.
+///
+/// # Safety
+///
+/// `s` is NULL or a string the library returned and not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_string_len(s: *const calrep_string) -> usize {
+    // SAFETY: the caller passes NULL or a live string.
+    unsafe { s.as_ref() }.map_or(0, |s| s.text.as_bytes().len())
+}
+
+/// Frees a string. NULL does nothing.
+///
+/// # Safety
+///
+/// `s` is NULL or a string the library returned, freed only once.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_string_free(s: *mut calrep_string) {
+    if !s.is_null() {
+        // SAFETY: made by Box::into_raw in `boxed`; freed once.
+        drop(unsafe { Box::from_raw(s) });
+    }
+}

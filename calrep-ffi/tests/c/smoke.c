@@ -1,0 +1,212 @@
+/* calrep's C ABI as a C host uses it: a simulator, an engine, a real
+ * replication over HTTP, reading it back, and every error path the API
+ * promises. Exits non-zero at the first broken promise. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calrep.h"
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                                   \
+    do {                                                                   \
+        if (!(cond)) {                                                     \
+            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__,         \
+                    __LINE__, #cond);                                      \
+            fprintf(stderr, __VA_ARGS__);                                  \
+            fprintf(stderr, "\n");                                         \
+            failures++;                                                    \
+        }                                                                  \
+    } while (0)
+
+#define TEXT(s) (const uint8_t *)(s), strlen(s)
+
+/* A call expected to fail with `want`: checks the status, the error object
+ * and its message, then frees it. `errp` is read after the call (argument
+ * values are taken before it), and reset. */
+static void expect_error(calrep_status got, calrep_error **errp, calrep_status want,
+                         const char *needle, const char *what) {
+    calrep_error *err = *errp;
+    *errp = NULL;
+    CHECK(got == want, "%s: status %u, want %u", what, (unsigned)got, (unsigned)want);
+    CHECK(err != NULL, "%s: no error object", what);
+    if (err != NULL) {
+        CHECK(calrep_error_status(err) == want, "%s: error status", what);
+        const char *message = calrep_error_message(err);
+        CHECK(needle == NULL || strstr(message, needle) != NULL,
+              "%s: message \"%s\" lacks \"%s\"", what, message, needle);
+        calrep_error_free(err);
+    }
+}
+
+static void version(void) {
+    char want[64];
+    snprintf(want, sizeof want, "calrep-ffi/%s", CALREP_VERSION);
+    CHECK(strcmp(calrep_version(), want) == 0, "version %s", calrep_version());
+}
+
+static void nulls_and_frees(void) {
+    calrep_error *err = NULL;
+    /* Freeing NULL does nothing. */
+    calrep_error_free(NULL);
+    calrep_string_free(NULL);
+    calrep_engine_free(NULL);
+    calrep_sim_free(NULL);
+    calrep_runtime_free(NULL);
+    CHECK(calrep_error_status(NULL) == CALREP_STATUS_NULL_PARAMETER, "status of NULL");
+    CHECK(strcmp(calrep_error_message(NULL), "") == 0, "message of NULL");
+    CHECK(calrep_string_len(NULL) == 0, "len of NULL");
+    /* A NULL out-pointer is a status, with or without an error object. */
+    CHECK(calrep_runtime_new(1, NULL, NULL) == CALREP_STATUS_NULL_PARAMETER, "runtime out NULL");
+    expect_error(calrep_runtime_new(1, NULL, &err), &err, CALREP_STATUS_NULL_PARAMETER, "out",
+                 "runtime out NULL with error");
+    calrep_string *json = NULL;
+    expect_error(calrep_expand(NULL, 0, TEXT("2026-01-01"), NULL, 0, NULL, 0, TEXT("2026-01-01T00:00:00Z"),
+                               TEXT("2027-01-01T00:00:00Z"), &json, &err),
+                 &err, CALREP_STATUS_NULL_PARAMETER, "rrule", "expand without a rule");
+    CHECK(json == NULL, "output written on failure");
+}
+
+static void expand(void) {
+    calrep_error *err = NULL;
+    calrep_string *json = NULL;
+    /* The last weekday of each month at 17:00 Berlin time, three times. */
+    calrep_status s = calrep_expand(TEXT("FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1;COUNT=3"),
+                                    TEXT("2026-03-31T17:00:00"), TEXT("W. Europe Standard Time"),
+                                    NULL, 0, TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"),
+                                    &json, &err);
+    CHECK(s == CALREP_STATUS_OK, "expand: %s", err ? calrep_error_message(err) : "");
+    CHECK(json != NULL && strcmp(calrep_string_ptr(json),
+                                 "[\"2026-03-31T15:00:00Z\",\"2026-04-30T15:00:00Z\",\"2026-05-29T15:00:00Z\"]") == 0,
+          "expand result %s", json ? calrep_string_ptr(json) : "(none)");
+    CHECK(json == NULL || calrep_string_len(json) == strlen(calrep_string_ptr(json)), "length");
+    calrep_string_free(json);
+    json = NULL;
+
+    /* With an excluded date. */
+    s = calrep_expand(TEXT("FREQ=DAILY;COUNT=3"), TEXT("2026-03-28T09:00:00"), TEXT("Europe/Berlin"),
+                      TEXT("2026-03-29T09:00:00"), TEXT("2026-01-01T00:00:00Z"),
+                      TEXT("2027-01-01T00:00:00Z"), &json, NULL);
+    CHECK(s == CALREP_STATUS_OK && strcmp(calrep_string_ptr(json),
+                                          "[\"2026-03-28T08:00:00Z\",\"2026-03-30T07:00:00Z\"]") == 0,
+          "exdate %s", calrep_string_ptr(json));
+    calrep_string_free(json);
+    json = NULL;
+
+    expect_error(calrep_expand(TEXT("FREQ=DAILY;BYHOUR=25"), TEXT("2026-03-01T09:00:00"), NULL, 0, NULL, 0,
+                               TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"), &json, &err),
+                 &err, CALREP_STATUS_RECURRENCE_INVALID, "BYHOUR=25: must be between 0 and 23", "bad rule");
+    expect_error(calrep_expand(TEXT("FREQ=DAILY"), TEXT("2026-03-01T09:00:00"), TEXT("Europe/Atlantis"), NULL, 0,
+                               TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"), &json, &err),
+                 &err, CALREP_STATUS_RECURRENCE_INVALID, "Europe/Atlantis", "unknown zone");
+    expect_error(calrep_expand(TEXT("FREQ=DAILY"), TEXT("2026-03-01T09:00:00"), NULL, 0, NULL, 0,
+                               TEXT("yesterday"), TEXT("2027-01-01T00:00:00Z"), &json, &err),
+                 &err, CALREP_STATUS_INVALID_ARGUMENT, "from", "bad window");
+    const uint8_t bad_utf8[] = {'F', 'R', 'E', 'Q', 0xC3, 0x28};
+    expect_error(calrep_expand(bad_utf8, sizeof bad_utf8, TEXT("2026-03-01"), NULL, 0, NULL, 0,
+                               TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"), &json, &err),
+                 &err, CALREP_STATUS_INVALID_UTF8, "UTF-8", "invalid UTF-8");
+    CHECK(json == NULL, "output written on failure");
+}
+
+/* Writes `text` to dir/name. */
+static int write_file(const char *dir, const char *name, const char *text) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL) return 0;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
+static void replicate(const char *dir) {
+    calrep_error *err = NULL;
+    calrep_runtime *rt = NULL;
+    CHECK(calrep_runtime_new(2, &rt, &err) == CALREP_STATUS_OK, "runtime");
+    calrep_sim *sim = NULL;
+    expect_error(calrep_sim_start(rt, 7, 3, &sim, &err), &err, CALREP_STATUS_INVALID_ARGUMENT,
+                 "mailboxes", "too few mailboxes");
+    CHECK(calrep_sim_start(rt, 7, 20, &sim, &err) == CALREP_STATUS_OK, "sim: %s",
+          err ? calrep_error_message(err) : "");
+    calrep_string *url = NULL;
+    CHECK(calrep_sim_url(sim, &url, NULL) == CALREP_STATUS_OK, "url");
+    CHECK(strncmp(calrep_string_ptr(url), "http://127.0.0.1:", 17) == 0, "url %s", calrep_string_ptr(url));
+
+    CHECK(write_file(dir, "password", "calrep-sim"), "password file");
+    char config[4096];
+    snprintf(config, sizeof config,
+             "[replica]\npath = \"replica.db\"\n"
+             "[[sites]]\nid = \"sim\"\ndirectory = \"exchange\"\n"
+             "[sites.ews]\nurl = \"%s\"\nusername = \"svc-calrep@demo.example\"\npassword_file = \"password\"\n"
+             "[[definitions]]\nid = \"all\"\ninclude = \"all\"\n"
+             "[[schedules]]\nid = \"nightly\"\ntime_zone = \"UTC\"\nwhen.daily.once.start = \"02:00\"\n"
+             "[[tasks]]\nid = \"everyone\"\nsite = \"sim\"\ndefinition = \"all\"\nschedule = \"nightly\"\n"
+             "group = { distribution_group = \"all-staff@demo.example\" }\n",
+             calrep_string_ptr(url));
+    calrep_string_free(url);
+
+    calrep_engine *engine = NULL;
+    expect_error(calrep_engine_new(rt, TEXT("[[tasks]]\nid = 3\n"), CALREP_CONFIG_FORMAT_TOML, TEXT(dir), &engine, &err),
+                 &err, CALREP_STATUS_CONFIG_INVALID, "tasks[0]", "invalid configuration");
+    expect_error(calrep_engine_new(rt, TEXT(config), 7, TEXT(dir), &engine, &err), &err,
+                 CALREP_STATUS_INVALID_ARGUMENT, "format 7", "unknown format");
+    CHECK(engine == NULL, "output written on failure");
+    CHECK(calrep_engine_new(rt, TEXT(config), CALREP_CONFIG_FORMAT_TOML, TEXT(dir), &engine, &err) ==
+              CALREP_STATUS_OK,
+          "engine: %s", err ? calrep_error_message(err) : "");
+
+    calrep_string *report = NULL;
+    expect_error(calrep_engine_run(engine, TEXT("nobody"), 0, &report, &err), &err, CALREP_STATUS_TASK_UNKNOWN,
+                 "nobody", "unknown task");
+    CHECK(calrep_engine_run(engine, TEXT("everyone"), 0, &report, &err) == CALREP_STATUS_OK, "run: %s",
+          err ? calrep_error_message(err) : "");
+    const char *json = calrep_string_ptr(report);
+    CHECK(strstr(json, "\"status\": \"Enabled With Warning\"") != NULL, "report %.300s", json);
+    /* The first replicated mailbox's address, from the report. */
+    char mailbox[256] = "";
+    const char *healthy = strstr(json, "\"outcome\": \"healthy\"");
+    const char *p = json, *last = NULL;
+    while (healthy != NULL && (p = strstr(p, "\"address\": \"")) != NULL && p < healthy) last = p++;
+    if (last != NULL) sscanf(last + strlen("\"address\": \""), "%255[^\"]", mailbox);
+    CHECK(strstr(mailbox, "@demo.example") != NULL, "mailbox \"%s\"", mailbox);
+    calrep_string_free(report);
+
+    calrep_string *verify = NULL;
+    CHECK(calrep_engine_verify(engine, TEXT("everyone"), &verify, &err) == CALREP_STATUS_OK, "verify");
+    CHECK(verify != NULL && strstr(calrep_string_ptr(verify), "\"differences\": []") != NULL, "verify %.300s",
+          calrep_string_ptr(verify));
+    calrep_string_free(verify);
+
+    calrep_string *occurrences = NULL;
+    CHECK(calrep_engine_occurrences(engine, TEXT(mailbox), TEXT("2026-11-01T00:00:00Z"),
+                                    TEXT("2026-12-01T00:00:00Z"), &occurrences, &err) == CALREP_STATUS_OK,
+          "occurrences: %s", err ? calrep_error_message(err) : "");
+    CHECK(occurrences != NULL && strstr(calrep_string_ptr(occurrences), "\"subject\"") != NULL,
+          "occurrences %.200s", calrep_string_ptr(occurrences));
+    calrep_string_free(occurrences);
+    expect_error(calrep_engine_occurrences(engine, TEXT("nobody@demo.example"), TEXT("2026-11-01T00:00:00Z"),
+                                           TEXT("2026-12-01T00:00:00Z"), &occurrences, &err),
+                 &err, CALREP_STATUS_MAILBOX_UNKNOWN, "nobody@demo.example", "unknown mailbox");
+
+    calrep_engine_free(engine);
+    calrep_sim_free(sim);
+    calrep_runtime_free(rt);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s SCRATCH_DIR\n", argv[0]);
+        return 2;
+    }
+    version();
+    nulls_and_frees();
+    expand();
+    replicate(argv[1]);
+    if (failures != 0) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("all C ABI checks passed\n");
+    return 0;
+}

@@ -1,0 +1,85 @@
+//! The C ABI from real C programs: `tests/c/*.c` compiled with gcc
+//! (`-std=c11 -Wall -Wextra -Werror`) against `include/calrep.h` and the
+//! freshly built `libcalrep.so`, run, then run again under valgrind, which
+//! must report no errors and no definite or indirect leaks.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/<profile>`, where cargo put `libcalrep.so` for this test.
+fn library_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("calrep-c-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Compiles `tests/c/<name>.c`; returns the program.
+fn compile(name: &str, dir: &Path) -> PathBuf {
+    let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let program = dir.join(name);
+    let out = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
+        .arg(crate_dir.join("include"))
+        .arg(crate_dir.join(format!("tests/c/{name}.c")))
+        .arg("-L")
+        .arg(library_dir())
+        .args(["-lcalrep", "-o"])
+        .arg(&program)
+        .output()
+        .expect("gcc (scripts/test installs it)");
+    assert!(
+        out.status.success(),
+        "gcc failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    program
+}
+
+fn run(mut command: Command, what: &str) {
+    let out = command
+        .env("LD_LIBRARY_PATH", library_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} exited with {}:\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_c_smoke_host_passes_natively_and_under_valgrind() {
+    let dir = scratch("smoke");
+    let program = compile("smoke", &dir);
+    let mut native = Command::new(&program);
+    native.arg(dir.join("native"));
+    std::fs::create_dir_all(dir.join("native")).unwrap();
+    run(native, "smoke");
+
+    std::fs::create_dir_all(dir.join("valgrind")).unwrap();
+    let mut valgrind = Command::new("valgrind");
+    valgrind
+        .args([
+            "--error-exitcode=3",
+            "--leak-check=full",
+            "--errors-for-leak-kinds=definite,indirect",
+            "--show-leak-kinds=definite,indirect",
+        ])
+        .arg(&program)
+        .arg(dir.join("valgrind"));
+    run(
+        valgrind,
+        "smoke under valgrind (scripts/test installs valgrind)",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

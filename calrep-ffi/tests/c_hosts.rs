@@ -1,7 +1,9 @@
-//! The C ABI from real C programs: `tests/c/*.c` compiled with gcc
-//! (`-std=c11 -Wall -Wextra -Werror`) against `include/calrep.h` and the
-//! freshly built `libcalrep.so`, run, then run again under valgrind, which
-//! must report no errors and no definite or indirect leaks.
+//! The C ABI from real host processes, against the freshly built
+//! `libcalrep.so`: C programs (`tests/c/*.c`, gcc `-std=c11 -Wall -Wextra
+//! -Werror`, `include/calrep.h`) run natively and under valgrind, which must
+//! report no errors and no definite or indirect leaks; and a C# program
+//! (`tests/dotnet/*.cs`, Mono's mcs at C# 7.2, the subset .NET 8 also
+//! compiles) run with mono.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -81,5 +83,29 @@ fn the_c_smoke_host_passes_natively_and_under_valgrind() {
         valgrind,
         "smoke under valgrind (scripts/test installs valgrind)",
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_dotnet_host_replicates_through_the_c_abi() {
+    let dir = scratch("dotnet");
+    let sources = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/dotnet");
+    let exe = dir.join("Host.exe");
+    let out = Command::new("mcs")
+        .arg("-langversion:7.2")
+        .arg(format!("-out:{}", exe.display()))
+        .arg(sources.join("Calrep.cs"))
+        .arg(sources.join("Host.cs"))
+        .output()
+        .expect("mcs (scripts/test installs mono-mcs)");
+    assert!(
+        out.status.success(),
+        "mcs failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut mono = Command::new("mono");
+    mono.arg(&exe).arg(&dir);
+    run(mono, "the .NET host (scripts/test installs mono-runtime)");
     let _ = std::fs::remove_dir_all(&dir);
 }

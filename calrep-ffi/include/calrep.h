@@ -94,6 +94,10 @@ typedef struct calrep_engine calrep_engine;
 // freed with `calrep_error_free`.
 typedef struct calrep_error calrep_error;
 
+// A run in progress. Freeing the handle does not stop the run (use
+// `calrep_run_cancel` first); the completion callback still comes.
+typedef struct calrep_run calrep_run;
+
 // A tokio runtime owned by the host. Engines and simulators made with it
 // keep it alive; freeing the handle shuts it down once the last of them is
 // freed too.
@@ -109,6 +113,24 @@ typedef struct calrep_sim calrep_sim;
 // document, a URL). Read it with `calrep_string_ptr` / `calrep_string_len`
 // and free it with `calrep_string_free`.
 typedef struct calrep_string calrep_string;
+
+// Receives each progress event as JSON (`json` is NUL-terminated, `len`
+// bytes without the NUL, valid only during the call). Called on a runtime
+// thread; it must return quickly and must not unwind (catch every
+// exception).
+typedef void (*calrep_event_callback)(void *user_data, const char *json, size_t len);
+
+// Called exactly once with `user_data` when the library no longer needs it.
+typedef void (*calrep_finalizer)(void *user_data);
+
+// Called once when a run started by `calrep_engine_run_start` ends: with
+// `CALREP_STATUS_OK` and the report (JSON), or a failure status and its
+// error. Both pointers are valid only during the call (the library frees
+// them). Called on a runtime thread; must not unwind.
+typedef void (*calrep_run_callback)(void *user_data,
+                                    calrep_status status,
+                                    const calrep_string *report,
+                                    const calrep_error *error);
 
 #ifdef __cplusplus
 extern "C" {
@@ -199,6 +221,36 @@ calrep_status calrep_engine_occurrences(const calrep_engine *engine,
                                         calrep_string **json_out,
                                         calrep_error **error_out);
 
+// Sets the callback that receives every progress event of the engine's
+// runs as JSON, replacing the previous one (whose finalizer then runs);
+// NULL `callback` removes it. `finalizer`, if not NULL, is called exactly
+// once with `user_data`: when the callback is replaced or the engine is
+// freed. Events also go to the queue `calrep_engine_next_event` reads.
+//
+// # Safety
+//
+// `engine` is live; `callback` and `finalizer` may be called from any
+// thread with `user_data` until the finalizer runs.
+calrep_status calrep_engine_set_event_callback(const calrep_engine *engine,
+                                               calrep_event_callback callback,
+                                               void *user_data,
+                                               calrep_finalizer finalizer,
+                                               calrep_error **error_out);
+
+// The oldest progress event not yet taken (JSON), waiting up to
+// `timeout_ms` for one; `CALREP_STATUS_TIMEOUT` if none came. The queue
+// keeps the latest 10,000 events.
+//
+// Blocks the calling thread up to the timeout.
+//
+// # Safety
+//
+// `engine` is live; `json_out` is writable; `error_out` is NULL or writable.
+calrep_status calrep_engine_next_event(const calrep_engine *engine,
+                                       uint32_t timeout_ms,
+                                       calrep_string **json_out,
+                                       calrep_error **error_out);
+
 // The error's status.
 //
 // Returns `CALREP_STATUS_NULL_PARAMETER` for NULL.
@@ -251,6 +303,42 @@ calrep_status calrep_expand(const uint8_t *rrule,
                             size_t to_len,
                             calrep_string **json_out,
                             calrep_error **error_out);
+
+// Starts a task's run on the engine's runtime and returns at once.
+// `callback` is called exactly once when the run ends; then `finalizer`
+// (if not NULL) is called once with `user_data`. `flags` as for
+// `calrep_engine_run`.
+//
+// # Safety
+//
+// `engine` is live (the run keeps what it needs alive, so the engine may
+// be freed meanwhile); `task` points to `task_len` bytes; `callback` is not
+// NULL; `run_out` is writable; `error_out` is NULL or writable.
+calrep_status calrep_engine_run_start(const calrep_engine *engine,
+                                      const uint8_t *task,
+                                      size_t task_len,
+                                      uint32_t flags,
+                                      calrep_run_callback callback,
+                                      void *user_data,
+                                      calrep_finalizer finalizer,
+                                      calrep_run **run_out,
+                                      calrep_error **error_out);
+
+// Asks the run to stop: each mailbox finishes the batch it is writing,
+// mailboxes not started are skipped, and the report says so. The next run
+// resumes from the last batch. Calling it again does nothing.
+//
+// # Safety
+//
+// `run` is live.
+calrep_status calrep_run_cancel(const calrep_run *run, calrep_error **error_out);
+
+// Frees a run handle (the run goes on). NULL does nothing.
+//
+// # Safety
+//
+// `run` is NULL or a run from `calrep_engine_run_start`, freed once.
+void calrep_run_free(calrep_run *run);
 
 // Creates a runtime with `worker_threads` threads (0: one per core).
 //

@@ -1,14 +1,17 @@
 //! The engine: a configuration, its replica, and runs of its tasks.
 
+use std::ffi::c_void;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use calrep_core::engine::{Engine, EngineError, RunOptions};
+use calrep_core::engine::{Engine, EngineError, RunOptions, Shutdown};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::{Config, SystemClock, TaskId};
 
 use crate::boundary::{guard, non_null, put, text};
 use crate::error::{Failure, calrep_error};
+use crate::events::{Events, HostCallback, calrep_event_callback, calrep_finalizer};
 use crate::runtime::calrep_runtime;
 use crate::status::calrep_status;
 use crate::string::calrep_string;
@@ -31,12 +34,13 @@ pub const CALREP_RUN_DRY_RUN: u32 = 2;
 /// An engine over a configuration and the replica it names.
 #[derive(Debug)]
 pub struct calrep_engine {
-    engine: Engine,
+    pub(crate) engine: Arc<Engine>,
     replica: Arc<SqliteReplica>,
-    runtime: Arc<tokio::runtime::Runtime>,
+    pub(crate) runtime: Arc<tokio::runtime::Runtime>,
+    pub(crate) events: Arc<Events>,
 }
 
-fn engine_failure(e: EngineError) -> Failure {
+pub(crate) fn engine_failure(e: EngineError) -> Failure {
     let status = match &e {
         EngineError::Disabled(_) => calrep_status::TaskDisabled,
         EngineError::NoSource(_) | EngineError::SourceSetup(_) => calrep_status::SourceUnavailable,
@@ -101,6 +105,7 @@ pub unsafe extern "C" fn calrep_engine_new(
                 .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?,
         );
         let rt = Arc::clone(&runtime.inner);
+        let events = Arc::new(Events::default());
         let engine = {
             // Sources that spawn tasks need the runtime entered.
             let _entered = rt.enter();
@@ -109,11 +114,13 @@ pub unsafe extern "C" fn calrep_engine_new(
                 replica.clone() as Arc<dyn Replica>,
                 Arc::new(SystemClock),
             )
+            .with_events(Events::sink(&events))
         };
         let handle = calrep_engine {
-            engine,
+            engine: Arc::new(engine),
             replica,
             runtime: rt,
+            events,
         };
         // SAFETY: checked non-NULL above.
         unsafe { put(out, Box::into_raw(Box::new(handle))) };
@@ -143,7 +150,7 @@ pub unsafe extern "C" fn calrep_engine_free(engine: *mut calrep_engine) {
 /// # Safety
 ///
 /// As the exports that call it.
-unsafe fn engine_and_task<'a>(
+pub(crate) unsafe fn engine_and_task<'a>(
     engine: *const calrep_engine,
     task: *const u8,
     task_len: usize,
@@ -179,9 +186,7 @@ pub unsafe extern "C" fn calrep_engine_run(
         non_null(report_out, "report_out")?;
         // SAFETY: as documented.
         let (engine, task) = unsafe { engine_and_task(engine, task, task_len)? };
-        let mut options = RunOptions::default();
-        options.force = flags & CALREP_RUN_FORCE != 0;
-        options.dry_run = flags & CALREP_RUN_DRY_RUN != 0;
+        let options = run_options(flags, None);
         let report = engine
             .runtime
             .block_on(engine.engine.run_task(&task, options))
@@ -281,6 +286,88 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
             .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
         // SAFETY: checked non-NULL above.
         unsafe { put(json_out, calrep_string::boxed(json)) };
+        Ok(())
+    })
+}
+
+/// Run options from `calrep_engine_run` flags.
+pub(crate) fn run_options(flags: u32, cancel: Option<Shutdown>) -> RunOptions {
+    let mut options = RunOptions::default();
+    options.force = flags & CALREP_RUN_FORCE != 0;
+    options.dry_run = flags & CALREP_RUN_DRY_RUN != 0;
+    options.cancel = cancel;
+    options
+}
+
+/// Sets the callback that receives every progress event of the engine's
+/// runs as JSON, replacing the previous one (whose finalizer then runs);
+/// NULL `callback` removes it. `finalizer`, if not NULL, is called exactly
+/// once with `user_data`: when the callback is replaced or the engine is
+/// freed. Events also go to the queue `calrep_engine_next_event` reads.
+///
+/// # Safety
+///
+/// `engine` is live; `callback` and `finalizer` may be called from any
+/// thread with `user_data` until the finalizer runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_set_event_callback(
+    engine: *const calrep_engine,
+    callback: calrep_event_callback,
+    user_data: *mut c_void,
+    finalizer: calrep_finalizer,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        // SAFETY: the caller passes a live engine (checked non-NULL).
+        let engine = unsafe { &*non_null(engine, "engine")? };
+        let callback = callback.map(|f| HostCallback {
+            f,
+            user_data,
+            finalizer,
+        });
+        if callback.is_none()
+            && let Some(finalize) = finalizer
+        {
+            // Nothing keeps user_data: finalize it at once, as promised.
+            // SAFETY: the host's finalizer for its data, called once.
+            unsafe { finalize(user_data) };
+        }
+        engine.events.set_callback(callback);
+        Ok(())
+    })
+}
+
+/// The oldest progress event not yet taken (JSON), waiting up to
+/// `timeout_ms` for one; `CALREP_STATUS_TIMEOUT` if none came. The queue
+/// keeps the latest 10,000 events.
+///
+/// Blocks the calling thread up to the timeout.
+///
+/// # Safety
+///
+/// `engine` is live; `json_out` is writable; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_next_event(
+    engine: *const calrep_engine,
+    timeout_ms: u32,
+    json_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(json_out, "json_out")?;
+        // SAFETY: the caller passes a live engine (checked non-NULL).
+        let engine = unsafe { &*non_null(engine, "engine")? };
+        let event = engine
+            .events
+            .next(Duration::from_millis(u64::from(timeout_ms)))
+            .ok_or_else(|| {
+                Failure::new(
+                    calrep_status::Timeout,
+                    format!("no event within {timeout_ms} ms"),
+                )
+            })?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(json_out, calrep_string::boxed(event)) };
         Ok(())
     })
 }

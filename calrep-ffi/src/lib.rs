@@ -20,7 +20,9 @@
 pub(crate) mod boundary;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod expand;
+pub mod run;
 pub mod runtime;
 pub mod sim;
 pub mod status;
@@ -30,6 +32,8 @@ use std::ffi::c_char;
 
 pub use engine::{CALREP_RUN_DRY_RUN, CALREP_RUN_FORCE, calrep_config_format, calrep_engine};
 pub use error::calrep_error;
+pub use events::{calrep_event_callback, calrep_finalizer};
+pub use run::{calrep_run, calrep_run_callback};
 pub use runtime::calrep_runtime;
 pub use sim::calrep_sim;
 pub use status::calrep_status;

@@ -91,13 +91,17 @@ impl EngineOptions {
 }
 
 /// How to run a task.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct RunOptions {
     /// Accept what the mass-delete guard would stop.
     pub force: bool,
     /// Read the source but write nothing (a plan).
     pub dry_run: bool,
+    /// Stops this run (not the engine's others) when requested: each
+    /// mailbox finishes the batch it is writing, mailboxes not yet started
+    /// are skipped, and the next run resumes from the last batch.
+    pub cancel: Option<Shutdown>,
 }
 
 /// Why a run could not start.
@@ -131,6 +135,7 @@ struct RunContext {
     horizon: (DateTime<Utc>, DateTime<Utc>),
     force: bool,
     dry_run: bool,
+    cancel: Shutdown,
 }
 
 /// The replication engine over a configuration, a replica and one mailbox
@@ -389,6 +394,7 @@ impl Engine {
             source,
             force: options.force,
             dry_run: options.dry_run,
+            cancel: options.cancel.clone().unwrap_or_default(),
         };
         let mut report = RunReport {
             task: ctx.task.id.to_string(),

@@ -83,7 +83,9 @@ impl Engine {
             }
             Err(Stop::Cancelled) => {
                 report.outcome = MailboxOutcome::Skipped {
-                    reason: "stopped by shutdown; the next run resumes from the last batch".into(),
+                    reason:
+                        "stopped (shutdown or cancel); the next run resumes from the last batch"
+                            .into(),
                 }
             }
             Err(Stop::Source(e)) => {
@@ -115,7 +117,7 @@ impl Engine {
         report: &mut MailboxReport,
         stats: &mut CallStats,
     ) -> Result<(), Stop> {
-        if self.shutdown.is_requested() {
+        if self.shutdown.is_requested() || ctx.cancel.is_requested() {
             return Err(Stop::Cancelled);
         }
         let retry = self.options.retry();
@@ -300,7 +302,7 @@ impl Engine {
             if let Some(reason) = guard {
                 return Err(Stop::Attention(reason));
             }
-            if self.shutdown.is_requested() && page.more {
+            if (self.shutdown.is_requested() || ctx.cancel.is_requested()) && page.more {
                 return Err(Stop::Cancelled);
             }
             state = page.state;

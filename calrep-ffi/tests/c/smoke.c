@@ -1,9 +1,11 @@
 /* calrep's C ABI as a C host uses it: a simulator, an engine, a real
  * replication over HTTP, reading it back, and every error path the API
  * promises. Exits non-zero at the first broken promise. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 #include "calrep.h"
 
@@ -110,6 +112,39 @@ static void expand(void) {
     CHECK(json == NULL, "output written on failure");
 }
 
+/* What the callbacks saw; they run on the library's threads. */
+struct seen {
+    atomic_int events;
+    atomic_int finalized;
+    atomic_int done;
+    atomic_uint status;
+    char report_head[4096];
+};
+
+static void on_event(void *user_data, const char *json, size_t len) {
+    struct seen *seen = user_data;
+    if (json != NULL && strlen(json) == len && strncmp(json, "{\"event\":", 9) == 0) atomic_fetch_add(&seen->events, 1);
+}
+
+static void on_finalize(void *user_data) {
+    struct seen *seen = user_data;
+    atomic_fetch_add(&seen->finalized, 1);
+}
+
+static void on_done(void *user_data, calrep_status status, const calrep_string *report, const calrep_error *error) {
+    struct seen *seen = user_data;
+    const char *text = report != NULL ? calrep_string_ptr(report) : calrep_error_message(error);
+    snprintf(seen->report_head, sizeof seen->report_head, "%s", text);
+    atomic_store(&seen->status, status);
+    atomic_store(&seen->done, 1);
+}
+
+static void wait_done(struct seen *seen) {
+    for (int i = 0; i < 6000 && !atomic_load(&seen->done); i++) {
+        thrd_sleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    }
+}
+
 /* Writes `text` to dir/name. */
 static int write_file(const char *dir, const char *name, const char *text) {
     char path[4096];
@@ -156,6 +191,9 @@ static void replicate(const char *dir) {
               CALREP_STATUS_OK,
           "engine: %s", err ? calrep_error_message(err) : "");
 
+    static struct seen seen;
+    CHECK(calrep_engine_set_event_callback(engine, on_event, &seen, on_finalize, &err) == CALREP_STATUS_OK,
+          "event callback");
     calrep_string *report = NULL;
     expect_error(calrep_engine_run(engine, TEXT("nobody"), 0, &report, &err), &err, CALREP_STATUS_TASK_UNKNOWN,
                  "nobody", "unknown task");
@@ -171,6 +209,45 @@ static void replicate(const char *dir) {
     if (last != NULL) sscanf(last + strlen("\"address\": \""), "%255[^\"]", mailbox);
     CHECK(strstr(mailbox, "@demo.example") != NULL, "mailbox \"%s\"", mailbox);
     calrep_string_free(report);
+
+    /* Progress: the callback saw the run, and the queue holds it in order. */
+    CHECK(atomic_load(&seen.events) > 20, "%d events by callback", atomic_load(&seen.events));
+    calrep_string *event = NULL;
+    CHECK(calrep_engine_next_event(engine, 100, &event, &err) == CALREP_STATUS_OK, "first event");
+    CHECK(event != NULL && strstr(calrep_string_ptr(event), "{\"event\":\"run_started\"") == calrep_string_ptr(event),
+          "first event %s", calrep_string_ptr(event));
+    calrep_string_free(event);
+    int queued = 1;
+    while (calrep_engine_next_event(engine, 0, &event, NULL) == CALREP_STATUS_OK) {
+        queued++;
+        calrep_string_free(event);
+    }
+    CHECK(queued == atomic_load(&seen.events), "queue %d, callback %d", queued, atomic_load(&seen.events));
+    expect_error(calrep_engine_next_event(engine, 20, &event, &err), &err, CALREP_STATUS_TIMEOUT, "20 ms",
+                 "an empty queue times out");
+
+    /* A run started without blocking, then one cancelled at once. */
+    static struct seen async_run, cancelled;
+    calrep_run *run = NULL;
+    expect_error(calrep_engine_run_start(engine, TEXT("everyone"), 0, NULL, NULL, NULL, &run, &err), &err,
+                 CALREP_STATUS_NULL_PARAMETER, "callback", "no completion callback");
+    CHECK(calrep_engine_run_start(engine, TEXT("everyone"), CALREP_RUN_DRY_RUN, on_done, &async_run, on_finalize,
+                                  &run, &err) == CALREP_STATUS_OK,
+          "run_start");
+    calrep_run_free(run);
+    wait_done(&async_run);
+    CHECK(atomic_load(&async_run.status) == CALREP_STATUS_OK && strstr(async_run.report_head, "\"dry_run\": true"),
+          "async plan: %.200s", async_run.report_head);
+    CHECK(calrep_engine_run_start(engine, TEXT("everyone"), 0, on_done, &cancelled, on_finalize, &run, &err) ==
+              CALREP_STATUS_OK,
+          "run_start to cancel");
+    CHECK(calrep_run_cancel(run, &err) == CALREP_STATUS_OK, "cancel");
+    CHECK(calrep_run_cancel(run, NULL) == CALREP_STATUS_OK, "cancel twice");
+    calrep_run_free(run);
+    wait_done(&cancelled);
+    CHECK(strstr(cancelled.report_head, "stopped (shutdown or cancel)") != NULL, "cancelled: %.300s",
+          cancelled.report_head);
+    CHECK(calrep_run_cancel(NULL, NULL) == CALREP_STATUS_NULL_PARAMETER, "cancel NULL");
 
     calrep_string *verify = NULL;
     CHECK(calrep_engine_verify(engine, TEXT("everyone"), &verify, &err) == CALREP_STATUS_OK, "verify");
@@ -192,6 +269,10 @@ static void replicate(const char *dir) {
     calrep_engine_free(engine);
     calrep_sim_free(sim);
     calrep_runtime_free(rt);
+    /* Every finalizer ran exactly once. */
+    CHECK(atomic_load(&seen.finalized) == 1, "event finalizer ran %d times", atomic_load(&seen.finalized));
+    CHECK(atomic_load(&async_run.finalized) == 1 && atomic_load(&cancelled.finalized) == 1,
+          "run finalizers ran %d and %d times", atomic_load(&async_run.finalized), atomic_load(&cancelled.finalized));
 }
 
 int main(int argc, char **argv) {

@@ -34,6 +34,8 @@ namespace Calrep
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_engine_new(RuntimeHandle runtime, byte[] config, UIntPtr configLen, uint format, byte[] baseDir, UIntPtr baseDirLen, out EngineHandle engine, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void calrep_engine_free(IntPtr engine);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_engine_run(EngineHandle engine, byte[] task, UIntPtr taskLen, uint flags, out IntPtr report, out IntPtr error);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate void EventCallback(IntPtr userData, IntPtr json, UIntPtr len);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_engine_set_event_callback(EngineHandle engine, EventCallback callback, IntPtr userData, IntPtr finalizer, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_engine_occurrences(EngineHandle engine, byte[] mailbox, UIntPtr mailboxLen, byte[] from, UIntPtr fromLen, byte[] to, UIntPtr toLen, out IntPtr json, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_expand(byte[] rrule, UIntPtr rruleLen, byte[] dtstart, UIntPtr dtstartLen, byte[] tz, UIntPtr tzLen, byte[] exdates, UIntPtr exdatesLen, byte[] from, UIntPtr fromLen, byte[] to, UIntPtr toLen, out IntPtr json, out IntPtr error);
 
@@ -133,6 +135,34 @@ namespace Calrep
             IntPtr error;
             Native.Check(Native.calrep_engine_new(runtime.Handle, config, Native.Len(config), 0, dir, Native.Len(dir), out handle, out error), error);
         }
+
+        // Kept alive as long as the engine: the library calls it from its threads.
+        private Native.EventCallback onEvent;
+
+        /// <summary>Calls <paramref name="handler"/> with each progress event (JSON),
+        /// on a library thread. Exceptions are caught here, never thrown through
+        /// the library's frames; the first one is kept in <see cref="HandlerError"/>.</summary>
+        public void OnEvent(Action<string> handler)
+        {
+            onEvent = (userData, json, len) =>
+            {
+                try
+                {
+                    var bytes = new byte[checked((int)len.ToUInt64())];
+                    Marshal.Copy(json, bytes, 0, bytes.Length);
+                    handler(Encoding.UTF8.GetString(bytes));
+                }
+                catch (Exception e)
+                {
+                    if (HandlerError == null) HandlerError = e;
+                }
+            };
+            IntPtr error;
+            Native.Check(Native.calrep_engine_set_event_callback(handle, onEvent, IntPtr.Zero, IntPtr.Zero, out error), error);
+        }
+
+        /// <summary>The first exception an event handler threw, if any.</summary>
+        public Exception HandlerError { get; private set; }
 
         /// <summary>Runs a task and returns its report (JSON).</summary>
         public string Run(string task)

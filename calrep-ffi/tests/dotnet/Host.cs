@@ -34,9 +34,23 @@ public static class Host
                 "group = { distribution_group = \"all-staff@demo.example\" }", "" });
             using (var engine = new Engine(runtime, config, dir))
             {
+                int events = 0, finished = 0;
+                engine.OnEvent(json =>
+                {
+                    System.Threading.Interlocked.Increment(ref events);
+                    if (json.Contains("\"mailbox_finished\""))
+                    {
+                        int n = System.Threading.Interlocked.Increment(ref finished);
+                        if (n % 5 == 0) Console.WriteLine("progress: " + n + " mailboxes done");
+                        // A handler that throws must not take the library down.
+                        if (n == 3) throw new InvalidOperationException("thrown on purpose by the host");
+                    }
+                });
                 string report = engine.Run("everyone");
                 Console.WriteLine(report);
                 Check(report.Contains("\"status\": \"Enabled With Warning\""), "the run replicated every mailbox");
+                Check(events > 20 && finished == 20, "progress streamed: " + events + " events, " + finished + " mailboxes");
+                Check(engine.HandlerError is InvalidOperationException, "the handler's exception was caught and kept");
 
                 // The first healthy mailbox's address from the report.
                 int healthy = report.IndexOf("\"outcome\": \"healthy\"");

@@ -109,3 +109,43 @@ fn the_dotnet_host_replicates_through_the_c_abi() {
     run(mono, "the .NET host (scripts/test installs mono-runtime)");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's C example compiles with `-Werror` and prints what its
+/// comment says.
+#[test]
+fn the_readme_c_example_prints_what_it_claims() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let start = readme.find("```c\n").unwrap() + "```c\n".len();
+    let example = &readme[start..start + readme[start..].find("```").unwrap()];
+    let claimed = example
+        .lines()
+        .find_map(|l| l.split("/* ").nth(1)?.strip_suffix(" */"))
+        .unwrap();
+    let dir = scratch("readme");
+    let source = dir.join("example.c");
+    std::fs::write(&source, example).unwrap();
+    let program = dir.join("example");
+    let out = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("include"))
+        .arg(&source)
+        .arg("-L")
+        .arg(library_dir())
+        .args(["-lcalrep", "-o"])
+        .arg(&program)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&program)
+        .env("LD_LIBRARY_PATH", library_dir())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), claimed);
+    let _ = std::fs::remove_dir_all(&dir);
+}

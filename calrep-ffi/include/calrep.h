@@ -18,6 +18,10 @@
 // `calrep_engine_run` flag: read the source, write nothing (a plan).
 #define CALREP_RUN_DRY_RUN 2
 
+// `calrep_engine_export` flag: attachment contents inline (base64)
+// instead of `urn:sha256:` references.
+#define CALREP_EXPORT_INLINE_ATTACHMENTS 1
+
 // What a call ended with. `CALREP_STATUS_OK` is 0; the others are grouped
 // by area in thousands. Numbers are stable: a retired one is never reused.
 enum calrep_status
@@ -140,6 +144,29 @@ extern "C" {
 // The pointer is static: never free it.
 const char *calrep_version(void);
 
+// The difference between two versions of a calendar, each a JSON array of
+// calendar items (as the replica and `calrep_engine_occurrences` show
+// them), with occurrence changes in [`from`, `to`): a JSON object with
+// `added`, `removed`, `modified` (with the fields that differ) and
+// `occurrences` (added, removed, moved, modified).
+//
+// Thread safety: may be called from any thread at any time.
+//
+// # Safety
+//
+// Each text pointer points to its length of bytes; `json_out` is
+// writable; `error_out` is NULL or writable.
+calrep_status calrep_diff(const uint8_t *before,
+                          size_t before_len,
+                          const uint8_t *after,
+                          size_t after_len,
+                          const uint8_t *from,
+                          size_t from_len,
+                          const uint8_t *to,
+                          size_t to_len,
+                          calrep_string **json_out,
+                          calrep_error **error_out);
+
 // Creates an engine from configuration text in `format` (a
 // `calrep_config_format`). Relative paths in it (the
 // replica, secret files, directory snapshots) start at `base_dir` (NULL or
@@ -220,6 +247,24 @@ calrep_status calrep_engine_occurrences(const calrep_engine *engine,
                                         size_t to_len,
                                         calrep_string **json_out,
                                         calrep_error **error_out);
+
+// A mailbox's replica as one RFC 5545 iCalendar document (every calendar,
+// or the one whose name or id is `calendar`, NULL/empty for all).
+// `flags`: `CALREP_EXPORT_INLINE_ATTACHMENTS`.
+//
+// # Safety
+//
+// `engine` is live; each text pointer points to its length of bytes (or is
+// NULL with length 0 for `calendar`); `ical_out` is writable; `error_out`
+// is NULL or writable.
+calrep_status calrep_engine_export(const calrep_engine *engine,
+                                   const uint8_t *mailbox,
+                                   size_t mailbox_len,
+                                   const uint8_t *calendar,
+                                   size_t calendar_len,
+                                   uint32_t flags,
+                                   calrep_string **ical_out,
+                                   calrep_error **error_out);
 
 // Sets the callback that receives every progress event of the engine's
 // runs as JSON, replacing the previous one (whose finalizer then runs);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use calrep_core::engine::{Engine, EngineError, RunOptions, Shutdown};
+use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::{Config, SystemClock, TaskId};
 
@@ -286,6 +287,70 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
             .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
         // SAFETY: checked non-NULL above.
         unsafe { put(json_out, calrep_string::boxed(json)) };
+        Ok(())
+    })
+}
+
+/// `calrep_engine_export` flag: attachment contents inline (base64)
+/// instead of `urn:sha256:` references.
+pub const CALREP_EXPORT_INLINE_ATTACHMENTS: u32 = 1;
+
+/// A mailbox's replica as one RFC 5545 iCalendar document (every calendar,
+/// or the one whose name or id is `calendar`, NULL/empty for all).
+/// `flags`: `CALREP_EXPORT_INLINE_ATTACHMENTS`.
+///
+/// # Safety
+///
+/// `engine` is live; each text pointer points to its length of bytes (or is
+/// NULL with length 0 for `calendar`); `ical_out` is writable; `error_out`
+/// is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_export(
+    engine: *const calrep_engine,
+    mailbox: *const u8,
+    mailbox_len: usize,
+    calendar: *const u8,
+    calendar_len: usize,
+    flags: u32,
+    ical_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(ical_out, "ical_out")?;
+        // SAFETY: the caller passes a live engine (checked non-NULL).
+        let engine = unsafe { &*non_null(engine, "engine")? };
+        // SAFETY: lengths as documented.
+        let (mailbox, calendar) = unsafe {
+            (
+                text(mailbox, mailbox_len, "mailbox")?,
+                text(calendar, calendar_len, "calendar")?,
+            )
+        };
+        let address = mailbox.parse().map_err(|e: calrep_core::NameError| {
+            Failure::new(calrep_status::InvalidArgument, e.to_string())
+        })?;
+        let style = if flags & CALREP_EXPORT_INLINE_ATTACHMENTS != 0 {
+            AttachmentStyle::Inline
+        } else {
+            AttachmentStyle::HashUri
+        };
+        let calendar = (!calendar.is_empty()).then_some(calendar);
+        let exported = export_mailbox(
+            engine.replica.as_ref(),
+            &address,
+            calendar,
+            style,
+            chrono::Utc::now(),
+        )
+        .map_err(|e| {
+            let status = match e {
+                ExportError::Replica(_) => calrep_status::ReplicaError,
+                _ => calrep_status::MailboxUnknown,
+            };
+            Failure::new(status, e.to_string())
+        })?;
+        // SAFETY: checked non-NULL above.
+        unsafe { put(ical_out, calrep_string::boxed(exported.text)) };
         Ok(())
     })
 }

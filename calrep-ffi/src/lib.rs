@@ -18,6 +18,7 @@
 #![allow(non_camel_case_types)]
 
 pub(crate) mod boundary;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -30,7 +31,10 @@ pub mod string;
 
 use std::ffi::c_char;
 
-pub use engine::{CALREP_RUN_DRY_RUN, CALREP_RUN_FORCE, calrep_config_format, calrep_engine};
+pub use engine::{
+    CALREP_EXPORT_INLINE_ATTACHMENTS, CALREP_RUN_DRY_RUN, CALREP_RUN_FORCE, calrep_config_format,
+    calrep_engine,
+};
 pub use error::calrep_error;
 pub use events::{calrep_event_callback, calrep_finalizer};
 pub use run::{calrep_run, calrep_run_callback};

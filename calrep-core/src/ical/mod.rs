@@ -4,8 +4,10 @@
 //! all-day events as dates, and attachments as content-hash URIs or inline;
 //! and reading series back out of iCalendar files ([`read_series`]).
 
+mod mailbox;
 mod read;
 
+pub use mailbox::{ExportError, MailboxExport, export_mailbox};
 pub use read::{IcsError, IcsOverride, IcsSeries, parse_duration, read_series};
 
 use std::collections::{BTreeMap, BTreeSet};

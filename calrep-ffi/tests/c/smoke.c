@@ -266,6 +266,32 @@ static void replicate(const char *dir) {
                                            TEXT("2026-12-01T00:00:00Z"), &occurrences, &err),
                  &err, CALREP_STATUS_MAILBOX_UNKNOWN, "nobody@demo.example", "unknown mailbox");
 
+    /* The replica as iCalendar, and a diff of two calendars. */
+    calrep_string *ical = NULL;
+    CHECK(calrep_engine_export(engine, TEXT(mailbox), NULL, 0, 0, &ical, &err) == CALREP_STATUS_OK, "export");
+    CHECK(ical != NULL && strncmp(calrep_string_ptr(ical), "BEGIN:VCALENDAR\r\n", 17) == 0 &&
+              strstr(calrep_string_ptr(ical), "RRULE:") != NULL,
+          "export %.100s", calrep_string_ptr(ical));
+    calrep_string_free(ical);
+    expect_error(calrep_engine_export(engine, TEXT(mailbox), TEXT("No Such Calendar"), 0, &ical, &err), &err,
+                 CALREP_STATUS_MAILBOX_UNKNOWN, "No Such Calendar", "unknown calendar");
+
+    const char *before =
+        "[{\"id\":\"1\",\"uid\":\"u1\",\"subject\":\"Standup\",\"time\":{\"timed\":{\"start\":\"2026-06-01T09:00:00Z\",\"end\":\"2026-06-01T09:15:00Z\"}},"
+        "\"zone\":{\"source_id\":\"UTC\",\"iana\":\"UTC\"}}]";
+    const char *after =
+        "[{\"id\":\"1\",\"uid\":\"u1\",\"subject\":\"Stand-up\",\"time\":{\"timed\":{\"start\":\"2026-06-01T10:00:00Z\",\"end\":\"2026-06-01T10:15:00Z\"}},"
+        "\"zone\":{\"source_id\":\"UTC\",\"iana\":\"UTC\"}}]";
+    calrep_string *diff = NULL;
+    calrep_status ds = calrep_diff(TEXT(before), TEXT(after), TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"),
+                                   &diff, &err);
+    CHECK(ds == CALREP_STATUS_OK, "diff: %s", err ? calrep_error_message(err) : "");
+    CHECK(diff != NULL && strstr(calrep_string_ptr(diff), "subject") != NULL, "diff %s", calrep_string_ptr(diff));
+    calrep_string_free(diff);
+    expect_error(calrep_diff(TEXT("[{]"), TEXT(after), TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"),
+                             &diff, &err),
+                 &err, CALREP_STATUS_INVALID_ARGUMENT, "before is not a JSON array", "malformed diff input");
+
     calrep_engine_free(engine);
     calrep_sim_free(sim);
     calrep_runtime_free(rt);

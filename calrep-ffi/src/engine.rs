@@ -369,6 +369,7 @@ pub(crate) fn run_options(flags: u32, cancel: Option<Shutdown>) -> RunOptions {
 /// NULL `callback` removes it. `finalizer`, if not NULL, is called exactly
 /// once with `user_data`: when the callback is replaced or the engine is
 /// freed. Events also go to the queue `calrep_engine_next_event` reads.
+/// The callback must not set or remove the callback itself.
 ///
 /// # Safety
 ///

@@ -259,11 +259,21 @@ impl EwsMailbox {
                 self.shared.batch.store(smaller, Ordering::Relaxed);
                 continue;
             }
+            // A whole-request error (ErrorServerBusy) comes as one message.
+            for message in messages.iter().filter(|m| m.code != "ErrorItemNotFound") {
+                message.check(self.address.as_str(), None)?;
+            }
+            if messages.len() != chunk.len() {
+                return Err(MailboxError::Protocol(format!(
+                    "GetItem of {} ids answered with {} messages",
+                    chunk.len(),
+                    messages.len()
+                )));
+            }
             for (id, message) in chunk.iter().zip(&messages) {
                 if message.code == "ErrorItemNotFound" {
                     continue;
                 }
-                message.check(self.address.as_str(), None)?;
                 out.push((id.clone(), message.element.clone()));
             }
             rest = tail;

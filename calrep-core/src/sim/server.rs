@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::StreamExt as _;
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full, Limited, StreamBody};
 use hyper::body::{Frame, Incoming};
@@ -257,8 +258,6 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         }
     })
 }
-
-use futures_util::StreamExt as _;
 
 fn half(body: &str) -> &str {
     let mut cut = body.len() / 2;

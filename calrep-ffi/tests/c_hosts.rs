@@ -10,10 +10,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `target/<profile>`, where cargo put `libcalrep.so` for this test.
+/// Where cargo put the `libcalrep.so` built for this test: next to the
+/// test binary in `target/<profile>/deps` (a plain `cargo test` leaves it
+/// there), else `target/<profile>` (after `cargo build`).
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+    let deps = exe.parent().unwrap();
+    if deps.join("libcalrep.so").exists() {
+        return deps.to_path_buf();
+    }
+    deps.parent().unwrap().to_path_buf()
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -18,14 +18,7 @@ fn rust(to: &str) -> String {
     let found = set
         .between(FROM.parse().unwrap(), to.parse().unwrap())
         .unwrap();
-    let strings: Vec<String> = found
-        .into_iter()
-        .map(|i: Instance| {
-            i.instant(chrono_tz::UTC)
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string()
-        })
-        .collect();
+    let strings: Vec<String> = found.into_iter().map(Instance::to_utc_text).collect();
     serde_json::to_string(&strings).unwrap()
 }
 

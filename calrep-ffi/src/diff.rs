@@ -58,10 +58,9 @@ pub unsafe extern "C" fn calrep_diff(
         let (from, to) = (instant("from", from)?, instant("to", to)?);
         let diff = CalendarDiff::between(&before, &after, from, to)
             .map_err(|e| Failure::new(calrep_status::ExpansionFailed, e.to_string()))?;
-        let json = serde_json::to_string(&diff)
-            .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
+        let json = crate::string::json(&diff)?;
         // SAFETY: checked non-NULL above.
-        unsafe { put(json_out, calrep_string::boxed(json)) };
+        unsafe { put(json_out, json) };
         Ok(())
     })
 }

@@ -223,9 +223,10 @@ pub unsafe extern "C" fn calrep_engine_verify(
             .block_on(engine.engine.verify(&task))
             .map_err(engine_failure)?;
         let json = serde_json::to_string_pretty(&report)
+            .map(calrep_string::boxed)
             .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
         // SAFETY: checked non-NULL above.
-        unsafe { put(result_out, calrep_string::boxed(json)) };
+        unsafe { put(result_out, json) };
         Ok(())
     })
 }
@@ -283,10 +284,9 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
             .replica
             .occurrences(&address, from, to)
             .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?;
-        let json = serde_json::to_string(&found)
-            .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
+        let json = crate::string::json(&found)?;
         // SAFETY: checked non-NULL above.
-        unsafe { put(json_out, calrep_string::boxed(json)) };
+        unsafe { put(json_out, json) };
         Ok(())
     })
 }

@@ -66,20 +66,10 @@ pub unsafe extern "C" fn calrep_expand(
         let found = set
             .between(from, to)
             .map_err(|e| Failure::new(calrep_status::ExpansionFailed, e.to_string()))?;
-        let strings: Vec<String> = found
-            .into_iter()
-            .map(|i| match i {
-                Instance::Date(_) => i.to_string(),
-                other => other
-                    .instant(chrono_tz::UTC)
-                    .format("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
-            })
-            .collect();
-        let json = serde_json::to_string(&strings)
-            .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
+        let strings: Vec<String> = found.into_iter().map(Instance::to_utc_text).collect();
+        let json = crate::string::json(&strings)?;
         // SAFETY: checked non-NULL above.
-        unsafe { put(json_out, calrep_string::boxed(json)) };
+        unsafe { put(json_out, json) };
         Ok(())
     })
 }

@@ -2,6 +2,9 @@
 
 use std::ffi::{CString, c_char};
 
+use crate::error::Failure;
+use crate::status::calrep_status;
+
 /// A UTF-8 string owned by the library (a JSON report, an iCalendar
 /// document, a URL). Read it with `calrep_string_ptr` / `calrep_string_len`
 /// and free it with `calrep_string_free`.
@@ -17,6 +20,14 @@ impl calrep_string {
         let text = CString::new(text.replace('\0', "\u{fffd}")).unwrap_or_default();
         Box::into_raw(Box::new(calrep_string { text }))
     }
+}
+
+/// `value` as compact JSON for the caller. Serializing calrep's own types
+/// cannot fail; if it ever did, that is a bug, reported as one.
+pub(crate) fn json(value: &impl serde::Serialize) -> Result<*mut calrep_string, Failure> {
+    serde_json::to_string(value)
+        .map(calrep_string::boxed)
+        .map_err(|e| Failure::new(calrep_status::Panic, format!("cannot write JSON: {e}")))
 }
 
 /// The string's bytes, NUL-terminated; valid until it is freed. An empty

@@ -67,6 +67,26 @@ pub enum Instance {
 }
 
 impl Instance {
+    /// The form the command line and the bindings print: a date as
+    /// `YYYY-MM-DD`, anything else as a UTC instant `YYYY-MM-DDTHH:MM:SSZ`
+    /// (floating times read as UTC).
+    ///
+    /// ```
+    /// use calrep_core::recur::Instance;
+    /// let at = Instance::At("2026-03-02T08:00:00Z".parse()?);
+    /// assert_eq!(at.to_utc_text(), "2026-03-02T08:00:00Z");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn to_utc_text(self) -> String {
+        match self {
+            Self::Date(_) => self.to_string(),
+            other => other
+                .instant(chrono_tz::UTC)
+                .format("%Y-%m-%dT%H:%M:%SZ")
+                .to_string(),
+        }
+    }
+
     /// The instant this occurrence starts, reading floating values and dates
     /// (at midnight) in `floating_zone`.
     ///

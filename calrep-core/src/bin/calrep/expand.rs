@@ -68,25 +68,13 @@ pub(crate) fn run(
         },
     };
     for start in starts {
-        writeln!(out, "{}", printable(start))?;
+        writeln!(out, "{}", start.to_utc_text())?;
     }
     Ok(Outcome::Ok)
 }
 
 fn invalid(message: String) -> Outcome {
     Outcome::Invalid(vec![format!("calrep expand: {message}")])
-}
-
-/// Dates as `YYYY-MM-DD`, everything else as a UTC instant with `Z`
-/// (floating times are read as UTC).
-fn printable(i: Instance) -> String {
-    match i {
-        Instance::Date(_) => i.to_string(),
-        other => other
-            .instant(chrono_tz::UTC)
-            .format("%Y-%m-%dT%H:%M:%SZ")
-            .to_string(),
-    }
 }
 
 fn instant(flag: &str, text: &str) -> Result<DateTime<Utc>, String> {

@@ -77,6 +77,13 @@ pub struct EwsEndpoint {
     /// flow (Exchange Online).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthApp>,
+    /// Bearer tokens come from the host application (a token callback
+    /// through the C ABI or Python, or [`Engine::with_host_tokens`]), which
+    /// signs in with its own identity library; no password or `oauth`.
+    ///
+    /// [`Engine::with_host_tokens`]: crate::engine::Engine::with_host_tokens
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub host_tokens: bool,
     /// How many items one `GetItem` asks for (1 to 100).
     #[serde(default = "EwsEndpoint::default_batch_size")]
     pub batch_size: usize,
@@ -184,6 +191,10 @@ impl OAuthApp {
             .as_deref()
             .unwrap_or("https://outlook.office365.com/.default")
     }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn yes() -> bool {

@@ -37,6 +37,9 @@ enum calrep_status
   CALREP_STATUS_INVALID_UTF8 = 1002,
   // An argument is out of range or malformed (a time, a number).
   CALREP_STATUS_INVALID_ARGUMENT = 1003,
+  // A handle argument is not live: freed already, of another type, or
+  // not made by calrep.
+  CALREP_STATUS_STALE_HANDLE = 1004,
   // The configuration text is invalid; the message lists every problem.
   CALREP_STATUS_CONFIG_INVALID = 2001,
   // The configuration has no such task (or what it refers to is missing).
@@ -91,6 +94,26 @@ typedef uint32_t calrep_config_format;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+// How `calrep_diff` reads its two calendars.
+enum calrep_calendar_format
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  // A JSON array of calendar items, as the replica keeps them.
+  CALREP_CALENDAR_FORMAT_JSON = 0,
+  // RFC 5545 iCalendar text (`BEGIN:VCALENDAR`…), as
+  // `calrep_engine_export` writes it.
+  CALREP_CALENDAR_FORMAT_ICALENDAR = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum calrep_calendar_format calrep_calendar_format;
+#else
+typedef uint32_t calrep_calendar_format;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
 // An engine over a configuration and the replica it names.
 typedef struct calrep_engine calrep_engine;
 
@@ -118,14 +141,31 @@ typedef struct calrep_sim calrep_sim;
 // and free it with `calrep_string_free`.
 typedef struct calrep_string calrep_string;
 
+// One request for a token, answered by the token callback; valid only
+// during the call.
+typedef struct calrep_token_request calrep_token_request;
+
+// Asks the host for an access token for the site `site` (UTF-8, `site_len`
+// bytes, not NUL-terminated). The callback answers through `request`
+// before it returns: `calrep_token_request_set` with the token, or
+// `calrep_token_request_fail` with the reason, and returns 0
+// (`CALREP_STATUS_OK`; any other number fails the request too). calrep asks
+// before every EWS request, so the host caches tokens. Called on a
+// blocking thread of the runtime, possibly on several at once; it may
+// block (to fetch a token), and must not unwind.
+typedef uint32_t (*calrep_token_callback)(void *user_data,
+                                          const uint8_t *site,
+                                          size_t site_len,
+                                          calrep_token_request *request);
+
+// Called exactly once with `user_data` when the library no longer needs it.
+typedef void (*calrep_finalizer)(void *user_data);
+
 // Receives each progress event as JSON (`json` is NUL-terminated, `len`
 // bytes without the NUL, valid only during the call). Called on a runtime
 // thread; it must return quickly and must not unwind (catch every
 // exception).
 typedef void (*calrep_event_callback)(void *user_data, const char *json, size_t len);
-
-// Called exactly once with `user_data` when the library no longer needs it.
-typedef void (*calrep_finalizer)(void *user_data);
 
 // Called once when a run started by `calrep_engine_run_start` ends: with
 // `CALREP_STATUS_OK` and the report (JSON), or a failure status and its
@@ -144,11 +184,14 @@ extern "C" {
 // The pointer is static: never free it.
 const char *calrep_version(void);
 
-// The difference between two versions of a calendar, each a JSON array of
-// calendar items (as the replica and `calrep_engine_occurrences` show
-// them), with occurrence changes in [`from`, `to`): a JSON object with
-// `added`, `removed`, `modified` (with the fields that differ) and
-// `occurrences` (added, removed, moved, modified).
+// The difference between two versions of a calendar given in `format` (a
+// `calrep_calendar_format`), with occurrence changes in [`from`, `to`)
+// (RFC 3339 instants): a JSON object with `added`, `removed`, `modified`
+// and `occurrences` (`added`, `removed`, `moved`, `modified`, each with
+// `uid` and `original_start`). From JSON items, `added`/`removed` hold the
+// items and `modified` their fields that differ; from iCalendar,
+// `added`/`removed` hold UIDs and `modified` the UID with the fields
+// (`summary`, `start`, `duration`, `recurrence`, `overrides`).
 //
 // Thread safety: may be called from any thread at any time.
 //
@@ -164,6 +207,7 @@ calrep_status calrep_diff(const uint8_t *before,
                           size_t from_len,
                           const uint8_t *to,
                           size_t to_len,
+                          uint32_t format,
                           calrep_string **json_out,
                           calrep_error **error_out);
 
@@ -193,9 +237,28 @@ calrep_status calrep_engine_new(const calrep_runtime *runtime,
 //
 // # Safety
 //
-// `engine` is NULL or an engine from `calrep_engine_new`, freed once, with
-// no call on it still running.
+// `engine` is NULL or an engine from `calrep_engine_new` (a second free is
+// detected and does nothing), with no call on it still running.
 void calrep_engine_free(calrep_engine *engine);
+
+// Registers the callback that supplies access tokens to every site
+// configured with `host_tokens = true` (see `calrep_token_callback`).
+// `finalizer`, if not NULL, is called exactly once with `user_data` when
+// the engine and every run using the callback are gone (or at once, when
+// this call fails). Must come before the engine's first run, plan or
+// verify, which build its sources; a second registration replaces the
+// first.
+//
+// # Safety
+//
+// `engine` is live; `callback` and `finalizer` may be called from any
+// thread with `user_data` until the finalizer runs; `error_out` is NULL or
+// writable.
+calrep_status calrep_engine_set_token_callback(const calrep_engine *engine,
+                                               calrep_token_callback callback,
+                                               void *user_data,
+                                               calrep_finalizer finalizer,
+                                               calrep_error **error_out);
 
 // Runs a task once and waits for it; writes the run report (JSON, as
 // `calrep run --json` prints it) to `*report_out`. `flags` combines
@@ -214,6 +277,22 @@ calrep_status calrep_engine_run(const calrep_engine *engine,
                                 uint32_t flags,
                                 calrep_string **report_out,
                                 calrep_error **error_out);
+
+// What a run of the task would do, without writing anything: the source
+// is read and the report (JSON, as for `calrep_engine_run`) counts the
+// items and occurrences a run would add, change and remove. The same as
+// `calrep_engine_run` with `CALREP_RUN_DRY_RUN`.
+//
+// Blocks the calling thread; must not be called from a runtime thread.
+//
+// # Safety
+//
+// As `calrep_engine_run`.
+calrep_status calrep_engine_plan(const calrep_engine *engine,
+                                 const uint8_t *task,
+                                 size_t task_len,
+                                 calrep_string **report_out,
+                                 calrep_error **error_out);
 
 // Compares each of the task's mailboxes with a full read of its source;
 // writes the result (JSON with per-mailbox differences) to `*result_out`.
@@ -383,7 +462,8 @@ calrep_status calrep_run_cancel(const calrep_run *run, calrep_error **error_out)
 //
 // # Safety
 //
-// `run` is NULL or a run from `calrep_engine_run_start`, freed once.
+// `run` is NULL or a run from `calrep_engine_run_start` (a second free is
+// detected and does nothing).
 void calrep_run_free(calrep_run *run);
 
 // Creates a runtime with `worker_threads` threads (0: one per core).
@@ -404,7 +484,8 @@ calrep_status calrep_runtime_new(uint32_t worker_threads,
 //
 // # Safety
 //
-// `runtime` is NULL or a runtime from `calrep_runtime_new`, freed once.
+// `runtime` is NULL or a runtime from `calrep_runtime_new` (a second
+// free is detected and does nothing).
 void calrep_runtime_free(calrep_runtime *runtime);
 
 // Starts a simulator on a free port, serving `mailboxes` (10 to 100000)
@@ -428,11 +509,34 @@ calrep_status calrep_sim_url(const calrep_sim *sim,
                              calrep_string **url_out,
                              calrep_error **error_out);
 
+// A fresh access token the simulator accepts (an app-only token, as its
+// token endpoint would issue): what a host's token callback hands over in
+// its own tests of `host_tokens = true` sites.
+//
+// # Safety
+//
+// `sim` is live; `token_out` is writable; `error_out` is NULL or writable.
+calrep_status calrep_sim_issue_token(const calrep_sim *sim,
+                                     calrep_string **token_out,
+                                     calrep_error **error_out);
+
+// Makes the simulator wait `latency_ms` before answering each EWS request
+// (0: answer at once), as a slow or distant server does: for hosts that
+// test progress display, timeouts or cancellation.
+//
+// # Safety
+//
+// `sim` is live; `error_out` is NULL or writable.
+calrep_status calrep_sim_set_latency(const calrep_sim *sim,
+                                     uint32_t latency_ms,
+                                     calrep_error **error_out);
+
 // Stops and frees a simulator. NULL does nothing.
 //
 // # Safety
 //
-// `sim` is NULL or a simulator from `calrep_sim_start`, freed once.
+// `sim` is NULL or a simulator from `calrep_sim_start` (a second free is
+// detected and does nothing).
 void calrep_sim_free(calrep_sim *sim);
 
 // The string's bytes, NUL-terminated; valid until it is freed. An empty
@@ -456,6 +560,28 @@ size_t calrep_string_len(const calrep_string *s);
 //
 // `s` is NULL or a string the library returned, freed only once.
 void calrep_string_free(calrep_string *s);
+
+// Answers a token request with the access token (without `Bearer `).
+//
+// # Safety
+//
+// `request` is the request passed to the running callback; `token` points
+// to `token_len` bytes; `error_out` is NULL or writable.
+calrep_status calrep_token_request_set(const calrep_token_request *request,
+                                       const uint8_t *token,
+                                       size_t token_len,
+                                       calrep_error **error_out);
+
+// Answers a token request with the reason no token can be had (it appears
+// in the mailbox's error).
+//
+// # Safety
+//
+// As `calrep_token_request_set`, with `reason`.
+calrep_status calrep_token_request_fail(const calrep_token_request *request,
+                                        const uint8_t *reason,
+                                        size_t reason_len,
+                                        calrep_error **error_out);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -5,6 +5,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use crate::error::{Failure, calrep_error};
+use crate::handle::Handle;
 use crate::status::calrep_status;
 
 /// Runs `body`; on failure (or a panic) fills `*error_out` when it is not
@@ -31,7 +32,7 @@ pub(crate) fn guard(
     let status = failure.status;
     if !error_out.is_null() {
         // SAFETY: the caller passes NULL or a writable pointer.
-        unsafe { *error_out = Box::into_raw(Box::new(failure.into_error())) };
+        unsafe { *error_out = failure.into_error().into_handle() };
     }
     status
 }
@@ -65,12 +66,21 @@ pub(crate) unsafe fn text<'a>(ptr: *const u8, len: usize, name: &str) -> Result<
     }
     // SAFETY: the caller guarantees `len` readable bytes.
     let bytes = unsafe { std::slice::from_raw_parts(ptr, len) };
-    std::str::from_utf8(bytes).map_err(|e| {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
         Failure::new(
             calrep_status::InvalidUtf8,
             format!("{name} is not valid UTF-8 (at byte {})", e.valid_up_to()),
         )
-    })
+    })?;
+    // A NUL inside would cut the text short wherever it is passed on as a
+    // C string, so it is refused rather than silently truncated.
+    match text.bytes().position(|b| b == 0) {
+        Some(at) => Err(Failure::new(
+            calrep_status::InvalidArgument,
+            format!("{name} contains a NUL byte (at byte {at})"),
+        )),
+        None => Ok(text),
+    }
 }
 
 /// Writes `value` through a non-NULL out-pointer.

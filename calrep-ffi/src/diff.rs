@@ -1,6 +1,7 @@
 //! Comparing two versions of a calendar without an engine.
 
 use calrep_core::calendar::{CalendarDiff, CalendarItem};
+use calrep_core::ical::{IcsDiffError, diff_ics};
 
 use crate::boundary::{guard, non_null, put, text};
 use crate::engine::instant;
@@ -8,11 +9,25 @@ use crate::error::{Failure, calrep_error};
 use crate::status::calrep_status;
 use crate::string::calrep_string;
 
-/// The difference between two versions of a calendar, each a JSON array of
-/// calendar items (as the replica and `calrep_engine_occurrences` show
-/// them), with occurrence changes in [`from`, `to`): a JSON object with
-/// `added`, `removed`, `modified` (with the fields that differ) and
-/// `occurrences` (added, removed, moved, modified).
+/// How `calrep_diff` reads its two calendars.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum calrep_calendar_format {
+    /// A JSON array of calendar items, as the replica keeps them.
+    Json = 0,
+    /// RFC 5545 iCalendar text (`BEGIN:VCALENDAR`…), as
+    /// `calrep_engine_export` writes it.
+    Icalendar = 1,
+}
+
+/// The difference between two versions of a calendar given in `format` (a
+/// `calrep_calendar_format`), with occurrence changes in [`from`, `to`)
+/// (RFC 3339 instants): a JSON object with `added`, `removed`, `modified`
+/// and `occurrences` (`added`, `removed`, `moved`, `modified`, each with
+/// `uid` and `original_start`). From JSON items, `added`/`removed` hold the
+/// items and `modified` their fields that differ; from iCalendar,
+/// `added`/`removed` hold UIDs and `modified` the UID with the fields
+/// (`summary`, `start`, `duration`, `recurrence`, `overrides`).
 ///
 /// Thread safety: may be called from any thread at any time.
 ///
@@ -30,6 +45,7 @@ pub unsafe extern "C" fn calrep_diff(
     from_len: usize,
     to: *const u8,
     to_len: usize,
+    format: u32,
     json_out: *mut *mut calrep_string,
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
@@ -46,21 +62,42 @@ pub unsafe extern "C" fn calrep_diff(
                 text(to, to_len, "to")?,
             )
         };
-        let items = |name: &str, json: &str| -> Result<Vec<CalendarItem>, Failure> {
-            serde_json::from_str(json).map_err(|e| {
-                Failure::new(
-                    calrep_status::InvalidArgument,
-                    format!("{name} is not a JSON array of calendar items: {e}"),
-                )
-            })
-        };
-        let (before, after) = (items("before", before)?, items("after", after)?);
         let (from, to) = (instant("from", from)?, instant("to", to)?);
-        let diff = CalendarDiff::between(&before, &after, from, to)
-            .map_err(|e| Failure::new(calrep_status::ExpansionFailed, e.to_string()))?;
-        let json = crate::string::json(&diff)?;
+        let json = match format {
+            f if f == calrep_calendar_format::Json as u32 => {
+                let (before, after) = (items("before", before)?, items("after", after)?);
+                let diff = CalendarDiff::between(&before, &after, from, to)
+                    .map_err(|e| Failure::new(calrep_status::ExpansionFailed, e.to_string()))?;
+                crate::string::json(&diff)?
+            }
+            f if f == calrep_calendar_format::Icalendar as u32 => {
+                let diff = diff_ics(before, after, from, to).map_err(|e| {
+                    let status = match e {
+                        IcsDiffError::Read { .. } => calrep_status::InvalidArgument,
+                        _ => calrep_status::ExpansionFailed,
+                    };
+                    Failure::new(status, e.to_string())
+                })?;
+                crate::string::json(&diff)?
+            }
+            other => {
+                return Err(Failure::new(
+                    calrep_status::InvalidArgument,
+                    format!("format {other} is neither CALREP_CALENDAR_FORMAT_JSON nor _ICALENDAR"),
+                ));
+            }
+        };
         // SAFETY: checked non-NULL above.
         unsafe { put(json_out, json) };
         Ok(())
+    })
+}
+
+fn items(name: &str, json: &str) -> Result<Vec<CalendarItem>, Failure> {
+    serde_json::from_str(json).map_err(|e| {
+        Failure::new(
+            calrep_status::InvalidArgument,
+            format!("{name} is not a JSON array of calendar items: {e}"),
+        )
     })
 }

@@ -2,7 +2,7 @@
 
 use std::ffi::c_void;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use calrep_core::engine::{Engine, EngineError, RunOptions, Shutdown};
@@ -13,9 +13,11 @@ use calrep_core::{Config, SystemClock, TaskId};
 use crate::boundary::{guard, non_null, put, text};
 use crate::error::{Failure, calrep_error};
 use crate::events::{Events, HostCallback, calrep_event_callback, calrep_finalizer};
+use crate::handle::Handle;
 use crate::runtime::calrep_runtime;
 use crate::status::calrep_status;
 use crate::string::calrep_string;
+use crate::tokens::{HostTokens, TokenFn, calrep_token_callback};
 
 /// The format of configuration text.
 #[repr(u32)]
@@ -35,10 +37,48 @@ pub const CALREP_RUN_DRY_RUN: u32 = 2;
 /// An engine over a configuration and the replica it names.
 #[derive(Debug)]
 pub struct calrep_engine {
-    pub(crate) engine: Arc<Engine>,
+    /// Built on first use, so that registrations made before (the token
+    /// callback) shape its sources.
+    core: OnceLock<Arc<Engine>>,
+    config: Config,
+    tokens: Mutex<Option<Arc<HostCallback<TokenFn>>>>,
     replica: Arc<SqliteReplica>,
     pub(crate) runtime: Arc<tokio::runtime::Runtime>,
     pub(crate) events: Arc<Events>,
+}
+
+impl calrep_engine {
+    /// The engine, built now if this is its first use.
+    pub(crate) fn core(&self) -> &Arc<Engine> {
+        self.core.get_or_init(|| {
+            let tokens = self
+                .tokens
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone();
+            // Sources that spawn tasks need the runtime entered.
+            let _entered = self.runtime.enter();
+            let mut engine = Engine::from_config(
+                self.config.clone(),
+                self.replica.clone() as Arc<dyn Replica>,
+                Arc::new(SystemClock),
+            )
+            .with_events(Events::sink(&self.events));
+            if let Some(callback) = tokens {
+                engine = engine.with_host_tokens(|site| {
+                    Arc::new(HostTokens {
+                        callback: Arc::clone(&callback),
+                        site: site.to_string(),
+                    })
+                });
+            }
+            Arc::new(engine)
+        })
+    }
+}
+
+impl Handle for calrep_engine {
+    const NAME: &'static str = "calrep_engine";
 }
 
 pub(crate) fn engine_failure(e: EngineError) -> Failure {
@@ -76,8 +116,8 @@ pub unsafe extern "C" fn calrep_engine_new(
 ) -> calrep_status {
     guard(error_out, || {
         non_null(out, "out")?;
-        // SAFETY: the caller passes a live runtime (checked non-NULL).
-        let runtime = unsafe { &*non_null(runtime, "runtime")? };
+        // SAFETY: the host keeps the runtime alive during the call.
+        let runtime = unsafe { calrep_runtime::arg(runtime, "runtime")? };
         // SAFETY: lengths as documented.
         let (config, base_dir) = unsafe {
             (
@@ -105,26 +145,16 @@ pub unsafe extern "C" fn calrep_engine_new(
             SqliteReplica::open(&path)
                 .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?,
         );
-        let rt = Arc::clone(&runtime.inner);
-        let events = Arc::new(Events::default());
-        let engine = {
-            // Sources that spawn tasks need the runtime entered.
-            let _entered = rt.enter();
-            Engine::from_config(
-                config,
-                replica.clone() as Arc<dyn Replica>,
-                Arc::new(SystemClock),
-            )
-            .with_events(Events::sink(&events))
-        };
         let handle = calrep_engine {
-            engine: Arc::new(engine),
+            core: OnceLock::new(),
+            config,
+            tokens: Mutex::new(None),
             replica,
-            runtime: rt,
-            events,
+            runtime: Arc::clone(&runtime.inner),
+            events: Arc::new(Events::default()),
         };
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, Box::into_raw(Box::new(handle))) };
+        unsafe { put(out, handle.into_handle()) };
         Ok(())
     })
 }
@@ -133,17 +163,14 @@ pub unsafe extern "C" fn calrep_engine_new(
 ///
 /// # Safety
 ///
-/// `engine` is NULL or an engine from `calrep_engine_new`, freed once, with
-/// no call on it still running.
+/// `engine` is NULL or an engine from `calrep_engine_new` (a second free is
+/// detected and does nothing), with no call on it still running.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_engine_free(engine: *mut calrep_engine) {
-    if !engine.is_null() {
-        let _ = guard(std::ptr::null_mut(), || {
-            // SAFETY: made by Box::into_raw; freed once.
-            drop(unsafe { Box::from_raw(engine) });
-            Ok(())
-        });
-    }
+    let _ = guard(std::ptr::null_mut(), || {
+        drop(calrep_engine::release(engine));
+        Ok(())
+    });
 }
 
 /// The engine and a task id from the arguments.
@@ -156,11 +183,60 @@ pub(crate) unsafe fn engine_and_task<'a>(
     task: *const u8,
     task_len: usize,
 ) -> Result<(&'a calrep_engine, TaskId), Failure> {
-    // SAFETY: the caller passes a live engine (checked non-NULL).
-    let engine = unsafe { &*non_null(engine, "engine")? };
+    // SAFETY: the host keeps the engine alive during the call.
+    let engine = unsafe { calrep_engine::arg(engine, "engine")? };
     // SAFETY: `task_len` readable bytes.
     let task = unsafe { text(task, task_len, "task")? };
     Ok((engine, TaskId::new(task)))
+}
+
+/// Registers the callback that supplies access tokens to every site
+/// configured with `host_tokens = true` (see `calrep_token_callback`).
+/// `finalizer`, if not NULL, is called exactly once with `user_data` when
+/// the engine and every run using the callback are gone (or at once, when
+/// this call fails). Must come before the engine's first run, plan or
+/// verify, which build its sources; a second registration replaces the
+/// first.
+///
+/// # Safety
+///
+/// `engine` is live; `callback` and `finalizer` may be called from any
+/// thread with `user_data` until the finalizer runs; `error_out` is NULL or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_set_token_callback(
+    engine: *const calrep_engine,
+    callback: calrep_token_callback,
+    user_data: *mut c_void,
+    finalizer: calrep_finalizer,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    // Owned from here on, so that every failure below finalizes it once.
+    let host = callback.map(|f| HostCallback {
+        f,
+        user_data,
+        finalizer,
+    });
+    if host.is_none()
+        && let Some(finalize) = finalizer
+    {
+        // SAFETY: the host's finalizer for its data, called once.
+        unsafe { finalize(user_data) };
+    }
+    guard(error_out, move || {
+        // SAFETY: the host keeps the engine alive during the call.
+        let engine = unsafe { calrep_engine::arg(engine, "engine")? };
+        let host =
+            host.ok_or_else(|| Failure::new(calrep_status::NullParameter, "callback is NULL"))?;
+        if engine.core.get().is_some() {
+            return Err(Failure::new(
+                calrep_status::InvalidArgument,
+                "the token callback must be set before the engine's first run, plan or verify",
+            ));
+        }
+        *engine.tokens.lock().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(host));
+        Ok(())
+    })
 }
 
 /// Runs a task once and waits for it; writes the run report (JSON, as
@@ -190,12 +266,43 @@ pub unsafe extern "C" fn calrep_engine_run(
         let options = run_options(flags, None);
         let report = engine
             .runtime
-            .block_on(engine.engine.run_task(&task, options))
+            .block_on(engine.core().run_task(&task, options))
             .map_err(engine_failure)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(report_out, calrep_string::boxed(report.to_json())) };
         Ok(())
     })
+}
+
+/// What a run of the task would do, without writing anything: the source
+/// is read and the report (JSON, as for `calrep_engine_run`) counts the
+/// items and occurrences a run would add, change and remove. The same as
+/// `calrep_engine_run` with `CALREP_RUN_DRY_RUN`.
+///
+/// Blocks the calling thread; must not be called from a runtime thread.
+///
+/// # Safety
+///
+/// As `calrep_engine_run`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_engine_plan(
+    engine: *const calrep_engine,
+    task: *const u8,
+    task_len: usize,
+    report_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    // SAFETY: the same contract.
+    unsafe {
+        calrep_engine_run(
+            engine,
+            task,
+            task_len,
+            CALREP_RUN_DRY_RUN,
+            report_out,
+            error_out,
+        )
+    }
 }
 
 /// Compares each of the task's mailboxes with a full read of its source;
@@ -220,7 +327,7 @@ pub unsafe extern "C" fn calrep_engine_verify(
         let (engine, task) = unsafe { engine_and_task(engine, task, task_len)? };
         let report = engine
             .runtime
-            .block_on(engine.engine.verify(&task))
+            .block_on(engine.core().verify(&task))
             .map_err(engine_failure)?;
         let json = serde_json::to_string_pretty(&report)
             .map(calrep_string::boxed)
@@ -254,8 +361,8 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
 ) -> calrep_status {
     guard(error_out, || {
         non_null(json_out, "json_out")?;
-        // SAFETY: the caller passes a live engine (checked non-NULL).
-        let engine = unsafe { &*non_null(engine, "engine")? };
+        // SAFETY: the host keeps the engine alive during the call.
+        let engine = unsafe { calrep_engine::arg(engine, "engine")? };
         // SAFETY: lengths as documented.
         let (mailbox, from, to) = unsafe {
             (
@@ -317,8 +424,8 @@ pub unsafe extern "C" fn calrep_engine_export(
 ) -> calrep_status {
     guard(error_out, || {
         non_null(ical_out, "ical_out")?;
-        // SAFETY: the caller passes a live engine (checked non-NULL).
-        let engine = unsafe { &*non_null(engine, "engine")? };
+        // SAFETY: the host keeps the engine alive during the call.
+        let engine = unsafe { calrep_engine::arg(engine, "engine")? };
         // SAFETY: lengths as documented.
         let (mailbox, calendar) = unsafe {
             (
@@ -384,8 +491,8 @@ pub unsafe extern "C" fn calrep_engine_set_event_callback(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        // SAFETY: the caller passes a live engine (checked non-NULL).
-        let engine = unsafe { &*non_null(engine, "engine")? };
+        // SAFETY: the host keeps the engine alive during the call.
+        let engine = unsafe { calrep_engine::arg(engine, "engine")? };
         let callback = callback.map(|f| HostCallback {
             f,
             user_data,
@@ -421,8 +528,8 @@ pub unsafe extern "C" fn calrep_engine_next_event(
 ) -> calrep_status {
     guard(error_out, || {
         non_null(json_out, "json_out")?;
-        // SAFETY: the caller passes a live engine (checked non-NULL).
-        let engine = unsafe { &*non_null(engine, "engine")? };
+        // SAFETY: the host keeps the engine alive during the call.
+        let engine = unsafe { calrep_engine::arg(engine, "engine")? };
         let event = engine
             .events
             .next(Duration::from_millis(u64::from(timeout_ms)))

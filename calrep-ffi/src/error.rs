@@ -2,6 +2,7 @@
 
 use std::ffi::{CString, c_char};
 
+use crate::handle::Handle;
 use crate::status::calrep_status;
 
 /// An error: its status and a message in words. Created by the library,
@@ -17,6 +18,10 @@ pub struct calrep_error {
 pub(crate) struct Failure {
     pub(crate) status: calrep_status,
     pub(crate) message: String,
+}
+
+impl Handle for calrep_error {
+    const NAME: &'static str = "calrep_error";
 }
 
 impl Failure {
@@ -46,10 +51,10 @@ impl Failure {
 /// `error` is NULL or an error the library returned and not yet freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_error_status(error: *const calrep_error) -> calrep_status {
-    // SAFETY: the caller passes NULL or a live error.
-    match unsafe { error.as_ref() } {
-        Some(e) => e.status,
-        None => calrep_status::NullParameter,
+    // SAFETY: the host keeps the error until it frees it.
+    match unsafe { calrep_error::arg(error, "error") } {
+        Ok(e) => e.status,
+        Err(f) => f.status,
     }
 }
 
@@ -61,10 +66,10 @@ pub unsafe extern "C" fn calrep_error_status(error: *const calrep_error) -> calr
 /// `error` is NULL or an error the library returned and not yet freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_error_message(error: *const calrep_error) -> *const c_char {
-    // SAFETY: the caller passes NULL or a live error.
-    match unsafe { error.as_ref() } {
-        Some(e) => e.message.as_ptr(),
-        None => c"".as_ptr(),
+    // SAFETY: the host keeps the error until it frees it.
+    match unsafe { calrep_error::arg(error, "error") } {
+        Ok(e) => e.message.as_ptr(),
+        Err(_) => c"".as_ptr(),
     }
 }
 
@@ -75,8 +80,5 @@ pub unsafe extern "C" fn calrep_error_message(error: *const calrep_error) -> *co
 /// `error` is NULL or an error the library returned, freed only once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_error_free(error: *mut calrep_error) {
-    if !error.is_null() {
-        // SAFETY: the library made it with Box::into_raw; freed once.
-        drop(unsafe { Box::from_raw(error) });
-    }
+    drop(calrep_error::release(error));
 }

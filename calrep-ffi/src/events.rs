@@ -35,6 +35,12 @@ unsafe impl<F: Copy> Send for HostCallback<F> {}
 // SAFETY: as above; the library never touches `user_data` itself.
 unsafe impl<F: Copy> Sync for HostCallback<F> {}
 
+impl<F: Copy> std::fmt::Debug for HostCallback<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HostCallback")
+    }
+}
+
 impl<F: Copy> Drop for HostCallback<F> {
     fn drop(&mut self) {
         if let Some(finalize) = self.finalizer {

@@ -8,8 +8,11 @@
 //!   grouped by area) and, when `error_out` is not NULL, set `*error_out`
 //!   to an error object (status and message) that the host frees with
 //!   `calrep_error_free`. Outputs are written only on success.
-//! - Strings in are UTF-8 pointer + length (no NUL needed); invalid UTF-8 is
-//!   a status, never undefined behaviour. Strings out are `calrep_string`
+//! - Every handle given out is recorded until it is freed: a freed or
+//!   mistyped handle is `CALREP_STATUS_STALE_HANDLE`, and freeing one twice
+//!   does nothing.
+//! - Strings in are UTF-8 pointer + length (no NUL needed); invalid UTF-8 or
+//!   a NUL byte inside is a status, never undefined behaviour. Strings out are `calrep_string`
 //!   objects owned by the library and freed with `calrep_string_free`.
 //! - Every export runs behind a panic boundary: a panic is
 //!   `CALREP_STATUS_PANIC`, never an unwind into the host.
@@ -23,14 +26,17 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod expand;
+pub(crate) mod handle;
 pub mod run;
 pub mod runtime;
 pub mod sim;
 pub mod status;
 pub mod string;
+pub mod tokens;
 
 use std::ffi::c_char;
 
+pub use diff::calrep_calendar_format;
 pub use engine::{
     CALREP_EXPORT_INLINE_ATTACHMENTS, CALREP_RUN_DRY_RUN, CALREP_RUN_FORCE, calrep_config_format,
     calrep_engine,
@@ -42,6 +48,7 @@ pub use runtime::calrep_runtime;
 pub use sim::calrep_sim;
 pub use status::calrep_status;
 pub use string::calrep_string;
+pub use tokens::{calrep_token_callback, calrep_token_request};
 
 /// The library version as a NUL-terminated string, `"calrep-ffi/x.y.z"`.
 /// The pointer is static: never free it.

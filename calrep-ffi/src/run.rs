@@ -9,6 +9,7 @@ use crate::boundary::{guard, non_null, put};
 use crate::engine::{calrep_engine, engine_and_task, engine_failure, run_options};
 use crate::error::{Failure, calrep_error};
 use crate::events::{HostCallback, calrep_finalizer};
+use crate::handle::Handle;
 use crate::status::calrep_status;
 use crate::string::calrep_string;
 
@@ -30,6 +31,10 @@ pub type calrep_run_callback = Option<
 #[derive(Debug)]
 pub struct calrep_run {
     cancel: Shutdown,
+}
+
+impl Handle for calrep_run {
+    const NAME: &'static str = "calrep_run";
 }
 
 type Completion =
@@ -70,7 +75,7 @@ pub unsafe extern "C" fn calrep_engine_run_start(
             user_data,
             finalizer,
         };
-        let core = Arc::clone(&engine.engine);
+        let core = Arc::clone(engine.core());
         engine.runtime.spawn(async move {
             let result = core.run_task(&task, options).await;
             let host = host;
@@ -88,7 +93,7 @@ pub unsafe extern "C" fn calrep_engine_run_start(
                 Err(e) => {
                     let failure = engine_failure(e);
                     let status = failure.status;
-                    let error = Box::into_raw(Box::new(failure.into_error()));
+                    let error = failure.into_error().into_handle();
                     // SAFETY: as above, with the error.
                     unsafe { (host.f)(host.user_data, status, std::ptr::null(), error) };
                     // SAFETY: made just above, freed once.
@@ -99,7 +104,7 @@ pub unsafe extern "C" fn calrep_engine_run_start(
         });
         let handle = calrep_run { cancel };
         // SAFETY: checked non-NULL above.
-        unsafe { put(run_out, Box::into_raw(Box::new(handle))) };
+        unsafe { put(run_out, handle.into_handle()) };
         Ok(())
     })
 }
@@ -117,8 +122,8 @@ pub unsafe extern "C" fn calrep_run_cancel(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        // SAFETY: the caller passes a live run (checked non-NULL).
-        let run = unsafe { &*non_null(run, "run")? };
+        // SAFETY: the host keeps the run handle alive during the call.
+        let run = unsafe { calrep_run::arg(run, "run")? };
         run.cancel.request();
         Ok(())
     })
@@ -128,11 +133,9 @@ pub unsafe extern "C" fn calrep_run_cancel(
 ///
 /// # Safety
 ///
-/// `run` is NULL or a run from `calrep_engine_run_start`, freed once.
+/// `run` is NULL or a run from `calrep_engine_run_start` (a second free is
+/// detected and does nothing).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_run_free(run: *mut calrep_run) {
-    if !run.is_null() {
-        // SAFETY: made by Box::into_raw; freed once.
-        drop(unsafe { Box::from_raw(run) });
-    }
+    drop(calrep_run::release(run));
 }

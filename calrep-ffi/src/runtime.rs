@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::boundary::{guard, non_null, put};
 use crate::error::{Failure, calrep_error};
+use crate::handle::Handle;
 use crate::status::calrep_status;
 
 /// A tokio runtime owned by the host. Engines and simulators made with it
@@ -13,6 +14,10 @@ use crate::status::calrep_status;
 #[derive(Debug)]
 pub struct calrep_runtime {
     pub(crate) inner: Arc<tokio::runtime::Runtime>,
+}
+
+impl Handle for calrep_runtime {
+    const NAME: &'static str = "calrep_runtime";
 }
 
 /// Creates a runtime with `worker_threads` threads (0: one per core).
@@ -45,7 +50,7 @@ pub unsafe extern "C" fn calrep_runtime_new(
             inner: Arc::new(runtime),
         };
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, Box::into_raw(Box::new(handle))) };
+        unsafe { put(out, handle.into_handle()) };
         Ok(())
     })
 }
@@ -57,15 +62,14 @@ pub unsafe extern "C" fn calrep_runtime_new(
 ///
 /// # Safety
 ///
-/// `runtime` is NULL or a runtime from `calrep_runtime_new`, freed once.
+/// `runtime` is NULL or a runtime from `calrep_runtime_new` (a second
+/// free is detected and does nothing).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_runtime_free(runtime: *mut calrep_runtime) {
-    if runtime.is_null() {
-        return;
-    }
     let _ = guard(std::ptr::null_mut(), || {
-        // SAFETY: made by Box::into_raw in calrep_runtime_new; freed once.
-        let handle = unsafe { Box::from_raw(runtime) };
+        let Some(handle) = calrep_runtime::release(runtime) else {
+            return Ok(());
+        };
         if let Ok(rt) = Arc::try_unwrap(handle.inner) {
             rt.shutdown_timeout(Duration::from_secs(10));
         }

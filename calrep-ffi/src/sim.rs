@@ -8,6 +8,7 @@ use calrep_core::sim::{SimOptions, Simulator};
 
 use crate::boundary::{guard, non_null, put};
 use crate::error::{Failure, calrep_error};
+use crate::handle::Handle;
 use crate::runtime::calrep_runtime;
 use crate::status::calrep_status;
 use crate::string::calrep_string;
@@ -20,6 +21,10 @@ use crate::string::calrep_string;
 pub struct calrep_sim {
     sim: Option<Simulator>,
     runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl Handle for calrep_sim {
+    const NAME: &'static str = "calrep_sim";
 }
 
 /// Starts a simulator on a free port, serving `mailboxes` (10 to 100000)
@@ -38,8 +43,8 @@ pub unsafe extern "C" fn calrep_sim_start(
 ) -> calrep_status {
     guard(error_out, || {
         non_null(out, "out")?;
-        // SAFETY: the caller passes a live runtime (checked non-NULL).
-        let runtime = unsafe { &*non_null(runtime, "runtime")? };
+        // SAFETY: the host keeps the runtime alive during the call.
+        let runtime = unsafe { calrep_runtime::arg(runtime, "runtime")? };
         if !(10..=100_000).contains(&mailboxes) {
             return Err(Failure::new(
                 calrep_status::InvalidArgument,
@@ -62,7 +67,7 @@ pub unsafe extern "C" fn calrep_sim_start(
             runtime: rt,
         };
         // SAFETY: checked non-NULL above.
-        unsafe { put(out, Box::into_raw(Box::new(handle))) };
+        unsafe { put(out, handle.into_handle()) };
         Ok(())
     })
 }
@@ -80,11 +85,62 @@ pub unsafe extern "C" fn calrep_sim_url(
 ) -> calrep_status {
     guard(error_out, || {
         non_null(url_out, "url_out")?;
-        // SAFETY: the caller passes a live simulator (checked non-NULL).
-        let sim = unsafe { &*non_null(sim, "sim")? };
+        // SAFETY: the host keeps the simulator alive during the call.
+        let sim = unsafe { calrep_sim::arg(sim, "sim")? };
         let url = sim.sim.as_ref().map(Simulator::url).unwrap_or_default();
         // SAFETY: checked non-NULL above.
         unsafe { put(url_out, calrep_string::boxed(url)) };
+        Ok(())
+    })
+}
+
+/// A fresh access token the simulator accepts (an app-only token, as its
+/// token endpoint would issue): what a host's token callback hands over in
+/// its own tests of `host_tokens = true` sites.
+///
+/// # Safety
+///
+/// `sim` is live; `token_out` is writable; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_sim_issue_token(
+    sim: *const calrep_sim,
+    token_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        non_null(token_out, "token_out")?;
+        // SAFETY: the host keeps the simulator alive during the call.
+        let sim = unsafe { calrep_sim::arg(sim, "sim")? };
+        let token = sim
+            .sim
+            .as_ref()
+            .map(Simulator::issue_token)
+            .unwrap_or_default();
+        // SAFETY: checked non-NULL above.
+        unsafe { put(token_out, calrep_string::boxed(token)) };
+        Ok(())
+    })
+}
+
+/// Makes the simulator wait `latency_ms` before answering each EWS request
+/// (0: answer at once), as a slow or distant server does: for hosts that
+/// test progress display, timeouts or cancellation.
+///
+/// # Safety
+///
+/// `sim` is live; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_sim_set_latency(
+    sim: *const calrep_sim,
+    latency_ms: u32,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    guard(error_out, || {
+        // SAFETY: the host keeps the simulator alive during the call.
+        let sim = unsafe { calrep_sim::arg(sim, "sim")? };
+        if let Some(s) = &sim.sim {
+            s.set_latency(std::time::Duration::from_millis(u64::from(latency_ms)));
+        }
         Ok(())
     })
 }
@@ -93,19 +149,18 @@ pub unsafe extern "C" fn calrep_sim_url(
 ///
 /// # Safety
 ///
-/// `sim` is NULL or a simulator from `calrep_sim_start`, freed once.
+/// `sim` is NULL or a simulator from `calrep_sim_start` (a second free is
+/// detected and does nothing).
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_sim_free(sim: *mut calrep_sim) {
-    if !sim.is_null() {
-        let _ = guard(std::ptr::null_mut(), || {
-            // SAFETY: made by Box::into_raw; freed once.
-            let mut handle = unsafe { Box::from_raw(sim) };
+    let _ = guard(std::ptr::null_mut(), || {
+        if let Some(mut handle) = calrep_sim::release(sim) {
             // Stopping aborts the server's task, which needs the runtime.
             let _entered = handle.runtime.enter();
             if let Some(s) = handle.sim.take() {
                 s.stop();
             }
-            Ok(())
-        });
-    }
+        }
+        Ok(())
+    });
 }

@@ -13,6 +13,9 @@ pub enum calrep_status {
     InvalidUtf8 = 1002,
     /// An argument is out of range or malformed (a time, a number).
     InvalidArgument = 1003,
+    /// A handle argument is not live: freed already, of another type, or
+    /// not made by calrep.
+    StaleHandle = 1004,
     /// The configuration text is invalid; the message lists every problem.
     ConfigInvalid = 2001,
     /// The configuration has no such task (or what it refers to is missing).

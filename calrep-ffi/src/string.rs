@@ -3,6 +3,7 @@
 use std::ffi::{CString, c_char};
 
 use crate::error::Failure;
+use crate::handle::Handle;
 use crate::status::calrep_status;
 
 /// A UTF-8 string owned by the library (a JSON report, an iCalendar
@@ -13,12 +14,16 @@ pub struct calrep_string {
     text: CString,
 }
 
+impl Handle for calrep_string {
+    const NAME: &'static str = "calrep_string";
+}
+
 impl calrep_string {
     /// Boxes `text` for the caller (interior NULs, which JSON and iCalendar
     /// never contain, become U+FFFD).
     pub(crate) fn boxed(text: String) -> *mut calrep_string {
         let text = CString::new(text.replace('\0', "\u{fffd}")).unwrap_or_default();
-        Box::into_raw(Box::new(calrep_string { text }))
+        calrep_string { text }.into_handle()
     }
 }
 
@@ -38,10 +43,10 @@ pub(crate) fn json(value: &impl serde::Serialize) -> Result<*mut calrep_string, 
 /// `s` is NULL or a string the library returned and not yet freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_string_ptr(s: *const calrep_string) -> *const c_char {
-    // SAFETY: the caller passes NULL or a live string.
-    match unsafe { s.as_ref() } {
-        Some(s) => s.text.as_ptr(),
-        None => c"".as_ptr(),
+    // SAFETY: the host keeps the string until it frees it.
+    match unsafe { calrep_string::arg(s, "s") } {
+        Ok(s) => s.text.as_ptr(),
+        Err(_) => c"".as_ptr(),
     }
 }
 
@@ -52,8 +57,8 @@ pub unsafe extern "C" fn calrep_string_ptr(s: *const calrep_string) -> *const c_
 /// `s` is NULL or a string the library returned and not yet freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_string_len(s: *const calrep_string) -> usize {
-    // SAFETY: the caller passes NULL or a live string.
-    unsafe { s.as_ref() }.map_or(0, |s| s.text.as_bytes().len())
+    // SAFETY: the host keeps the string until it frees it.
+    unsafe { calrep_string::arg(s, "s") }.map_or(0, |s| s.text.as_bytes().len())
 }
 
 /// Frees a string. NULL does nothing.
@@ -63,8 +68,5 @@ pub unsafe extern "C" fn calrep_string_len(s: *const calrep_string) -> usize {
 /// `s` is NULL or a string the library returned, freed only once.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_string_free(s: *mut calrep_string) {
-    if !s.is_null() {
-        // SAFETY: made by Box::into_raw in `boxed`; freed once.
-        drop(unsafe { Box::from_raw(s) });
-    }
+    drop(calrep_string::release(s));
 }

@@ -1,7 +1,8 @@
 //! The C ABI from real host processes, against the freshly built
 //! `libcalrep.so`: C programs (`tests/c/*.c`, gcc `-std=c11 -Wall -Wextra
-//! -Werror`, `include/calrep.h`) run natively and under valgrind, which must
-//! report no errors and no definite or indirect leaks; and a C# program
+//! -Werror`, `include/calrep.h`) linked dynamically, run natively and under
+//! valgrind, which must report no errors and no definite or indirect leaks,
+//! and linked statically; and a C# program
 //! (`tests/dotnet/*.cs`, Mono's mcs at C# 7.2, the subset .NET 8 also
 //! compiles) run with mono.
 
@@ -10,9 +11,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Where cargo put the `libcalrep.so` built for this test: next to the
-/// test binary in `target/<profile>/deps` (a plain `cargo test` leaves it
-/// there), else `target/<profile>` (after `cargo build`).
+/// Where cargo put the `libcalrep.so` and `libcalrep.a` built for this
+/// test: next to the test binary in `target/<profile>/deps` (a plain
+/// `cargo test` leaves them there), else `target/<profile>` (after `cargo
+/// build`).
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let deps = exe.parent().unwrap();
@@ -29,17 +31,32 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// How a C program links calrep.
+#[derive(Clone, Copy)]
+enum Link {
+    /// `-lcalrep`: `libcalrep.so`, found through `LD_LIBRARY_PATH`.
+    Dynamic,
+    /// `libcalrep.a` into the program, with the system libraries it needs.
+    Static,
+}
+
 /// Compiles `tests/c/<name>.c`; returns the program.
-fn compile(name: &str, dir: &Path) -> PathBuf {
+fn compile(name: &str, dir: &Path, link: Link) -> PathBuf {
     let crate_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let program = dir.join(name);
-    let out = Command::new("gcc")
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
+    let mut gcc = Command::new("gcc");
+    gcc.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-g", "-I"])
         .arg(crate_dir.join("include"))
-        .arg(crate_dir.join(format!("tests/c/{name}.c")))
-        .arg("-L")
-        .arg(library_dir())
-        .args(["-lcalrep", "-o"])
+        .arg(crate_dir.join(format!("tests/c/{name}.c")));
+    match link {
+        Link::Dynamic => gcc.arg("-L").arg(library_dir()).arg("-lcalrep"),
+        Link::Static => {
+            gcc.arg(library_dir().join("libcalrep.a"))
+                .args(["-lpthread", "-ldl", "-lm"])
+        }
+    };
+    let out = gcc
+        .arg("-o")
         .arg(&program)
         .output()
         .expect("gcc (scripts/test installs it)");
@@ -68,7 +85,7 @@ fn run(mut command: Command, what: &str) {
 #[test]
 fn the_c_smoke_host_passes_natively_and_under_valgrind() {
     let dir = scratch("smoke");
-    let program = compile("smoke", &dir);
+    let program = compile("smoke", &dir, Link::Dynamic);
     let mut native = Command::new(&program);
     native.arg(dir.join("native"));
     std::fs::create_dir_all(dir.join("native")).unwrap();
@@ -88,6 +105,35 @@ fn the_c_smoke_host_passes_natively_and_under_valgrind() {
     run(
         valgrind,
         "smoke under valgrind (scripts/test installs valgrind)",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_c_smoke_host_passes_linked_statically() {
+    let dir = scratch("static");
+    let program = compile("smoke", &dir, Link::Static);
+    let needed = Command::new("readelf")
+        .arg("-d")
+        .arg(&program)
+        .output()
+        .unwrap();
+    let needed = String::from_utf8_lossy(&needed.stdout);
+    assert!(
+        needed.contains("NEEDED") && !needed.contains("libcalrep"),
+        "the static program still needs libcalrep.so:\n{needed}"
+    );
+    std::fs::create_dir_all(dir.join("run")).unwrap();
+    // No LD_LIBRARY_PATH: nothing of calrep is loaded at run time.
+    let out = Command::new(&program)
+        .arg(dir.join("run"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the static program exited with {}:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
     );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -147,6 +147,31 @@ fn every_problem_is_reported_at_once_with_file_and_path() {
 }
 
 #[test]
+fn host_tokens_stand_alone() {
+    let site = |ews: &str| {
+        format!(
+            "[[sites]]\nid = \"online\"\n[sites.ews]\nurl = \"https://outlook.office365.com/EWS/Exchange.asmx\"\n{ews}\n"
+        )
+    };
+    // Neither a username nor a secret is needed.
+    let config = Config::parse(&site("host_tokens = true"), "calrep.toml").unwrap();
+    assert!(config.sites[0].ews.as_ref().unwrap().host_tokens);
+    assert_eq!(
+        problems(&site("host_tokens = true\npassword_env = \"PW\"")),
+        [
+            "calrep.toml: sites[0].ews.password: give either a password (Basic) or host_tokens, not both"
+        ]
+    );
+    let with_oauth = problems(&site(
+        "host_tokens = true\noauth = { tenant = \"contoso.onmicrosoft.com\", client_id = \"6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d\", secret_env = \"S\" }",
+    ));
+    assert_eq!(
+        with_oauth,
+        ["calrep.toml: sites[0].ews.oauth: give either oauth or host_tokens, not both"]
+    );
+}
+
+#[test]
 fn unknown_keys_are_reported_wherever_they_are() {
     let lines = problems(
         r#"

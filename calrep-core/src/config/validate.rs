@@ -160,6 +160,20 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
             report.add(format!("{at}.ews.url"), format!("{:?} {p}", ews.url));
         }
         match &ews.oauth {
+            None if ews.host_tokens => {
+                if ews.password_env.is_some() || ews.password_file.is_some() {
+                    report.add(
+                        format!("{at}.ews.password"),
+                        "give either a password (Basic) or host_tokens, not both",
+                    );
+                }
+            }
+            Some(_) if ews.host_tokens => {
+                report.add(
+                    format!("{at}.ews.oauth"),
+                    "give either oauth or host_tokens, not both",
+                );
+            }
             None => {
                 if ews.username.trim().is_empty() {
                     report.add(

@@ -259,6 +259,64 @@ impl Engine {
         self
     }
 
+    /// Gives every site configured with `host_tokens = true` an EWS source
+    /// whose bearer tokens come from `provider_for(site)`: the host's own
+    /// identity library instead of a secret calrep reads.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use calrep_core::{Config, Secret, SystemClock};
+    /// # use calrep_core::engine::Engine;
+    /// # use calrep_core::ews::TokenProvider;
+    /// # use calrep_core::mailbox::MailboxError;
+    /// # use calrep_core::replica::SqliteReplica;
+    /// #[derive(Debug)]
+    /// struct Msal;
+    /// #[async_trait::async_trait]
+    /// impl TokenProvider for Msal {
+    ///     async fn token(&self) -> Result<Secret, MailboxError> {
+    ///         Ok(Secret::new("eyJ0eXAiOiJKV1Qi…"))
+    ///     }
+    /// }
+    /// let config = Config::parse(r#"
+    ///     [[sites]]
+    ///     id = "online"
+    ///     ews = { url = "https://outlook.office365.com/EWS/Exchange.asmx", host_tokens = true }
+    /// "#, "calrep.toml")?;
+    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    /// # let _entered = _rt.enter();
+    /// let engine = Engine::from_config(config, Arc::new(SqliteReplica::open_in_memory()?), Arc::new(SystemClock))
+    ///     .with_host_tokens(|_site| Arc::new(Msal));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_host_tokens(
+        mut self,
+        provider_for: impl Fn(&SiteId) -> Arc<dyn crate::ews::TokenProvider>,
+    ) -> Self {
+        let sites: Vec<_> = self
+            .config
+            .sites
+            .iter()
+            .filter_map(|site| {
+                let ews = site.ews.as_ref().filter(|e| e.host_tokens)?;
+                let credentials = crate::ews::Credentials::Tokens(provider_for(&site.id));
+                Some((
+                    site.id.clone(),
+                    EwsSource::new(site.id.as_str(), ews, site.proxy.as_ref(), credentials),
+                ))
+            })
+            .collect();
+        for (site, source) in sites {
+            match source {
+                Ok(source) => self = self.with_ews_source(site, source),
+                Err(e) => {
+                    self.setup_errors.insert(site, e.to_string());
+                }
+            }
+        }
+        self
+    }
+
     /// Registers the mailbox source for a site.
     pub fn with_source(mut self, site: SiteId, source: Arc<dyn MailboxSource>) -> Self {
         self.sources.insert(site, source);

@@ -149,6 +149,13 @@ impl EwsSource {
             .ews
             .as_ref()
             .ok_or_else(|| error("the site has no [ews] section".into()))?;
+        if endpoint.host_tokens {
+            return Err(error(
+                "takes its access tokens from the host application, and none is registered \
+                 (register a token callback before the first run)"
+                    .into(),
+            ));
+        }
         let credentials = match &endpoint.oauth {
             Some(app) => {
                 let secret = app.secret().map_err(|e| error(e.to_owned()))?;

@@ -4,9 +4,11 @@
 //! all-day events as dates, and attachments as content-hash URIs or inline;
 //! and reading series back out of iCalendar files ([`read_series`]).
 
+mod diff;
 mod mailbox;
 mod read;
 
+pub use diff::{IcsChange, IcsDiff, IcsDiffError, diff_ics};
 pub use mailbox::{ExportError, MailboxExport, export_mailbox};
 pub use read::{IcsError, IcsOverride, IcsSeries, parse_duration, read_series};
 

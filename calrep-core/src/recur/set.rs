@@ -235,6 +235,26 @@ impl RecurrenceSet {
         self
     }
 
+    /// Whether the set is its start alone: no rules and no `RDATE`s.
+    ///
+    /// ```
+    /// use calrep_core::recur::{RecurrenceSet, SeriesStart};
+    /// let once = RecurrenceSet::new(SeriesStart::Date("2026-03-02".parse()?));
+    /// assert!(once.is_single());
+    /// assert!(!once.rule("FREQ=DAILY".parse()?).is_single());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn is_single(&self) -> bool {
+        self.rules.is_empty() && self.rdates.is_empty()
+    }
+
+    /// Whether two sets have the same rules, `RDATE`s, `EXDATE`s and
+    /// `EXRULE`s, whatever their starts.
+    pub(crate) fn same_recurrence(&self, other: &Self) -> bool {
+        (&self.rules, &self.rdates, &self.exdates, &self.exrules)
+            == (&other.rules, &other.rdates, &other.exdates, &other.exrules)
+    }
+
     /// The series' start.
     pub fn start(&self) -> SeriesStart {
         self.start

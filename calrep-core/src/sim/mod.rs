@@ -199,6 +199,12 @@ impl Simulator {
         format!("http://{}/simulated-tenant/oauth2/v2.0/token", self.addr)
     }
 
+    /// An app-only access token, as the token endpoint would issue it: for
+    /// hosts that test their own token supply (`host_tokens = true`).
+    pub fn issue_token(&self) -> String {
+        self.state.issue_token()
+    }
+
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

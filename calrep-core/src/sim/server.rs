@@ -267,6 +267,19 @@ fn half(body: &str) -> &str {
     &body[..cut]
 }
 
+impl State {
+    /// A new app-only token, valid for the configured lifetime.
+    pub(crate) fn issue_token(&self) -> String {
+        let n = self.issued.fetch_add(1, Ordering::Relaxed);
+        let token = format!(
+            "sim-token-{n}-{:016x}",
+            n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        );
+        lock(&self.tokens).insert(token.clone(), Instant::now() + self.token_lifetime);
+        token
+    }
+}
+
 fn status_of(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
@@ -304,12 +317,7 @@ fn token(state: &State, body: &[u8]) -> Response<Body> {
             "AADSTS7000215: Invalid client secret provided.",
         );
     }
-    let n = state.issued.fetch_add(1, Ordering::Relaxed);
-    let token = format!(
-        "sim-token-{n}-{:016x}",
-        n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    );
-    lock(&state.tokens).insert(token.clone(), Instant::now() + state.token_lifetime);
+    let token = state.issue_token();
     full(
         StatusCode::OK,
         "application/json",

@@ -70,6 +70,43 @@ static void nulls_and_frees(void) {
     CHECK(json == NULL, "output written on failure");
 }
 
+/* Freed, forged and mistyped handles are refused without being read, and
+ * a second free does nothing. */
+static void stale_handles(void) {
+    calrep_error *err = NULL;
+    calrep_runtime *rt = NULL;
+    CHECK(calrep_runtime_new(1, &rt, NULL) == CALREP_STATUS_OK, "runtime");
+    calrep_runtime_free(rt);
+    calrep_runtime_free(rt);
+    calrep_sim *sim = NULL;
+    expect_error(calrep_sim_start(rt, 1, 10, &sim, &err), &err, CALREP_STATUS_STALE_HANDLE,
+                 "runtime is not a live calrep_runtime", "a freed runtime");
+
+    calrep_string *json = NULL;
+    CHECK(calrep_expand(TEXT("FREQ=DAILY;COUNT=2"), TEXT("2026-03-01"), NULL, 0, NULL, 0,
+                        TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"), &json, NULL) == CALREP_STATUS_OK,
+          "expand");
+    /* A string is not an engine. */
+    calrep_string *report = NULL;
+    expect_error(calrep_engine_run((const calrep_engine *)json, TEXT("t"), 0, &report, &err), &err,
+                 CALREP_STATUS_STALE_HANDLE, "engine is not a live calrep_engine", "a string as an engine");
+    calrep_string_free(json);
+    calrep_string_free(json);
+    CHECK(calrep_string_len(json) == 0 && strcmp(calrep_string_ptr(json), "") == 0, "a freed string reads empty");
+
+    CHECK(calrep_runtime_new(1, NULL, &err) == CALREP_STATUS_NULL_PARAMETER, "an error to free twice");
+    calrep_error_free(err);
+    CHECK(calrep_error_status(err) == CALREP_STATUS_STALE_HANDLE, "status of a freed error");
+    calrep_error_free(err);
+    err = NULL;
+
+    /* A NUL inside a string argument is refused, not cut short. */
+    const uint8_t with_nul[] = "FREQ=DAILY\0;COUNT=2";
+    expect_error(calrep_expand(with_nul, sizeof with_nul - 1, TEXT("2026-03-01"), NULL, 0, NULL, 0,
+                               TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"), &json, &err),
+                 &err, CALREP_STATUS_INVALID_ARGUMENT, "rrule contains a NUL byte (at byte 10)", "NUL inside");
+}
+
 static void expand(void) {
     calrep_error *err = NULL;
     calrep_string *json = NULL;
@@ -145,6 +182,35 @@ static void wait_done(struct seen *seen) {
     }
 }
 
+/* The host's token supply: tokens from the simulator, or a refusal. */
+struct tokens {
+    calrep_sim *sim;
+    int refuse;
+    atomic_int asked;
+    atomic_int finalized;
+};
+
+static uint32_t on_token(void *user_data, const uint8_t *site, size_t site_len, calrep_token_request *request) {
+    struct tokens *tokens = user_data;
+    atomic_fetch_add(&tokens->asked, 1);
+    if (site_len != 3 || memcmp(site, "sim", 3) != 0) return 1;
+    if (tokens->refuse) {
+        calrep_token_request_fail(request, TEXT("MSAL: AADSTS50034 the account does not exist"), NULL);
+        return 1;
+    }
+    calrep_string *token = NULL;
+    if (calrep_sim_issue_token(tokens->sim, &token, NULL) != CALREP_STATUS_OK) return 1;
+    calrep_status s = calrep_token_request_set(request, (const uint8_t *)calrep_string_ptr(token),
+                                               calrep_string_len(token), NULL);
+    calrep_string_free(token);
+    return s;
+}
+
+static void on_tokens_finalize(void *user_data) {
+    struct tokens *tokens = user_data;
+    atomic_fetch_add(&tokens->finalized, 1);
+}
+
 /* Writes `text` to dir/name. */
 static int write_file(const char *dir, const char *name, const char *text) {
     char path[4096];
@@ -153,6 +219,65 @@ static int write_file(const char *dir, const char *name, const char *text) {
     if (f == NULL) return 0;
     fputs(text, f);
     return fclose(f) == 0;
+}
+
+/* A site whose tokens come from the host: replicated with the host's
+ * tokens; a host that refuses fails the mailboxes with its reason. */
+static void host_tokens(const char *dir, calrep_runtime *rt, calrep_sim *sim) {
+    calrep_error *err = NULL;
+    calrep_string *url = NULL;
+    CHECK(calrep_sim_url(sim, &url, NULL) == CALREP_STATUS_OK, "url");
+    char config[4096];
+    snprintf(config, sizeof config,
+             "[replica]\npath = \"tokens.db\"\n"
+             "[[sites]]\nid = \"sim\"\ndirectory = \"exchange\"\n"
+             "[sites.ews]\nurl = \"%s\"\nhost_tokens = true\nusername = \"svc-calrep@demo.example\"\n"
+             "[[definitions]]\nid = \"all\"\n"
+             "[[schedules]]\nid = \"nightly\"\ntime_zone = \"UTC\"\nwhen.daily.once.start = \"02:00\"\n"
+             "[[tasks]]\nid = \"two\"\nsite = \"sim\"\ndefinition = \"all\"\nschedule = \"nightly\"\n"
+             "group = { distribution_group = \"all-staff@demo.example\" }\n",
+             calrep_string_ptr(url));
+    calrep_string_free(url);
+
+    static struct tokens good, refusing = {.refuse = 1}, unused;
+    good.sim = sim;
+    calrep_engine *engine = NULL;
+    CHECK(calrep_engine_new(rt, TEXT(config), CALREP_CONFIG_FORMAT_TOML, TEXT(dir), &engine, &err) ==
+              CALREP_STATUS_OK,
+          "engine: %s", err ? calrep_error_message(err) : "");
+    expect_error(calrep_engine_set_token_callback(engine, NULL, &unused, on_tokens_finalize, &err), &err,
+                 CALREP_STATUS_NULL_PARAMETER, "callback", "no token callback");
+    CHECK(atomic_load(&unused.finalized) == 1, "unused data finalized at once");
+    CHECK(calrep_engine_set_token_callback(engine, on_token, &good, on_tokens_finalize, &err) == CALREP_STATUS_OK,
+          "token callback");
+    calrep_string *report = NULL;
+    CHECK(calrep_engine_run(engine, TEXT("two"), 0, &report, &err) == CALREP_STATUS_OK, "run: %s",
+          err ? calrep_error_message(err) : "");
+    CHECK(report != NULL && strstr(calrep_string_ptr(report), "\"outcome\": \"healthy\"") != NULL &&
+              strstr(calrep_string_ptr(report), "not signed in") == NULL,
+          "host-token report %.600s", calrep_string_ptr(report));
+    calrep_string_free(report);
+    CHECK(atomic_load(&good.asked) > 4, "asked %d times", atomic_load(&good.asked));
+    /* Too late: the sources are built. */
+    expect_error(calrep_engine_set_token_callback(engine, on_token, &unused, on_tokens_finalize, &err), &err,
+                 CALREP_STATUS_INVALID_ARGUMENT, "before the engine's first run", "token callback after a run");
+    CHECK(atomic_load(&unused.finalized) == 2, "refused data finalized at once");
+    calrep_engine_free(engine);
+    CHECK(atomic_load(&good.finalized) == 1, "token finalizer ran %d times", atomic_load(&good.finalized));
+
+    engine = NULL;
+    CHECK(calrep_engine_new(rt, TEXT(config), CALREP_CONFIG_FORMAT_TOML, TEXT(dir), &engine, &err) ==
+              CALREP_STATUS_OK,
+          "engine");
+    CHECK(calrep_engine_set_token_callback(engine, on_token, &refusing, on_tokens_finalize, NULL) ==
+              CALREP_STATUS_OK,
+          "refusing callback");
+    CHECK(calrep_engine_run(engine, TEXT("two"), 0, &report, &err) == CALREP_STATUS_OK, "run");
+    CHECK(report != NULL && strstr(calrep_string_ptr(report), "AADSTS50034 the account does not exist") != NULL,
+          "refusal in the report %.600s", calrep_string_ptr(report));
+    calrep_string_free(report);
+    calrep_engine_free(engine);
+    CHECK(atomic_load(&refusing.finalized) == 1, "refusing finalizer");
 }
 
 static void replicate(const char *dir) {
@@ -238,6 +363,8 @@ static void replicate(const char *dir) {
     wait_done(&async_run);
     CHECK(atomic_load(&async_run.status) == CALREP_STATUS_OK && strstr(async_run.report_head, "\"dry_run\": true"),
           "async plan: %.200s", async_run.report_head);
+    /* A slow server, so that the run cannot end before it is cancelled. */
+    CHECK(calrep_sim_set_latency(sim, 300, NULL) == CALREP_STATUS_OK, "latency");
     CHECK(calrep_engine_run_start(engine, TEXT("everyone"), 0, on_done, &cancelled, on_finalize, &run, &err) ==
               CALREP_STATUS_OK,
           "run_start to cancel");
@@ -247,7 +374,13 @@ static void replicate(const char *dir) {
     wait_done(&cancelled);
     CHECK(strstr(cancelled.report_head, "stopped (shutdown or cancel)") != NULL, "cancelled: %.300s",
           cancelled.report_head);
+    CHECK(calrep_sim_set_latency(sim, 0, NULL) == CALREP_STATUS_OK, "no latency");
     CHECK(calrep_run_cancel(NULL, NULL) == CALREP_STATUS_NULL_PARAMETER, "cancel NULL");
+
+    CHECK(calrep_engine_plan(engine, TEXT("everyone"), &report, &err) == CALREP_STATUS_OK, "plan");
+    CHECK(report != NULL && strstr(calrep_string_ptr(report), "\"dry_run\": true") != NULL, "plan %.200s",
+          calrep_string_ptr(report));
+    calrep_string_free(report);
 
     calrep_string *verify = NULL;
     CHECK(calrep_engine_verify(engine, TEXT("everyone"), &verify, &err) == CALREP_STATUS_OK, "verify");
@@ -284,15 +417,37 @@ static void replicate(const char *dir) {
         "\"zone\":{\"source_id\":\"UTC\",\"iana\":\"UTC\"}}]";
     calrep_string *diff = NULL;
     calrep_status ds = calrep_diff(TEXT(before), TEXT(after), TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"),
-                                   &diff, &err);
+                                   CALREP_CALENDAR_FORMAT_JSON, &diff, &err);
     CHECK(ds == CALREP_STATUS_OK, "diff: %s", err ? calrep_error_message(err) : "");
     CHECK(diff != NULL && strstr(calrep_string_ptr(diff), "subject") != NULL, "diff %s", calrep_string_ptr(diff));
     calrep_string_free(diff);
     expect_error(calrep_diff(TEXT("[{]"), TEXT(after), TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"),
-                             &diff, &err),
+                             CALREP_CALENDAR_FORMAT_JSON, &diff, &err),
                  &err, CALREP_STATUS_INVALID_ARGUMENT, "before is not a JSON array", "malformed diff input");
+    expect_error(calrep_diff(TEXT(before), TEXT(after), TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"), 9,
+                             &diff, &err),
+                 &err, CALREP_STATUS_INVALID_ARGUMENT, "format 9", "unknown diff format");
+    /* iCalendar in: the same weekly series with one occurrence excluded. */
+    const char *ics_before = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART:20260302T090000Z\r\n"
+                             "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    const char *ics_after = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART:20260302T090000Z\r\n"
+                            "DURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nEXDATE:20260309T090000Z\r\n"
+                            "END:VEVENT\r\nEND:VCALENDAR\r\n";
+    CHECK(calrep_diff(TEXT(ics_before), TEXT(ics_after), TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"),
+                      CALREP_CALENDAR_FORMAT_ICALENDAR, &diff, &err) == CALREP_STATUS_OK,
+          "ics diff: %s", err ? calrep_error_message(err) : "");
+    CHECK(diff != NULL && strstr(calrep_string_ptr(diff), "{\"change\":\"removed\",\"uid\":\"w\",\"original_start\":"
+                                                          "\"2026-03-09T09:00:00Z\"") != NULL,
+          "ics diff %s", calrep_string_ptr(diff));
+    calrep_string_free(diff);
+    expect_error(calrep_diff(TEXT("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n"), TEXT(ics_after),
+                             TEXT("2026-01-01T00:00:00Z"), TEXT("2027-01-01T00:00:00Z"),
+                             CALREP_CALENDAR_FORMAT_ICALENDAR, &diff, &err),
+                 &err, CALREP_STATUS_INVALID_ARGUMENT, "before: iCalendar line", "unreadable iCalendar");
 
     calrep_engine_free(engine);
+    calrep_engine_free(engine);
+    host_tokens(dir, rt, sim);
     calrep_sim_free(sim);
     calrep_runtime_free(rt);
     /* Every finalizer ran exactly once. */
@@ -308,6 +463,7 @@ int main(int argc, char **argv) {
     }
     version();
     nulls_and_frees();
+    stale_handles();
     expand();
     replicate(argv[1]);
     if (failures != 0) {

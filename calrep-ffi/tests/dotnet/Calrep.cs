@@ -30,7 +30,12 @@ namespace Calrep
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void calrep_runtime_free(IntPtr runtime);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_sim_start(RuntimeHandle runtime, ulong seed, uint mailboxes, out SimHandle sim, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_sim_url(SimHandle sim, out IntPtr url, out IntPtr error);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_sim_issue_token(SimHandle sim, out IntPtr token, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void calrep_sim_free(IntPtr sim);
+        [UnmanagedFunctionPointer(CallingConvention.Cdecl)] internal delegate uint TokenCallback(IntPtr userData, IntPtr site, UIntPtr siteLen, IntPtr request);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_engine_set_token_callback(EngineHandle engine, TokenCallback callback, IntPtr userData, IntPtr finalizer, out IntPtr error);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_token_request_set(IntPtr request, byte[] token, UIntPtr tokenLen, IntPtr error);
+        [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_token_request_fail(IntPtr request, byte[] reason, UIntPtr reasonLen, IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_engine_new(RuntimeHandle runtime, byte[] config, UIntPtr configLen, uint format, byte[] baseDir, UIntPtr baseDirLen, out EngineHandle engine, out IntPtr error);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern void calrep_engine_free(IntPtr engine);
         [DllImport(Lib, CallingConvention = CallingConvention.Cdecl)] internal static extern uint calrep_engine_run(EngineHandle engine, byte[] task, UIntPtr taskLen, uint flags, out IntPtr report, out IntPtr error);
@@ -122,6 +127,13 @@ namespace Calrep
                 return Native.Take(url);
             }
         }
+        /// <summary>An access token the simulator accepts, for tests of a host's own token supply.</summary>
+        public string IssueToken()
+        {
+            IntPtr token, error;
+            Native.Check(Native.calrep_sim_issue_token(handle, out token, out error), error);
+            return Native.Take(token);
+        }
         public void Dispose() { handle.Dispose(); }
     }
 
@@ -159,6 +171,36 @@ namespace Calrep
             };
             IntPtr error;
             Native.Check(Native.calrep_engine_set_event_callback(handle, onEvent, IntPtr.Zero, IntPtr.Zero, out error), error);
+        }
+
+        // Kept alive as long as the engine, like onEvent.
+        private Native.TokenCallback onToken;
+
+        /// <summary>Supplies the access tokens of sites configured with
+        /// <c>host_tokens = true</c> (from MSAL, say), before the first run. An
+        /// exception from <paramref name="tokenForSite"/> fails the request with
+        /// its message; it never crosses the library's frames.</summary>
+        public void UseTokens(Func<string, string> tokenForSite)
+        {
+            onToken = (userData, site, siteLen, request) =>
+            {
+                byte[] answer;
+                try
+                {
+                    var bytes = new byte[checked((int)siteLen.ToUInt64())];
+                    Marshal.Copy(site, bytes, 0, bytes.Length);
+                    answer = Native.Utf8(tokenForSite(Encoding.UTF8.GetString(bytes)));
+                    return Native.calrep_token_request_set(request, answer, Native.Len(answer), IntPtr.Zero);
+                }
+                catch (Exception e)
+                {
+                    answer = Native.Utf8(e.GetType().Name + ": " + e.Message);
+                    Native.calrep_token_request_fail(request, answer, Native.Len(answer), IntPtr.Zero);
+                    return 1;
+                }
+            };
+            IntPtr error;
+            Native.Check(Native.calrep_engine_set_token_callback(handle, onToken, IntPtr.Zero, IntPtr.Zero, out error), error);
         }
 
         /// <summary>The first exception an event handler threw, if any.</summary>

@@ -63,6 +63,24 @@ public static class Host
                 try { engine.Run("nobody"); Check(false, "an unknown task throws"); }
                 catch (CalrepException e) { Check(e.Status == 3001 && e.Message.Contains("nobody"), "unknown task: " + e.Message); }
             }
+            // Tokens from the host's own identity library (here: the simulator's),
+            // and a token supply that throws.
+            string tokenConfig = config.Replace("replica.db", "tokens.db")
+                .Replace("password_file = \"password\"", "host_tokens = true");
+            using (var engine = new Engine(runtime, tokenConfig, dir))
+            {
+                int asked = 0;
+                engine.UseTokens(site => { System.Threading.Interlocked.Increment(ref asked); return sim.IssueToken(); });
+                string report = engine.Run("everyone");
+                Check(report.Contains("\"outcome\": \"healthy\"") && !report.Contains("not signed in"), "host tokens: " + report);
+                Check(asked > 20, "the host was asked for tokens " + asked + " times");
+            }
+            using (var engine = new Engine(runtime, tokenConfig.Replace("tokens.db", "refused.db"), dir))
+            {
+                engine.UseTokens(site => { throw new UnauthorizedAccessException("MSAL: no account for " + site); });
+                string report = engine.Run("everyone");
+                Check(report.Contains("UnauthorizedAccessException: MSAL: no account for sim"), "a throwing token supply: " + report);
+            }
             try { new Engine(runtime, "[[tasks]]\nid = 3\n", dir).Dispose(); Check(false, "a bad configuration throws"); }
             catch (CalrepException e) { Check(e.Status == 2001, "bad configuration: " + e.Message); }
         }

@@ -1,7 +1,16 @@
-//! The Python extension module `calrep._calrep`.
-//!
-//! So far it exposes only `__version__`; the engine API arrives with the
-//! Python package work (see the README's roadmap).
+//! The Python extension module `calrep._calrep`, wrapped by the `calrep`
+//! package (`python/calrep`), which adds typed reports, the exception
+//! classes and the asyncio glue. Every call that waits releases the GIL.
+
+mod config;
+mod diff;
+mod engine;
+mod errors;
+mod events;
+mod expand;
+mod runtime;
+mod sim;
+mod tokens;
 
 use pyo3::prelude::*;
 
@@ -10,5 +19,10 @@ use pyo3::prelude::*;
 #[pyo3(name = "_calrep")]
 fn calrep_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<config::PyConfig>()?;
+    m.add_class::<engine::PyEngine>()?;
+    m.add_class::<sim::PySimulator>()?;
+    m.add_function(wrap_pyfunction!(expand::expand, m)?)?;
+    m.add_function(wrap_pyfunction!(diff::diff, m)?)?;
     Ok(())
 }

@@ -1,0 +1,208 @@
+//! `calrep.expand`: a recurrence's occurrences as timezone-aware datetimes,
+//! built in Rust so that the Python objects are the only per-occurrence
+//! cost that remains.
+
+use calrep_core::recur::{Instance, RecurrenceSet, Rule, SeriesStart, SetDate};
+use calrep_core::tz::resolve_zone;
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike, Utc,
+};
+use chrono_tz::Tz;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDate, PyDateTime, PyString, PyTzInfo};
+
+use crate::errors::{Kind, error};
+
+/// A date, a naive datetime or an aware one, as Python gave it.
+enum When {
+    Date(NaiveDate),
+    Naive(NaiveDateTime),
+    Aware(DateTime<Utc>),
+}
+
+fn is_instance(value: &Bound<'_, PyAny>, class: &str) -> PyResult<bool> {
+    let class = value.py().import("datetime")?.getattr(class)?;
+    value.is_instance(&class)
+}
+
+fn naive_of(value: &Bound<'_, PyAny>) -> PyResult<NaiveDateTime> {
+    let field = |name: &str| -> PyResult<u32> { value.getattr(name)?.extract() };
+    let date = NaiveDate::from_ymd_opt(field("year")? as i32, field("month")?, field("day")?);
+    let time = NaiveTime::from_hms_opt(field("hour")?, field("minute")?, field("second")?);
+    date.zip(time)
+        .map(|(d, t)| d.and_time(t))
+        .ok_or_else(|| PyValueError::new_err("not a representable date and time"))
+}
+
+/// Reads a `date` or `datetime` argument.
+fn when(name: &str, value: &Bound<'_, PyAny>) -> PyResult<When> {
+    if is_instance(value, "datetime")? {
+        if value.getattr("utcoffset")?.call0()?.is_none() {
+            return Ok(When::Naive(naive_of(value)?));
+        }
+        let utc = value
+            .py()
+            .import("datetime")?
+            .getattr("timezone")?
+            .getattr("utc")?;
+        let in_utc = value.call_method1("astimezone", (utc,))?;
+        return Ok(When::Aware(naive_of(&in_utc)?.and_utc()));
+    }
+    if is_instance(value, "date")? {
+        let field = |name: &str| -> PyResult<u32> { value.getattr(name)?.extract() };
+        return NaiveDate::from_ymd_opt(field("year")? as i32, field("month")?, field("day")?)
+            .map(When::Date)
+            .ok_or_else(|| PyValueError::new_err(format!("{name} is not a representable date")));
+    }
+    Err(PyTypeError::new_err(format!(
+        "{name} must be a datetime.date or datetime.datetime, not {}",
+        value.get_type().name()?
+    )))
+}
+
+/// A window bound: an aware datetime.
+fn bound(name: &str, value: &Bound<'_, PyAny>) -> PyResult<DateTime<Utc>> {
+    match when(name, value)? {
+        When::Aware(t) => Ok(t),
+        When::Naive(_) => Err(PyValueError::new_err(format!(
+            "{name} must be timezone-aware (a naive datetime is no instant); add tzinfo, e.g. datetime.timezone.utc"
+        ))),
+        When::Date(_) => Err(PyTypeError::new_err(format!(
+            "{name} must be a timezone-aware datetime.datetime, not a date"
+        ))),
+    }
+}
+
+/// The zone argument: an IANA or Windows name, a tzinfo with a `key`
+/// (zoneinfo.ZoneInfo), or None for UTC.
+fn zone(tz: Option<&Bound<'_, PyAny>>) -> PyResult<Tz> {
+    let Some(tz) = tz.filter(|t| !t.is_none()) else {
+        return Ok(chrono_tz::UTC);
+    };
+    let name: String = if let Ok(s) = tz.cast::<PyString>() {
+        s.extract()?
+    } else if let Ok(key) = tz.getattr("key") {
+        key.extract()?
+    } else if tz.is_instance_of::<PyTzInfo>() && tz.str()?.extract::<String>()? == "UTC" {
+        "UTC".to_owned()
+    } else {
+        return Err(PyTypeError::new_err(
+            "tz must be a zone name (IANA or Windows), a zoneinfo.ZoneInfo or None",
+        ));
+    };
+    resolve_zone(&name)
+        .map(|z| z.tz())
+        .map_err(|e| error(Kind::Recurrence, format!("tz {name:?}: {e}")))
+}
+
+fn set_date(name: &str, value: &Bound<'_, PyAny>, zone: Tz, floating: bool) -> PyResult<SetDate> {
+    Ok(match when(name, value)? {
+        When::Date(d) => SetDate::Date(d),
+        When::Naive(t) if floating => SetDate::Floating(t),
+        When::Naive(t) => SetDate::Zoned(t, zone),
+        When::Aware(t) => SetDate::Utc(t),
+    })
+}
+
+/// The occurrences of `rrule` from `dtstart` in zone `tz` that start in
+/// [`start`, `end`), without `exdates` and with `rdates`.
+#[pyfunction]
+#[pyo3(signature = (rrule, dtstart, tz, start, end, exdates = None, rdates = None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn expand<'py>(
+    py: Python<'py>,
+    rrule: &str,
+    dtstart: &Bound<'py, PyAny>,
+    tz: Option<&Bound<'py, PyAny>>,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+    exdates: Option<Vec<Bound<'py, PyAny>>>,
+    rdates: Option<Vec<Bound<'py, PyAny>>>,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let zone = zone(tz)?;
+    let (from, to) = (bound("start", start)?, bound("end", end)?);
+    let series_start = match when("dtstart", dtstart)? {
+        When::Date(d) => SeriesStart::Date(d),
+        When::Naive(t) => SeriesStart::Zoned(t, zone),
+        When::Aware(t) => SeriesStart::Zoned(t.with_timezone(&zone).naive_local(), zone),
+    };
+    let rule: Rule = rrule
+        .parse()
+        .map_err(|e| error(Kind::Recurrence, format!("rrule {rrule:?}: {e}")))?;
+    let mut set = RecurrenceSet::new(series_start).rule(rule);
+    let floating = matches!(series_start, SeriesStart::Date(_));
+    for d in exdates.iter().flatten() {
+        set = set.exdate(set_date("exdates", d, zone, floating)?);
+    }
+    for d in rdates.iter().flatten() {
+        set = set.rdate(set_date("rdates", d, zone, floating)?);
+    }
+    let found = py
+        .detach(|| set.between(from, to))
+        .map_err(|e| error(Kind::Recurrence, e.to_string()))?;
+    let tzinfo = python_zone(py, zone)?;
+    found
+        .into_iter()
+        .map(|instance| to_python(py, instance, zone, tzinfo.as_ref()))
+        .collect()
+}
+
+/// `zoneinfo.ZoneInfo(name)` for the zone, or None when Python has no data
+/// for it (the datetimes are then given in UTC).
+fn python_zone<'py>(py: Python<'py>, zone: Tz) -> PyResult<Option<Bound<'py, PyTzInfo>>> {
+    let found = py
+        .import("zoneinfo")
+        .and_then(|z| z.getattr("ZoneInfo")?.call1((zone.name(),)));
+    Ok(found.ok().and_then(|z| z.cast_into::<PyTzInfo>().ok()))
+}
+
+fn to_python<'py>(
+    py: Python<'py>,
+    instance: Instance,
+    zone: Tz,
+    tzinfo: Option<&Bound<'py, PyTzInfo>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match instance {
+        Instance::Date(d) => {
+            Ok(PyDate::new(py, d.year(), d.month() as u8, d.day() as u8)?.into_any())
+        }
+        Instance::Floating(t) => datetime(py, t, None, false),
+        Instance::At(t) => match tzinfo {
+            Some(tzinfo) => {
+                let local = t.with_timezone(&zone);
+                // The second of two equal wall times (the hour repeated when
+                // clocks go back) is `fold=1` in Python.
+                let fold = match zone.from_local_datetime(&local.naive_local()) {
+                    chrono::LocalResult::Ambiguous(_, later) => {
+                        later.offset().fix() == local.offset().fix()
+                    }
+                    _ => false,
+                };
+                datetime(py, local.naive_local(), Some(tzinfo), fold)
+            }
+            None => {
+                let utc = PyTzInfo::utc(py)?;
+                datetime(py, t.naive_utc(), Some(&utc), false)
+            }
+        },
+    }
+}
+
+fn datetime<'py>(
+    py: Python<'py>,
+    t: NaiveDateTime,
+    tzinfo: Option<&Bound<'py, PyTzInfo>>,
+    fold: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (y, mo, d) = (t.year(), t.month() as u8, t.day() as u8);
+    let (h, mi, s) = (t.hour() as u8, t.minute() as u8, t.second() as u8);
+    // Without a fold the plain constructor: under abi3 the one with a fold
+    // passes it as a keyword, which costs a dict per datetime.
+    let made = if fold {
+        PyDateTime::new_with_fold(py, y, mo, d, h, mi, s, 0, tzinfo, true)?
+    } else {
+        PyDateTime::new(py, y, mo, d, h, mi, s, 0, tzinfo)?
+    };
+    Ok(made.into_any())
+}

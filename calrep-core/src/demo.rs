@@ -14,6 +14,7 @@ use crate::calendar::{
     Attachment, Attendee, CalendarId, CalendarInfo, CalendarItem, ItemId, ItemTime,
     ModifiedOccurrence, Recurrence, Sensitivity, ZoneInfo,
 };
+use crate::group::{DirectoryError, SnapshotDirectory};
 use crate::mailbox::{MemoryMailbox, MemoryOrganisation};
 
 /// A small, fast, deterministic random number generator (SplitMix64): the
@@ -95,6 +96,21 @@ impl DemoOrganisation {
     pub const ALL_STAFF: &'static str = "All Staff";
     /// The root group's address (for `ExpandDL`).
     pub const ALL_STAFF_ADDRESS: &'static str = "all-staff@demo.example";
+
+    /// The directory, read from [`directory_json`](Self::directory_json).
+    ///
+    /// ```
+    /// use calrep_core::demo::DemoOrganisation;
+    /// let demo = DemoOrganisation::generate(7, 20, 0);
+    /// let directory = demo.directory()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn directory(&self) -> Result<SnapshotDirectory, DirectoryError> {
+        SnapshotDirectory::from_json_str(
+            &self.directory_json,
+            &format!("demo directory (seed {})", self.seed),
+        )
+    }
 
     /// Generates an organisation of `mailboxes` people (at least 10) from
     /// `seed`, then applies `change_rounds` rounds of changes (see

@@ -1,7 +1,6 @@
 //! Comparing two versions of a calendar without an engine.
 
-use calrep_core::calendar::{CalendarDiff, CalendarItem};
-use calrep_core::ical::{IcsDiffError, diff_ics};
+use calrep_core::ical::{CalendarText, TextDiffError, diff_texts};
 
 use crate::boundary::{guard, non_null, put, text};
 use crate::engine::instant;
@@ -63,23 +62,9 @@ pub unsafe extern "C" fn calrep_diff(
             )
         };
         let (from, to) = (instant("from", from)?, instant("to", to)?);
-        let json = match format {
-            f if f == calrep_calendar_format::Json as u32 => {
-                let (before, after) = (items("before", before)?, items("after", after)?);
-                let diff = CalendarDiff::between(&before, &after, from, to)
-                    .map_err(|e| Failure::new(calrep_status::ExpansionFailed, e.to_string()))?;
-                crate::string::json(&diff)?
-            }
-            f if f == calrep_calendar_format::Icalendar as u32 => {
-                let diff = diff_ics(before, after, from, to).map_err(|e| {
-                    let status = match e {
-                        IcsDiffError::Read { .. } => calrep_status::InvalidArgument,
-                        _ => calrep_status::ExpansionFailed,
-                    };
-                    Failure::new(status, e.to_string())
-                })?;
-                crate::string::json(&diff)?
-            }
+        let format = match format {
+            f if f == calrep_calendar_format::Json as u32 => CalendarText::Json,
+            f if f == calrep_calendar_format::Icalendar as u32 => CalendarText::Icalendar,
             other => {
                 return Err(Failure::new(
                     calrep_status::InvalidArgument,
@@ -87,17 +72,16 @@ pub unsafe extern "C" fn calrep_diff(
                 ));
             }
         };
+        let json = diff_texts(before, after, format, from, to).map_err(|e| {
+            let status = match e {
+                TextDiffError::Unreadable(_) => calrep_status::InvalidArgument,
+                _ => calrep_status::ExpansionFailed,
+            };
+            Failure::new(status, e.to_string())
+        })?;
+        let json = calrep_string::boxed(json);
         // SAFETY: checked non-NULL above.
         unsafe { put(json_out, json) };
         Ok(())
-    })
-}
-
-fn items(name: &str, json: &str) -> Result<Vec<CalendarItem>, Failure> {
-    serde_json::from_str(json).map_err(|e| {
-        Failure::new(
-            calrep_status::InvalidArgument,
-            format!("{name} is not a JSON array of calendar items: {e}"),
-        )
     })
 }

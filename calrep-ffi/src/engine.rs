@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use calrep_core::engine::{Engine, EngineError, RunOptions, Shutdown};
+use calrep_core::ews::{BlockingTokens, TokenAnswer};
 use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::{Config, SystemClock, TaskId};
@@ -17,7 +18,7 @@ use crate::handle::Handle;
 use crate::runtime::calrep_runtime;
 use crate::status::calrep_status;
 use crate::string::calrep_string;
-use crate::tokens::{HostTokens, TokenFn, calrep_token_callback};
+use crate::tokens::{TokenFn, ask, calrep_token_callback};
 
 /// The format of configuration text.
 #[repr(u32)]
@@ -65,11 +66,10 @@ impl calrep_engine {
             )
             .with_events(Events::sink(&self.events));
             if let Some(callback) = tokens {
+                let supply: Arc<dyn Fn(&str) -> TokenAnswer + Send + Sync> =
+                    Arc::new(move |site| ask(&callback, site));
                 engine = engine.with_host_tokens(|site| {
-                    Arc::new(HostTokens {
-                        callback: Arc::clone(&callback),
-                        site: site.to_string(),
-                    })
+                    Arc::new(BlockingTokens::new(site.as_str(), Arc::clone(&supply)))
                 });
             }
             Arc::new(engine)
@@ -371,16 +371,12 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
                 text(to, to_len, "to")?,
             )
         };
-        let address = mailbox.parse().map_err(|e: calrep_core::NameError| {
-            Failure::new(calrep_status::InvalidArgument, e.to_string())
-        })?;
+        let address = address(mailbox)?;
         let (from, to) = (instant("from", from)?, instant("to", to)?);
         let known = engine
             .replica
-            .mailboxes()
-            .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?
-            .iter()
-            .any(|m| m.address.eq_ignore_ascii_case(mailbox));
+            .has_mailbox(&address)
+            .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?;
         if !known {
             return Err(Failure::new(
                 calrep_status::MailboxUnknown,
@@ -433,9 +429,7 @@ pub unsafe extern "C" fn calrep_engine_export(
                 text(calendar, calendar_len, "calendar")?,
             )
         };
-        let address = mailbox.parse().map_err(|e: calrep_core::NameError| {
-            Failure::new(calrep_status::InvalidArgument, e.to_string())
-        })?;
+        let address = address(mailbox)?;
         let style = if flags & CALREP_EXPORT_INLINE_ATTACHMENTS != 0 {
             AttachmentStyle::Inline
         } else {
@@ -542,6 +536,13 @@ pub unsafe extern "C" fn calrep_engine_next_event(
         // SAFETY: checked non-NULL above.
         unsafe { put(json_out, calrep_string::boxed(event)) };
         Ok(())
+    })
+}
+
+/// A mailbox address argument.
+fn address(mailbox: &str) -> Result<calrep_core::EmailAddress, Failure> {
+    mailbox.parse().map_err(|e: calrep_core::NameError| {
+        Failure::new(calrep_status::InvalidArgument, e.to_string())
     })
 }
 

@@ -2,12 +2,11 @@
 //! the host can pull from with a timeout, each as one JSON object
 //! (`{"event": "mailbox_finished", "address": …, "outcome": …}`).
 
-use std::collections::VecDeque;
 use std::ffi::{CString, c_char, c_void};
-use std::sync::{Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
-use calrep_core::engine::{Event, EventSink};
+use calrep_core::engine::{Event, EventQueue, EventSink};
 
 /// Receives each progress event as JSON (`json` is NUL-terminated, `len`
 /// bytes without the NUL, valid only during the call). Called on a runtime
@@ -52,11 +51,18 @@ impl<F: Copy> Drop for HostCallback<F> {
 }
 
 /// The queue and the callback of one engine.
-#[derive(Default)]
 pub(crate) struct Events {
-    queue: Mutex<VecDeque<String>>,
-    arrived: Condvar,
+    queue: EventQueue<String>,
     callback: Mutex<Option<HostCallback<unsafe extern "C" fn(*mut c_void, *const c_char, usize)>>>,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Self {
+            queue: EventQueue::new(QUEUE_LIMIT),
+            callback: Mutex::new(None),
+        }
+    }
 }
 
 impl std::fmt::Debug for Events {
@@ -86,12 +92,7 @@ impl Events {
             // SAFETY: the host registered this callback for this data.
             unsafe { (cb.f)(cb.user_data, text.as_ptr(), json.len()) };
         }
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.len() == QUEUE_LIMIT {
-            queue.pop_front();
-        }
-        queue.push_back(json);
-        self.arrived.notify_one();
+        self.queue.push(json);
     }
 
     /// Replaces the callback (the old one's finalizer runs).
@@ -108,18 +109,6 @@ impl Events {
 
     /// The oldest queued event, waiting up to `timeout` for one.
     pub(crate) fn next(&self, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(event) = queue.pop_front() {
-                return Some(event);
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            queue = self
-                .arrived
-                .wait_timeout(queue, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
+        self.queue.next(timeout)
     }
 }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use calrep_core::demo::DemoOrganisation;
-use calrep_core::group::SnapshotDirectory;
 use calrep_core::sim::{SimOptions, Simulator};
 
 use crate::boundary::{guard, non_null, put};
@@ -52,15 +51,9 @@ pub unsafe extern "C" fn calrep_sim_start(
             ));
         }
         let demo = DemoOrganisation::generate(seed, mailboxes as usize, 0);
-        let directory = SnapshotDirectory::from_json_str(&demo.directory_json, "demo directory")
-            .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
         let rt = Arc::clone(&runtime.inner);
         let sim = rt
-            .block_on(Simulator::start(
-                demo.source.clone(),
-                Some(Arc::new(directory)),
-                SimOptions::default(),
-            ))
+            .block_on(Simulator::start_demo(&demo, SimOptions::default()))
             .map_err(|e| Failure::new(calrep_status::Io, format!("cannot listen: {e}")))?;
         let handle = calrep_sim {
             sim: Some(sim),

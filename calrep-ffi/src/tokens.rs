@@ -4,12 +4,10 @@
 
 use std::ffi::c_void;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use async_trait::async_trait;
 use calrep_core::Secret;
-use calrep_core::ews::TokenProvider;
-use calrep_core::mailbox::MailboxError;
+use calrep_core::ews::TokenAnswer;
 
 use crate::boundary::{guard, text};
 use crate::error::{Failure, calrep_error};
@@ -120,37 +118,9 @@ impl calrep_token_request {
     }
 }
 
-/// The host's token callback as a [`TokenProvider`] for one site.
-pub(crate) struct HostTokens {
-    pub(crate) callback: Arc<HostCallback<TokenFn>>,
-    pub(crate) site: String,
-}
-
-impl fmt::Debug for HostTokens {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HostTokens")
-            .field("site", &self.site)
-            .finish()
-    }
-}
-
-#[async_trait]
-impl TokenProvider for HostTokens {
-    async fn token(&self) -> Result<Secret, MailboxError> {
-        let callback = Arc::clone(&self.callback);
-        let site = self.site.clone();
-        // The host may block (it may be fetching the token), so it is asked
-        // on a blocking thread, never on a worker.
-        let asked = tokio::task::spawn_blocking(move || ask(&callback, &site)).await;
-        asked.unwrap_or_else(|e| {
-            Err(MailboxError::Unauthorized(format!(
-                "the host's token callback did not return: {e}"
-            )))
-        })
-    }
-}
-
-fn ask(callback: &HostCallback<TokenFn>, site: &str) -> Result<Secret, MailboxError> {
+/// Asks the host's callback for a token for `site` (on a blocking thread:
+/// see `calrep_core::ews::BlockingTokens`).
+pub(crate) fn ask(callback: &HostCallback<TokenFn>, site: &str) -> TokenAnswer {
     let request = calrep_token_request {
         answer: Mutex::new(None),
     }
@@ -163,15 +133,10 @@ fn ask(callback: &HostCallback<TokenFn>, site: &str) -> Result<Secret, MailboxEr
             .into_inner()
             .unwrap_or_else(PoisonError::into_inner)
     });
-    let failed = |why: String| {
-        Err(MailboxError::Unauthorized(format!(
-            "the host's token callback for site {site} {why}"
-        )))
-    };
     match (status, answer) {
         (0, Some(Ok(token))) => Ok(token),
-        (_, Some(Err(reason))) => failed(format!("failed: {reason}")),
-        (0, None) => failed("returned without answering the request".into()),
-        (status, _) => failed(format!("returned status {status}")),
+        (_, Some(Err(reason))) => Err(format!("failed: {reason}")),
+        (0, None) => Err("returned without answering the request".into()),
+        (status, _) => Err(format!("returned status {status}")),
     }
 }

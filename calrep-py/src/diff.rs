@@ -1,19 +1,11 @@
 //! `calrep.diff`: two versions of a calendar compared.
 
-use calrep_core::calendar::{CalendarDiff, CalendarItem};
-use calrep_core::ical::diff_ics;
+use calrep_core::ical::{CalendarText, TextDiffError, diff_texts};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::args::instant;
 use crate::errors::{Kind, error};
-
-fn instant(name: &str, text: &str) -> PyResult<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.to_utc())
-        .map_err(|e| {
-            PyValueError::new_err(format!("{name} {text:?} is not an RFC 3339 instant: {e}"))
-        })
-}
 
 /// The difference between two calendars given as iCalendar text
 /// (`ical=True`) or JSON arrays of calendar items, with occurrence changes
@@ -29,27 +21,16 @@ pub(crate) fn diff(
     ical: bool,
 ) -> PyResult<String> {
     let (from, to) = (instant("start", start)?, instant("end", end)?);
-    let (before, after) = (before.to_owned(), after.to_owned());
-    py.detach(move || {
-        let json = if ical {
-            let diff = diff_ics(&before, &after, from, to)
-                .map_err(|e| error(Kind::Recurrence, e.to_string()))?;
-            serde_json::to_string(&diff)
-        } else {
-            let items = |name: &str, json: &str| -> PyResult<Vec<CalendarItem>> {
-                serde_json::from_str(json).map_err(|e| {
-                    PyValueError::new_err(format!("{name} is not a list of calendar items: {e}"))
-                })
-            };
-            let diff = CalendarDiff::between(
-                &items("before", &before)?,
-                &items("after", &after)?,
-                from,
-                to,
-            )
-            .map_err(|e| error(Kind::Recurrence, e.to_string()))?;
-            serde_json::to_string(&diff)
-        };
-        json.map_err(|e| error(Kind::Calrep, e.to_string()))
-    })
+    let format = if ical {
+        CalendarText::Icalendar
+    } else {
+        CalendarText::Json
+    };
+    py.detach(|| diff_texts(before, after, format, from, to))
+        .map_err(|e| match e {
+            // Items that are not items are a plain ValueError; calendar text
+            // calrep cannot read, or cannot expand, a RecurrenceError.
+            TextDiffError::Unreadable(_) if !ical => PyValueError::new_err(e.to_string()),
+            _ => error(Kind::Recurrence, e.to_string()),
+        })
 }

@@ -7,17 +7,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use calrep_core::engine::{Engine, RunOptions, Service, Shutdown};
+use calrep_core::ews::{BlockingTokens, TokenAnswer};
 use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
 use calrep_core::replica::{Replica, SqliteReplica};
-use calrep_core::{Config, EmailAddress, SystemClock, TaskId};
+use calrep_core::{Config, SystemClock, TaskId};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+use crate::args::{address, instant};
 use crate::config::PyConfig;
 use crate::errors::{Kind, engine_error, error};
 use crate::events::Events;
 use crate::runtime::{runtime, wait};
-use crate::tokens::PyTokens;
+use crate::tokens::ask;
 
 /// An engine over a configuration and the replica it names.
 #[pyclass(module = "calrep._calrep", name = "Engine", frozen)]
@@ -47,41 +49,33 @@ fn build(
     )
     .with_events(Events::sink(events));
     if let Some(provider) = tokens {
+        let provider = Arc::clone(provider);
+        let supply: Arc<dyn Fn(&str) -> TokenAnswer + Send + Sync> =
+            Arc::new(move |site| ask(&provider, site));
         engine = engine.with_host_tokens(|site| {
-            Arc::new(PyTokens {
-                provider: Arc::clone(provider),
-                site: site.to_string(),
-            })
+            Arc::new(BlockingTokens::new(site.as_str(), Arc::clone(&supply)))
         });
     }
     engine
+}
+
+/// A run's options, cancelled through `cancel`.
+fn run_options(force: bool, dry_run: bool, cancel: &Shutdown) -> RunOptions {
+    let mut options = RunOptions::default();
+    options.force = force;
+    options.dry_run = dry_run;
+    options.cancel = Some(cancel.clone());
+    options
 }
 
 fn replica_error(e: impl std::fmt::Display) -> PyErr {
     error(Kind::Replica, e.to_string())
 }
 
-fn address(mailbox: &str) -> PyResult<EmailAddress> {
-    mailbox
-        .parse()
-        .map_err(|e: calrep_core::NameError| PyValueError::new_err(e.to_string()))
-}
-
-fn instant(name: &str, text: &str) -> PyResult<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.to_utc())
-        .map_err(|e| {
-            PyValueError::new_err(format!("{name} {text:?} is not an RFC 3339 instant: {e}"))
-        })
-}
-
 impl PyEngine {
     fn run(&self, py: Python<'_>, task: &str, force: bool, dry_run: bool) -> PyResult<String> {
         let cancel = Shutdown::new();
-        let mut options = RunOptions::default();
-        options.force = force;
-        options.dry_run = dry_run;
-        options.cancel = Some(cancel.clone());
+        let options = run_options(force, dry_run, &cancel);
         let engine = Arc::clone(&self.engine);
         let task = TaskId::new(task);
         let report = wait(
@@ -106,10 +100,7 @@ impl PyEngine {
         future.call_method1("add_done_callback", (CancelOnCancelled(cancel.clone()),))?;
         let settle: Py<PyAny> = py.import("calrep._asyncio")?.getattr("settle")?.unbind();
         let (event_loop, target) = (event_loop.unbind(), future.clone().unbind());
-        let mut options = RunOptions::default();
-        options.force = force;
-        options.dry_run = dry_run;
-        options.cancel = Some(cancel);
+        let options = run_options(force, dry_run, &cancel);
         let engine = Arc::clone(&self.engine);
         let task = TaskId::new(task);
         runtime()?.spawn(async move {
@@ -154,6 +145,7 @@ impl PyEngine {
     #[new]
     #[pyo3(signature = (config, *, token_provider = None, on_event = None))]
     fn new(
+        py: Python<'_>,
         config: &Bound<'_, PyConfig>,
         token_provider: Option<Py<PyAny>>,
         on_event: Option<Py<PyAny>>,
@@ -161,7 +153,7 @@ impl PyEngine {
         let config = config.get().clone();
         let path = config.config.resolve_path(&config.config.replica.path);
         let replica = Arc::new(SqliteReplica::open(&path).map_err(replica_error)?);
-        let events = Arc::new(Events::new(on_event));
+        let events = Arc::new(Events::new(py, on_event)?);
         let tokens = token_provider.map(Arc::new);
         // Sources that spawn tasks need the runtime entered.
         let _entered = runtime()?.enter();
@@ -227,12 +219,7 @@ impl PyEngine {
         let replica = Arc::clone(&self.replica);
         let mailbox = mailbox.to_owned();
         py.detach(move || {
-            let known = replica
-                .mailboxes()
-                .map_err(replica_error)?
-                .iter()
-                .any(|m| m.address.eq_ignore_ascii_case(&mailbox));
-            if !known {
+            if !replica.has_mailbox(&address).map_err(replica_error)? {
                 return Err(error(
                     Kind::Mailbox,
                     format!("the replica has no mailbox {mailbox}"),

@@ -1,12 +1,10 @@
 //! Progress events: to Python's `logging` (logger `calrep`), to an optional
 //! callback, and into a bounded queue that `Engine.events()` reads.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use calrep_core::engine::MailboxOutcome;
-use calrep_core::engine::{Event, EventSink};
+use calrep_core::engine::{Event, EventQueue, EventSink, MailboxOutcome};
 use pyo3::prelude::*;
 
 /// How many events the queue keeps; the oldest go first.
@@ -19,20 +17,26 @@ const WARNING: u8 = 30;
 const ERROR: u8 = 40;
 
 /// The events of one engine.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Events {
-    queue: Mutex<VecDeque<String>>,
-    arrived: Condvar,
+    queue: EventQueue<String>,
     callback: Option<Py<PyAny>>,
+    /// `logging.getLogger("calrep")`, looked up once.
+    logger: Py<PyAny>,
 }
 
 impl Events {
     /// Events that also go to `callback` (called with each event's JSON).
-    pub(crate) fn new(callback: Option<Py<PyAny>>) -> Self {
-        Self {
+    pub(crate) fn new(py: Python<'_>, callback: Option<Py<PyAny>>) -> PyResult<Self> {
+        let logger = py
+            .import("logging")?
+            .call_method1("getLogger", ("calrep",))?
+            .unbind();
+        Ok(Self {
+            queue: EventQueue::new(QUEUE_LIMIT),
             callback,
-            ..Self::default()
-        }
+            logger,
+        })
     }
 
     /// The sink the engine emits into.
@@ -45,86 +49,72 @@ impl Events {
         let Ok(json) = serde_json::to_string(event) else {
             return;
         };
-        let (level, message) = log_line(event);
         Python::attach(|py| {
-            log(py, level, &message);
+            self.log(py, level(event), || line(event));
             if let Some(callback) = &self.callback
                 && let Err(e) = callback.call1(py, (json.as_str(),))
             {
                 // The package's wrapper catches and logs; this is the last
                 // line of defence, so nothing unwinds into the run.
-                log(py, ERROR, &format!("the on_event callback raised: {e}"));
+                self.log(py, ERROR, || format!("the on_event callback raised: {e}"));
             }
         });
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.len() == QUEUE_LIMIT {
-            queue.pop_front();
-        }
-        queue.push_back(json);
-        self.arrived.notify_one();
+        self.queue.push(json);
     }
 
     /// The oldest event not yet taken, waiting up to `timeout` for one.
     pub(crate) fn next(&self, timeout: Duration) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        loop {
-            if let Some(event) = queue.pop_front() {
-                return Some(event);
-            }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            queue = self
-                .arrived
-                .wait_timeout(queue, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
+        self.queue.next(timeout)
+    }
+
+    /// Logs `message()` at `level` to the `calrep` logger, if that level is
+    /// on (the message is only written then).
+    fn log(&self, py: Python<'_>, level: u8, message: impl FnOnce() -> String) {
+        let logger = self.logger.bind(py);
+        let logged = logger
+            .call_method1("isEnabledFor", (level,))
+            .and_then(|on| on.is_truthy())
+            .and_then(|on| {
+                if on {
+                    logger.call_method1("log", (level, "%s", message()))?;
+                }
+                Ok(())
+            });
+        if let Err(e) = logged {
+            // A broken logging setup must not break a run.
+            e.write_unraisable(py, None);
         }
     }
 }
 
-/// The level and the line an event logs as.
-fn log_line(event: &Event) -> (u8, String) {
+/// The level an event logs at.
+fn level(event: &Event) -> u8 {
     match event {
-        Event::RunStarted { task, mailboxes } => {
-            (INFO, format!("task {task}: {mailboxes} mailboxes"))
-        }
-        Event::MailboxStarted { address } => (DEBUG, format!("{address}: started")),
+        Event::RunStarted { .. } | Event::RunFinished { .. } => INFO,
+        Event::Warning { .. } => WARNING,
+        Event::MailboxFinished { outcome, .. } => match outcome {
+            MailboxOutcome::Healthy => INFO,
+            MailboxOutcome::Failed { .. } => ERROR,
+            _ => WARNING,
+        },
+        _ => DEBUG,
+    }
+}
+
+/// The line an event logs as.
+fn line(event: &Event) -> String {
+    match event {
+        Event::RunStarted { task, mailboxes } => format!("task {task}: {mailboxes} mailboxes"),
+        Event::MailboxStarted { address } => format!("{address}: started"),
         Event::BatchApplied {
             address, calendar, ..
-        } => (DEBUG, format!("{address}: batch applied to {calendar}")),
-        Event::Warning { address, message } => (
-            WARNING,
-            match address {
-                Some(a) => format!("{a}: {message}"),
-                None => message.clone(),
-            },
-        ),
-        Event::MailboxFinished { address, outcome } => {
-            let level = match outcome {
-                MailboxOutcome::Healthy => INFO,
-                MailboxOutcome::Failed { .. } => ERROR,
-                _ => WARNING,
-            };
-            (level, format!("{address}: {outcome}"))
-        }
-        Event::RunFinished { task, status } => (INFO, format!("task {task}: {status}")),
-        other => (DEBUG, format!("{other:?}")),
-    }
-}
-
-/// `logging.getLogger("calrep").log(level, message)`, if that level is on.
-pub(crate) fn log(py: Python<'_>, level: u8, message: &str) {
-    let logged = py
-        .import("logging")
-        .and_then(|logging| logging.call_method1("getLogger", ("calrep",)))
-        .and_then(|logger| {
-            if logger.call_method1("isEnabledFor", (level,))?.is_truthy()? {
-                logger.call_method1("log", (level, "%s", message))?;
-            }
-            Ok(())
-        });
-    if let Err(e) = logged {
-        // A broken logging setup must not break a run.
-        e.write_unraisable(py, None);
+        } => format!("{address}: batch applied to {calendar}"),
+        Event::Warning { address, message } => match address {
+            Some(a) => format!("{a}: {message}"),
+            None => message.clone(),
+        },
+        Event::MailboxFinished { address, outcome } => format!("{address}: {outcome}"),
+        Event::RunFinished { task, status } => format!("task {task}: {status}"),
+        other => format!("{other:?}"),
     }
 }

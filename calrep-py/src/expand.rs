@@ -141,51 +141,50 @@ pub(crate) fn expand<'py>(
     let found = py
         .detach(|| set.between(from, to))
         .map_err(|e| error(Kind::Recurrence, e.to_string()))?;
-    let tzinfo = python_zone(py, zone)?;
+    let (tzinfo, zone) = python_zone(py, zone)?;
     found
         .into_iter()
-        .map(|instance| to_python(py, instance, zone, tzinfo.as_ref()))
+        .map(|instance| to_python(py, instance, zone, &tzinfo))
         .collect()
 }
 
-/// `zoneinfo.ZoneInfo(name)` for the zone, or None when Python has no data
-/// for it (the datetimes are then given in UTC).
-fn python_zone<'py>(py: Python<'py>, zone: Tz) -> PyResult<Option<Bound<'py, PyTzInfo>>> {
+/// `zoneinfo.ZoneInfo(name)` for the zone and the zone itself, or UTC for
+/// both when Python has no data for it (the datetimes are then in UTC).
+fn python_zone(py: Python<'_>, zone: Tz) -> PyResult<(Bound<'_, PyTzInfo>, Tz)> {
     let found = py
         .import("zoneinfo")
-        .and_then(|z| z.getattr("ZoneInfo")?.call1((zone.name(),)));
-    Ok(found.ok().and_then(|z| z.cast_into::<PyTzInfo>().ok()))
+        .and_then(|z| z.getattr("ZoneInfo")?.call1((zone.name(),)))
+        .ok()
+        .and_then(|z| z.cast_into::<PyTzInfo>().ok());
+    Ok(match found {
+        Some(tzinfo) => (tzinfo, zone),
+        None => (PyTzInfo::utc(py)?.to_owned(), chrono_tz::UTC),
+    })
 }
 
 fn to_python<'py>(
     py: Python<'py>,
     instance: Instance,
     zone: Tz,
-    tzinfo: Option<&Bound<'py, PyTzInfo>>,
+    tzinfo: &Bound<'py, PyTzInfo>,
 ) -> PyResult<Bound<'py, PyAny>> {
     match instance {
         Instance::Date(d) => {
             Ok(PyDate::new(py, d.year(), d.month() as u8, d.day() as u8)?.into_any())
         }
         Instance::Floating(t) => datetime(py, t, None, false),
-        Instance::At(t) => match tzinfo {
-            Some(tzinfo) => {
-                let local = t.with_timezone(&zone);
-                // The second of two equal wall times (the hour repeated when
-                // clocks go back) is `fold=1` in Python.
-                let fold = match zone.from_local_datetime(&local.naive_local()) {
-                    chrono::LocalResult::Ambiguous(_, later) => {
-                        later.offset().fix() == local.offset().fix()
-                    }
-                    _ => false,
-                };
-                datetime(py, local.naive_local(), Some(tzinfo), fold)
-            }
-            None => {
-                let utc = PyTzInfo::utc(py)?;
-                datetime(py, t.naive_utc(), Some(&utc), false)
-            }
-        },
+        Instance::At(t) => {
+            let local = t.with_timezone(&zone);
+            // The second of two equal wall times (the hour repeated when
+            // clocks go back) is `fold=1` in Python.
+            let fold = match zone.from_local_datetime(&local.naive_local()) {
+                chrono::LocalResult::Ambiguous(_, later) => {
+                    later.offset().fix() == local.offset().fix()
+                }
+                _ => false,
+            };
+            datetime(py, local.naive_local(), Some(tzinfo), fold)
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! package (`python/calrep`), which adds typed reports, the exception
 //! classes and the asyncio glue. Every call that waits releases the GIL.
 
+mod args;
 mod config;
 mod diff;
 mod engine;

@@ -5,7 +5,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use calrep_core::demo::DemoOrganisation;
-use calrep_core::group::SnapshotDirectory;
 use calrep_core::sim::{SimOptions, Simulator};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -44,15 +43,11 @@ impl PySimulator {
                 "mailboxes must be between 10 and 100000, not {mailboxes}"
             )));
         }
-        let demo = DemoOrganisation::generate(seed, mailboxes, 0);
-        let directory = SnapshotDirectory::from_json_str(&demo.directory_json, "demo directory")
-            .map_err(|e| error(Kind::Calrep, e.to_string()))?;
-        let source = demo.source.clone();
+        let demo = Arc::new(DemoOrganisation::generate(seed, mailboxes, 0));
+        let served = Arc::clone(&demo);
         let sim = wait(
             py,
-            async move {
-                Simulator::start(source, Some(Arc::new(directory)), SimOptions::default()).await
-            },
+            async move { Simulator::start_demo(&served, SimOptions::default()).await },
             None,
         )?
         .map_err(|e| error(Kind::Calrep, format!("the simulator cannot listen: {e}")))?;

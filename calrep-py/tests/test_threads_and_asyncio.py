@@ -58,10 +58,18 @@ def test_an_awaited_error_is_the_right_class(config: calrep.Config) -> None:
         raise AssertionError("no TaskError")
 
 
-def test_serve_stops_when_asked(config: calrep.Config) -> None:
+def test_serve_runs_until_stopped(config: calrep.Config) -> None:
     engine = calrep.Engine(config)
-    timer = threading.Timer(0.5, engine.stop)
+    asked = threading.Event()
+
+    def stop() -> None:
+        asked.set()
+        engine.stop()
+
+    timer = threading.Timer(0.5, stop)
     timer.start()
     runs = engine.serve(poll_seconds=0.1)
     timer.join()
-    assert isinstance(runs, list)
+    # It kept serving until asked, and returned once asked.
+    assert asked.is_set()
+    assert all(task == "everyone" and isinstance(due, str) for task, due, _ in runs)

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use calrep_core::calendar::{CalendarItem, ModifiedOccurrence};
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport, TaskStatus};
-use calrep_core::group::SnapshotDirectory;
 use calrep_core::mailbox::Mailbox;
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sim::{Fault, FaultRule, SimOptions, Simulator};
@@ -36,14 +35,7 @@ impl Fixture {
             .build()
             .unwrap();
         let demo = DemoOrganisation::generate(42, mailboxes, 0);
-        let directory = SnapshotDirectory::from_json_str(&demo.directory_json, "demo").unwrap();
-        let sim = rt
-            .block_on(Simulator::start(
-                demo.source.clone(),
-                Some(Arc::new(directory)),
-                options,
-            ))
-            .unwrap();
+        let sim = rt.block_on(Simulator::start_demo(&demo, options)).unwrap();
         let dir = std::env::temp_dir().join(format!("calrep-ews-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("password"), SimOptions::PASSWORD).unwrap();

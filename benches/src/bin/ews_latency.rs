@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use calrep_benches::ews::{TASK, basic_account, config_text};
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{Engine, RunOptions};
-use calrep_core::group::SnapshotDirectory;
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sim::{SimOptions, Simulator};
 use calrep_core::{Config, SystemClock};
@@ -50,14 +49,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut best: Option<(Duration, u64, Duration)> = None;
         for round in 0..2 {
             let demo = DemoOrganisation::generate(3, mailboxes, 0);
-            let directory = SnapshotDirectory::from_json_str(&demo.directory_json, "demo")?;
             let mut options = SimOptions::default();
             options.latency = latency;
-            let sim = rt.block_on(Simulator::start(
-                demo.source.clone(),
-                Some(Arc::new(directory)),
-                options,
-            ))?;
+            let sim = rt.block_on(Simulator::start_demo(&demo, options))?;
             let path = dir.join(format!("replica-{concurrency}-{round}.db"));
             let replica = Arc::new(SqliteReplica::open(&path)?) as Arc<dyn Replica>;
             let engine = Engine::from_config(

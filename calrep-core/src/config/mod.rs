@@ -338,12 +338,7 @@ impl Config {
         }
         // A demo site brings its own directory.
         match &site.demo {
-            Some(demo) => {
-                let org = demo.organisation();
-                let name = format!("demo directory (seed {})", demo.seed);
-                let directory = SnapshotDirectory::from_json_str(&org.directory_json, &name)?;
-                Ok(Some(Arc::new(directory)))
-            }
+            Some(demo) => Ok(Some(Arc::new(demo.organisation().directory()?))),
             None => Ok(None),
         }
     }

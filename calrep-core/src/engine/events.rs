@@ -1,7 +1,9 @@
 //! Progress events a run emits while it works.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -85,5 +87,65 @@ impl EventSink {
 impl fmt::Debug for EventSink {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("EventSink")
+    }
+}
+
+/// A bounded queue of events for hosts that pull rather than get called:
+/// the newest `limit` are kept (the oldest dropped first), and a reader
+/// waits for the next one up to a timeout. The C and Python bindings keep
+/// each event's JSON in one.
+///
+/// ```
+/// use std::time::Duration;
+/// let queue = calrep_core::engine::EventQueue::new(2);
+/// for n in 1..=3 {
+///     queue.push(n);
+/// }
+/// assert_eq!(queue.next(Duration::ZERO), Some(2));
+/// assert_eq!(queue.next(Duration::ZERO), Some(3));
+/// assert_eq!(queue.next(Duration::from_millis(5)), None);
+/// ```
+#[derive(Debug)]
+pub struct EventQueue<T> {
+    items: Mutex<VecDeque<T>>,
+    arrived: Condvar,
+    limit: usize,
+}
+
+impl<T> EventQueue<T> {
+    /// An empty queue keeping at most `limit` items (at least one).
+    pub fn new(limit: usize) -> Self {
+        Self {
+            items: Mutex::new(VecDeque::new()),
+            arrived: Condvar::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    /// Adds an item, dropping the oldest when the queue is full.
+    pub fn push(&self, item: T) {
+        let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        if items.len() == self.limit {
+            items.pop_front();
+        }
+        items.push_back(item);
+        self.arrived.notify_one();
+    }
+
+    /// The oldest item, waiting up to `timeout` for one to arrive.
+    pub fn next(&self, timeout: Duration) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut items = self.items.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(item) = items.pop_front() {
+                return Some(item);
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            items = self
+                .arrived
+                .wait_timeout(items, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 }

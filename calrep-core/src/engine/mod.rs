@@ -28,7 +28,7 @@ use crate::replica::{Counts, Replica};
 use crate::site::DirectorySource;
 use crate::{SiteId, Task, TaskId};
 
-pub use events::{Event, EventSink};
+pub use events::{Event, EventQueue, EventSink};
 pub use report::{MailboxOutcome, MailboxReport, RunReport, TaskStatus};
 use retry::RetryPolicy;
 pub use service::{ConfigLoader, EngineBuilder, Service, ServiceRun, Shutdown};

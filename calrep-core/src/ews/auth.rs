@@ -35,6 +35,69 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     async fn token(&self) -> Result<Secret, MailboxError>;
 }
 
+/// What a blocking token supply answers: the token, or why there is none
+/// (said after "the host's token supply for site S", e.g. "failed: …").
+pub type TokenAnswer = Result<Secret, String>;
+
+/// A [`TokenProvider`] over a blocking function of the site id — a host's
+/// identity library behind a C callback or a Python callable. Each token is
+/// asked for on tokio's blocking pool, never on a worker, because such a
+/// function may wait on the network.
+///
+/// ```
+/// use std::sync::Arc;
+/// use calrep_core::Secret;
+/// use calrep_core::ews::{BlockingTokens, TokenProvider};
+/// let tokens = BlockingTokens::new("online", Arc::new(|site: &str| Err(format!("failed: no account for {site}"))));
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let refused = tokens.token().await.map(|_| ()).unwrap_err();
+/// assert_eq!(refused.to_string(), "not signed in: the host's token supply for site online failed: no account for online");
+/// # });
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct BlockingTokens {
+    site: String,
+    ask: Arc<dyn Fn(&str) -> TokenAnswer + Send + Sync>,
+}
+
+impl BlockingTokens {
+    /// Tokens for `site` from `ask(site)`.
+    pub fn new(
+        site: impl Into<String>,
+        ask: Arc<dyn Fn(&str) -> TokenAnswer + Send + Sync>,
+    ) -> Self {
+        Self {
+            site: site.into(),
+            ask,
+        }
+    }
+}
+
+impl fmt::Debug for BlockingTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BlockingTokens")
+            .field("site", &self.site)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl TokenProvider for BlockingTokens {
+    async fn token(&self) -> Result<Secret, MailboxError> {
+        let (ask, site) = (Arc::clone(&self.ask), self.site.clone());
+        let answer = tokio::task::spawn_blocking(move || ask(&site))
+            .await
+            .unwrap_or_else(|e| Err(format!("did not return: {e}")));
+        answer.map_err(|why| {
+            MailboxError::Unauthorized(format!(
+                "the host's token supply for site {} {why}",
+                self.site
+            ))
+        })
+    }
+}
+
 /// The credentials of one site.
 #[derive(Debug, Clone)]
 pub(crate) enum Auth {

@@ -15,7 +15,7 @@ pub(crate) mod write;
 pub(crate) mod xml;
 mod zone;
 
-pub use auth::TokenProvider;
+pub use auth::{BlockingTokens, TokenAnswer, TokenProvider};
 pub use client::{Credentials, EwsMailbox, EwsSetupError, EwsSource};
 pub use directory::EwsDirectory;
 pub use item::{EwsItemError, read_calendar_items};

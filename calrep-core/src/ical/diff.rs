@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::read::{IcsError, IcsSeries, read_series};
-use crate::calendar::OccurrenceChange;
+use crate::calendar::{CalendarDiff, CalendarItem, OccurrenceChange};
 use crate::recur::ExpandError;
 
 /// How two iCalendar versions differ.
@@ -150,6 +150,72 @@ pub fn diff_ics(
     }
     diff.occurrences.sort();
     Ok(diff)
+}
+
+/// How a calendar is written when two are compared as text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CalendarText {
+    /// A JSON array of calendar items, as the replica keeps them
+    /// ([`CalendarDiff`](crate::calendar::CalendarDiff)).
+    Json,
+    /// RFC 5545 iCalendar text ([`diff_ics`]).
+    Icalendar,
+}
+
+/// Why two calendar texts could not be compared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TextDiffError {
+    /// A text is not what its format says.
+    #[error("{0}")]
+    Unreadable(String),
+    /// A series cannot be expanded.
+    #[error("{0}")]
+    Expansion(String),
+}
+
+/// Compares two calendars given as text in `format`, with occurrence
+/// changes in `from..to`; the difference as JSON — what the C and Python
+/// bindings hand out.
+///
+/// ```
+/// use calrep_core::ical::{CalendarText, diff_texts};
+/// let json = diff_texts("[]", "[]", CalendarText::Json, "2026-01-01T00:00:00Z".parse()?, "2027-01-01T00:00:00Z".parse()?)?;
+/// assert_eq!(json, r#"{"added":[],"removed":[],"modified":[],"occurrences":[]}"#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn diff_texts(
+    before: &str,
+    after: &str,
+    format: CalendarText,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<String, TextDiffError> {
+    let json = match format {
+        CalendarText::Json => {
+            let items = |which: &str, json: &str| -> Result<Vec<CalendarItem>, TextDiffError> {
+                serde_json::from_str(json).map_err(|e| {
+                    TextDiffError::Unreadable(format!(
+                        "{which} is not a JSON array of calendar items: {e}"
+                    ))
+                })
+            };
+            let (before, after) = (items("before", before)?, items("after", after)?);
+            let diff = CalendarDiff::between(&before, &after, from, to)
+                .map_err(|e| TextDiffError::Expansion(e.to_string()))?;
+            serde_json::to_string(&diff)
+        }
+        CalendarText::Icalendar => {
+            let diff = diff_ics(before, after, from, to).map_err(|e| match e {
+                IcsDiffError::Read { .. } => TextDiffError::Unreadable(e.to_string()),
+                IcsDiffError::Expand { .. } => TextDiffError::Expansion(e.to_string()),
+            })?;
+            serde_json::to_string(&diff)
+        }
+    };
+    // Serialising these plain structures cannot fail; say so if it ever does.
+    json.map_err(|e| TextDiffError::Expansion(format!("cannot write the difference: {e}")))
 }
 
 fn changed_fields(a: &IcsSeries, b: &IcsSeries) -> Vec<&'static str> {

@@ -8,7 +8,9 @@ mod diff;
 mod mailbox;
 mod read;
 
-pub use diff::{IcsChange, IcsDiff, IcsDiffError, diff_ics};
+pub use diff::{
+    CalendarText, IcsChange, IcsDiff, IcsDiffError, TextDiffError, diff_ics, diff_texts,
+};
 pub use mailbox::{ExportError, MailboxExport, export_mailbox};
 pub use read::{IcsError, IcsOverride, IcsSeries, parse_duration, read_series};
 

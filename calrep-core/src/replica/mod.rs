@@ -323,6 +323,15 @@ pub trait Replica: Send + Sync + fmt::Debug {
     /// The replicated mailboxes.
     fn mailboxes(&self) -> Result<Vec<ReplicaMailbox>, ReplicaError>;
 
+    /// Whether the replica holds the mailbox (addresses compare without
+    /// regard to case), so that readers can tell "unknown" from "empty".
+    fn has_mailbox(&self, mailbox: &EmailAddress) -> Result<bool, ReplicaError> {
+        Ok(self
+            .mailboxes()?
+            .iter()
+            .any(|m| m.address.eq_ignore_ascii_case(mailbox.as_str())))
+    }
+
     /// The ids of a mailbox's calendars (cheaper than [`calendars`](Self::calendars)).
     fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError>;
 

@@ -33,6 +33,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::address::EmailAddress;
+use crate::demo::DemoOrganisation;
 use crate::group::Directory;
 use crate::mailbox::MemoryOrganisation;
 use crate::secret::Secret;
@@ -187,6 +188,26 @@ impl Simulator {
         });
         let task = tokio::spawn(server::serve(listener, Arc::clone(&state)));
         Ok(Self { addr, state, task })
+    }
+
+    /// Starts serving a generated demo organisation, its groups expanded
+    /// by `ExpandDL` from its own directory.
+    ///
+    /// ```
+    /// use calrep_core::demo::DemoOrganisation;
+    /// use calrep_core::sim::{SimOptions, Simulator};
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let sim = Simulator::start_demo(&DemoOrganisation::generate(1, 10, 0), SimOptions::default()).await?;
+    /// sim.stop();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn start_demo(demo: &DemoOrganisation, options: SimOptions) -> std::io::Result<Self> {
+        let directory = demo
+            .directory()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        Self::start(demo.source.clone(), Some(Arc::new(directory)), options).await
     }
 
     /// The EWS endpoint, `http://127.0.0.1:PORT/EWS/Exchange.asmx`.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, List, Optional
@@ -75,8 +76,6 @@ class RunReport:
 
     @classmethod
     def from_json(cls, text: str) -> RunReport:
-        import json
-
         d = json.loads(text)
         return cls(
             task=d["task"],
@@ -139,8 +138,6 @@ class VerifyReport:
 
     @classmethod
     def from_json(cls, text: str) -> VerifyReport:
-        import json
-
         d = json.loads(text)
         return cls(
             task=d["task"],

@@ -10,7 +10,7 @@ use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{RunOptions, TaskStatus};
 use calrep_core::sim::{SimOptions, Simulator};
 
-use crate::{Outcome, load_config, open_engine, progress, run, runtime, sim, try_outcome, verify};
+use crate::{Outcome, load_config, open_engine, progress, run, runtime, try_outcome, verify};
 
 const TASK: &str = "all-staff";
 const PASSWORD_FILE: &str = "sim-password";
@@ -82,12 +82,8 @@ pub(crate) fn run(
         let _ = std::fs::remove_file(dir.join(name));
     }
     let rt = try_outcome!(runtime());
-    let (demo, directory) = try_outcome!(sim::organisation(seed, mailboxes, 0));
-    let simulator = rt.block_on(Simulator::start(
-        demo.source.clone(),
-        Some(directory),
-        SimOptions::default(),
-    ));
+    let demo = DemoOrganisation::generate(seed, mailboxes, 0);
+    let simulator = rt.block_on(Simulator::start_demo(&demo, SimOptions::default()));
     let simulator = match simulator {
         Ok(s) => s,
         Err(e) => return Ok(failed("cannot start the EWS simulator", &e)),

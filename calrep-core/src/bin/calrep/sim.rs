@@ -2,11 +2,9 @@
 //! organisation until Ctrl-C.
 
 use std::io::{self, Write};
-use std::sync::Arc;
 use std::time::Duration;
 
 use calrep_core::demo::DemoOrganisation;
-use calrep_core::group::{Directory, SnapshotDirectory};
 use calrep_core::sim::{Fault, FaultRule, SimOptions, Simulator};
 
 use crate::{Outcome, runtime, try_outcome};
@@ -34,18 +32,6 @@ pub(crate) struct Settings {
     busy_probability: f64,
 }
 
-/// The demo organisation with its directory, as the simulator serves it.
-pub(crate) fn organisation(
-    seed: u64,
-    mailboxes: usize,
-    change_rounds: u32,
-) -> Result<(DemoOrganisation, Arc<dyn Directory>), Outcome> {
-    let demo = DemoOrganisation::generate(seed, mailboxes, change_rounds);
-    let directory = SnapshotDirectory::from_json_str(&demo.directory_json, "demo directory")
-        .map_err(|e| Outcome::Failed(e.to_string()))?;
-    Ok((demo, Arc::new(directory)))
-}
-
 pub(crate) fn run(settings: &Settings, out: &mut impl Write) -> io::Result<Outcome> {
     if !(10..=100_000).contains(&settings.mailboxes) {
         return Ok(Outcome::Invalid(vec![format!(
@@ -58,11 +44,8 @@ pub(crate) fn run(settings: &Settings, out: &mut impl Write) -> io::Result<Outco
             "--busy-probability must be between 0 and 1".into(),
         ]));
     }
-    let (demo, directory) = try_outcome!(organisation(
-        settings.seed,
-        settings.mailboxes,
-        settings.change_rounds
-    ));
+    let demo =
+        DemoOrganisation::generate(settings.seed, settings.mailboxes, settings.change_rounds);
     let mut options = SimOptions::default();
     options.port = settings.port;
     options.seed = settings.seed;
@@ -74,11 +57,7 @@ pub(crate) fn run(settings: &Settings, out: &mut impl Write) -> io::Result<Outco
         ];
     }
     let rt = try_outcome!(runtime());
-    let sim = match rt.block_on(Simulator::start(
-        demo.source.clone(),
-        Some(directory),
-        options,
-    )) {
+    let sim = match rt.block_on(Simulator::start_demo(&demo, options)) {
         Ok(sim) => sim,
         Err(e) => {
             return Ok(Outcome::Failed(format!(

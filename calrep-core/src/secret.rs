@@ -39,6 +39,10 @@ impl SecretRef {
             (Some(var), None) if var.trim().is_empty() => {
                 Err("the environment variable name is empty")
             }
+            // A pasted secret instead of a name: refused, and never echoed.
+            (Some(var), None) if !is_env_name(var) => Err(
+                "is not an environment variable name (letters, digits and _, not starting with a digit): give the name of the variable that holds the secret, never the secret itself",
+            ),
             (Some(var), None) => Ok(Self::Env(var.clone())),
             (None, Some(path)) if path.as_os_str().is_empty() => Err("the file path is empty"),
             (None, Some(path)) => Ok(Self::File(path.clone())),
@@ -73,6 +77,15 @@ impl SecretRef {
             }
         }
     }
+}
+
+/// Whether `name` is a portable environment variable name.
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A secret value. Its `Debug` is redacted and it has no `Display`, so it
@@ -148,9 +161,89 @@ mod tests {
         let path = Some(PathBuf::from("p"));
         assert!(SecretRef::from_pair(var.as_ref(), path.as_ref()).is_err());
         assert!(SecretRef::from_pair(None, None).is_err());
+        let pasted = Some("hunter2 is my pass!".to_owned());
+        let refused = SecretRef::from_pair(pasted.as_ref(), None).unwrap_err();
+        assert!(!refused.contains("hunter2"), "{refused}");
         assert_eq!(
             SecretRef::from_pair(var.as_ref(), None),
             Ok(SecretRef::Env("X".into()))
         );
+    }
+}
+
+/// Removes known secret values from text a server supplied (an error
+/// description, a fault string) before calrep shows or stores it: a server
+/// that echoes the request must not put a password into a report.
+///
+/// Each secret is matched as sent and in the encodings it travels in: form
+/// and percent encoding (a token request's body), and the base64 of
+/// `user:password` (an HTTP Basic header).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Redactor {
+    needles: Vec<String>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Redactor({} forms)", self.needles.len())
+    }
+}
+
+impl Redactor {
+    /// Redacts `secret` in every form it is sent in.
+    pub(crate) fn secret(mut self, secret: &Secret) -> Self {
+        let value = secret.expose();
+        // Very short values would redact ordinary words; a secret that short
+        // is refused by no one, but is also not worth hiding from itself.
+        if value.len() < 4 {
+            return self;
+        }
+        self.needles.push(value.to_owned());
+        self.needles.push(crate::ews::form_encode(value));
+        self.needles
+            .push(crate::ews::form_encode(value).replace('+', "%20"));
+        self.needles.sort();
+        self.needles.dedup();
+        // Longest first, so a form never leaves a part of a longer one.
+        self.needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        self
+    }
+
+    /// Also redacts the HTTP Basic credentials of `username` and `secret`.
+    pub(crate) fn basic(self, username: &str, secret: &Secret) -> Self {
+        let pair = format!("{username}:{}", secret.expose());
+        let encoded = Secret::new(crate::base64::encode(pair.as_bytes()));
+        self.secret(secret).secret(&encoded)
+    }
+
+    /// `text` with every known secret replaced by `<redacted>`.
+    pub(crate) fn clean(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for needle in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), "<redacted>");
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod redactor_tests {
+    use super::*;
+
+    #[test]
+    fn every_travelling_form_of_a_secret_is_redacted() {
+        let secret = Secret::new("p@ss word+1");
+        let r = Redactor::default().basic("svc", &secret);
+        let basic = crate::base64::encode(b"svc:p@ss word+1");
+        let echoed = format!(
+            "got client_secret=p%40ss+word%2B1 and p%40ss%20word%2B1 and 'p@ss word+1' and Basic {basic}"
+        );
+        let clean = r.clean(&echoed);
+        assert!(!clean.contains("p@ss"), "{clean}");
+        assert!(!clean.contains("p%40ss"), "{clean}");
+        assert!(!clean.contains(&basic), "{clean}");
+        assert_eq!(clean.matches("<redacted>").count(), 4, "{clean}");
     }
 }

@@ -319,7 +319,35 @@ pub enum DirectorySource {
     Exchange,
 }
 
-/// Why a URL is not an acceptable HTTP(S) endpoint, or `None`.
+/// Why a URL is not an acceptable endpoint for calrep's own requests (EWS,
+/// a token endpoint), or `None`: an HTTP(S) URL without credentials in it.
+/// A password in a URL ends up in error messages, reports and logs; the
+/// configuration names secrets by reference instead.
+pub(crate) fn endpoint_url_problem(url: &str) -> Option<&'static str> {
+    http_url_problem(url).or_else(|| {
+        userinfo(url).is_some().then_some(
+            "has a user name or password in it; give credentials by reference \
+             (username with password_env or password_file), never in the URL",
+        )
+    })
+}
+
+/// The `user:password@` part of a URL's authority.
+fn userinfo(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    authority.rsplit_once('@').map(|(u, _)| u)
+}
+
+/// A URL as it may be printed: any `user:password@` replaced by `***@`.
+pub(crate) fn printable_url(url: &str) -> String {
+    match userinfo(url) {
+        Some(info) => url.replacen(&format!("{info}@"), "***@", 1),
+        None => url.to_owned(),
+    }
+}
+
+/// Why a URL is not an acceptable HTTP(S) URL, or `None`.
 pub(crate) fn http_url_problem(url: &str) -> Option<&'static str> {
     let rest = url
         .strip_prefix("https://")
@@ -359,6 +387,16 @@ mod tests {
         assert!(http_url_problem("mail.example.com").is_some());
         assert!(http_url_problem("https:///EWS").is_some());
         assert!(http_url_problem("https://a b/").is_some());
+        assert!(endpoint_url_problem("https://svc:pw@mail.example.com/EWS").is_some());
+        assert!(endpoint_url_problem("https://mail.example.com/EWS?x=a@b").is_none());
+        assert_eq!(
+            printable_url("https://svc:hunter2@mail.example.com/EWS"),
+            "https://***@mail.example.com/EWS"
+        );
+        assert_eq!(
+            printable_url("https://mail.example.com/EWS"),
+            "https://mail.example.com/EWS"
+        );
     }
 
     #[test]

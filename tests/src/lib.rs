@@ -1,5 +1,7 @@
 //! Shared helpers for the integration tests.
 
+pub mod hostile;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 

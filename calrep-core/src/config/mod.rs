@@ -109,6 +109,8 @@ impl Default for ReplicaConfig {
 /// horizon_days_back = 365    # occurrences materialised from a year back…
 /// horizon_days_ahead = 730   # …to two years ahead
 /// mass_delete_threshold = 20 # an empty source calendar deletes at most this many items unforced
+/// max_wait_seconds = 900     # the longest wait a throttling server may ask for
+/// max_pages_per_calendar = 2000 # pages of changes read from one calendar per run
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -129,6 +131,11 @@ pub struct EngineSettings {
     pub horizon_days_ahead: u32,
     /// Items an empty source calendar may delete without `--force`.
     pub mass_delete_threshold: u32,
+    /// The longest wait, in seconds, a throttling server may ask for; a
+    /// longer ask fails the mailbox until a later run.
+    pub max_wait_seconds: u32,
+    /// Pages of changes read from one calendar in one run.
+    pub max_pages_per_calendar: u32,
 }
 
 impl Default for EngineSettings {
@@ -141,6 +148,8 @@ impl Default for EngineSettings {
             horizon_days_back: 365,
             horizon_days_ahead: 730,
             mass_delete_threshold: 20,
+            max_wait_seconds: 900,
+            max_pages_per_calendar: 2000,
         }
     }
 }

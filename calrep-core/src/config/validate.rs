@@ -7,7 +7,9 @@ use crate::document::Report;
 use crate::group::Group;
 use crate::ids::id_problem;
 use crate::schedule::{ScheduleError, When};
-use crate::site::{DirectorySource, http_url_problem, is_guid};
+use crate::site::{
+    DirectorySource, endpoint_url_problem, http_url_problem, is_guid, printable_url,
+};
 use crate::tz::resolve_zone;
 use crate::{Config, Definition, Schedule, Site, Task};
 
@@ -102,6 +104,13 @@ fn check_engine(engine: &crate::config::EngineSettings, report: &mut Report) {
         ("fetch_batch", engine.fetch_batch, 1, 100),
         ("horizon_days_back", engine.horizon_days_back, 0, 36_525),
         ("horizon_days_ahead", engine.horizon_days_ahead, 1, 36_525),
+        ("max_wait_seconds", engine.max_wait_seconds, 1, 86_400),
+        (
+            "max_pages_per_calendar",
+            engine.max_pages_per_calendar,
+            1,
+            1_000_000,
+        ),
     ];
     for (name, value, min, max) in ranges {
         if !(min..=max).contains(&value) {
@@ -156,8 +165,11 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
         );
     }
     if let Some(ews) = &site.ews {
-        if let Some(p) = http_url_problem(&ews.url) {
-            report.add(format!("{at}.ews.url"), format!("{:?} {p}", ews.url));
+        if let Some(p) = endpoint_url_problem(&ews.url) {
+            report.add(
+                format!("{at}.ews.url"),
+                format!("{:?} {p}", printable_url(&ews.url)),
+            );
         }
         match &ews.oauth {
             None if ews.host_tokens => {
@@ -202,9 +214,12 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
                     report,
                 );
                 if let Some(url) = &oauth.token_url
-                    && let Some(p) = http_url_problem(url)
+                    && let Some(p) = endpoint_url_problem(url)
                 {
-                    report.add(format!("{at}.ews.oauth.token_url"), format!("{url:?} {p}"));
+                    report.add(
+                        format!("{at}.ews.oauth.token_url"),
+                        format!("{:?} {p}", printable_url(url)),
+                    );
                 }
             }
         }
@@ -244,7 +259,10 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
     if let Some(proxy) = &site.proxy
         && let Some(p) = http_url_problem(&proxy.url)
     {
-        report.add(format!("{at}.proxy.url"), format!("{:?} {p}", proxy.url));
+        report.add(
+            format!("{at}.proxy.url"),
+            format!("{:?} {p}", printable_url(&proxy.url)),
+        );
     }
     if let Some(source) = &site.directory {
         check_directory(source, &format!("{at}.directory"), report);

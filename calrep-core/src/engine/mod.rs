@@ -30,7 +30,7 @@ use crate::{SiteId, Task, TaskId};
 
 pub use events::{Event, EventQueue, EventSink};
 pub use report::{MailboxOutcome, MailboxReport, RunReport, TaskStatus};
-use retry::RetryPolicy;
+pub(crate) use retry::{CallStats, RetryPolicy};
 pub use service::{ConfigLoader, EngineBuilder, Service, ServiceRun, Shutdown};
 pub use verify::{MailboxVerification, VerifyReport};
 
@@ -57,6 +57,12 @@ pub struct EngineOptions {
     pub max_retries: u32,
     /// The first back-off after a transport error (doubling each time).
     pub base_backoff: Duration,
+    /// The longest wait a throttling server may ask for; a longer ask
+    /// fails the mailbox (throttled until then) instead of holding it.
+    pub max_wait: Duration,
+    /// Pages of changes read from one calendar in one run: a server that
+    /// never says "last page" cannot hold a run for ever.
+    pub max_pages_per_calendar: u32,
 }
 
 impl Default for EngineOptions {
@@ -79,13 +85,21 @@ impl EngineOptions {
             mass_delete_threshold: u64::from(settings.mass_delete_threshold),
             max_retries: 5,
             base_backoff: Duration::from_millis(500),
+            max_wait: Duration::from_secs(u64::from(settings.max_wait_seconds)),
+            max_pages_per_calendar: settings.max_pages_per_calendar,
         }
     }
 
-    fn retry(&self) -> RetryPolicy {
+    /// The retry policy, interrupted by any of `stops`.
+    fn retry(&self, stops: &[&Shutdown]) -> RetryPolicy {
         RetryPolicy {
             max_retries: self.max_retries,
             base_backoff: self.base_backoff,
+            max_wait: self.max_wait,
+            // A call may be throttled several times in a row; twice the
+            // longest single wait bounds them all.
+            max_throttled_total: self.max_wait.saturating_mul(2),
+            stops: stops.iter().map(|s| (*s).clone()).collect(),
         }
     }
 }
@@ -384,7 +398,8 @@ impl Engine {
                             "site {site}: directory = \"exchange\" runs ExpandDL as the [ews] username, which must be an e-mail address"
                         )
                     })?;
-                Some(Arc::new(source.directory(&account)) as Arc<dyn Directory>)
+                let retry = self.options.retry(&[&self.shutdown]);
+                Some(Arc::new(source.directory(&account).with_retry(retry)) as Arc<dyn Directory>)
             }
             _ => self
                 .config

@@ -1,28 +1,54 @@
-//! Retrying source calls: wait exactly as long as a throttling server asks,
-//! back off exponentially after transport errors, and count it all.
+//! Retrying source calls: wait as long as a throttling server asks (within
+//! a cap), back off exponentially after transport errors, stop waiting the
+//! moment a shutdown or a run's cancel is requested, and count it all.
+//!
+//! Two budgets, because they guard against different things: transport
+//! errors (a broken connection) get `max_retries` attempts, while a server
+//! that says "busy, come back in N ms" is obeyed without spending that
+//! budget — a busy storm must not fail healthy mailboxes — but its waits
+//! are bounded one by one (`max_wait`) and in total per call
+//! (`max_throttled_total`), so no server can hold a mailbox for ever.
 
 use std::future::Future;
 use std::time::Duration;
 
+use chrono::Utc;
+
+use super::service::Shutdown;
 use crate::mailbox::MailboxError;
 
 /// Retry settings.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct RetryPolicy {
     pub(crate) max_retries: u32,
     pub(crate) base_backoff: Duration,
+    /// The longest single wait a server may ask for; a longer ask fails
+    /// the call as throttled until then.
+    pub(crate) max_wait: Duration,
+    /// The most one call may spend waiting on throttling answers.
+    pub(crate) max_throttled_total: Duration,
+    /// Any of these requested ends every wait at once.
+    pub(crate) stops: Vec<Shutdown>,
 }
 
 /// What calls to one mailbox cost.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct CallStats {
-    pub(crate) requests: u64,
+    /// Source calls made (each may be several HTTP requests).
+    pub(crate) calls: u64,
     pub(crate) retries: u64,
     pub(crate) throttled: Duration,
 }
 
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        super::EngineOptions::default().retry(&[])
+    }
+}
+
 impl RetryPolicy {
-    /// Runs `call` until it succeeds, fails for good, or the retries run out.
+    /// Runs `call` until it succeeds, fails for good, or a budget runs out.
+    /// A stop requested during a wait returns the error that caused it.
     pub(crate) async fn run<T, F, Fut>(
         &self,
         stats: &mut CallStats,
@@ -32,25 +58,175 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, MailboxError>>,
     {
-        let mut attempt = 0u32;
+        let mut transport_attempts = 0u32;
+        let mut throttled_here = Duration::ZERO;
         loop {
-            stats.requests += 1;
-            match call().await {
+            stats.calls = stats.calls.saturating_add(1);
+            let error = match call().await {
                 Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() && attempt < self.max_retries => {
-                    attempt += 1;
-                    stats.retries += 1;
-                    let wait = match &e {
-                        MailboxError::Throttled { retry_after } => {
-                            stats.throttled += *retry_after;
-                            *retry_after
-                        }
-                        _ => self.base_backoff.saturating_mul(1 << attempt.min(10)),
-                    };
-                    tokio::time::sleep(wait).await;
+                Err(e) => e,
+            };
+            let wait = match &error {
+                MailboxError::Throttled { retry_after } => {
+                    if *retry_after > self.max_wait
+                        || throttled_here.saturating_add(*retry_after) > self.max_throttled_total
+                    {
+                        return Err(throttled_until(*retry_after, self.max_wait));
+                    }
+                    throttled_here = throttled_here.saturating_add(*retry_after);
+                    stats.throttled = stats.throttled.saturating_add(*retry_after);
+                    *retry_after
                 }
-                Err(e) => return Err(e),
+                MailboxError::Transport(_) if transport_attempts < self.max_retries => {
+                    transport_attempts += 1;
+                    self.base_backoff
+                        .saturating_mul(1 << transport_attempts.min(10))
+                        .min(self.max_wait)
+                }
+                _ => return Err(error),
+            };
+            stats.retries = stats.retries.saturating_add(1);
+            if self.sleep(wait).await {
+                return Err(error);
             }
         }
+    }
+
+    /// Sleeps for `wait` unless a stop comes first; returns whether one did.
+    pub(crate) async fn sleep(&self, wait: Duration) -> bool {
+        if self.stops.iter().any(Shutdown::is_requested) {
+            return true;
+        }
+        if self.stops.is_empty() {
+            tokio::time::sleep(wait).await;
+            return false;
+        }
+        let stopped = self.stops.iter().map(|s| Box::pin(s.wait(wait)));
+        futures_util::future::select_all(stopped).await.0
+    }
+}
+
+/// The error for a server that asks for a longer wait than calrep accepts:
+/// the mailbox fails now and is tried again by a later run.
+fn throttled_until(asked: Duration, cap: Duration) -> MailboxError {
+    let until = chrono::TimeDelta::from_std(asked)
+        .ok()
+        .and_then(|d| Utc::now().checked_add_signed(d));
+    MailboxError::ThrottledTooLong {
+        asked_seconds: asked.as_secs(),
+        cap_seconds: cap.as_secs(),
+        until,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 2,
+            base_backoff: Duration::from_millis(1),
+            max_wait: Duration::from_millis(50),
+            max_throttled_total: Duration::from_millis(500),
+            stops: vec![Shutdown::new()],
+        }
+    }
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn throttling_within_the_cap_does_not_spend_the_transport_budget() {
+        let mut stats = CallStats::default();
+        let mut n = 0;
+        // Ten throttled answers, then success: more than max_retries (2).
+        let result = rt().block_on(policy().run(&mut stats, || {
+            n += 1;
+            let answer = if n <= 10 {
+                Err(MailboxError::Throttled {
+                    retry_after: Duration::from_millis(1),
+                })
+            } else {
+                Ok(n)
+            };
+            async move { answer }
+        }));
+        assert_eq!(result, Ok(11));
+        assert_eq!(stats.retries, 10);
+    }
+
+    #[test]
+    fn a_wait_beyond_the_cap_fails_at_once_as_throttled_until() {
+        let mut stats = CallStats::default();
+        let started = std::time::Instant::now();
+        let result: Result<(), _> = rt().block_on(policy().run(&mut stats, || async {
+            Err(MailboxError::Throttled {
+                retry_after: Duration::from_secs(u64::MAX),
+            })
+        }));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        let e = result.unwrap_err();
+        assert!(
+            matches!(e, MailboxError::ThrottledTooLong { until: None, .. }),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("longer than the"), "{e}");
+    }
+
+    #[test]
+    fn the_total_throttled_time_per_call_is_bounded() {
+        let mut stats = CallStats::default();
+        let result: Result<(), _> = rt().block_on(policy().run(&mut stats, || async {
+            Err(MailboxError::Throttled {
+                retry_after: Duration::from_millis(40),
+            })
+        }));
+        assert!(matches!(result, Err(MailboxError::ThrottledTooLong { .. })));
+        assert!(stats.throttled <= Duration::from_millis(500));
+    }
+
+    #[test]
+    fn transport_errors_spend_their_budget() {
+        let mut stats = CallStats::default();
+        let result: Result<(), _> = rt().block_on(policy().run(&mut stats, || async {
+            Err(MailboxError::Transport("reset".into()))
+        }));
+        assert!(matches!(result, Err(MailboxError::Transport(_))));
+        assert_eq!(stats.calls, 3);
+    }
+
+    #[test]
+    fn a_stop_ends_a_wait_promptly() {
+        let mut p = policy();
+        p.max_wait = Duration::from_secs(3600);
+        p.max_throttled_total = Duration::from_secs(7200);
+        let stop = p.stops[0].clone();
+        let rt = rt();
+        let started = std::time::Instant::now();
+        let result: Result<(), _> = rt.block_on(async {
+            let canceller = async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                stop.request();
+                std::future::pending::<()>().await;
+            };
+            let mut stats = CallStats::default();
+            let call = p.run(&mut stats, || async {
+                Err(MailboxError::Throttled {
+                    retry_after: Duration::from_secs(3000),
+                })
+            });
+            futures_util::pin_mut!(call, canceller);
+            match futures_util::future::select(call, canceller).await {
+                futures_util::future::Either::Left((r, _)) => r,
+                futures_util::future::Either::Right(_) => unreachable!(),
+            }
+        });
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(matches!(result, Err(MailboxError::Throttled { .. })));
     }
 }

@@ -76,6 +76,12 @@ impl Engine {
                 }
             }
         };
+        // A source error that ended a wait cut short by a stop is the stop.
+        let stopping = self.shutdown.is_requested() || ctx.cancel.is_requested();
+        let outcome = match outcome {
+            Err(Stop::Source(_)) if stopping => Err(Stop::Cancelled),
+            other => other,
+        };
         match outcome {
             Ok(()) => {}
             Err(Stop::Attention(reason)) => {
@@ -99,7 +105,8 @@ impl Engine {
                 }
             }
         }
-        report.requests = stats.requests;
+        // Where the source counts its HTTP requests, those; else calls.
+        report.requests = report.requests.max(stats.calls);
         report.retries = stats.retries;
         report.throttled_ms = u64::try_from(stats.throttled.as_millis()).unwrap_or(u64::MAX);
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -120,8 +127,26 @@ impl Engine {
         if self.shutdown.is_requested() || ctx.cancel.is_requested() {
             return Err(Stop::Cancelled);
         }
-        let retry = self.options.retry();
+        let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
         let mailbox = retry.run(stats, || ctx.source.open(address)).await?;
+        let result = self
+            .replicate_calendars(ctx, &mailbox, address, report, stats)
+            .await;
+        if let Some(sent) = mailbox.requests_sent() {
+            report.requests = sent;
+        }
+        result
+    }
+
+    async fn replicate_calendars(
+        &self,
+        ctx: &RunContext,
+        mailbox: &Arc<dyn Mailbox>,
+        address: &EmailAddress,
+        report: &mut MailboxReport,
+        stats: &mut CallStats,
+    ) -> Result<(), Stop> {
+        let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
         let calendars = retry.run(stats, || mailbox.calendars()).await?;
         // Calendars removed at the source leave the replica.
         if !ctx.dry_run {
@@ -145,7 +170,7 @@ impl Engine {
                 calendar.id.clone(),
             );
             match self
-                .sync_calendar(ctx, &mailbox, &key, &calendar, report, stats)
+                .sync_calendar(ctx, mailbox, &key, &calendar, report, stats)
                 .await
             {
                 Ok(()) if !ctx.dry_run => {
@@ -176,7 +201,7 @@ impl Engine {
         report: &mut MailboxReport,
         stats: &mut CallStats,
     ) -> Result<(), Stop> {
-        let retry = self.options.retry();
+        let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
         let stored = self.replica.sync_state(key)?;
         let mut state = stored.state;
         // A state from no task or another task (none stored under this key)
@@ -192,7 +217,20 @@ impl Engine {
             true => Some(Plan::new(self.replica.items(&key.mailbox, &calendar.id)?)),
             false => None,
         };
+        // A server that never says "last page", or refuses every state it
+        // issued, must not hold the run: pages are bounded, and a calendar
+        // is read again in full at most once per run.
+        let mut pages = 0u32;
+        let mut resynced = false;
         loop {
+            pages += 1;
+            if pages > self.options.max_pages_per_calendar {
+                return Err(Stop::Source(MailboxError::Protocol(format!(
+                    "calendar {:?}: the server sent {} pages of changes without a last one \
+                     (engine.max_pages_per_calendar); what arrived is kept and the next run goes on",
+                    calendar.name, self.options.max_pages_per_calendar
+                ))));
+            }
             let page = match retry
                 .run(stats, || {
                     mailbox.changes(&calendar.id, state.as_ref(), self.options.page_size)
@@ -200,7 +238,15 @@ impl Engine {
                 .await
             {
                 Ok(page) => page,
+                Err(MailboxError::ResyncRequired) if state.is_some() && resynced => {
+                    return Err(Stop::Source(MailboxError::Protocol(format!(
+                        "calendar {:?}: the server refused a sync state it had just issued \
+                         (ErrorInvalidSyncStateData twice in one run)",
+                        calendar.name
+                    ))));
+                }
                 Err(MailboxError::ResyncRequired) if state.is_some() => {
+                    resynced = true;
                     self.emit(&Event::Warning {
                         address: Some(key.mailbox.to_string()),
                         message: format!(
@@ -222,6 +268,13 @@ impl Engine {
                 }
                 Err(e) => return Err(e.into()),
             };
+            if page.more && page.state.is_some() && page.state == state {
+                return Err(Stop::Source(MailboxError::Protocol(format!(
+                    "calendar {:?}: the server said more changes wait but did not advance the \
+                     sync state, so asking again would return the same page for ever",
+                    calendar.name
+                ))));
+            }
             // A source may list an item twice in one page (created, then
             // updated): fetch and write it once.
             let mut seen = std::collections::HashSet::new();
@@ -393,12 +446,20 @@ impl Engine {
         let policy = ctx.definition.attachments;
         for attachment in &item.attachments {
             let content = if policy.enabled && attachment.size <= policy.max_bytes && !ctx.dry_run {
-                let retry = self.options.retry();
-                retry
+                let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
+                let content = retry
                     .run(stats, || {
                         mailbox.attachment(&item.id, &attachment.id, policy.max_bytes)
                     })
-                    .await?
+                    .await?;
+                if content.is_none() {
+                    report.warnings.push(format!(
+                        "item {}: attachment {:?} is larger than the definition's cap of {} bytes \
+                         (the item said {} bytes); stored without its content",
+                        item.id, attachment.name, policy.max_bytes, attachment.size
+                    ));
+                }
+                content
             } else {
                 None
             };

@@ -185,14 +185,33 @@ impl ClientCredentials {
             .send()
             .await
             .map_err(|e| {
-                MailboxError::Transport(format!("token endpoint {}: {e}", self.token_url))
+                let what = if e.is_timeout() {
+                    "timed out"
+                } else {
+                    "cannot be reached"
+                };
+                MailboxError::Transport(format!("token endpoint {} {what}", self.token_url))
             })?;
         let status = response.status().as_u16();
-        let text = response
-            .text()
-            .await
-            .map_err(|e| MailboxError::Transport(format!("token endpoint: {e}")))?;
-        let json: serde_json::Value = serde_json::from_str(&text).map_err(|_| {
+        let redactor = crate::secret::Redactor::default().secret(&self.secret);
+        if (300..=399).contains(&status) {
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("nowhere");
+            return Err(MailboxError::Unauthorized(redactor.clean(
+                &super::transport::redirected(&self.token_url, status, location),
+            )));
+        }
+        let bytes = super::transport::read_capped(response, MAX_TOKEN_RESPONSE)
+            .await?
+            .ok_or_else(|| {
+                MailboxError::Unauthorized(format!(
+                    "the token endpoint answered with more than {MAX_TOKEN_RESPONSE} bytes"
+                ))
+            })?;
+        let json: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| {
             MailboxError::Unauthorized(format!(
                 "the token endpoint answered HTTP {status} without JSON"
             ))
@@ -200,23 +219,31 @@ impl ClientCredentials {
         let field = |name: &str| json.get(name).and_then(serde_json::Value::as_str);
         match field("access_token") {
             Some(token) if status == 200 => {
+                // A lifetime is the server's word: clamped, so that no
+                // number it sends can overflow the clock.
                 let lifetime = json
                     .get("expires_in")
                     .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-                    .unwrap_or(3600);
+                    .unwrap_or(3600)
+                    .min(MAX_TOKEN_LIFETIME);
                 Ok((Secret::new(token), Duration::from_secs(lifetime)))
             }
-            // Entra's error codes and descriptions never contain the secret.
-            _ => Err(MailboxError::Unauthorized(format!(
+            // The server's words may echo the request, secret and all.
+            _ => Err(MailboxError::Unauthorized(redactor.clean(&format!(
                 "the token endpoint refused the app (HTTP {status}): {} {}",
                 field("error").unwrap_or("no error code"),
                 field("error_description")
                     .and_then(|d| d.lines().next())
                     .unwrap_or("")
-            ))),
+            )))),
         }
     }
 }
+
+/// The most of a token endpoint's answer calrep reads.
+const MAX_TOKEN_RESPONSE: u64 = 1024 * 1024;
+/// Tokens are kept at most this long (seconds), whatever `expires_in` says.
+const MAX_TOKEN_LIFETIME: u64 = 24 * 3600;
 
 #[async_trait]
 impl TokenProvider for ClientCredentials {
@@ -225,18 +252,21 @@ impl TokenProvider for ClientCredentials {
         // burst of mailboxes waits for one token instead of asking for many.
         let mut cached = self.cached.lock().await;
         if let Some((token, expires)) = cached.as_ref()
-            && Instant::now() + RENEW_BEFORE < *expires
+            && Instant::now()
+                .checked_add(RENEW_BEFORE)
+                .is_some_and(|t| t < *expires)
         {
             return Ok(token.clone());
         }
         let (token, lifetime) = self.fetch().await?;
-        *cached = Some((token.clone(), Instant::now() + lifetime));
+        let now = Instant::now();
+        *cached = Some((token.clone(), now.checked_add(lifetime).unwrap_or(now)));
         Ok(token)
     }
 }
 
 /// `application/x-www-form-urlencoded` encoding of one value.
-fn form_encode(value: &str) -> String {
+pub(crate) fn form_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         match b {

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,12 +15,12 @@ use super::directory::EwsDirectory;
 use super::item::{collect, read_item};
 use super::request::{self, Folder};
 use super::response::{self, Message};
-use super::transport::{Transport, http_client};
+use super::transport::{CallOptions, Transport, http_client};
 use super::xml::{Element, TYPES};
 use crate::address::EmailAddress;
 use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
 use crate::mailbox::{ChangePage, Mailbox, MailboxError, MailboxSource, SyncState};
-use crate::secret::Secret;
+use crate::secret::{Redactor, Secret};
 use crate::site::{EwsEndpoint, Site};
 
 /// Batches never shrink below this after `ErrorTimeoutExpired`.
@@ -104,6 +104,13 @@ impl EwsSource {
         };
         let timeout = Duration::from_secs(endpoint.timeout_seconds.max(1));
         let http = http_client(&endpoint.url, timeout, proxy).map_err(error)?;
+        let redactor = match &credentials {
+            Credentials::Basic { username, password } => {
+                Redactor::default().basic(username, password)
+            }
+            Credentials::ClientSecret(secret) => Redactor::default().secret(secret),
+            Credentials::Tokens(_) => Redactor::default(),
+        };
         let auth = match credentials {
             Credentials::Basic { username, password } => Auth::Basic { username, password },
             Credentials::Tokens(provider) => Auth::Bearer(provider),
@@ -127,6 +134,7 @@ impl EwsSource {
             endpoint.server_version.as_str(),
             endpoint.impersonation,
             endpoint.concurrency,
+            redactor,
         );
         Ok(Self {
             shared: Arc::new(Shared {
@@ -177,6 +185,7 @@ impl EwsSource {
         EwsMailbox {
             address: address.clone(),
             shared: Arc::clone(&self.shared),
+            sent: Arc::default(),
         }
     }
 
@@ -199,6 +208,8 @@ impl MailboxSource for EwsSource {
 pub struct EwsMailbox {
     address: EmailAddress,
     shared: Arc<Shared>,
+    /// HTTP requests sent for this mailbox.
+    sent: Arc<AtomicU64>,
 }
 
 impl EwsMailbox {
@@ -208,7 +219,34 @@ impl EwsMailbox {
 
     /// Sends an operation and returns the parsed response.
     pub(crate) async fn call(&self, body: &str) -> Result<Element, MailboxError> {
-        self.shared.transport.call(&self.address, body).await
+        let options = CallOptions {
+            sent: Some(&self.sent),
+            ..CallOptions::default()
+        };
+        self.shared
+            .transport
+            .call(&self.address, body, options)
+            .await
+    }
+
+    /// Sends an operation as the service account itself, never
+    /// impersonating (`ExpandDL`: a service account need not have a
+    /// mailbox, and impersonating one it does not have fails).
+    pub(crate) async fn call_as_service(&self, body: &str) -> Result<Element, MailboxError> {
+        let options = CallOptions {
+            act_as_mailbox: false,
+            sent: Some(&self.sent),
+            ..CallOptions::default()
+        };
+        self.shared
+            .transport
+            .call(&self.address, body, options)
+            .await
+    }
+
+    /// The site's secrets, removed from errors that quote the server.
+    pub(crate) fn redactor(&self) -> &Redactor {
+        self.shared.transport.redactor()
     }
 
     fn messages<'a>(&self, root: &'a Element) -> Result<Vec<Message<'a>>, MailboxError> {
@@ -340,13 +378,59 @@ fn message_items(message: &Element) -> &Element {
     message.message_child("Items").unwrap_or(message)
 }
 
+// Every answer's errors may quote the server, which may quote the request:
+// each goes through the site's redactor before it leaves.
 #[async_trait]
 impl Mailbox for EwsMailbox {
     fn address(&self) -> &EmailAddress {
         &self.address
     }
 
+    fn requests_sent(&self) -> Option<u64> {
+        Some(self.sent.load(Ordering::Relaxed))
+    }
+
     async fn calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError> {
+        self.read_calendars()
+            .await
+            .map_err(|e| e.redacted(self.redactor()))
+    }
+
+    async fn changes(
+        &self,
+        calendar: &CalendarId,
+        state: Option<&SyncState>,
+        max: usize,
+    ) -> Result<ChangePage, MailboxError> {
+        self.read_changes(calendar, state, max)
+            .await
+            .map_err(|e| e.redacted(self.redactor()))
+    }
+
+    async fn items(
+        &self,
+        _calendar: &CalendarId,
+        ids: &[ItemId],
+    ) -> Result<Vec<CalendarItem>, MailboxError> {
+        self.read_items(ids)
+            .await
+            .map_err(|e| e.redacted(self.redactor()))
+    }
+
+    async fn attachment(
+        &self,
+        _item: &ItemId,
+        attachment_id: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, MailboxError> {
+        self.read_attachment(attachment_id, max_bytes)
+            .await
+            .map_err(|e| e.redacted(self.redactor()))
+    }
+}
+
+impl EwsMailbox {
+    async fn read_calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError> {
         let default = self.default_calendar().await?;
         let mut calendars = Vec::new();
         let mut state: Option<String> = None;
@@ -385,7 +469,7 @@ impl Mailbox for EwsMailbox {
         )))
     }
 
-    async fn changes(
+    async fn read_changes(
         &self,
         calendar: &CalendarId,
         state: Option<&SyncState>,
@@ -407,11 +491,7 @@ impl Mailbox for EwsMailbox {
         })
     }
 
-    async fn items(
-        &self,
-        _calendar: &CalendarId,
-        ids: &[ItemId],
-    ) -> Result<Vec<CalendarItem>, MailboxError> {
+    async fn read_items(&self, ids: &[ItemId]) -> Result<Vec<CalendarItem>, MailboxError> {
         let mut items = Vec::with_capacity(ids.len());
         for (_, message) in self.fetch(ids).await? {
             let mut found = Vec::new();
@@ -424,15 +504,29 @@ impl Mailbox for EwsMailbox {
         Ok(items)
     }
 
-    async fn attachment(
+    async fn read_attachment(
         &self,
-        _item: &ItemId,
         attachment_id: &str,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, MailboxError> {
-        let root = self
-            .call(&request::get_attachment(&[attachment_id]))
-            .await?;
+        // Base64 makes four characters of three bytes; the envelope and the
+        // attachment's other fields need a little more.
+        let options = CallOptions {
+            max_body: (max_bytes / 3 + 1)
+                .saturating_mul(4)
+                .saturating_add(64 * 1024),
+            sent: Some(&self.sent),
+            ..CallOptions::default()
+        };
+        let body = request::get_attachment(&[attachment_id]);
+        let Some(root) = self
+            .shared
+            .transport
+            .call_capped(&self.address, &body, options)
+            .await?
+        else {
+            return Ok(None);
+        };
         let message = self.first_ok(&root, None)?;
         let Some(file) = message
             .element

@@ -9,6 +9,7 @@ use super::request;
 use super::response;
 use super::xml::TYPES;
 use crate::address::EmailAddress;
+use crate::engine::RetryPolicy;
 use crate::group::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef};
 use crate::mailbox::{Mailbox, MailboxError};
 
@@ -25,11 +26,21 @@ use crate::mailbox::{Mailbox, MailboxError};
 #[derive(Debug, Clone)]
 pub struct EwsDirectory {
     account: EwsMailbox,
+    retry: RetryPolicy,
 }
 
 impl EwsDirectory {
     pub(crate) fn new(account: EwsMailbox) -> Self {
-        Self { account }
+        Self {
+            account,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Retries (and stops waiting) as the engine says.
+    pub(crate) fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
     }
 }
 
@@ -45,30 +56,46 @@ impl Directory for EwsDirectory {
                 )));
             }
         };
+        // Throttling and dropped connections are waited out as for mailbox
+        // calls; anything else ends the expansion.
+        let mut stats = crate::engine::CallStats::default();
+        let outcome = self
+            .retry
+            .run(&mut stats, || self.expand_once(group, address))
+            .await
+            .map_err(|e| e.redacted(self.account.redactor()));
+        match outcome {
+            Ok(members) => members,
+            Err(e) => Err(DirectoryError::Unavailable(format!(
+                "ExpandDL of {address}: {e}"
+            ))),
+        }
+    }
+}
+
+impl EwsDirectory {
+    /// One `ExpandDL`; a retryable failure is the outer error, a final
+    /// answer (members, or no such group) the inner result.
+    async fn expand_once(
+        &self,
+        group: &GroupRef,
+        address: &EmailAddress,
+    ) -> Result<Result<GroupMembers, DirectoryError>, MailboxError> {
         let root = self
             .account
-            .call(&request::expand_dl(address.as_str()))
-            .await
-            .map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
-        let messages = response::messages(&root, self.account.address().as_str())
-            .map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
+            .call_as_service(&request::expand_dl(address.as_str()))
+            .await?;
+        let messages = response::messages(&root, self.account.address().as_str())?;
         let message = messages
             .first()
-            .ok_or_else(|| DirectoryError::Unavailable("ExpandDL: no response message".into()))?;
+            .ok_or_else(|| MailboxError::Protocol("no response message".into()))?;
         if matches!(
             message.code,
             "ErrorNameResolutionNoResults" | "ErrorNameResolutionNoMailbox"
         ) {
-            return Err(DirectoryError::GroupNotFound(group.to_string()));
+            return Ok(Err(DirectoryError::GroupNotFound(group.to_string())));
         }
-        message
-            .check(self.account.address().as_str(), None)
-            .map_err(|e| match e {
-                MailboxError::Throttled { .. } | MailboxError::Transport(_) => {
-                    DirectoryError::Unavailable(e.to_string())
-                }
-                other => DirectoryError::Unavailable(format!("ExpandDL of {address}: {other}")),
-            })?;
+        message.check(self.account.address().as_str(), None)?;
         let expansion = message.element.message_child("DLExpansion");
         let members = expansion
             .map(|x| x.children.iter().filter(|c| c.is(TYPES, "Mailbox")))
@@ -98,6 +125,6 @@ impl Directory for EwsDirectory {
             .collect();
         let mut entry = DirectoryEntry::group(address.as_str());
         entry.primary_smtp = Some(address.clone());
-        Ok(GroupMembers::new(entry, members))
+        Ok(Ok(GroupMembers::new(entry, members)))
     }
 }

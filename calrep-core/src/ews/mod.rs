@@ -15,6 +15,7 @@ pub(crate) mod write;
 pub(crate) mod xml;
 mod zone;
 
+pub(crate) use auth::form_encode;
 pub use auth::{BlockingTokens, TokenAnswer, TokenProvider};
 pub use client::{Credentials, EwsMailbox, EwsSetupError, EwsSource};
 pub use directory::EwsDirectory;

@@ -73,7 +73,13 @@ fn code_error(
         | "ErrorImpersonationDenied"
         | "ErrorAccessDenied"
         | "ErrorImpersonationFailed" => MailboxError::AccessDenied(mailbox.to_owned()),
-        _ => MailboxError::Protocol(format!("{code}: {}", short(text))),
+        // Exchange's text speaks of "the user account which was used to
+        // submit this request" even when it means the impersonated mailbox:
+        // say which mailbox the answer was about.
+        _ => MailboxError::Protocol(format!(
+            "for mailbox {mailbox}, Exchange answered {code}: {}",
+            short(text)
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! ring provider; no OpenSSL), credentials, `X-AnchorMailbox`, the site-wide
 //! concurrency limit, and the site-wide pause a throttling server asks for.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use super::response;
 use super::xml::Element;
 use crate::address::EmailAddress;
 use crate::mailbox::MailboxError;
+use crate::secret::Redactor;
 use crate::site::Proxy;
 
 /// The `User-Agent` of every request, so Exchange administrators can find
@@ -22,6 +24,34 @@ pub(crate) const USER_AGENT: &str = concat!("calrep/", env!("CARGO_PKG_VERSION")
 
 /// How long to wait after HTTP 503/429 without a usable `Retry-After`.
 const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The largest response calrep reads for any operation but `GetAttachment`
+/// (whose cap follows the definition's attachment cap). A `GetItem` batch
+/// of 100 items with long bodies stays far below it; anything larger is a
+/// broken or hostile server, refused before it costs memory.
+pub(crate) const MAX_RESPONSE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What one request may cost and whom it acts for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallOptions<'a> {
+    /// Impersonate the mailbox (when the site impersonates at all).
+    /// Directory calls act as the service account itself.
+    pub(crate) act_as_mailbox: bool,
+    /// The most bytes of response read; a larger one is `Ok(None)`.
+    pub(crate) max_body: u64,
+    /// Counts the HTTP requests sent for the caller.
+    pub(crate) sent: Option<&'a AtomicU64>,
+}
+
+impl Default for CallOptions<'_> {
+    fn default() -> Self {
+        Self {
+            act_as_mailbox: true,
+            max_body: MAX_RESPONSE_BYTES,
+            sent: None,
+        }
+    }
+}
 
 /// Installs rustls's ring provider once per process: reqwest is built
 /// without a default provider, to keep aws-lc's C build out of the workspace.
@@ -43,7 +73,12 @@ pub(crate) fn http_client(
         .user_agent(USER_AGENT)
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(30)))
-        .pool_idle_timeout(Duration::from_secs(60));
+        .pool_idle_timeout(Duration::from_secs(60))
+        // A redirect would re-send the credentials, the mailbox address
+        // and the body to wherever the server points: never followed (a 3xx
+        // is reported), and no Referer tells the other origin anything.
+        .redirect(reqwest::redirect::Policy::none())
+        .referer(false);
     if proxy.is_none() && is_loopback(url) {
         builder = builder.no_proxy();
     }
@@ -85,6 +120,8 @@ pub(crate) struct Transport {
     /// No request leaves before this instant: set when the server throttles,
     /// shared by every mailbox of the site.
     not_before: Mutex<Option<Instant>>,
+    /// The site's secrets, removed from any text the server supplies.
+    redactor: Redactor,
 }
 
 impl Transport {
@@ -95,6 +132,7 @@ impl Transport {
         version: &'static str,
         impersonation: bool,
         concurrency: usize,
+        redactor: Redactor,
     ) -> Self {
         Self {
             http,
@@ -104,12 +142,26 @@ impl Transport {
             impersonation,
             permits: Semaphore::new(concurrency.max(1)),
             not_before: Mutex::new(None),
+            redactor,
         }
     }
 
-    /// Holds every later request of the site until `wait` has passed.
+    /// The site's secrets, for errors built outside the transport.
+    pub(crate) fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Holds every later request of the site until `wait` has passed. A
+    /// wait too long for the clock (`Retry-After: 18446744073709551615`)
+    /// holds for a billion seconds instead of overflowing.
     pub(crate) fn pause(&self, wait: Duration) {
-        let until = Instant::now() + wait;
+        let now = Instant::now();
+        let Some(until) = now
+            .checked_add(wait)
+            .or_else(|| now.checked_add(Duration::from_secs(1 << 30)))
+        else {
+            return;
+        };
         let mut slot = self
             .not_before
             .lock()
@@ -119,13 +171,18 @@ impl Transport {
         }
     }
 
-    async fn wait_turn(&self) {
+    /// Whether the site may send now. During a pause the answer is the
+    /// time left, as a throttling error: the caller's retry policy waits
+    /// (bounded, and interrupted by a shutdown) and asks again, so a pause
+    /// made longer while it waited is seen before anything is sent.
+    fn check_turn(&self) -> Result<(), MailboxError> {
         let until = *self
             .not_before
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(until) = until {
-            tokio::time::sleep_until(until).await;
+        match until.map(|t| t.saturating_duration_since(Instant::now())) {
+            Some(left) if !left.is_zero() => Err(MailboxError::Throttled { retry_after: left }),
+            _ => Ok(()),
         }
     }
 
@@ -137,27 +194,73 @@ impl Transport {
         &self,
         mailbox: &EmailAddress,
         body: &str,
+        options: CallOptions<'_>,
     ) -> Result<Element, MailboxError> {
-        let envelope = request::envelope(self.version, self.impersonation.then_some(mailbox), body);
+        self.call_capped(mailbox, body, options)
+            .await?
+            .ok_or_else(|| {
+                MailboxError::Protocol(format!(
+                    "{} answered with more than {} bytes, more than calrep reads for one request",
+                    self.url, options.max_body
+                ))
+            })
+    }
+
+    /// As [`call`](Self::call), but a response larger than
+    /// `options.max_body` is `Ok(None)` (read no further than the cap).
+    pub(crate) async fn call_capped(
+        &self,
+        mailbox: &EmailAddress,
+        body: &str,
+        options: CallOptions<'_>,
+    ) -> Result<Option<Element>, MailboxError> {
+        self.send(mailbox, body, options)
+            .await
+            .map_err(|e| e.redacted(&self.redactor))
+    }
+
+    async fn send(
+        &self,
+        mailbox: &EmailAddress,
+        body: &str,
+        options: CallOptions<'_>,
+    ) -> Result<Option<Element>, MailboxError> {
+        let impersonated = (self.impersonation && options.act_as_mailbox).then_some(mailbox);
+        let envelope = request::envelope(self.version, impersonated, body);
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| MailboxError::Transport("the site's connection is closed".into()))?;
-        self.wait_turn().await;
-        let request = self
+        self.check_turn()?;
+        let mut request = self
             .http
             .post(&self.url)
             .header("Content-Type", "text/xml; charset=utf-8")
-            // Routes the request to the mailbox's server in Exchange Online
-            // and on-premises alike; required with impersonation.
-            .header("X-AnchorMailbox", mailbox.as_str())
             .header("X-PreferServerAffinity", "true")
             .body(envelope);
+        if options.act_as_mailbox {
+            // Routes the request to the mailbox's server in Exchange Online
+            // and on-premises alike; required with impersonation.
+            request = request.header("X-AnchorMailbox", mailbox.as_str());
+        }
         let request = self.auth.apply(request).await?;
+        if let Some(sent) = options.sent {
+            sent.fetch_add(1, Ordering::Relaxed);
+        }
         let response = request.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status().as_u16();
         match status {
+            300..=399 => {
+                let location = response
+                    .headers()
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .unwrap_or("nowhere");
+                return Err(MailboxError::Protocol(redirected(
+                    &self.url, status, location,
+                )));
+            }
             401 => {
                 return Err(MailboxError::Unauthorized(format!(
                     "{} refused the service account's credentials (HTTP 401)",
@@ -171,7 +274,13 @@ impl Transport {
             }
             _ => {}
         }
-        let text = response.text().await.map_err(|e| transport_error(&e))?;
+        let Some(bytes) = read_capped(response, options.max_body).await? else {
+            return Ok(None);
+        };
+        let text = match String::from_utf8(bytes) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
         let root = response::parse_body(status, &text)?;
         // ErrorServerBusy and its kind: the whole site waits exactly as long
         // as asked. (ErrorTimeoutExpired is about one batch's size; the
@@ -185,8 +294,38 @@ impl Transport {
         if let Err(MailboxError::Throttled { retry_after }) = throttled {
             self.pause(retry_after);
         }
-        Ok(root)
+        Ok(Some(root))
     }
+}
+
+/// What calrep says of a redirect it did not follow.
+pub(crate) fn redirected(url: &str, status: u16, location: &str) -> String {
+    format!(
+        "{url} answered HTTP {status}, redirected to {location}; calrep does not follow redirects \
+         (configure the final URL)"
+    )
+}
+
+/// A response body, read as a stream and abandoned as soon as it passes
+/// `cap` bytes (`None`); a `Content-Length` over the cap is refused before
+/// anything is read.
+pub(crate) async fn read_capped(
+    mut response: reqwest::Response,
+    cap: u64,
+) -> Result<Option<Vec<u8>>, MailboxError> {
+    if response.content_length().is_some_and(|n| n > cap) {
+        return Ok(None);
+    }
+    let mut body = Vec::with_capacity(
+        usize::try_from(response.content_length().unwrap_or(0).min(cap)).unwrap_or(0),
+    );
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport_error(&e))? {
+        if (body.len() as u64).saturating_add(chunk.len() as u64) > cap {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
 }
 
 /// A transport failure in words, without the request (which could carry

@@ -75,6 +75,21 @@ pub enum MailboxError {
         /// How long to wait before the next request.
         retry_after: Duration,
     },
+    /// The server asked for a longer wait than calrep accepts (the
+    /// engine's `max_wait_seconds`), or throttled one call for longer than
+    /// its total budget: the mailbox fails now and a later run tries again.
+    #[error(
+        "throttled by the server for {asked_seconds} s{}, longer than the {cap_seconds} s calrep waits; a later run tries again",
+        until.map(|t| format!(" (until {})", t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))).unwrap_or_default()
+    )]
+    ThrottledTooLong {
+        /// The wait the server asked for, in seconds.
+        asked_seconds: u64,
+        /// The longest wait calrep accepts, in seconds.
+        cap_seconds: u64,
+        /// When the asked wait would end (`None`: beyond any date).
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// The saved sync state is no longer valid: read the calendar in full.
     #[error("the sync state is no longer valid; a full resync is required")]
     ResyncRequired,
@@ -111,6 +126,18 @@ impl MailboxError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Throttled { .. } | Self::Transport(_))
     }
+
+    /// The error with every known secret removed from its text.
+    pub(crate) fn redacted(self, redactor: &crate::secret::Redactor) -> Self {
+        match self {
+            Self::MailboxNotFound(t) => Self::MailboxNotFound(redactor.clean(&t)),
+            Self::AccessDenied(t) => Self::AccessDenied(redactor.clean(&t)),
+            Self::Unauthorized(t) => Self::Unauthorized(redactor.clean(&t)),
+            Self::Transport(t) => Self::Transport(redactor.clean(&t)),
+            Self::Protocol(t) => Self::Protocol(redactor.clean(&t)),
+            other => other,
+        }
+    }
 }
 
 /// One mailbox's calendars at the source.
@@ -118,6 +145,13 @@ impl MailboxError {
 pub trait Mailbox: Send + Sync + fmt::Debug {
     /// The mailbox's primary SMTP address.
     fn address(&self) -> &EmailAddress;
+
+    /// Requests sent to the server for this mailbox so far, where the
+    /// source counts them (a call can take several: a batch that shrinks,
+    /// occurrence details). `None`: the engine counts calls instead.
+    fn requests_sent(&self) -> Option<u64> {
+        None
+    }
 
     /// The calendar folders (the default one marked).
     async fn calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError>;

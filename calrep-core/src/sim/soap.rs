@@ -129,6 +129,12 @@ pub(crate) async fn answer(
             "The account does not have permission to impersonate the requested user.",
         );
     }
+    // Exchange resolves an impersonated account before any operation: one
+    // without a mailbox fails, ExpandDL included.
+    if request.mailbox.is_some() && org.open(&address).await.is_err() {
+        let e = MailboxError::MailboxNotFound(address.to_string());
+        return (200, error_response(&operation.name, &e));
+    }
     if operation.name == "ExpandDL" {
         return (200, envelope_of(&expand_dl(directory, operation).await));
     }
@@ -203,6 +209,7 @@ fn error_response(operation: &str, e: &MailboxError) -> String {
         MailboxError::Throttled { retry_after } => {
             return server_busy(operation, retry_after.as_millis());
         }
+        MailboxError::ThrottledTooLong { .. } => "ErrorServerBusy",
         MailboxError::ResyncRequired => "ErrorInvalidSyncStateData",
         MailboxError::CalendarGone(_) => "ErrorSyncFolderNotFound",
         MailboxError::MailboxNotFound(_) => "ErrorNonExistentMailbox",

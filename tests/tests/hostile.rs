@@ -1,0 +1,535 @@
+//! calrep against a hostile server: a proxy in front of the EWS simulator
+//! that misbehaves per operation — endless paging, sync states refused for
+//! ever, absurd waits, redirects to another origin, bodies without end,
+//! answers that echo the request's secrets. Each test is bounded in time:
+//! the run must end, the affected mailbox fail alone with a clear error,
+//! and no secret reach another origin, a report or the replica.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use calrep_core::demo::DemoOrganisation;
+use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport, Shutdown};
+use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::sim::{Fault, FaultRule, SimOptions, Simulator};
+use calrep_core::{Config, ManualClock};
+
+use calrep_benches::ews::{TASK, basic_account, config_text};
+use calrep_tests::hostile::{Act, Hostile, Rule, Seen};
+
+/// A demo organisation behind a simulator behind a hostile proxy.
+struct Fixture {
+    rt: tokio::runtime::Runtime,
+    demo: DemoOrganisation,
+    sim: Simulator,
+    hostile: Hostile,
+    dir: PathBuf,
+}
+
+impl Fixture {
+    fn new(name: &str, options: SimOptions, rule: Rule) -> Self {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let demo = DemoOrganisation::generate(42, 10, 0);
+        let sim = rt.block_on(Simulator::start_demo(&demo, options)).unwrap();
+        let hostile = rt.block_on(Hostile::start(Some(sim.addr().to_string()), rule));
+        let dir =
+            std::env::temp_dir().join(format!("calrep-hostile-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("password"), SimOptions::PASSWORD).unwrap();
+        std::fs::write(dir.join("app-secret"), SimOptions::CLIENT_SECRET).unwrap();
+        Self {
+            rt,
+            demo,
+            sim,
+            hostile,
+            dir,
+        }
+    }
+
+    /// The EWS URL through the proxy.
+    fn url(&self) -> String {
+        format!("{}/EWS/Exchange.asmx", self.hostile.base)
+    }
+
+    /// A configuration reading through the proxy, with `extra` lines in
+    /// `[sites.ews]` and `engine` lines appended to `[engine]`.
+    fn config(&self, ews: &str, engine: &str) -> Config {
+        let ews = format!("timeout_seconds = 5\nbatch_size = 7\nmax_changes = 9\n{ews}");
+        let text = format!("{}{engine}\n", config_text(&self.url(), &ews, 4));
+        let mut config = Config::parse(&text, "hostile.toml").unwrap();
+        config.base_dir = self.dir.clone();
+        config
+    }
+
+    fn engine(&self, config: Config) -> (Engine, Arc<SqliteReplica>) {
+        let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
+        let clock = ManualClock::new("2026-11-20T00:00:00Z".parse().unwrap());
+        let engine =
+            Engine::from_config(config, replica.clone() as Arc<dyn Replica>, Arc::new(clock));
+        (engine, replica)
+    }
+
+    /// Runs the task, which must end within `limit`.
+    fn run_within(&self, engine: &Engine, limit: Duration) -> RunReport {
+        let started = Instant::now();
+        let report = self
+            .rt
+            .block_on(async {
+                tokio::time::timeout(limit, engine.run_task(&TASK.into(), RunOptions::default()))
+                    .await
+            })
+            .unwrap_or_else(|_| panic!("the run did not end within {limit:?}"))
+            .unwrap();
+        assert!(started.elapsed() < limit);
+        report
+    }
+
+    /// The first demo mailbox: the one the hostile rules single out.
+    fn victim(&self) -> String {
+        self.demo.addresses[0].to_string()
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn outcome<'a>(report: &'a RunReport, address: &str) -> &'a MailboxOutcome {
+    &report
+        .mailboxes
+        .iter()
+        .find(|m| m.address.eq_ignore_ascii_case(address))
+        .unwrap_or_else(|| panic!("{address} not in {}", report.to_json()))
+        .outcome
+}
+
+fn failure(report: &RunReport, address: &str) -> String {
+    match outcome(report, address) {
+        MailboxOutcome::Failed { error } => error.clone(),
+        other => panic!("{address}: {other:?}\n{}", report.to_json()),
+    }
+}
+
+/// Every mailbox but `except` replicated.
+fn others_healthy(report: &RunReport, except: &str) {
+    for m in &report.mailboxes {
+        if !m.address.eq_ignore_ascii_case(except) {
+            assert!(
+                matches!(
+                    m.outcome,
+                    MailboxOutcome::Healthy | MailboxOutcome::Skipped { .. }
+                ),
+                "{}: {:?}",
+                m.address,
+                m.outcome
+            );
+        }
+    }
+}
+
+/// `[sites.ews]` lines for OAuth with the simulator's app, its token
+/// endpoint at `base` + `tenant_path` + `/oauth2/v2.0/token`.
+fn oauth_via(base: &str, tenant_path: &str) -> String {
+    format!(
+        "username = \"{user}\"\noauth = {{ tenant = \"contoso.onmicrosoft.com\", client_id = \"{id}\", secret_file = \"app-secret\", token_url = \"{base}{tenant_path}/oauth2/v2.0/token\" }}",
+        user = SimOptions::USERNAME,
+        id = SimOptions::CLIENT_ID,
+    )
+}
+
+fn for_victim(victim: &str, seen: &Seen, operation: &str) -> bool {
+    seen.operation == operation && seen.body.contains(victim)
+}
+
+#[test]
+fn a_server_that_never_sends_the_last_page_fails_that_mailbox_alone() {
+    let victim = Arc::new(std::sync::OnceLock::<String>::new());
+    let v = Arc::clone(&victim);
+    let rule: Rule = Arc::new(move |seen| {
+        if v.get()
+            .is_some_and(|v| for_victim(v, seen, "SyncFolderItems"))
+        {
+            Act::Rewrite(Box::new(|body| {
+                body.replace(
+                    "<m:IncludesLastItemInRange>true<",
+                    "<m:IncludesLastItemInRange>false<",
+                )
+            }))
+        } else {
+            Act::Forward
+        }
+    });
+    let f = Fixture::new("paging", SimOptions::default(), rule);
+    victim.set(f.victim()).unwrap();
+    let (engine, _) = f.engine(f.config(&basic_account(), "max_pages_per_calendar = 25"));
+    let report = f.run_within(&engine, Duration::from_secs(60));
+    let error = failure(&report, &f.victim());
+    assert!(
+        error.contains("without a last one") || error.contains("did not advance"),
+        "{error}"
+    );
+    others_healthy(&report, &f.victim());
+    let victim_pages = f
+        .hostile
+        .seen()
+        .iter()
+        .filter(|s| for_victim(&f.victim(), s, "SyncFolderItems"))
+        .count();
+    // One calendar at most 25 pages (the first failure ends the mailbox).
+    assert!(victim_pages <= 25, "{victim_pages} pages");
+}
+
+#[test]
+fn a_server_that_refuses_every_sync_state_fails_that_mailbox_alone() {
+    let victim = Arc::new(std::sync::OnceLock::<String>::new());
+    let v = Arc::clone(&victim);
+    let rule: Rule = Arc::new(move |seen| {
+        let with_state = seen.body.contains("SyncState>");
+        if with_state
+            && v.get()
+                .is_some_and(|v| for_victim(v, seen, "SyncFolderItems"))
+        {
+            Act::Rewrite(Box::new(|body| {
+                body.replace("ResponseClass=\"Success\"", "ResponseClass=\"Error\"")
+                    .replace(
+                        "<m:ResponseCode>NoError</m:ResponseCode>",
+                        "<m:MessageText>Synchronization state data is corrupt or otherwise invalid.</m:MessageText><m:ResponseCode>ErrorInvalidSyncStateData</m:ResponseCode>",
+                    )
+            }))
+        } else {
+            Act::Forward
+        }
+    });
+    let f = Fixture::new("syncstate", SimOptions::default(), rule);
+    victim.set(f.victim()).unwrap();
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let report = f.run_within(&engine, Duration::from_secs(60));
+    let error = failure(&report, &f.victim());
+    assert!(error.contains("twice in one run"), "{error}");
+    others_healthy(&report, &f.victim());
+}
+
+#[test]
+fn absurd_waits_fail_the_mailbox_as_throttled_until_and_never_panic() {
+    // Retry-After of u64::MAX seconds on the victim's GetItem; the
+    // simulator itself asks for years of BackOffMilliseconds elsewhere.
+    let victim = Arc::new(std::sync::OnceLock::<String>::new());
+    let v = Arc::clone(&victim);
+    let rule: Rule = Arc::new(move |seen| {
+        if v.get().is_some_and(|v| for_victim(v, seen, "GetItem")) {
+            Act::Reply {
+                status: 503,
+                headers: vec![("Retry-After".into(), u64::MAX.to_string())],
+                body: String::new(),
+            }
+        } else {
+            Act::Forward
+        }
+    });
+    let f = Fixture::new("waits", SimOptions::default(), rule);
+    victim.set(f.victim()).unwrap();
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let report = f.run_within(&engine, Duration::from_secs(60));
+    let error = failure(&report, &f.victim());
+    assert!(
+        error.contains("longer than the 900 s calrep waits"),
+        "{error}"
+    );
+
+    // ErrorServerBusy with BackOffMilliseconds of u64::MAX.
+    f.sim.set_faults(vec![
+        FaultRule::new(Fault::ServerBusy {
+            back_off_ms: u64::MAX,
+        })
+        .operation("SyncFolderItems")
+        .times(1),
+    ]);
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let report = f.run_within(&engine, Duration::from_secs(60));
+    assert!(
+        report
+            .to_json()
+            .contains("longer than the 900 s calrep waits"),
+        "{}",
+        report.to_json()
+    );
+}
+
+#[test]
+fn a_wait_within_the_cap_ends_at_once_when_the_run_is_cancelled() {
+    let rule: Rule = Arc::new(|seen| {
+        if seen.operation == "GetItem" {
+            Act::Reply {
+                status: 503,
+                headers: vec![("Retry-After".into(), "600".into())],
+                body: String::new(),
+            }
+        } else {
+            Act::Forward
+        }
+    });
+    let f = Fixture::new("cancel", SimOptions::default(), rule);
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let cancel = Shutdown::new();
+    let started = Instant::now();
+    let report = f.rt.block_on(async {
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            c.request();
+        });
+        let mut options = RunOptions::default();
+        options.cancel = Some(cancel.clone());
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            engine.run_task(&TASK.into(), options),
+        )
+        .await
+        .expect("the cancelled run ended")
+        .unwrap()
+    });
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(
+        report
+            .mailboxes
+            .iter()
+            .any(|m| matches!(&m.outcome, MailboxOutcome::Skipped { reason } if reason.contains("stopped"))),
+        "{}",
+        report.to_json()
+    );
+}
+
+#[test]
+fn a_busy_storm_and_a_busy_directory_end_with_every_mailbox_healthy() {
+    let mut options = SimOptions::default();
+    options.faults = vec![
+        // Every call has a one-in-five chance of ErrorServerBusy: more
+        // consecutive refusals than the transport budget (5) allows.
+        FaultRule::new(Fault::ServerBusy { back_off_ms: 20 }).probability(0.2),
+        FaultRule::new(Fault::ServerBusy { back_off_ms: 20 })
+            .operation("GetItem")
+            .skip(2)
+            .times(8),
+        FaultRule::new(Fault::ServerBusy { back_off_ms: 20 })
+            .operation("ExpandDL")
+            .times(3),
+    ];
+    let f = Fixture::new("storm", options, Arc::new(|_| Act::Forward));
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let report = f.run_within(&engine, Duration::from_secs(120));
+    assert!(report.error.is_none(), "{}", report.to_json());
+    others_healthy(&report, "");
+    assert!(report.retries >= 11, "{}", report.to_json());
+}
+
+#[test]
+fn redirects_are_never_followed_and_nothing_reaches_the_other_origin() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let elsewhere = rt.block_on(Hostile::start(None, Arc::new(|_| Act::Close)));
+    let target = format!("{}/steal", elsewhere.base);
+    drop(rt);
+    let location = target.clone();
+    let rule: Rule = Arc::new(move |seen| {
+        if matches!(seen.operation.as_str(), "token" | "GetFolder") {
+            Act::Reply {
+                status: if seen.operation == "token" { 307 } else { 302 },
+                headers: vec![("Location".into(), location.clone())],
+                body: String::new(),
+            }
+        } else {
+            Act::Forward
+        }
+    });
+    let f = Fixture::new("redirect", SimOptions::default(), rule);
+    // OAuth: the token endpoint redirects the client secret's post.
+    let oauth = oauth_via(&f.hostile.base, "/tenant");
+    let (engine, _) = f.engine(f.config(&oauth, ""));
+    let report = f.run_within(&engine, Duration::from_secs(30));
+    let text = format!("{report:?}");
+    assert!(text.contains("redirected to"), "{text}");
+    assert!(text.contains("does not follow redirects"), "{text}");
+    // Basic: an EWS answer redirects the mailbox's request.
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let report = f.run_within(&engine, Duration::from_secs(30));
+    let error = failure(&report, &f.victim());
+    assert!(
+        error.contains(&format!("redirected to {target}")),
+        "{error}"
+    );
+    assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+    assert!(
+        f.hostile
+            .seen()
+            .iter()
+            .all(|s| !s.head.to_ascii_lowercase().contains("referer")),
+    );
+}
+
+#[test]
+fn secrets_echoed_by_the_server_reach_no_report_and_no_replica() {
+    // The token endpoint and EWS both echo the whole request back.
+    let rule: Rule = Arc::new(|seen| match seen.operation.as_str() {
+        "token" => Act::Reply {
+            status: 400,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: serde_json::json!({
+                "error": "invalid_request",
+                "error_description": format!("bad request: {}", seen.body),
+            })
+            .to_string(),
+        },
+        "GetFolder" => Act::Reply {
+            status: 500,
+            headers: vec![("Content-Type".into(), "text/xml".into())],
+            body: format!(
+                "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>you sent {}</faultstring></s:Fault></s:Body></s:Envelope>",
+                // The credentials first: the error keeps only the start.
+                seen.head
+                    .lines()
+                    .filter(|l| l.to_ascii_lowercase().starts_with("authorization"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        },
+        _ => Act::Forward,
+    });
+    let f = Fixture::new("echo", SimOptions::default(), rule);
+    let secret_forms = [
+        SimOptions::CLIENT_SECRET.to_owned(),
+        SimOptions::PASSWORD.to_owned(),
+    ];
+    for ews in [oauth_via(&f.hostile.base, "/tenant"), basic_account()] {
+        let path = f.dir.join("echo.db");
+        let _ = std::fs::remove_file(&path);
+        let replica = Arc::new(SqliteReplica::open(&path).unwrap());
+        let clock = ManualClock::new("2026-11-20T00:00:00Z".parse().unwrap());
+        let engine = Engine::from_config(
+            f.config(&ews, ""),
+            replica.clone() as Arc<dyn Replica>,
+            Arc::new(clock),
+        );
+        let report = f.run_within(&engine, Duration::from_secs(30));
+        drop(engine);
+        drop(replica);
+        let text = report.to_json();
+        assert!(text.contains("<redacted>"), "the echo was not seen: {text}");
+        let basic = f.hostile.seen().iter().find_map(|s| {
+            s.head
+                .lines()
+                .find_map(|l| l.strip_prefix("authorization: Basic "))
+                .map(str::to_owned)
+        });
+        // The run history is in the file (or its write-ahead log).
+        let mut stored = std::fs::read(&path).unwrap();
+        stored.extend(std::fs::read(f.dir.join("echo.db-wal")).unwrap_or_default());
+        let stored = String::from_utf8_lossy(&stored);
+        assert!(stored.contains("redacted"), "the run was not recorded");
+        for secret in secret_forms.iter().chain(basic.iter()) {
+            assert!(!text.contains(secret.as_str()), "{secret} in {text}");
+            assert!(!stored.contains(secret.as_str()), "{secret} in the replica");
+        }
+    }
+}
+
+#[test]
+fn absurd_token_lifetimes_do_not_panic() {
+    let rule: Rule = Arc::new(|seen| {
+        if seen.operation == "token" {
+            Act::Rewrite(Box::new(|body| {
+                let mut json: serde_json::Value = serde_json::from_str(&body).unwrap();
+                json["expires_in"] = serde_json::json!(u64::MAX);
+                json.to_string()
+            }))
+        } else {
+            Act::Forward
+        }
+    });
+    let f = Fixture::new("lifetime", SimOptions::default(), rule);
+    let oauth = oauth_via(&f.hostile.base, "/simulated-tenant");
+    let (engine, _) = f.engine(f.config(&oauth, ""));
+    let report = f.run_within(&engine, Duration::from_secs(60));
+    others_healthy(&report, "");
+}
+
+#[test]
+fn bodies_without_end_are_cut_off_at_the_cap() {
+    let victim = Arc::new(std::sync::OnceLock::<String>::new());
+    let v = Arc::clone(&victim);
+    let rule: Rule = Arc::new(move |seen| match seen.operation.as_str() {
+        // A declared 200 MB answer is refused before it is read.
+        "GetItem" if v.get().is_some_and(|v| seen.body.contains(v.as_str())) => Act::Endless {
+            declared: Some(200 << 20),
+            limit: 200 << 20,
+        },
+        // An attachment without a length: read up to its cap, then dropped.
+        "GetAttachment" => Act::Endless {
+            declared: None,
+            limit: 200 << 20,
+        },
+        _ => Act::Forward,
+    });
+    let f = Fixture::new("bodies", SimOptions::default(), rule);
+    victim.set(f.victim()).unwrap();
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let report = f.run_within(&engine, Duration::from_secs(60));
+    let error = failure(&report, &f.victim());
+    assert!(error.contains("more than calrep reads"), "{error}");
+    let attachments = f.hostile.count("GetAttachment");
+    assert!(attachments > 0, "no attachment was asked for");
+    // The definition caps attachments at 1 MiB: each endless attachment was
+    // abandoned soon after (socket buffers let a few MiB more out).
+    let sent = f
+        .hostile
+        .endless_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        sent < attachments as u64 * (16 << 20) + (200 << 20),
+        "{sent} bytes for {attachments} attachments"
+    );
+    let json = report.to_json();
+    assert!(json.contains("larger than the definition's cap"), "{json}");
+}
+
+#[test]
+fn group_expansion_acts_as_the_service_account_without_impersonating() {
+    // The simulator's service account has no mailbox (as the README
+    // recommends); impersonating it for ExpandDL fails as on Exchange.
+    let f = Fixture::new("expand", SimOptions::default(), Arc::new(|_| Act::Forward));
+    assert!(
+        !f.demo
+            .addresses
+            .iter()
+            .any(|a| a.as_str().eq_ignore_ascii_case(SimOptions::USERNAME))
+    );
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let report = f.run_within(&engine, Duration::from_secs(60));
+    assert!(report.error.is_none(), "{}", report.to_json());
+    others_healthy(&report, "");
+    let expansions: Vec<Seen> = f
+        .hostile
+        .seen()
+        .into_iter()
+        .filter(|s| s.operation == "ExpandDL")
+        .collect();
+    assert!(!expansions.is_empty());
+    assert!(
+        expansions
+            .iter()
+            .all(|s| !s.body.contains("ExchangeImpersonation")),
+        "{:?}",
+        expansions[0].body
+    );
+}

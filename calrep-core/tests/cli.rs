@@ -239,6 +239,51 @@ impl Drop for SimProcess {
     }
 }
 
+/// Starts `calrep serve`, waits for its first lines, sends SIGTERM and
+/// expects a clean stop within a few seconds.
+fn serve_stops_on_sigterm(config: &str) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_calrep"))
+        .args(["serve", "--config", config])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut lines = Vec::new();
+    while lines.len() < 2 {
+        let mut line = String::new();
+        if stdout.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        lines.push(line);
+    }
+    assert!(
+        lines[1].starts_with("next run of task all-staff: "),
+        "{lines:?}"
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "serve ignored SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("stopping on SIGTERM"), "{stderr}");
+}
+
 #[test]
 fn demo_run_plan_verify_export_status_work_together() {
     let dir = temp_dir("demo");
@@ -271,6 +316,27 @@ fn demo_run_plan_verify_export_status_work_together() {
     // The demo's simulator is gone; `calrep sim` serves the organisation
     // again, as the demo's last lines say.
     let _sim = SimProcess::start(&port, 1);
+
+    // The demo's configuration expands groups through Exchange: check
+    // accepts it and groups resolves through the simulator's ExpandDL.
+    let out = calrep(&["check", "--config", config]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("resolved through Exchange"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = calrep(&["groups", "--config", config, "--task", "all-staff"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(": 20 mailboxes"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // serve stops on SIGTERM (what systemd and containers send) and says
+    // when each task runs next.
+    serve_stops_on_sigterm(config);
 
     // Nothing changed since the demo's second run.
     let out = calrep(&["plan", "--config", config, "--task", "all-staff"]);

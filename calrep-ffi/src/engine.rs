@@ -84,7 +84,9 @@ impl Handle for calrep_engine {
 pub(crate) fn engine_failure(e: EngineError) -> Failure {
     let status = match &e {
         EngineError::Disabled(_) => calrep_status::TaskDisabled,
-        EngineError::NoSource(_) | EngineError::SourceSetup(_) => calrep_status::SourceUnavailable,
+        EngineError::NoSource(_) | EngineError::SourceSetup(_) | EngineError::Directory(_) => {
+            calrep_status::SourceUnavailable
+        }
         _ => calrep_status::TaskUnknown,
     };
     Failure::new(status, e.to_string())

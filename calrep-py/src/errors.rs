@@ -61,7 +61,9 @@ pub(crate) fn error(kind: Kind, message: impl Into<String>) -> PyErr {
 pub(crate) fn engine_error(e: EngineError) -> PyErr {
     let kind = match &e {
         EngineError::Disabled(_) => Kind::TaskDisabled,
-        EngineError::NoSource(_) | EngineError::SourceSetup(_) => Kind::Source,
+        EngineError::NoSource(_) | EngineError::SourceSetup(_) | EngineError::Directory(_) => {
+            Kind::Source
+        }
         _ => Kind::Task,
     };
     error(kind, e.to_string())

@@ -242,6 +242,43 @@ fn secrets_are_never_printed() {
 }
 
 #[test]
+fn passwords_in_urls_and_pasted_into_password_env_are_refused_unechoed() {
+    let lines = problems(
+        r#"
+        [[sites]]
+        id = "hq"
+        ews = { url = "https://svc:Hunter2-secret@mail.example.com/EWS/Exchange.asmx", username = "svc", password_env = "Hunter2 secret!" }
+        [[sites]]
+        id = "online"
+        ews = { url = "https://outlook.office365.com/EWS/Exchange.asmx", username = "svc", oauth = { tenant = "contoso.onmicrosoft.com", client_id = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", secret_env = "S", token_url = "https://app:Hunter2-secret@login.example.com/token" } }
+        "#,
+    );
+    let all = lines.join("\n");
+    assert!(!all.contains("Hunter2"), "{all}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("calrep.toml: sites[0].ews.url: ")
+                && l.contains("https://***@mail.example.com")
+                && l.contains("never in the URL")),
+        "{all}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("calrep.toml: sites[1].ews.oauth.token_url: ")),
+        "{all}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("calrep.toml: sites[0].ews.password: ")
+                && l.contains("not an environment variable name")),
+        "{all}"
+    );
+}
+
+#[test]
 fn removing_what_a_task_uses_is_refused() {
     let mut config = Config::load(&examples().join("calrep.toml")).unwrap();
     let err = config

@@ -137,6 +137,10 @@ pub enum EngineError {
     /// The task is disabled.
     #[error("task {0} is disabled")]
     Disabled(TaskId),
+    /// The task's group could not be resolved (the directory is
+    /// unreadable or unreachable).
+    #[error("{0}")]
+    Directory(String),
 }
 
 /// What a run needs to know, shared by its mailboxes.
@@ -409,6 +413,58 @@ impl Engine {
         let resolver = Arc::new(GroupResolver::new(directory, Arc::clone(&self.clock)));
         resolvers.insert(site.clone(), Arc::clone(&resolver));
         Ok(resolver)
+    }
+
+    /// The mailboxes a task's group resolves to now, through the site's
+    /// directory — a snapshot, a demo organisation, or Exchange itself
+    /// (`ExpandDL` through the site's EWS source).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use calrep_core::{Config, SystemClock};
+    /// # use calrep_core::engine::Engine;
+    /// # use calrep_core::replica::SqliteReplica;
+    /// let config = Config::parse(r#"
+    ///     [[sites]]
+    ///     id = "hq"
+    ///     ews = { url = "https://mail.example.com/EWS/Exchange.asmx", username = "svc", password_env = "PW" }
+    ///     [[definitions]]
+    ///     id = "default"
+    ///     [[schedules]]
+    ///     id = "nightly"
+    ///     time_zone = "UTC"
+    ///     when.daily.once.start = "02:00"
+    ///     [[tasks]]
+    ///     id = "two"
+    ///     site = "hq"
+    ///     definition = "default"
+    ///     schedule = "nightly"
+    ///     group = { mailboxes = ["b@example.com", "a@example.com"] }
+    /// "#, "calrep.toml")?;
+    /// let engine = Engine::new(config, Arc::new(SqliteReplica::open_in_memory()?), Arc::new(SystemClock));
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+    /// let resolution = engine.resolve_group(&"two".into()).await?;
+    /// assert_eq!(resolution.mailboxes[0].address.as_str(), "a@example.com");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub async fn resolve_group(
+        &self,
+        task: &TaskId,
+    ) -> Result<Arc<crate::group::Resolution>, EngineError> {
+        let task = self.config.task(task).ok_or_else(|| {
+            EngineError::NotConfigured(format!("no task named {:?}", task.as_str()))
+        })?;
+        let resolver = self
+            .resolver(&task.site)
+            .map_err(EngineError::SourceSetup)?;
+        resolver.resolve(&task.group).await.map_err(|e| {
+            EngineError::Directory(format!(
+                "task {}: cannot resolve {}: {e}",
+                task.id, task.group
+            ))
+        })
     }
 
     /// The task, its definition and its site's source, or why not.

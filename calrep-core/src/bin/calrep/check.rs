@@ -1,10 +1,10 @@
 //! `calrep check`: validate a configuration and the files it names.
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use calrep_core::DirectorySource;
 use calrep_core::group::DirectoryError;
+use calrep_core::{Config, DirectorySource};
 
 use crate::{Outcome, load_config};
 
@@ -20,17 +20,28 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
             sources.push(source);
         }
     }
+    let prefix = path.display().to_string();
     let mut problems = Vec::new();
+    let mut exchange = false;
     for source in &sources {
-        match config.open_directory_source(source) {
-            Ok(_) => {}
-            Err(DirectoryError::InvalidSnapshot(p)) => {
-                problems.extend(p.iter().map(ToString::to_string));
-            }
-            Err(e) => problems.push(e.to_string()),
+        match source {
+            // Resolved by ExpandDL through the site's EWS endpoint when a
+            // task runs; nothing to open now.
+            DirectorySource::Exchange => exchange = true,
+            _ => match config.open_directory_source(source) {
+                Ok(_) => {}
+                Err(DirectoryError::InvalidSnapshot(p)) => {
+                    problems.extend(p.iter().map(ToString::to_string));
+                }
+                Err(e) => problems.push(format!("{prefix}: {e}")),
+            },
         }
     }
-    let snapshots = sources;
+    problems.extend(
+        missing_secret_files(&config)
+            .into_iter()
+            .map(|(at, file)| format!("{prefix}: {at}: no file at {}", file.display())),
+    );
     if !problems.is_empty() {
         return Ok(Outcome::Invalid(problems));
     }
@@ -47,10 +58,44 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
         plural(config.schedules.len()),
         config.tasks.len(),
         plural(config.tasks.len()),
-        snapshots.len(),
-        if snapshots.len() == 1 { "y" } else { "ies" },
+        sources.len(),
+        if sources.len() == 1 { "y" } else { "ies" },
     )?;
+    if exchange {
+        writeln!(
+            out,
+            "{}: groups of directory = \"exchange\" are resolved through Exchange (ExpandDL) when a task runs; `calrep groups` resolves one now",
+            path.display()
+        )?;
+    }
     Ok(Outcome::Ok)
+}
+
+/// Secret files the configuration names that do not exist, with where
+/// they are named and their path resolved from the configuration's folder.
+fn missing_secret_files(config: &Config) -> Vec<(String, PathBuf)> {
+    let mut missing = Vec::new();
+    for (i, site) in config.sites.iter().enumerate() {
+        let mut named: Vec<(String, &PathBuf)> = Vec::new();
+        if let Some(ews) = &site.ews {
+            if let Some(file) = &ews.password_file {
+                named.push((format!("sites[{i}].ews.password_file"), file));
+            }
+            if let Some(file) = ews.oauth.as_ref().and_then(|o| o.secret_file.as_ref()) {
+                named.push((format!("sites[{i}].ews.oauth.secret_file"), file));
+            }
+        }
+        if let Some(file) = site.graph.as_ref().and_then(|g| g.secret_file.as_ref()) {
+            named.push((format!("sites[{i}].graph.secret_file"), file));
+        }
+        for (at, file) in named {
+            let full = config.resolve_path(file);
+            if !full.is_file() {
+                missing.push((at, full));
+            }
+        }
+    }
+    missing
 }
 
 fn plural(n: usize) -> &'static str {

@@ -4,8 +4,10 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use calrep_core::engine::Engine;
 use calrep_core::group::{DirectoryError, GroupResolver};
-use calrep_core::{SystemClock, TaskId};
+use calrep_core::replica::SqliteReplica;
+use calrep_core::{DirectorySource, SystemClock, TaskId};
 
 use crate::{Outcome, load_config};
 
@@ -32,17 +34,10 @@ pub(crate) fn run(
             task.id, task.site
         )]));
     };
-    let directory = match config.open_directory(site) {
-        Ok(dir) => dir,
-        Err(DirectoryError::InvalidSnapshot(problems)) => {
-            return Ok(Outcome::Invalid(
-                problems.iter().map(ToString::to_string).collect(),
-            ));
-        }
-        Err(e) => return Ok(Outcome::Failed(e.to_string())),
-    };
-    let resolver = GroupResolver::new(directory, Arc::new(SystemClock));
-    let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             return Ok(Outcome::Failed(format!(
@@ -50,9 +45,35 @@ pub(crate) fn run(
             )));
         }
     };
-    let resolution = match runtime.block_on(resolver.resolve(&task.group)) {
+    let resolved = if config.directory_for(site) == Some(&DirectorySource::Exchange) {
+        // ExpandDL through the site's EWS endpoint, as a run resolves it.
+        let replica = match SqliteReplica::open_in_memory() {
+            Ok(r) => Arc::new(r),
+            Err(e) => return Ok(Outcome::Failed(e.to_string())),
+        };
+        let task_id = task.id.clone();
+        let engine = Engine::from_config(config.clone(), replica, Arc::new(SystemClock));
+        runtime
+            .block_on(engine.resolve_group(&task_id))
+            .map_err(|e| e.to_string())
+    } else {
+        let directory = match config.open_directory(site) {
+            Ok(dir) => dir,
+            Err(DirectoryError::InvalidSnapshot(problems)) => {
+                return Ok(Outcome::Invalid(
+                    problems.iter().map(ToString::to_string).collect(),
+                ));
+            }
+            Err(e) => return Ok(Outcome::Failed(e.to_string())),
+        };
+        let resolver = GroupResolver::new(directory, Arc::new(SystemClock));
+        runtime
+            .block_on(resolver.resolve(&task.group))
+            .map_err(|e| format!("task {}: {e}", task.id))
+    };
+    let resolution = match resolved {
         Ok(r) => r,
-        Err(e) => return Ok(Outcome::Failed(format!("task {}: {e}", task.id))),
+        Err(e) => return Ok(Outcome::Failed(e)),
     };
     if json {
         let doc = serde_json::json!({

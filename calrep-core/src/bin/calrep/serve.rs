@@ -20,7 +20,7 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
     let enabled = config.tasks.iter().filter(|t| t.enabled).count();
     writeln!(
         out,
-        "calrep serve: {enabled} enabled task(s) from {}; replica {}; Ctrl-C stops after the current batch",
+        "calrep serve: {enabled} enabled task(s) from {}; replica {}; Ctrl-C or SIGTERM stops after the current batch",
         path.display(),
         replica_path.display()
     )?;
@@ -28,9 +28,17 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
     let shutdown = Shutdown::new();
     let config_path = path.to_path_buf();
     let load = Box::new(move || Config::load(&config_path));
-    let sink = EventSink::new(|event| match event {
+    for line in next_runs(&config, None) {
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    let schedules = config.clone();
+    let sink = EventSink::new(move |event| match event {
         Event::RunFinished { task, status } => {
-            println!("{} task {task}: {status}", chrono::Utc::now().to_rfc3339())
+            println!("{} task {task}: {status}", chrono::Utc::now().to_rfc3339());
+            for line in next_runs(&schedules, Some(task)) {
+                println!("{line}");
+            }
         }
         Event::Warning { address, message } => {
             eprintln!(
@@ -57,10 +65,9 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
     let result = rt.block_on(async {
         let stopper = shutdown.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("stopping: finishing the current batch");
-                stopper.request();
-            }
+            let signal = stop_signal().await;
+            eprintln!("stopping on {signal}: finishing the current batch");
+            stopper.request();
         });
         service.run().await
     });
@@ -74,4 +81,44 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
             |p| p.iter().map(ToString::to_string).collect(),
         ))),
     }
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM — what systemd, containers and
+/// `kill` send — and names the one that came.
+async fn stop_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = term.recv() => "SIGTERM",
+            };
+        }
+    }
+    match tokio::signal::ctrl_c().await {
+        Ok(()) => "Ctrl-C",
+        // No signal handling at all: never stop on a signal.
+        Err(_) => std::future::pending().await,
+    }
+}
+
+/// "next run of task T: <when>" for every enabled task (or just `only`).
+fn next_runs(config: &Config, only: Option<&str>) -> Vec<String> {
+    let now = chrono::Utc::now();
+    config
+        .tasks
+        .iter()
+        .filter(|t| t.enabled && only.is_none_or(|o| o == t.id.as_str()))
+        .map(|task| {
+            let next = config
+                .schedule(&task.schedule)
+                .and_then(|s| calrep_core::schedule::SchedulePlan::new(s).ok())
+                .and_then(|plan| plan.next_after(now));
+            match next {
+                Some(t) => format!("next run of task {}: {}", task.id, t.to_rfc3339()),
+                None => format!("task {}: its schedule has no further run", task.id),
+            }
+        })
+        .collect()
 }

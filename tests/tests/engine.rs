@@ -667,3 +667,33 @@ fn plan_predicts_the_item_and_occurrence_counts_of_the_run() {
         (4 + 6 + 1, 1)
     );
 }
+
+#[test]
+fn a_plan_counts_the_calendars_a_run_would_remove() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let (alice, _cal) = mailbox(
+        &org,
+        "alice@example.com",
+        vec![single("s1", "One", 1), weekly("w1", "Standup", 2)],
+    );
+    let side = alice.add_calendar(calrep_core::calendar::CalendarInfo::new(
+        "side", "Side", false,
+    ));
+    for i in 0..3 {
+        alice.put_item(&side, single(&format!("x{i}"), "Side meeting", i));
+    }
+    let (engine, _replica, _) = engine(
+        config(&[("t", "all", r#"{ mailbox = "alice@example.com" }"#)]),
+        org.clone(),
+    );
+    run(&engine, "t", false);
+    alice.remove_calendar(&side);
+    let mut options = RunOptions::default();
+    options.dry_run = true;
+    let plan = rt()
+        .block_on(engine.run_task(&"t".into(), options))
+        .unwrap();
+    let done = run(&engine, "t", false);
+    assert_eq!(done.totals.items_deleted, 3);
+    assert_eq!(plan.totals, done.totals, "the plan predicted the run");
+}

@@ -533,3 +533,30 @@ fn group_expansion_acts_as_the_service_account_without_impersonating() {
         expansions[0].body
     );
 }
+
+#[test]
+fn verify_tells_an_unreadable_mailbox_from_a_difference() {
+    let victim = Arc::new(std::sync::OnceLock::<String>::new());
+    let v = Arc::clone(&victim);
+    let rule: Rule = Arc::new(move |seen| {
+        if v.get().is_some_and(|v| seen.body.contains(v.as_str())) {
+            Act::Reply {
+                status: 500,
+                headers: vec![("Content-Type".into(), "text/xml".into())],
+                body: "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault><faultcode>s:Client</faultcode><faultstring>The account is disabled.</faultstring><detail><e:ResponseCode xmlns:e=\"http://schemas.microsoft.com/exchange/services/2006/errors\">ErrorAccessDenied</e:ResponseCode></detail></s:Fault></s:Body></s:Envelope>".into(),
+            }
+        } else {
+            Act::Forward
+        }
+    });
+    let f = Fixture::new("verify", SimOptions::default(), rule);
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    // Replicate everyone first, then make one mailbox unreadable.
+    f.run_within(&engine, Duration::from_secs(60));
+    victim.set(f.victim()).unwrap();
+    let report = f.rt.block_on(engine.verify(&TASK.into())).unwrap();
+    assert_eq!(report.difference_count(), 0);
+    assert_eq!(report.unverified, 1);
+    assert_eq!(report.result, calrep_core::engine::VerifyResult::Incomplete);
+    assert_eq!(report.result.exit_code(), 6);
+}

@@ -32,7 +32,7 @@ pub use events::{Event, EventQueue, EventSink};
 pub use report::{MailboxOutcome, MailboxReport, RunReport, TaskStatus};
 pub(crate) use retry::{CallStats, RetryPolicy};
 pub use service::{ConfigLoader, EngineBuilder, Service, ServiceRun, Shutdown};
-pub use verify::{MailboxVerification, VerifyReport};
+pub use verify::{MailboxVerification, VerifyReport, VerifyResult};
 
 /// Engine settings; the defaults suit a production server.
 #[derive(Debug, Clone)]

@@ -148,13 +148,12 @@ impl Engine {
     ) -> Result<(), Stop> {
         let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
         let calendars = retry.run(stats, || mailbox.calendars()).await?;
-        // Calendars removed at the source leave the replica.
-        if !ctx.dry_run {
-            for stored in self.replica.calendar_ids(address)? {
-                if !calendars.iter().any(|c| c.id == stored) {
-                    let counts = self.replica.remove_calendar(address, &stored)?;
-                    report.counts.add(counts);
-                }
+        // Calendars removed at the source leave the replica (a plan counts
+        // what that would delete).
+        for stored in self.replica.calendar_ids(address)? {
+            if !calendars.iter().any(|c| c.id == stored) {
+                let counts = self.remove_calendar(ctx, address, &stored)?;
+                report.counts.add(counts);
             }
         }
         let selected = calendars
@@ -179,8 +178,8 @@ impl Engine {
                 }
                 Ok(()) => {}
                 Err(Stop::Attention(reason)) => attention.push(reason),
-                Err(Stop::Source(MailboxError::CalendarGone(_))) if !ctx.dry_run => {
-                    let counts = self.replica.remove_calendar(address, &calendar.id)?;
+                Err(Stop::Source(MailboxError::CalendarGone(_))) => {
+                    let counts = self.remove_calendar(ctx, address, &calendar.id)?;
                     report.counts.add(counts);
                 }
                 Err(other) => return Err(other),
@@ -363,6 +362,27 @@ impl Engine {
                 return Ok(());
             }
         }
+    }
+
+    /// Removes a calendar the source no longer has from the replica — or,
+    /// in a plan, counts what removing it would delete.
+    fn remove_calendar(
+        &self,
+        ctx: &RunContext,
+        address: &EmailAddress,
+        calendar: &crate::calendar::CalendarId,
+    ) -> Result<crate::replica::Counts, Stop> {
+        if !ctx.dry_run {
+            return Ok(self.replica.remove_calendar(address, calendar)?);
+        }
+        let mut counts = crate::replica::Counts::default();
+        for item in self.replica.items(address, calendar)? {
+            counts.items_deleted += 1;
+            counts.occurrences_deleted += item
+                .occurrences(ctx.horizon.0, ctx.horizon.1)
+                .map_or(0, |o| o.len() as u64);
+        }
+        Ok(counts)
     }
 
     /// Extends a calendar's materialised occurrences when the rolling

@@ -27,17 +27,67 @@ pub struct MailboxVerification {
     pub error: Option<String>,
 }
 
+/// What a verification found, overall.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum VerifyResult {
+    /// Every mailbox was read and its replica equals its source.
+    Equal,
+    /// At least one replica differs from its source.
+    Differences,
+    /// No differences where mailboxes could be read, but some could not:
+    /// their replicas are unverified, not wrong.
+    Incomplete,
+}
+
+impl VerifyResult {
+    /// The `calrep verify` exit code: 0 equal, 5 differences, 6 incomplete.
+    ///
+    /// ```
+    /// use calrep_core::engine::VerifyResult;
+    /// assert_eq!(VerifyResult::Incomplete.exit_code(), 6);
+    /// ```
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Self::Equal => 0,
+            Self::Differences => 5,
+            Self::Incomplete => 6,
+        }
+    }
+}
+
 /// The verification of a task's mailboxes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct VerifyReport {
     /// The task.
     pub task: String,
+    /// The overall result.
+    pub result: VerifyResult,
+    /// Mailboxes whose source could not be read.
+    pub unverified: usize,
     /// Per mailbox, sorted by address.
     pub mailboxes: Vec<MailboxVerification>,
 }
 
 impl VerifyReport {
+    fn new(task: String, mailboxes: Vec<MailboxVerification>) -> Self {
+        let unverified = mailboxes.iter().filter(|m| m.error.is_some()).count();
+        let differing = mailboxes.iter().any(|m| !m.differences.is_empty());
+        let result = match (differing, unverified) {
+            (true, _) => VerifyResult::Differences,
+            (false, 0) => VerifyResult::Equal,
+            (false, _) => VerifyResult::Incomplete,
+        };
+        Self {
+            task,
+            result,
+            unverified,
+            mailboxes,
+        }
+    }
+
     /// Whether every mailbox's replica equals its source.
     pub fn is_equal(&self) -> bool {
         self.mailboxes
@@ -87,10 +137,7 @@ impl Engine {
             }
             mailboxes.push(result);
         }
-        Ok(VerifyReport {
-            task: task.id.to_string(),
-            mailboxes,
-        })
+        Ok(VerifyReport::new(task.id.to_string(), mailboxes))
     }
 
     async fn compare_mailbox(
@@ -106,8 +153,10 @@ impl Engine {
             now - self.options.horizon_back,
             now + self.options.horizon_ahead,
         );
-        let calendars: Vec<_> = mailbox
-            .calendars()
+        let calendars: Vec<_> = self
+            .options
+            .retry(&[&self.shutdown])
+            .run(&mut super::CallStats::default(), || mailbox.calendars())
             .await?
             .into_iter()
             .filter(|c| include == IncludeCalendars::All || c.is_default)
@@ -120,15 +169,36 @@ impl Engine {
                 ));
             }
         }
+        // The same bounds and retries as a run: a server that never ends
+        // its pages or throttles must not hold verify either.
+        let retry = self.options.retry(&[&self.shutdown]);
+        let mut stats = super::CallStats::default();
         for calendar in calendars {
             let mut source_items: BTreeMap<ItemId, CalendarItem> = BTreeMap::new();
             let mut state = None;
-            loop {
-                let page = mailbox
-                    .changes(&calendar.id, state.as_ref(), self.options.page_size)
+            for pages in 1.. {
+                if pages > self.options.max_pages_per_calendar {
+                    return Err(VerifyError::Source(MailboxError::Protocol(format!(
+                        "calendar {:?}: the server sent {} pages of changes without a last one",
+                        calendar.name, self.options.max_pages_per_calendar
+                    ))));
+                }
+                let page = retry
+                    .run(&mut stats, || {
+                        mailbox.changes(&calendar.id, state.as_ref(), self.options.page_size)
+                    })
                     .await?;
+                if page.more && page.state.is_some() && page.state == state {
+                    return Err(VerifyError::Source(MailboxError::Protocol(format!(
+                        "calendar {:?}: the server said more changes wait but did not advance the sync state",
+                        calendar.name
+                    ))));
+                }
                 for chunk in page.changed.chunks(self.options.fetch_batch.max(1)) {
-                    for item in mailbox.items(&calendar.id, chunk).await? {
+                    let items = retry
+                        .run(&mut stats, || mailbox.items(&calendar.id, chunk))
+                        .await?;
+                    for item in items {
                         if let Some(item) = apply_privacy(privacy, item) {
                             source_items.insert(item.id.clone(), item);
                         }

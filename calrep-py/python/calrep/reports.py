@@ -133,6 +133,9 @@ class VerifyReport:
     """A task's replica compared with a full read of its sources."""
 
     task: str
+    result: str
+    """``"equal"``, ``"differences"``, or ``"incomplete"`` (no differences, but some mailboxes could not be read)."""
+    unverified: int
     mailboxes: List[MailboxVerification]
     _raw: Dict[str, Any] = field(repr=False, compare=False)
 
@@ -141,6 +144,8 @@ class VerifyReport:
         d = json.loads(text)
         return cls(
             task=d["task"],
+            result=d["result"],
+            unverified=d["unverified"],
             mailboxes=[
                 MailboxVerification(m["address"], list(m["differences"]), m.get("error")) for m in d["mailboxes"]
             ],

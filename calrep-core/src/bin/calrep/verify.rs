@@ -4,7 +4,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use calrep_core::TaskId;
-use calrep_core::engine::VerifyReport;
+use calrep_core::engine::{VerifyReport, VerifyResult};
 
 use crate::{Outcome, load_config, open_engine, runtime, try_outcome};
 
@@ -27,10 +27,9 @@ pub(crate) fn run(
     } else {
         print(&report, out)?;
     }
-    Ok(if report.is_equal() {
-        Outcome::Ok
-    } else {
-        Outcome::Exit(5)
+    Ok(match report.result {
+        VerifyResult::Equal => Outcome::Ok,
+        other => Outcome::Exit(other.exit_code()),
     })
 }
 
@@ -44,11 +43,19 @@ pub(crate) fn print(report: &VerifyReport, out: &mut impl Write) -> io::Result<(
         )?;
         return Ok(());
     }
+    let differences = report.difference_count();
     writeln!(
         out,
-        "task {}: {} difference(s)",
+        "task {}: {differences} difference{}{}",
         report.task,
-        report.difference_count()
+        if differences == 1 { "" } else { "s" },
+        match report.unverified {
+            0 => String::new(),
+            n => format!(
+                "; {n} mailbox{} could not be verified",
+                if n == 1 { "" } else { "es" }
+            ),
+        }
     )?;
     for m in &report.mailboxes {
         if let Some(error) = &m.error {

@@ -508,11 +508,9 @@ impl Engine {
         }
         let (task, definition, source) = self.task_setup(task)?;
         let ctx = RunContext {
-            owner: format!(
-                "{}:{}:{}",
-                task.id,
-                std::process::id(),
-                started_at.timestamp_nanos_opt().unwrap_or_default()
+            owner: crate::replica::owner::this_process(
+                &task.id,
+                started_at.timestamp_nanos_opt().unwrap_or_default(),
             ),
             horizon: (
                 started_at - self.options.horizon_back,

@@ -58,13 +58,23 @@ impl Engine {
                 self.options.lease_ttl,
             ) {
                 Err(e) => Err(Stop::Replica(e)),
-                Ok(Lease::HeldBy { task, .. }) => {
+                Ok(Lease::HeldBy { task, until }) => {
+                    report.warnings.push(format!(
+                        "locked by a run of task {task} until {} (renewed after each batch while it lives; a run that died elsewhere leaves it until then)",
+                        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ));
                     report.outcome = MailboxOutcome::Locked {
                         task: task.to_string(),
                     };
                     Ok(())
                 }
-                Ok(Lease::Acquired) => {
+                Ok(lease @ (Lease::Acquired | Lease::TakenOver { .. })) => {
+                    if let Lease::TakenOver { task, owner } = &lease {
+                        report.warnings.push(format!(
+                            "took over the stale lease of a run of task {task} that died (process {} on this machine)",
+                            crate::replica::owner::pid_of(owner).map_or_else(|| "?".into(), |p| p.to_string())
+                        ));
+                    }
                     let result = self.replicate(ctx, &address, &mut report, &mut stats).await;
                     let synced = result.is_ok().then(|| self.clock.now());
                     if let Err(e) = self.replica.release_lease(&address, &ctx.owner, synced) {

@@ -6,6 +6,7 @@
 //! item changes **and** the sync state that follows them, in one
 //! transaction, so a crash at any point loses nothing and duplicates nothing.
 
+pub(crate) mod owner;
 mod schema;
 mod sqlite;
 
@@ -164,6 +165,14 @@ impl Counts {
 pub enum Lease {
     /// The lease is ours until it expires or is released.
     Acquired,
+    /// The lease is ours, taken over from a run that provably died (on
+    /// this machine: its process is gone, or the machine restarted).
+    TakenOver {
+        /// The task of the dead run.
+        task: TaskId,
+        /// The dead run's owner string.
+        owner: String,
+    },
     /// Another task holds it.
     HeldBy {
         /// That task.
@@ -243,6 +252,20 @@ pub enum ReplicaError {
         /// The cause.
         #[source]
         source: rusqlite::Error,
+    },
+    /// There is no replica at the path (a reader never creates one).
+    #[error("no replica at {path}: nothing has been replicated there yet (calrep run creates it)")]
+    Missing {
+        /// The file.
+        path: String,
+    },
+    /// A read-only open cannot read this replica as it is.
+    #[error("replica {path} cannot be read without write access: {reason}")]
+    NeedsWriteAccess {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
     },
     /// Stored data could not be decoded.
     #[error("replica {path}: stored data is damaged: {detail}")]

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
 use sha2::{Digest, Sha256};
 
 use super::schema::{APPLICATION_ID, MIGRATIONS, current_version};
@@ -50,6 +52,64 @@ impl SqliteReplica {
         Self::init(conn, path)
     }
 
+    /// Opens an existing replica for reading only: it never creates,
+    /// migrates or changes anything, so a user who may only read the file
+    /// (or its folder) can read it.
+    ///
+    /// A replica in WAL mode needs a `-shm` file beside it; where the
+    /// folder is read-only and none exists, the file is opened as immutable
+    /// instead, provided no write-ahead log holds data the file lacks.
+    ///
+    /// ```
+    /// # use calrep_core::replica::{Replica, SqliteReplica, ReplicaError};
+    /// let dir = std::env::temp_dir().join(format!("calrep-ro-doc-{}", std::process::id()));
+    /// let missing = SqliteReplica::open_read_only(&dir.join("replica.db")).unwrap_err();
+    /// assert!(matches!(missing, ReplicaError::Missing { .. }));
+    /// assert!(!dir.exists(), "a reader creates nothing");
+    /// ```
+    pub fn open_read_only(path: &Path) -> Result<Self, ReplicaError> {
+        let name = path.display().to_string();
+        if !path.is_file() {
+            return Err(ReplicaError::Missing { path: name });
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let uri = |query: &str| format!("file:{}?{query}", uri_path(path));
+        let read = |conn: Connection| -> Result<Self, ReplicaError> {
+            conn.busy_timeout(BUSY_TIMEOUT).map_err(db(path))?;
+            let found = inspect_once(&conn, path)?;
+            check_schema(found, path, false)?;
+            Ok(Self {
+                path: path.to_path_buf(),
+                conn: Mutex::new(conn),
+            })
+        };
+        let plain = Connection::open_with_flags(uri("mode=ro"), flags)
+            .map_err(db(path))
+            .and_then(read);
+        match plain {
+            Ok(replica) => Ok(replica),
+            Err(ReplicaError::Database { source, .. }) if cannot_open_shm(&source) => {
+                let wal = PathBuf::from(format!("{}-wal", path.display()));
+                if wal.metadata().is_ok_and(|m| m.len() > 0) {
+                    return Err(ReplicaError::NeedsWriteAccess {
+                        path: name,
+                        reason: format!(
+                            "its write-ahead log {} holds changes and the folder allows no -shm file; \
+                             copy the replica after `calrep status` on a writable copy, or make the folder writable",
+                            wal.display()
+                        ),
+                    });
+                }
+                let conn =
+                    Connection::open_with_flags(uri("immutable=1"), flags).map_err(db(path))?;
+                read(conn)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A replica that lives in memory only (tests, dry runs).
     pub fn open_in_memory() -> Result<Self, ReplicaError> {
         let path = Path::new(":memory:");
@@ -57,69 +117,30 @@ impl SqliteReplica {
         Self::init(conn, path)
     }
 
+    /// Prepares a writable connection. Several processes may open one new
+    /// file at once: the schema is checked before anything is changed (a
+    /// foreign or newer file stays untouched), then checked again and
+    /// migrated inside one IMMEDIATE transaction, which only one process
+    /// at a time can hold.
     fn init(mut conn: Connection, path: &Path) -> Result<Self, ReplicaError> {
-        let name = path.display().to_string();
         let err = db(path);
-        // A file that is not SQLite fails on its first read.
-        let app_id: i64 =
-            one(&conn, "PRAGMA application_id", [], |r| r.get(0)).map_err(|e| match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::NotADatabase =>
-                {
-                    ReplicaError::Foreign {
-                        path: name.clone(),
-                        reason: "not an SQLite database".into(),
-                    }
-                }
-                other => ReplicaError::Database {
-                    path: name.clone(),
-                    source: other,
-                },
-            })?;
-        let version: i64 = one(&conn, "PRAGMA user_version", [], |r| r.get(0)).map_err(&err)?;
-        let tables: i64 = one(
-            &conn,
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(&err)?;
-        if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
-            return Err(ReplicaError::Foreign {
-                path: name,
-                reason: format!("application id {app_id:#x}, {tables} tables"),
-            });
-        }
-        if version > current_version() {
-            return Err(ReplicaError::TooNew {
-                path: name,
-                found: version,
-                supported: current_version(),
-            });
-        }
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
+        check_schema(inspect_once(&conn, path)?, path, true)?;
         // An 8 MiB page cache: large enough for batch writes, small enough
         // that memory stays flat whatever the replica's size. Checkpoints
         // (which sync the file) every 10,000 WAL pages rather than 1,000:
         // a run commits thousands of small transactions.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
-             PRAGMA busy_timeout = 5000; PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 10000;",
-        )
-        .map_err(&err)?;
-        for (from, migration) in MIGRATIONS
-            .iter()
-            .enumerate()
-            .skip(usize::try_from(version).unwrap_or(0))
-        {
-            let tx = conn.transaction().map_err(&err)?;
-            tx.execute_batch(migration).map_err(&err)?;
-            tx.execute_batch(&format!(
-                "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};",
-                from + 1
-            ))
-            .map_err(&err)?;
-            tx.commit().map_err(&err)?;
-        }
+        // Switching a new file to WAL and migrating it take locks that
+        // SQLite refuses at once (no busy wait) when another connection
+        // switched first; both steps are retried, bounded.
+        retry_busy(|| {
+            conn.execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;
+                 PRAGMA cache_size = -8192; PRAGMA wal_autocheckpoint = 10000;",
+            )
+            .map_err(&err)
+        })?;
+        retry_busy(|| migrate(&mut conn, path))?;
         conn.set_prepared_statement_cache_capacity(64);
         Ok(Self {
             path: path.to_path_buf(),
@@ -157,6 +178,154 @@ impl SqliteReplica {
             .map_err(self.err())?;
         Ok(n as u64)
     }
+}
+
+/// How long a writer waits for another process's transaction. Batches are
+/// small and commit in milliseconds; a migration or a checkpoint of a big
+/// replica can take seconds.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Brings the schema up to date in one IMMEDIATE transaction, checking
+/// it again inside the lock (another process may have migrated meanwhile).
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), ReplicaError> {
+    let err = db(path);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(&err)?;
+    let found = inspect(&tx, path)?;
+    check_schema(found, path, true)?;
+    let from = usize::try_from(found.1).unwrap_or(0);
+    if from < MIGRATIONS.len() {
+        for migration in &MIGRATIONS[from..] {
+            tx.execute_batch(migration).map_err(&err)?;
+        }
+        tx.execute_batch(&format!(
+            "PRAGMA application_id = {APPLICATION_ID}; PRAGMA user_version = {};",
+            MIGRATIONS.len()
+        ))
+        .map_err(&err)?;
+    }
+    tx.commit().map_err(&err)
+}
+
+/// Runs `step` again while SQLite answers "busy" without waiting, for at
+/// most [`BUSY_TIMEOUT`].
+fn retry_busy<T>(mut step: impl FnMut() -> Result<T, ReplicaError>) -> Result<T, ReplicaError> {
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(2);
+    loop {
+        match step() {
+            Err(ReplicaError::Database {
+                source: rusqlite::Error::SqliteFailure(f, _),
+                ..
+            }) if f.code == rusqlite::ErrorCode::DatabaseBusy
+                && started.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// [`inspect`] in one read transaction: three separate reads could see
+/// another process's migration commit between them (no id, but tables).
+fn inspect_once(conn: &Connection, path: &Path) -> Result<(i64, i64, i64), ReplicaError> {
+    let tx = conn.unchecked_transaction().map_err(db(path))?;
+    let found = inspect(&tx, path);
+    // Only reads happened: ending the transaction cannot lose anything.
+    let _ = tx.rollback();
+    found
+}
+
+/// A file's application id, schema version and number of tables.
+fn inspect(conn: &Connection, path: &Path) -> Result<(i64, i64, i64), ReplicaError> {
+    let name = path.display().to_string();
+    // A file that is not SQLite fails on its first read.
+    let app_id: i64 =
+        one(conn, "PRAGMA application_id", [], |r| r.get(0)).map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+                ReplicaError::Foreign {
+                    path: name.clone(),
+                    reason: "not an SQLite database".into(),
+                }
+            }
+            other => ReplicaError::Database {
+                path: name.clone(),
+                source: other,
+            },
+        })?;
+    let version: i64 = one(conn, "PRAGMA user_version", [], |r| r.get(0)).map_err(db(path))?;
+    let tables: i64 = one(
+        conn,
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db(path))?;
+    Ok((app_id, version, tables))
+}
+
+/// Refuses a file calrep must not touch: not a replica, a schema version
+/// that is negative or newer than ours, or (for a reader, which cannot
+/// migrate) older than ours.
+fn check_schema(
+    (app_id, version, tables): (i64, i64, i64),
+    path: &Path,
+    writable: bool,
+) -> Result<(), ReplicaError> {
+    let name = path.display().to_string();
+    if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
+        return Err(ReplicaError::Foreign {
+            path: name,
+            reason: format!("application id {app_id:#x}, {tables} tables"),
+        });
+    }
+    if version < 0 {
+        return Err(ReplicaError::Foreign {
+            path: name,
+            reason: format!("schema version {version}"),
+        });
+    }
+    if version > current_version() {
+        return Err(ReplicaError::TooNew {
+            path: name,
+            found: version,
+            supported: current_version(),
+        });
+    }
+    if !writable && version < current_version() {
+        return Err(ReplicaError::NeedsWriteAccess {
+            path: name,
+            reason: format!(
+                "its schema version {version} must first be migrated to {} by a writer (calrep run)",
+                current_version()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Whether SQLite failed for want of a `-shm` file it may not create.
+fn cannot_open_shm(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(f.code, rusqlite::ErrorCode::CannotOpen | rusqlite::ErrorCode::ReadOnly)
+    )
+}
+
+/// A path as the path part of a `file:` URI.
+fn uri_path(path: &Path) -> String {
+    let mut out = String::new();
+    for b in path.display().to_string().bytes() {
+        match b {
+            b'?' | b'#' | b'%' => out.push_str(&format!("%{b:02X}")),
+            _ => out.push(char::from(b)),
+        }
+    }
+    out
 }
 
 fn db(path: &Path) -> impl Fn(rusqlite::Error) -> ReplicaError + '_ {
@@ -419,7 +588,9 @@ impl Replica for SqliteReplica {
 
     fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(self.err())?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(self.err())?;
         let mailbox = mailbox_id(&tx, &key.mailbox).map_err(self.err())?;
         let next: i64 = one(
             &tx,
@@ -442,7 +613,9 @@ impl Replica for SqliteReplica {
     fn apply(&self, batch: &Batch) -> Result<Counts, ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn.transaction().map_err(&err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
         let mut counts = Counts::default();
         let mailbox = mailbox_id(&tx, &batch.key.mailbox).map_err(&err)?;
         let calendar = calendar_id(&tx, mailbox, &batch.calendar).map_err(&err)?;
@@ -648,7 +821,9 @@ impl Replica for SqliteReplica {
     ) -> Result<Counts, ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn.transaction().map_err(&err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
         let mut counts = Counts::default();
         let Some((mailbox_row, calendar_row)) =
             find_calendar(&tx, mailbox, calendar).map_err(&err)?
@@ -689,7 +864,9 @@ impl Replica for SqliteReplica {
     ) -> Result<Lease, ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn.transaction().map_err(&err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
         let mailbox = mailbox_id(&tx, mailbox).map_err(&err)?;
         let held: Option<(String, String, i64)> = one(
             &tx,
@@ -699,14 +876,23 @@ impl Replica for SqliteReplica {
         )
         .optional()
         .map_err(&err)?;
+        let mut outcome = Lease::Acquired;
         if let Some((other_task, other_owner, expires)) = held
             && other_owner != owner
             && expires > now.timestamp()
         {
-            return Ok(Lease::HeldBy {
+            // A run that died on this machine frees its mailboxes at once;
+            // one that may be alive keeps them until its lease expires.
+            if !super::owner::is_provably_dead(&other_owner) {
+                return Ok(Lease::HeldBy {
+                    task: TaskId::new(other_task),
+                    until: DateTime::from_timestamp(expires, 0).unwrap_or(now),
+                });
+            }
+            outcome = Lease::TakenOver {
                 task: TaskId::new(other_task),
-                until: DateTime::from_timestamp(expires, 0).unwrap_or(now),
-            });
+                owner: other_owner,
+            };
         }
         exec(&tx,
             "INSERT INTO leases (mailbox_id, task, owner, expires_at) VALUES (?1, ?2, ?3, ?4)
@@ -715,7 +901,7 @@ impl Replica for SqliteReplica {
         )
         .map_err(&err)?;
         tx.commit().map_err(&err)?;
-        Ok(Lease::Acquired)
+        Ok(outcome)
     }
 
     fn release_lease(
@@ -726,7 +912,9 @@ impl Replica for SqliteReplica {
     ) -> Result<(), ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn.transaction().map_err(&err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
         if let Some(id) = find_mailbox(&tx, mailbox).map_err(&err)? {
             exec(
                 &tx,
@@ -962,7 +1150,9 @@ impl Replica for SqliteReplica {
     ) -> Result<Counts, ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn.transaction().map_err(&err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&err)?;
         let mut counts = Counts::default();
         let Some((mailbox_row, calendar_row)) =
             find_calendar(&tx, mailbox, calendar).map_err(&err)?
@@ -1043,6 +1233,75 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir.join("replica.db")
+    }
+
+    #[test]
+    fn a_negative_schema_version_is_refused_before_anything_changes() {
+        let path = temp("negative");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE t (x); PRAGMA user_version = -1;")
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let refused = SqliteReplica::open(&path).unwrap_err();
+        assert!(matches!(refused, ReplicaError::Foreign { .. }), "{refused}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the file was changed"
+        );
+        // Header bytes 18 and 19 are 2 in WAL mode, 1 in rollback mode.
+        assert_eq!(before[18], 1);
+    }
+
+    #[test]
+    fn many_connections_creating_one_replica_at_once_all_succeed() {
+        for round in 0..10 {
+            let path = temp(&format!("race{round}"));
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let openers: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, barrier) = (path.clone(), barrier.clone());
+                    std::thread::spawn(move || {
+                        barrier.wait();
+                        SqliteReplica::open(&path).map(|r| r.mailboxes().map(|m| m.len()))
+                    })
+                })
+                .collect();
+            for opener in openers {
+                let result = opener.join().unwrap();
+                assert!(matches!(result, Ok(Ok(0))), "round {round}: {result:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reader_never_creates_or_changes_anything() {
+        let path = temp("reader");
+        let dir = path.parent().unwrap().join("not-there");
+        let missing = SqliteReplica::open_read_only(&dir.join("replica.db")).unwrap_err();
+        assert!(matches!(missing, ReplicaError::Missing { .. }), "{missing}");
+        assert!(!dir.exists());
+        // A replica written, closed (checkpointed), then read: unchanged.
+        {
+            let replica = SqliteReplica::open(&path).unwrap();
+            let now = Utc::now();
+            replica
+                .acquire_lease(
+                    &"a@x.com".parse().unwrap(),
+                    &TaskId::new("t"),
+                    "o",
+                    now,
+                    TimeDelta::seconds(1),
+                )
+                .unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let reader = SqliteReplica::open_read_only(&path).unwrap();
+        assert_eq!(reader.mailboxes().unwrap().len(), 1);
+        drop(reader);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
     #[test]

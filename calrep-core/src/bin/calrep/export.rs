@@ -6,7 +6,7 @@ use std::path::Path;
 use calrep_core::EmailAddress;
 use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
 
-use crate::{Outcome, load_config, open_engine, try_outcome};
+use crate::{Outcome, load_config, open_replica_read_only, try_outcome};
 
 pub(crate) fn run(
     path: &Path,
@@ -17,7 +17,7 @@ pub(crate) fn run(
     out: &mut impl Write,
 ) -> io::Result<Outcome> {
     let config = try_outcome!(load_config(path));
-    let (_engine, replica) = try_outcome!(open_engine(config));
+    let replica = try_outcome!(open_replica_read_only(&config));
     let address: EmailAddress = match mailbox.parse() {
         Ok(a) => a,
         Err(e) => return Ok(Outcome::Invalid(vec![format!("--mailbox: {e}")])),
@@ -27,13 +27,7 @@ pub(crate) fn run(
     } else {
         AttachmentStyle::HashUri
     };
-    let exported = match export_mailbox(
-        replica.as_ref(),
-        &address,
-        calendar,
-        style,
-        chrono::Utc::now(),
-    ) {
+    let exported = match export_mailbox(&replica, &address, calendar, style, chrono::Utc::now()) {
         Ok(e) => e,
         Err(e @ (ExportError::NoCalendars(_) | ExportError::NoSuchCalendar { .. })) => {
             return Ok(Outcome::Invalid(vec![e.to_string()]));

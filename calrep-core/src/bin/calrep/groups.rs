@@ -9,7 +9,7 @@ use calrep_core::group::{DirectoryError, GroupResolver};
 use calrep_core::replica::SqliteReplica;
 use calrep_core::{DirectorySource, SystemClock, TaskId};
 
-use crate::{Outcome, load_config};
+use crate::{Outcome, known_task, load_config};
 
 pub(crate) fn run(
     path: &Path,
@@ -21,12 +21,11 @@ pub(crate) fn run(
         Ok(c) => c,
         Err(outcome) => return Ok(outcome),
     };
+    if let Err(outcome) = known_task(&config, task) {
+        return Ok(outcome);
+    }
     let Some(task) = config.task(&TaskId::new(task)) else {
-        let known: Vec<_> = config.tasks.iter().map(|t| t.id.as_str()).collect();
-        return Ok(Outcome::Invalid(vec![format!(
-            "no task named {task:?}; the configuration has: {}",
-            known.join(", ")
-        )]));
+        return Ok(Outcome::Failed(format!("no task named {task:?}")));
     };
     let Some(site) = config.site(&task.site) else {
         return Ok(Outcome::Invalid(vec![format!(

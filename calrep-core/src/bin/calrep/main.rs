@@ -303,6 +303,24 @@ pub(crate) fn load_config(path: &Path) -> Result<Config, Outcome> {
     })
 }
 
+/// Refuses a task the configuration does not define, listing those it
+/// does; checked before anything is opened, so a mistyped task leaves no
+/// empty replica behind.
+pub(crate) fn known_task(config: &Config, task: &str) -> Result<(), Outcome> {
+    if config.task(&calrep_core::TaskId::new(task)).is_some() {
+        return Ok(());
+    }
+    let known: Vec<_> = config.tasks.iter().map(|t| t.id.as_str()).collect();
+    Err(Outcome::Invalid(vec![format!(
+        "no task named {task:?}; the configuration has: {}",
+        if known.is_empty() {
+            "none".to_owned()
+        } else {
+            known.join(", ")
+        }
+    )]))
+}
+
 /// Opens the configured replica and an engine over it.
 pub(crate) fn open_engine(config: Config) -> Result<(Engine, Arc<SqliteReplica>), Outcome> {
     let path = config.resolve_path(&config.replica.path);
@@ -313,6 +331,13 @@ pub(crate) fn open_engine(config: Config) -> Result<(Engine, Arc<SqliteReplica>)
         Arc::new(SystemClock),
     );
     Ok((engine, replica))
+}
+
+/// Opens the configured replica for reading only: it must exist, and
+/// nothing in it or beside it is created or changed.
+pub(crate) fn open_replica_read_only(config: &Config) -> Result<SqliteReplica, Outcome> {
+    let path = config.resolve_path(&config.replica.path);
+    SqliteReplica::open_read_only(&path).map_err(|e| Outcome::Failed(e.to_string()))
 }
 
 /// A runtime for one command.

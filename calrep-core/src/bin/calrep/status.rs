@@ -5,11 +5,11 @@ use std::path::Path;
 
 use calrep_core::replica::Replica;
 
-use crate::{Outcome, load_config, open_engine, try_outcome};
+use crate::{Outcome, load_config, open_replica_read_only, try_outcome};
 
 pub(crate) fn run(path: &Path, json: bool, out: &mut impl Write) -> io::Result<Outcome> {
     let config = try_outcome!(load_config(path));
-    let (_engine, replica) = try_outcome!(open_engine(config));
+    let replica = try_outcome!(open_replica_read_only(&config));
     let mailboxes = match replica.mailboxes() {
         Ok(m) => m,
         Err(e) => return Ok(Outcome::Failed(e.to_string())),

@@ -6,7 +6,7 @@ use std::path::Path;
 use calrep_core::TaskId;
 use calrep_core::engine::{VerifyReport, VerifyResult};
 
-use crate::{Outcome, load_config, open_engine, runtime, try_outcome};
+use crate::{Outcome, known_task, load_config, open_engine, runtime, try_outcome};
 
 pub(crate) fn run(
     path: &Path,
@@ -15,6 +15,7 @@ pub(crate) fn run(
     out: &mut impl Write,
 ) -> io::Result<Outcome> {
     let config = try_outcome!(load_config(path));
+    try_outcome!(known_task(&config, task));
     let (engine, _replica) = try_outcome!(open_engine(config));
     let rt = try_outcome!(runtime());
     let report = match rt.block_on(engine.verify(&TaskId::new(task))) {

@@ -650,3 +650,32 @@ fn expand_reads_an_ews_calendar_item() {
     assert!(err.contains("AAMk2") && err.contains("End"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn expand_of_a_file_has_one_budget_for_all_its_series() {
+    let dir = temp_dir("ics-budget");
+    let mut ics = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n");
+    for i in 0..60 {
+        ics.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:endless-{i}\r\nDTSTART:20260101T000000Z\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\n"
+        ));
+    }
+    ics.push_str("END:VCALENDAR\r\n");
+    let file = dir.join("endless.ics");
+    std::fs::write(&file, ics).unwrap();
+    let out = calrep(&[
+        "expand",
+        "--ics",
+        file.to_str().unwrap(),
+        "--from",
+        "2026-01-01T00:00:00Z",
+        "--to",
+        "2027-01-01T00:00:00Z",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("more than 1000000 occurrences"), "{stderr}");
+    assert!(stderr.contains("endless-"), "{stderr}");
+    assert!(out.stdout.is_empty());
+    std::fs::remove_dir_all(dir).unwrap();
+}

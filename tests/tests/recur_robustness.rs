@@ -98,3 +98,101 @@ proptest! {
         }
     }
 }
+
+/// Expansion budgets: rules that would take minutes and gigabytes end
+/// with a typed error instead.
+mod budgets {
+    use calrep_core::calendar::ModifiedOccurrence;
+    use calrep_core::recur::{ExpandError, RecurrenceSet, SeriesStart};
+    use calrep_tests::fixture::weekly;
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    fn expand(rule: &str, from: &str, to: &str) -> Result<usize, ExpandError> {
+        RecurrenceSet::new(SeriesStart::Zoned(
+            "2000-01-01T00:00:00".parse().unwrap(),
+            chrono_tz::Europe::Berlin,
+        ))
+        .rule(rule.parse().unwrap())
+        .between(t(from), t(to))
+        .map(|v| v.len())
+    }
+
+    #[test]
+    fn a_huge_count_replayed_from_far_back_is_refused() {
+        let result = expand(
+            "FREQ=SECONDLY;COUNT=2147483648",
+            "2026-01-01T00:00:00Z",
+            "2026-01-02T00:00:00Z",
+        );
+        assert!(matches!(result, Err(ExpandError::Budget(_))), "{result:?}");
+    }
+
+    #[test]
+    fn bysetpos_over_millions_of_candidates_is_refused() {
+        let result = expand(
+            "FREQ=YEARLY;BYMONTH=1,2,3,4,5,6,7,8,9,10,11,12;BYWEEKNO=1,2,3,4,5,6,7,8,9,10;\
+             BYYEARDAY=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20;BYMONTHDAY=1,2,3,4,5,6,7,8,9,10;\
+             BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;\
+             BYMINUTE=0,5,10,15,20,25,30,35,40,45,50,55;BYSECOND=0,10,20,30,40,50;BYSETPOS=1,-1",
+            "2000-01-01T00:00:00Z",
+            "2100-01-01T00:00:00Z",
+        );
+        // Either refused as too costly, or cheap enough to finish: never
+        // minutes of work (this rule took 54 s before the budget).
+        assert!(
+            matches!(result, Err(ExpandError::Budget(_)) | Ok(_)),
+            "{result:?}"
+        );
+        let every_second = expand(
+            "FREQ=YEARLY;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;\
+             BYMINUTE=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59;\
+             BYSECOND=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59;\
+             BYYEARDAY=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,61,62,63,64,65,66,67,68,69,70,71,72,73,74,75,76,77,78,79,80,81,82,83,84,85,86,87,88,89,90,91,92,93,94,95,96,97,98,99,100,101,102,103,104,105,106,107,108,109,110,111,112,113,114,115,116,117,118,119,120;BYSETPOS=1,-1",
+            "2000-01-01T00:00:00Z",
+            "2100-01-01T00:00:00Z",
+        );
+        assert!(
+            matches!(every_second, Err(ExpandError::Budget(_))),
+            "{every_second:?}"
+        );
+    }
+
+    #[test]
+    fn fifty_thousand_overrides_match_in_linear_time() {
+        let mut item = weekly("w", "Standup", 60_000);
+        let start: DateTime<Utc> = "2026-06-01T00:00:00Z".parse().unwrap();
+        let until = start + TimeDelta::weeks(60_000);
+        let originals = item.occurrences(start, until).unwrap();
+        let rec = item.recurrence.as_mut().unwrap();
+        for (i, o) in originals.iter().take(50_000).enumerate() {
+            // Every other one moved by an hour, the rest by ten years
+            // (from far outside any window near it).
+            let shift = if i % 2 == 0 {
+                TimeDelta::hours(1)
+            } else {
+                -TimeDelta::weeks(520)
+            };
+            rec.modified.push(ModifiedOccurrence::moved(
+                o.start,
+                o.start + shift,
+                o.end + shift,
+            ));
+        }
+        // Only the count is checked; quadratic matching took 31 s here, and
+        // the test binary's own time limit is the harness's.
+        let found = item.occurrences(start, until).unwrap();
+        assert_eq!(
+            found.iter().filter(|o| o.is_exception).count(),
+            50_000 - 260
+        );
+        // A window whose exceptions all come from ten years later.
+        let window = item
+            .occurrences(start + TimeDelta::weeks(100), start + TimeDelta::weeks(200))
+            .unwrap();
+        assert_eq!(window.iter().filter(|o| o.is_exception).count(), 100);
+    }
+}

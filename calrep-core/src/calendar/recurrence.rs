@@ -384,29 +384,45 @@ impl Recurrence {
                 out.push(occurrence);
             }
         }
-        // Exceptions moved into the window from beyond its reach.
+        // Exceptions moved into the window from beyond its reach. One whose
+        // original start lies in the range just expanded and was not found
+        // there is not of this series; the others are checked against one
+        // expansion over their span (never one per exception: a COUNT rule
+        // replays from its start each time).
         let deleted: BTreeSet<DateTime<Utc>> = self.deleted.iter().copied().collect();
-        for m in self
+        let placed: BTreeSet<DateTime<Utc>> = out.iter().map(|o| o.original_start).collect();
+        let expanded = (from - duration)..to;
+        let moved_in: Vec<&ModifiedOccurrence> = self
             .modified
             .iter()
-            .filter(|m| m.start < to && m.end > from && !deleted.contains(&m.original_start))
-        {
-            if out.iter().any(|o| o.original_start == m.original_start) {
-                continue;
-            }
-            let one_second = TimeDelta::seconds(1);
-            let in_series = set
-                .between_in(m.original_start, m.original_start + one_second, zone)?
+            .filter(|m| {
+                m.start < to
+                    && m.end > from
+                    && !deleted.contains(&m.original_start)
+                    && !placed.contains(&m.original_start)
+                    && !expanded.contains(&m.original_start)
+            })
+            .collect();
+        if let (Some(first), Some(last)) = (
+            moved_in.iter().map(|m| m.original_start).min(),
+            moved_in.iter().map(|m| m.original_start).max(),
+        ) {
+            let in_series: BTreeSet<DateTime<Utc>> = set
+                .between_in(first, last + TimeDelta::seconds(1), zone)?
                 .iter()
-                .any(|i| i.instant(zone) == m.original_start);
-            if in_series {
-                out.push(Occurrence {
-                    original_start: m.original_start,
-                    start: m.start,
-                    end: m.end,
-                    is_exception: true,
-                });
-            }
+                .map(|i| i.instant(zone))
+                .collect();
+            out.extend(
+                moved_in
+                    .into_iter()
+                    .filter(|m| in_series.contains(&m.original_start))
+                    .map(|m| Occurrence {
+                        original_start: m.original_start,
+                        start: m.start,
+                        end: m.end,
+                        is_exception: true,
+                    }),
+            );
         }
         out.sort_by_key(|o| (o.start, o.original_start));
         Ok(out)

@@ -108,9 +108,16 @@ pub fn read_series(text: &str) -> Result<Vec<IcsSeries>, IcsError> {
             _ => {}
         }
     }
+    // Each override to its master through an index: linear in the file.
+    let index: std::collections::HashMap<String, usize> = masters
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.uid.clone(), i))
+        .rev()
+        .collect();
     for (uid, o) in overrides {
-        if let Some(m) = masters.iter_mut().find(|m| m.uid == uid) {
-            m.overrides.push(o);
+        if let Some(&i) = index.get(&uid) {
+            masters[i].overrides.push(o);
         }
     }
     Ok(masters)

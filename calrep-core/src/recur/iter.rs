@@ -19,6 +19,14 @@ use super::rule::{ByDay, Frequency, Rule};
 /// runaway (a rule like `BYMONTH=2;BYMONTHDAY=30` never matches).
 const MAX_EMPTY_PERIODS: u32 = 2_000_000;
 
+/// Candidate times (days looked at and times built) one rule may cost
+/// before it is refused as too expensive: a `COUNT` rule replayed from a
+/// distant start, or a yearly rule whose `BYHOUR`/`BYMINUTE`/`BYSECOND`
+/// make millions of candidates per year for `BYSETPOS` to pick from. Ten
+/// million is about a second of work; a daily rule replayed over
+/// ten thousand years needs under four million.
+pub(crate) const MAX_CANDIDATES: u64 = 10_000_000;
+
 /// The last date iCalendar can write (four-digit years).
 fn last_date() -> NaiveDate {
     NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX)
@@ -47,6 +55,8 @@ pub(crate) struct WallClock {
     /// Precomputed forms of the day-level parts, for speed.
     filter: DayFilter,
     empty_streak: u32,
+    /// Candidates built so far, against [`MAX_CANDIDATES`].
+    spent: u64,
     finished: bool,
 }
 
@@ -121,6 +131,7 @@ impl WallClock {
             times,
             filter,
             empty_streak: 0,
+            spent: 0,
             finished: false,
         })
     }
@@ -201,7 +212,12 @@ impl WallClock {
                 return Ok(false);
             }
             let mut candidates = std::mem::take(&mut self.pending);
-            self.candidates(&mut candidates);
+            let budget = MAX_CANDIDATES.saturating_sub(self.spent);
+            let cost = self.candidates(&mut candidates, budget);
+            self.spent = self.spent.saturating_add(cost);
+            if self.spent > MAX_CANDIDATES {
+                return Err(ExpandError::Budget(MAX_CANDIDATES));
+            }
             self.pending = candidates;
             self.consumed = 0;
             self.advance()?;
@@ -280,23 +296,40 @@ impl WallClock {
     }
 
     /// The period's occurrences, in order, after `BYSETPOS`, into `out`.
-    fn candidates(&self, out: &mut Vec<NaiveDateTime>) {
+    /// Fills `out` with the current period's occurrences and returns what
+    /// that cost in candidates; past `budget` it stops early (and the cost
+    /// says so).
+    fn candidates(&self, out: &mut Vec<NaiveDateTime>, budget: u64) -> u64 {
         out.clear();
+        let mut days = 0u64;
+        let mut over = false;
         match self.period {
             Period::Time(t) => {
+                days = 1;
                 if self.day_matches(t.date()) {
                     self.sub_daily_times(t, out);
                 }
             }
             _ => self.each_period_date(|date| {
-                if self.day_matches(date) {
-                    out.extend(self.times.iter().map(|time| date.and_time(*time)));
+                days += 1;
+                if over || !self.day_matches(date) {
+                    return;
                 }
+                if (out.len() + self.times.len()) as u64 > budget {
+                    over = true;
+                    return;
+                }
+                out.extend(self.times.iter().map(|time| date.and_time(*time)));
             }),
+        }
+        let cost = days.saturating_add(out.len() as u64);
+        if over {
+            return budget.saturating_add(1);
         }
         if !self.rule.by_set_pos.is_empty() {
             *out = select_positions(out, &self.rule.by_set_pos);
         }
+        cost
     }
 
     /// Calls `f` with each day a day-or-longer period spans, in order (only

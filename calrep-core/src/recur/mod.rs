@@ -65,4 +65,8 @@ pub enum ExpandError {
     /// More occurrences than allowed.
     #[error("the series has more than {0} occurrences")]
     TooMany(usize),
+    /// Expanding the rule would cost more candidate times than allowed
+    /// (a `COUNT` replayed from far back, `BYSETPOS` over millions).
+    #[error("the rule needs more than {0} candidate times to expand; refused as too costly")]
+    Budget(u64),
 }

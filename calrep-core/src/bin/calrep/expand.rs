@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use calrep_core::calendar::ItemTime;
 use calrep_core::ews::read_calendar_items;
 use calrep_core::ical::read_series;
-use calrep_core::recur::{Instance, set_from_text};
+use calrep_core::recur::{Instance, MAX_OCCURRENCES, set_from_text};
 
 use crate::Outcome;
 
@@ -100,12 +100,22 @@ fn ics_starts(
             .set
             .between(from, to)
             .map_err(|e| invalid(format!("{}: event {:?}: {e}", path.display(), s.uid)))?;
-        let moved = |i: &Instance| s.overrides.iter().find(|o| o.recurrence_id == *i);
-        out.extend(expanded.iter().filter(|i| moved(i).is_none()));
+        let moved: std::collections::HashSet<&Instance> =
+            s.overrides.iter().map(|o| &o.recurrence_id).collect();
+        out.extend(expanded.iter().filter(|i| !moved.contains(i)));
         out.extend(s.overrides.iter().map(|o| o.start).filter(|i| {
             let t = i.instant(chrono_tz::UTC);
             t >= from && t < to
         }));
+        // One budget for the whole file: sixty endless series must not
+        // print sixty million lines.
+        if out.len() > MAX_OCCURRENCES {
+            return Err(invalid(format!(
+                "{}: more than {MAX_OCCURRENCES} occurrences in the window (event {:?} passed the limit); narrow --from/--to",
+                path.display(),
+                s.uid
+            )));
+        }
     }
     out.sort_by_key(|i| i.instant(chrono_tz::UTC));
     Ok(out)

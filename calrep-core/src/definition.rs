@@ -137,4 +137,25 @@ pub struct Window {
 impl Window {
     /// The longest window side accepted: one hundred years.
     pub const MAX_DAYS: u32 = 36_525;
+
+    /// The window's instants around `now`.
+    ///
+    /// ```
+    /// use calrep_core::definition::Window;
+    /// let w: Window = toml::from_str("days_back = 1\ndays_ahead = 2")?;
+    /// let (from, to) = w.around("2026-06-10T12:00:00Z".parse()?);
+    /// assert_eq!(from.to_rfc3339(), "2026-06-09T12:00:00+00:00");
+    /// assert_eq!(to.to_rfc3339(), "2026-06-12T12:00:00+00:00");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn around(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        let days = |n: u32| chrono::TimeDelta::days(i64::from(n.min(Self::MAX_DAYS)));
+        (
+            now.checked_sub_signed(days(self.days_back)).unwrap_or(now),
+            now.checked_add_signed(days(self.days_ahead)).unwrap_or(now),
+        )
+    }
 }

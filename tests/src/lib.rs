@@ -119,6 +119,9 @@ pub mod fixture {
             [[definitions]]
             id = "skip-private"
             private_items = "skip"
+            [[definitions]]
+            id = "window"
+            window = { days_back = 1, days_ahead = 10 }
             [[schedules]]
             id = "nightly"
             time_zone = "UTC"

@@ -697,3 +697,51 @@ fn a_plan_counts_the_calendars_a_run_would_remove() {
     assert_eq!(done.totals.items_deleted, 3);
     assert_eq!(plan.totals, done.totals, "the plan predicted the run");
 }
+
+#[test]
+fn a_definitions_window_is_applied_and_moves_with_time() {
+    let org = Arc::new(MemoryOrganisation::new());
+    // 1 June 09:00 + day: inside the first window (31 May – 11 June) are
+    // days 0 and 5; day 30 is not; the weekly series always is.
+    let (_alice, cal) = mailbox(
+        &org,
+        "alice@example.com",
+        vec![
+            single("now", "Now", 0),
+            single("soon", "Soon", 5),
+            single("later", "Later", 30),
+            weekly("w1", "Standup", 20),
+        ],
+    );
+    let (engine, replica, clock) = engine(
+        config(&[("t", "window", r#"{ mailbox = "alice@example.com" }"#)]),
+        org.clone(),
+    );
+    let ids = |replica: &SqliteReplica| {
+        let mut ids: Vec<String> = replica
+            .items(&addr("alice@example.com"), &cal)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    run(&engine, "t", false);
+    assert_eq!(ids(&replica), ["now", "soon", "w1"]);
+    assert!(
+        rt().block_on(engine.verify(&"t".into()))
+            .unwrap()
+            .is_equal()
+    );
+    // 25 days later the window is 25 June – 6 July: "later" has entered it
+    // without changing at the source, "now" and "soon" have left it.
+    clock.advance(chrono::TimeDelta::days(25));
+    let report = run(&engine, "t", false);
+    assert_eq!(ids(&replica), ["later", "w1"], "{}", report.to_json());
+    assert!(
+        rt().block_on(engine.verify(&"t".into()))
+            .unwrap()
+            .is_equal()
+    );
+}

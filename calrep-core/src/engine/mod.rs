@@ -151,6 +151,9 @@ struct RunContext {
     source: Arc<dyn MailboxSource>,
     owner: String,
     horizon: (DateTime<Utc>, DateTime<Utc>),
+    /// The definition's window around this run, if it has one: items with
+    /// no occurrence inside it are not replicated.
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     force: bool,
     dry_run: bool,
     cancel: Shutdown,
@@ -516,6 +519,7 @@ impl Engine {
                 started_at - self.options.horizon_back,
                 started_at + self.options.horizon_ahead,
             ),
+            window: definition.window.map(|w| w.around(started_at)),
             task,
             definition,
             source,

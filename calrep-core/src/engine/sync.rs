@@ -221,6 +221,21 @@ impl Engine {
             (None, None) => Some(self.replica.begin_full_sync(key)?),
             (None, Some(_)) => None,
         };
+        // Items enter a definition's window by the passage of time, without
+        // changing at the source (so without appearing in the change
+        // stream): once the window has moved by a day since the last full
+        // read, the calendar is read in full again, which also removes what
+        // left the window.
+        if let (Some(_), Some(_), None) = (ctx.window, &state, generation) {
+            let read_for = self.replica.horizon_until(&key.mailbox, &calendar.id)?;
+            if read_for.is_none_or(|until| until + chrono::TimeDelta::days(1) <= ctx.horizon.1) {
+                generation = Some(match ctx.dry_run {
+                    true => 0,
+                    false => self.replica.begin_full_sync(key)?,
+                });
+                state = None;
+            }
+        }
         // A dry run compares with the replica instead of writing to it.
         let mut plan = match ctx.dry_run {
             true => Some(Plan::new(self.replica.items(&key.mailbox, &calendar.id)?)),
@@ -465,6 +480,9 @@ impl Engine {
         let Some(item) = apply_privacy(ctx.definition.private_items, item) else {
             return Ok(Shaped::Drop(id));
         };
+        if !in_window(&item, ctx.window) {
+            return Ok(Shaped::Drop(id));
+        }
         let occurrences = match self.occurrences(&item, ctx.horizon) {
             Ok(o) => o,
             Err(message) => {
@@ -570,6 +588,16 @@ impl Plan {
             }
         }
     }
+}
+
+/// Whether an item has an occurrence in the definition's window (always,
+/// without a window; and when its occurrences cannot be computed, so that
+/// nothing is dropped for a reason calrep cannot show).
+pub(super) fn in_window(
+    item: &CalendarItem,
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+) -> bool {
+    window.is_none_or(|(from, to)| item.occurrences(from, to).map_or(true, |o| !o.is_empty()))
 }
 
 /// An item as a definition's private-item policy lets it into the replica.

@@ -123,14 +123,8 @@ impl Engine {
             };
             let compared = async {
                 let mailbox = source.open(address).await?;
-                self.compare_mailbox(
-                    &mailbox,
-                    address,
-                    definition.include,
-                    definition.private_items,
-                    &mut result.differences,
-                )
-                .await
+                self.compare_mailbox(&mailbox, address, &definition, &mut result.differences)
+                    .await
             };
             if let Err(e) = compared.await {
                 result.error = Some(e.to_string());
@@ -144,11 +138,12 @@ impl Engine {
         &self,
         mailbox: &std::sync::Arc<dyn Mailbox>,
         address: &EmailAddress,
-        include: IncludeCalendars,
-        privacy: crate::definition::PrivatePolicy,
+        definition: &crate::definition::Definition,
         differences: &mut Vec<String>,
     ) -> Result<(), VerifyError> {
+        let (include, privacy) = (definition.include, definition.private_items);
         let now = self.clock.now();
+        let window = definition.window.map(|w| w.around(now));
         let horizon = (
             now - self.options.horizon_back,
             now + self.options.horizon_ahead,
@@ -199,7 +194,9 @@ impl Engine {
                         .run(&mut stats, || mailbox.items(&calendar.id, chunk))
                         .await?;
                     for item in items {
-                        if let Some(item) = apply_privacy(privacy, item) {
+                        if let Some(item) = apply_privacy(privacy, item)
+                            .filter(|item| super::sync::in_window(item, window))
+                        {
                             source_items.insert(item.id.clone(), item);
                         }
                     }

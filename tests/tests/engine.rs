@@ -745,3 +745,30 @@ fn a_definitions_window_is_applied_and_moves_with_time() {
             .is_equal()
     );
 }
+
+#[test]
+fn a_changed_item_keeps_its_stored_attachments_without_downloading_them() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let (alice, cal) = mailbox(&org, "alice@example.com", vec![]);
+    let item = with_attachment(&alice, single("s", "With agenda", 2), b"agenda v1");
+    alice.put_item(&cal, item.clone());
+    let (engine, replica, _) = engine(
+        config(&[("t", "all", r#"{ mailbox = "alice@example.com" }"#)]),
+        org.clone(),
+    );
+    run(&engine, "t", false);
+    // The item is retitled and its attachment keeps its id; the source's
+    // bytes under that id are swapped, so a download would show.
+    let mut changed = item;
+    changed.subject = "With the agenda".into();
+    changed.change_key = "2".into();
+    alice.put_item(&cal, changed);
+    alice.put_attachment(&"s".into(), "att-1", b"a download happened".to_vec());
+    let report = run(&engine, "t", false);
+    assert_eq!(report.totals.items_updated, 1, "{}", report.to_json());
+    let refs = replica
+        .attachment_refs(&addr("alice@example.com"), &cal)
+        .unwrap();
+    let sha = refs[0].2.clone().unwrap();
+    assert_eq!(replica.attachment(&sha).unwrap().unwrap(), b"agenda v1");
+}

@@ -236,6 +236,9 @@ impl Engine {
                 state = None;
             }
         }
+        // Attachments already in the replica, looked up once per calendar
+        // and only when an item has any.
+        let mut stored = StoredAttachments::new(key);
         // A dry run compares with the replica instead of writing to it.
         let mut plan = match ctx.dry_run {
             true => Some(Plan::new(self.replica.items(&key.mailbox, &calendar.id)?)),
@@ -321,7 +324,10 @@ impl Engine {
                     }
                 }
                 for item in items {
-                    match self.shape(ctx, item, mailbox, report, stats).await? {
+                    match self
+                        .shape(ctx, item, mailbox, &mut stored, report, stats)
+                        .await?
+                    {
                         Shaped::Write(write) => upserts.push(*write),
                         Shaped::Drop(id) => deletes.push(id),
                     }
@@ -473,6 +479,7 @@ impl Engine {
         ctx: &RunContext,
         item: CalendarItem,
         mailbox: &Arc<dyn Mailbox>,
+        stored: &mut StoredAttachments,
         report: &mut MailboxReport,
         stats: &mut CallStats,
     ) -> Result<Shaped, Stop> {
@@ -493,7 +500,16 @@ impl Engine {
         let mut attachments = Vec::with_capacity(item.attachments.len());
         let policy = ctx.definition.attachments;
         for attachment in &item.attachments {
-            let content = if policy.enabled && attachment.size <= policy.max_bytes && !ctx.dry_run {
+            let wanted = policy.enabled && attachment.size <= policy.max_bytes && !ctx.dry_run;
+            // An attachment keeps its id while its content is unchanged:
+            // one already stored is taken from the replica, not downloaded.
+            let known = match wanted {
+                true => stored.content(self.replica.as_ref(), &item.id, &attachment.id)?,
+                false => None,
+            };
+            let content = if let Some(bytes) = known {
+                Some(bytes)
+            } else if wanted {
                 let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
                 let content = retry
                     .run(stats, || {
@@ -528,6 +544,49 @@ impl Engine {
     ) -> Result<Vec<Occurrence>, String> {
         item.occurrences(horizon.0, horizon.1)
             .map_err(|e| format!("{e}; occurrences not materialised"))
+    }
+}
+
+/// The attachment contents a calendar's replica already holds, by item
+/// and attachment id: loaded on first use.
+struct StoredAttachments {
+    mailbox: EmailAddress,
+    calendar: crate::calendar::CalendarId,
+    refs: Option<std::collections::HashMap<(ItemId, String), String>>,
+}
+
+impl StoredAttachments {
+    fn new(key: &SyncKey) -> Self {
+        Self {
+            mailbox: key.mailbox.clone(),
+            calendar: key.calendar.clone(),
+            refs: None,
+        }
+    }
+
+    /// The stored content of `item`'s attachment `id`, if the replica has it.
+    fn content(
+        &mut self,
+        replica: &dyn crate::replica::Replica,
+        item: &ItemId,
+        id: &str,
+    ) -> Result<Option<Vec<u8>>, ReplicaError> {
+        if self.refs.is_none() {
+            let refs = replica.attachment_refs(&self.mailbox, &self.calendar)?;
+            self.refs = Some(
+                refs.into_iter()
+                    .filter_map(|(item, id, sha)| Some(((item, id), sha?)))
+                    .collect(),
+            );
+        }
+        let sha = self
+            .refs
+            .as_ref()
+            .and_then(|refs| refs.get(&(item.clone(), id.to_owned())));
+        match sha {
+            Some(sha) => replica.attachment(sha),
+            None => Ok(None),
+        }
     }
 }
 

@@ -329,6 +329,19 @@ fn a_busy_storm_and_a_busy_directory_end_with_every_mailbox_healthy() {
     assert!(report.error.is_none(), "{}", report.to_json());
     others_healthy(&report, "");
     assert!(report.retries >= 11, "{}", report.to_json());
+    // The report counts HTTP requests as the server saw them (group
+    // expansion is the directory's, not a mailbox's), and says how long
+    // the run as a whole was held up, which cannot exceed its length.
+    let server = f
+        .hostile
+        .seen()
+        .iter()
+        .filter(|s| s.operation != "ExpandDL")
+        .count() as u64;
+    assert_eq!(report.requests, server, "{}", report.to_json());
+    assert!(report.throttled_wall_ms > 0);
+    assert!(report.throttled_wall_ms <= report.duration_ms);
+    assert!(report.throttled_wall_ms <= report.throttled_ms);
 }
 
 #[test]
@@ -555,6 +568,12 @@ fn verify_tells_an_unreadable_mailbox_from_a_difference() {
     f.run_within(&engine, Duration::from_secs(60));
     victim.set(f.victim()).unwrap();
     let report = f.rt.block_on(engine.verify(&TASK.into())).unwrap();
+    let unreadable = report
+        .mailboxes
+        .iter()
+        .find_map(|m| m.error.clone())
+        .unwrap();
+    assert!(unreadable.contains(&f.victim()), "{unreadable}");
     assert_eq!(report.difference_count(), 0);
     assert_eq!(report.unverified, 1);
     assert_eq!(report.result, calrep_core::engine::VerifyResult::Incomplete);

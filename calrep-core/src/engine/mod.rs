@@ -100,6 +100,7 @@ impl EngineOptions {
             // longest single wait bounds them all.
             max_throttled_total: self.max_wait.saturating_mul(2),
             stops: stops.iter().map(|s| (*s).clone()).collect(),
+            log: None,
         }
     }
 }
@@ -157,6 +158,8 @@ struct RunContext {
     force: bool,
     dry_run: bool,
     cancel: Shutdown,
+    /// When the run's mailboxes waited on throttling.
+    throttling: Arc<retry::ThrottleLog>,
 }
 
 /// The replication engine over a configuration, a replica and one mailbox
@@ -526,6 +529,7 @@ impl Engine {
             force: options.force,
             dry_run: options.dry_run,
             cancel: options.cancel.clone().unwrap_or_default(),
+            throttling: Arc::default(),
         };
         let mut report = RunReport {
             task: ctx.task.id.to_string(),
@@ -541,6 +545,8 @@ impl Engine {
             requests: 0,
             retries: 0,
             throttled_ms: 0,
+            throttled_wall_ms: 0,
+            not_mailboxes: 0,
             duration_ms: 0,
         };
         let resolution = match self.resolver(&ctx.task.site) {
@@ -570,6 +576,17 @@ impl Engine {
                     .buffer_unordered(self.options.concurrency.max(1))
                     .collect()
                     .await;
+                report.not_mailboxes = resolution
+                    .skipped
+                    .iter()
+                    .filter(|s| {
+                        !matches!(
+                            s.reason,
+                            crate::group::SkipReason::Disabled
+                                | crate::group::SkipReason::Unlicensed
+                        )
+                    })
+                    .count() as u64;
                 for skipped in &resolution.skipped {
                     mailboxes.push(MailboxReport::new(
                         skipped.entry.clone(),
@@ -597,11 +614,12 @@ impl Engine {
                     report.totals.add(m.counts);
                     report.requests += m.requests;
                     report.retries += m.retries;
-                    report.throttled_ms += m.throttled_ms;
+                    report.throttled_ms = report.throttled_ms.saturating_add(m.throttled_ms);
                 }
                 report.mailboxes = mailboxes;
             }
         }
+        report.throttled_wall_ms = ctx.throttling.wall_ms();
         report.finished = self.clock.now();
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if !ctx.dry_run

@@ -190,14 +190,21 @@ pub struct RunReport {
     pub mailboxes: Vec<MailboxReport>,
     /// Mailboxes whose replica is kept but no longer updated by this task.
     pub frozen: Vec<String>,
+    /// Of the skipped entries in `mailboxes`, those that are not mailboxes
+    /// at all (a contact, a group cut from a cycle, one not found).
+    pub not_mailboxes: u64,
     /// Totals over all mailboxes.
     pub totals: Counts,
     /// Requests over all mailboxes.
     pub requests: u64,
     /// Retries over all mailboxes.
     pub retries: u64,
-    /// Time throttled over all mailboxes, in milliseconds.
+    /// Time throttled summed over all mailboxes, in milliseconds (mailboxes
+    /// wait at the same time, so this can exceed the run's duration).
     pub throttled_ms: u64,
+    /// Wall-clock time during which at least one mailbox waited on the
+    /// server's throttling, in milliseconds.
+    pub throttled_wall_ms: u64,
     /// Wall time, in milliseconds.
     pub duration_ms: u64,
 }

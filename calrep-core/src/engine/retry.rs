@@ -29,6 +29,51 @@ pub(crate) struct RetryPolicy {
     pub(crate) max_throttled_total: Duration,
     /// Any of these requested ends every wait at once.
     pub(crate) stops: Vec<Shutdown>,
+    /// Where throttling waits are recorded for the run's wall-clock figure.
+    pub(crate) log: Option<std::sync::Arc<ThrottleLog>>,
+}
+
+/// The intervals a run's mailboxes spent waiting on throttling, so that
+/// the report can say how long the run as a whole was held up (waits of
+/// several mailboxes overlap; their sum says little).
+#[derive(Debug, Default)]
+pub(crate) struct ThrottleLog {
+    spans: std::sync::Mutex<Vec<(std::time::Instant, std::time::Instant)>>,
+}
+
+impl ThrottleLog {
+    fn record(&self, from: std::time::Instant, to: std::time::Instant) {
+        self.spans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((from, to));
+    }
+
+    /// The length of the union of the recorded waits, in milliseconds.
+    pub(crate) fn wall_ms(&self) -> u64 {
+        let mut spans = self
+            .spans
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        spans.sort();
+        let mut total = Duration::ZERO;
+        let mut current: Option<(std::time::Instant, std::time::Instant)> = None;
+        for (from, to) in spans {
+            current = match current {
+                Some((a, b)) if from <= b => Some((a, b.max(to))),
+                Some((a, b)) => {
+                    total += b - a;
+                    Some((from, to))
+                }
+                None => Some((from, to)),
+            };
+        }
+        if let Some((a, b)) = current {
+            total += b - a;
+        }
+        u64::try_from(total.as_millis()).unwrap_or(u64::MAX)
+    }
 }
 
 /// What calls to one mailbox cost.
@@ -36,6 +81,8 @@ pub(crate) struct RetryPolicy {
 pub(crate) struct CallStats {
     /// Source calls made (each may be several HTTP requests).
     pub(crate) calls: u64,
+    /// HTTP requests, where the source counts them.
+    pub(crate) http: Option<u64>,
     pub(crate) retries: u64,
     pub(crate) throttled: Duration,
 }
@@ -86,7 +133,12 @@ impl RetryPolicy {
                 _ => return Err(error),
             };
             stats.retries = stats.retries.saturating_add(1);
-            if self.sleep(wait).await {
+            let began = std::time::Instant::now();
+            let stopped = self.sleep(wait).await;
+            if let (Some(log), MailboxError::Throttled { .. }) = (&self.log, &error) {
+                log.record(began, std::time::Instant::now());
+            }
+            if stopped {
                 return Err(error);
             }
         }
@@ -130,6 +182,7 @@ mod tests {
             max_wait: Duration::from_millis(50),
             max_throttled_total: Duration::from_millis(500),
             stops: vec![Shutdown::new()],
+            log: None,
         }
     }
 

@@ -116,7 +116,7 @@ impl Engine {
             }
         }
         // Where the source counts its HTTP requests, those; else calls.
-        report.requests = report.requests.max(stats.calls);
+        report.requests = stats.http.unwrap_or(stats.calls);
         report.retries = stats.retries;
         report.throttled_ms = u64::try_from(stats.throttled.as_millis()).unwrap_or(u64::MAX);
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -137,14 +137,12 @@ impl Engine {
         if self.shutdown.is_requested() || ctx.cancel.is_requested() {
             return Err(Stop::Cancelled);
         }
-        let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
+        let retry = self.run_retry(ctx);
         let mailbox = retry.run(stats, || ctx.source.open(address)).await?;
         let result = self
             .replicate_calendars(ctx, &mailbox, address, report, stats)
             .await;
-        if let Some(sent) = mailbox.requests_sent() {
-            report.requests = sent;
-        }
+        stats.http = mailbox.requests_sent();
         result
     }
 
@@ -156,7 +154,7 @@ impl Engine {
         report: &mut MailboxReport,
         stats: &mut CallStats,
     ) -> Result<(), Stop> {
-        let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
+        let retry = self.run_retry(ctx);
         let calendars = retry.run(stats, || mailbox.calendars()).await?;
         // Calendars removed at the source leave the replica (a plan counts
         // what that would delete).
@@ -210,7 +208,7 @@ impl Engine {
         report: &mut MailboxReport,
         stats: &mut CallStats,
     ) -> Result<(), Stop> {
-        let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
+        let retry = self.run_retry(ctx);
         let stored = self.replica.sync_state(key)?;
         let mut state = stored.state;
         // A state from no task or another task (none stored under this key)
@@ -395,6 +393,14 @@ impl Engine {
         }
     }
 
+    /// The retry policy of a run's calls: interrupted by a shutdown or the
+    /// run's cancel, its throttling waits recorded for the report.
+    fn run_retry(&self, ctx: &RunContext) -> super::RetryPolicy {
+        let mut retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
+        retry.log = Some(Arc::clone(&ctx.throttling));
+        retry
+    }
+
     /// Removes a calendar the source no longer has from the replica — or,
     /// in a plan, counts what removing it would delete.
     fn remove_calendar(
@@ -510,7 +516,7 @@ impl Engine {
             let content = if let Some(bytes) = known {
                 Some(bytes)
             } else if wanted {
-                let retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
+                let retry = self.run_retry(ctx);
                 let content = retry
                     .run(stats, || {
                         mailbox.attachment(&item.id, &attachment.id, policy.max_bytes)

@@ -70,7 +70,12 @@ class RunReport:
     totals: Dict[str, int]
     requests: int
     retries: int
+    #: Waits on throttling summed over mailboxes (they overlap).
     throttled_ms: int
+    #: Wall-clock time during which some mailbox waited on throttling.
+    throttled_wall_ms: int
+    #: Group entries skipped that are not mailboxes (contacts, cycles).
+    not_mailboxes: int
     duration_ms: int
     _raw: Dict[str, Any] = field(repr=False, compare=False)
 
@@ -91,6 +96,8 @@ class RunReport:
             requests=d["requests"],
             retries=d["retries"],
             throttled_ms=d["throttled_ms"],
+            throttled_wall_ms=d["throttled_wall_ms"],
+            not_mailboxes=d["not_mailboxes"],
             duration_ms=d["duration_ms"],
             _raw=d,
         )

@@ -65,11 +65,21 @@ pub(crate) fn summary(report: &RunReport, out: &mut impl Write) -> io::Result<()
         .iter()
         .filter(|m| m.outcome == MailboxOutcome::Healthy)
         .count();
-    writeln!(
+    let not_mailboxes = usize::try_from(report.not_mailboxes).unwrap_or(0);
+    write!(
         out,
         "  mailboxes: {} ({healthy} healthy)",
-        report.mailboxes.len()
+        report.mailboxes.len().saturating_sub(not_mailboxes)
     )?;
+    if not_mailboxes > 0 {
+        write!(
+            out,
+            "; {not_mailboxes} group entr{} skipped that {} not mailboxes (contacts, cycles, groups not found)",
+            if not_mailboxes == 1 { "y" } else { "ies" },
+            if not_mailboxes == 1 { "is" } else { "are" }
+        )?;
+    }
+    writeln!(out)?;
     let t = &report.totals;
     writeln!(
         out,
@@ -84,8 +94,12 @@ pub(crate) fn summary(report: &RunReport, out: &mut impl Write) -> io::Result<()
     )?;
     writeln!(
         out,
-        "  requests {}, retries {}, throttled {} ms, took {} ms",
-        report.requests, report.retries, report.throttled_ms, report.duration_ms
+        "  HTTP requests {}, retries {}, throttled {} ms of the run's {} ms (mailboxes' waits summed: {} ms)",
+        report.requests,
+        report.retries,
+        report.throttled_wall_ms,
+        report.duration_ms,
+        report.throttled_ms
     )?;
     if !report.frozen.is_empty() {
         writeln!(

@@ -233,14 +233,15 @@ pub(crate) fn element<T: DeserializeOwned>(
     path: &str,
     report: &mut Report,
 ) -> Option<T> {
-    let mut unknown: Vec<String> = Vec::new();
+    let mut unknown: Vec<Vec<Segment>> = Vec::new();
+    let original = value.clone();
     let result = {
-        let mut note = |ignored: serde_ignored::Path<'_>| unknown.push(ignored.to_string());
+        let mut note = |ignored: serde_ignored::Path<'_>| unknown.push(segments(&ignored));
         let de = serde_ignored::Deserializer::new(value, &mut note);
         serde_path_to_error::deserialize::<_, T>(de)
     };
     for key in unknown {
-        report.add(join(path, &key), "unknown key");
+        report.add(join(path, &resolve(&original, &key)), "unknown key");
     }
     match result {
         Ok(v) => Some(v),
@@ -251,10 +252,118 @@ pub(crate) fn element<T: DeserializeOwned>(
             } else {
                 join(path, &inner)
             };
-            report.add(at, e.into_inner().to_string());
+            let message = e.into_inner().to_string();
+            // An externally tagged choice (a group, a directory) given more
+            // than one key: name the keys instead of serde's "map".
+            let here = if inner == "." {
+                Some(&original)
+            } else {
+                lookup(&original, &inner)
+            };
+            match here {
+                Some(Value::Object(map))
+                    if map.len() > 1 && message.contains("expected map with a single key") =>
+                {
+                    let keys: Vec<String> = map.keys().map(|k| format!("{k:?}")).collect();
+                    report.add(
+                        at,
+                        format!(
+                            "takes exactly one key, naming its kind; found {}",
+                            keys.join(", ")
+                        ),
+                    );
+                }
+                _ => report.add(at, message),
+            }
             None
         }
     }
+}
+
+/// One step of a path serde_ignored reports.
+#[derive(Debug, Clone)]
+enum Segment {
+    Key(String),
+    Index(usize),
+    /// An `Option` or newtype layer, or an enum variant whose name
+    /// serde_ignored does not record.
+    Hidden,
+}
+
+fn segments(path: &serde_ignored::Path<'_>) -> Vec<Segment> {
+    use serde_ignored::Path;
+    let (parent, own) = match path {
+        Path::Root => return Vec::new(),
+        Path::Seq { parent, index } => (*parent, Segment::Index(*index)),
+        Path::Map { parent, key } => (*parent, Segment::Key(key.clone())),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => (*parent, Segment::Hidden),
+    };
+    let mut out = segments(parent);
+    out.push(own);
+    out
+}
+
+/// The path of an unknown key as the file spells it: hidden layers are
+/// dropped, and an enum variant's name (the single key of its table) is
+/// read back from the document, so `when.daily.once.jitter` is not shown
+/// as `when.?.jitter`.
+fn resolve(document: &Value, path: &[Segment]) -> String {
+    let mut out = String::new();
+    let mut node = Some(document);
+    let push_key = |out: &mut String, key: &str| {
+        if !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(key);
+    };
+    for (i, segment) in path.iter().enumerate() {
+        match segment {
+            Segment::Key(key) => {
+                push_key(&mut out, key);
+                node = node.and_then(|n| n.get(key));
+            }
+            Segment::Index(index) => {
+                out.push_str(&format!("[{index}]"));
+                node = node.and_then(|n| n.get(index));
+            }
+            Segment::Hidden => {
+                // A variant's table: one key, which is not the next step.
+                let next = match path.get(i + 1) {
+                    Some(Segment::Key(k)) => Some(k.as_str()),
+                    _ => None,
+                };
+                // Nested variants (`daily` then `once`) come as one layer.
+                while let Some(Value::Object(map)) = node
+                    && map.len() == 1
+                    && next.is_none_or(|k| !map.contains_key(k))
+                    && let Some((tag, inner)) = map.iter().next()
+                {
+                    push_key(&mut out, tag);
+                    node = Some(inner);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The value at a serde_path_to_error path (`a.b[2].c`).
+fn lookup<'a>(document: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut node = document;
+    for part in path.split('.') {
+        let (key, indexes) = part
+            .split_once('[')
+            .map_or((part, ""), |(k, rest)| (k, rest));
+        if !key.is_empty() {
+            node = node.get(key)?;
+        }
+        for index in indexes.split('[').filter(|s| !s.is_empty()) {
+            node = node.get(index.trim_end_matches(']').parse::<usize>().ok()?)?;
+        }
+    }
+    Some(node)
 }
 
 /// Deserializes each element of the array at `key` on its own. Returns the

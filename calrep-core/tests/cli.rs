@@ -679,3 +679,50 @@ fn expand_of_a_file_has_one_budget_for_all_its_series() {
     assert!(out.stdout.is_empty());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn check_reports_schema_problems_and_missing_files_in_one_pass() {
+    let dir = temp_dir("one-pass");
+    let config = dir.join("calrep.toml");
+    std::fs::write(
+        &config,
+        r#"
+        [directory]
+        snapshot = "nope/directory.json"
+        [[sites]]
+        id = "hq"
+        ews = { url = "https://mail.example.com/EWS/Exchange.asmx", username = "svc", password_file = "missing-pw" }
+        [[definitions]]
+        id = "d"
+        [[schedules]]
+        id = "s"
+        time_zone = "Europe/Atlantis"
+        when.daily.once.start = "02:00"
+        [[tasks]]
+        id = "t"
+        site = "hq"
+        definition = "d"
+        schedule = "s"
+        group = { mailbox = 5 }
+        "#,
+    )
+    .unwrap();
+    let out = calrep(&["check", "--config", config.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "schedules[0].time_zone: unknown time zone",
+        "tasks[0].group.mailbox: invalid type",
+        &format!(
+            "sites[0].ews.password_file: no file at {}",
+            dir.join("missing-pw").display()
+        ),
+        &dir.join("nope/directory.json").display().to_string(),
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "{expected:?} missing from:\n{stderr}"
+        );
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -426,3 +426,39 @@ proptest! {
         let _ = SnapshotDirectory::from_json_str(&text, "fuzz.json");
     }
 }
+
+#[test]
+fn unknown_keys_inside_optional_tables_and_choices_are_named_exactly() {
+    let lines = problems(
+        r#"
+        [[sites]]
+        id = "hq"
+        [sites.ews]
+        url = "https://mail.example.com/EWS/Exchange.asmx"
+        username = "svc"
+        password_env = "PW"
+        impersonate = true
+        [[definitions]]
+        id = "d"
+        [[schedules]]
+        id = "s"
+        time_zone = "UTC"
+        when.daily.once.start = "02:00"
+        when.daily.once.jitter = 5
+        [[tasks]]
+        id = "t"
+        site = "hq"
+        definition = "d"
+        schedule = "s"
+        group = { mailbox = "a@b.com", extra = 1 }
+        "#,
+    );
+    assert_eq!(
+        lines,
+        [
+            "calrep.toml: sites[0].ews.impersonate: unknown key",
+            "calrep.toml: schedules[0].when.daily.once.jitter: unknown key",
+            "calrep.toml: tasks[0].group: takes exactly one key, naming its kind; found \"extra\", \"mailbox\"",
+        ]
+    );
+}

@@ -229,11 +229,49 @@ impl Config {
 
     /// Parses and checks configuration text in the given format.
     pub fn parse_as(text: &str, name: &str, format: Format) -> Result<Self, ConfigError> {
+        match Self::parse_partial(text, name, format) {
+            (Some(config), None) => Ok(config),
+            (_, problems) => Err(ConfigError::Invalid(problems.unwrap_or_default())),
+        }
+    }
+
+    /// Reads a configuration file as far as it can be read: the elements
+    /// that parsed (those with problems left out) and every problem found,
+    /// so that a checker can look at the rest — files named, directories —
+    /// in the same pass. `None` for the configuration when the file cannot
+    /// be read or is not TOML/JSON at all.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("calrep-partial-doc-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("calrep.toml");
+    /// std::fs::write(&path, "[[definitions]]\nid = \"d\"\n[[schedules]]\nid = \"s\"\ntime_zone = \"Mars/Olympus\"\nwhen.daily.once.start = \"02:00\"\n")?;
+    /// let (config, problems) = calrep_core::Config::load_partial(&path);
+    /// assert_eq!(config.map(|c| c.definitions.len()), Some(1));
+    /// assert!(problems.unwrap().to_string().contains("schedules[0].time_zone"));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn load_partial(path: &Path) -> (Option<Self>, Option<Problems>) {
+        let name = path.display().to_string();
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                let problem = Problem::new(name, "", format!("cannot read the file: {e}"));
+                return (None, Some(Problems(vec![problem])));
+            }
+        };
+        let (config, problems) = Self::parse_partial(&text, &name, Format::from_file_name(&name));
+        let config = config.map(|mut c| {
+            c.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            c
+        });
+        (config, problems)
+    }
+
+    fn parse_partial(text: &str, name: &str, format: Format) -> (Option<Self>, Option<Problems>) {
         let mut report = Report::new(name, TOP_LEVEL_KEYS);
         let Some(mut root) = document::parse_root(text, format, &mut report) else {
-            return Err(ConfigError::Invalid(
-                report.finish().err().unwrap_or_default(),
-            ));
+            return (None, report.finish().err());
         };
         document::check_keys(&root, TOP_LEVEL_KEYS, &mut report);
         let replica = root
@@ -279,8 +317,7 @@ impl Config {
             schedules: broken_schedules,
         };
         validate::check(&config, &positions, &broken, &mut report);
-        report.finish().map_err(ConfigError::Invalid)?;
-        Ok(config)
+        (Some(config), report.finish().err())
     }
 
     /// Checks a configuration built in code (the same checks as loading).

@@ -6,12 +6,18 @@ use std::path::{Path, PathBuf};
 use calrep_core::group::DirectoryError;
 use calrep_core::{Config, DirectorySource};
 
-use crate::{Outcome, load_config};
+use crate::Outcome;
 
 pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
-    let config = match load_config(path) {
-        Ok(c) => c,
-        Err(outcome) => return Ok(outcome),
+    // Every problem at once: what the file says, and then the files and
+    // directories named by whatever parsed, in the same pass.
+    let (config, problems) = Config::load_partial(path);
+    let mut problems: Vec<String> = problems
+        .iter()
+        .flat_map(|p| p.iter().map(ToString::to_string))
+        .collect();
+    let Some(config) = config else {
+        return Ok(Outcome::Invalid(problems));
     };
     // Every directory the sites use, opened (and so checked) once each.
     let mut sources: Vec<&DirectorySource> = Vec::new();
@@ -21,7 +27,6 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
         }
     }
     let prefix = path.display().to_string();
-    let mut problems = Vec::new();
     let mut exchange = false;
     for source in &sources {
         match source {

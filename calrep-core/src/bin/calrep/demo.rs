@@ -153,12 +153,18 @@ pub(crate) fn run(
     verify::print(&verification, out)?;
     let port = simulator.addr().port();
     simulator.stop();
+    // The command as it was invoked (target/debug/calrep from the README),
+    // one command per line so that each can be copied as it is.
+    let calrep = std::env::args().next().unwrap_or_else(|| "calrep".into());
+    let config = config_path.display();
     writeln!(
         out,
-        "\nThe simulator stopped with the demo. To serve the same organisation again and keep working with {0}:\n  \
-         calrep sim --port {port} --seed {seed} --mailboxes {mailboxes} --change-rounds 1\n\
-         then: calrep status --config {0} | calrep run --config {0} --task {TASK} | calrep verify --config {0} --task {TASK}",
-        config_path.display()
+        "\nThe simulator stopped with the demo. To serve the same organisation again (in another terminal):\n  \
+         {calrep} sim --port {port} --seed {seed} --mailboxes {mailboxes} --change-rounds 1\n\
+         then, for example:\n  \
+         {calrep} status --config {config}\n  \
+         {calrep} run --config {config} --task {TASK}\n  \
+         {calrep} verify --config {config} --task {TASK}"
     )?;
     let healthy = matches!(
         second.status,

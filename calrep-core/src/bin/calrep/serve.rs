@@ -17,6 +17,13 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
         Ok(r) => Arc::new(r),
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
+    // Signals are caught before the first line is printed: whoever reads
+    // that line (systemd, a test) may stop the service at once.
+    let rt = try_outcome!(runtime());
+    let mut signals = {
+        let _entered = rt.enter();
+        StopSignals::register()
+    };
     let enabled = config.tasks.iter().filter(|t| t.enabled).count();
     writeln!(
         out,
@@ -61,11 +68,10 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
             .with_events(sink.clone())
     });
     let service = Service::new(load, build, Arc::new(SystemClock), shutdown.clone());
-    let rt = try_outcome!(runtime());
     let result = rt.block_on(async {
         let stopper = shutdown.clone();
         tokio::spawn(async move {
-            let signal = stop_signal().await;
+            let signal = signals.next().await;
             eprintln!("stopping on {signal}: finishing the current batch");
             stopper.request();
         });
@@ -83,23 +89,41 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
     }
 }
 
-/// Waits for Ctrl-C (SIGINT) or SIGTERM — what systemd, containers and
-/// `kill` send — and names the one that came.
-async fn stop_signal() -> &'static str {
+/// Ctrl-C (SIGINT) and SIGTERM — what systemd, containers and `kill`
+/// send — registered at once.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn register() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Self { unix }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// Waits for the first stop signal and names it.
+    async fn next(&mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
             return tokio::select! {
-                _ = tokio::signal::ctrl_c() => "Ctrl-C",
+                _ = int.recv() => "Ctrl-C",
                 _ = term.recv() => "SIGTERM",
             };
         }
-    }
-    match tokio::signal::ctrl_c().await {
-        Ok(()) => "Ctrl-C",
-        // No signal handling at all: never stop on a signal.
-        Err(_) => std::future::pending().await,
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => "Ctrl-C",
+            // No signal handling at all: never stop on a signal.
+            Err(_) => std::future::pending().await,
+        }
     }
 }
 

@@ -55,6 +55,13 @@ pub unsafe extern "C" fn calrep_expand(
             )
         };
         let (from, to) = (instant("from", from)?, instant("to", to)?);
+        // As the command line: an empty or reversed window is a mistake.
+        if from >= to {
+            return Err(Failure::new(
+                calrep_status::InvalidArgument,
+                "from must be before to",
+            ));
+        }
         let exdates: Vec<&str> = exdates
             .split(',')
             .map(str::trim)

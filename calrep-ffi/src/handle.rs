@@ -77,6 +77,12 @@ pub(crate) trait Handle: Sized + 'static {
             return None;
         }
         live.remove(&(p as usize));
+        if live.is_empty() {
+            // Give the table's memory back: hashbrown keeps a pointer into
+            // the middle of its allocation, which valgrind counts as
+            // "possibly lost" at exit when the last handle is gone.
+            *live = HashMap::new();
+        }
         // SAFETY: it was live with this type: made by `into_handle`, and now
         // forgotten, so this is the only release.
         Some(unsafe { Box::from_raw(p) })

@@ -18,7 +18,7 @@ use crate::args::{address, instant};
 use crate::config::PyConfig;
 use crate::errors::{Kind, engine_error, error};
 use crate::events::Events;
-use crate::runtime::{runtime, wait};
+use crate::runtime::{attach_from_worker, runtime, wait};
 use crate::tokens::ask;
 
 /// An engine over a configuration and the replica it names.
@@ -105,7 +105,8 @@ impl PyEngine {
         let task = TaskId::new(task);
         runtime()?.spawn(async move {
             let result = engine.run_task(&task, options).await;
-            Python::attach(|py| {
+            // Nobody awaits the result once the interpreter is closing.
+            attach_from_worker(|py| {
                 let (value, failure) = match result {
                     Ok(report) => (Some(report.to_json()), None),
                     Err(e) => (None, Some(engine_error(e).into_value(py))),

@@ -49,7 +49,8 @@ impl Events {
         let Ok(json) = serde_json::to_string(event) else {
             return;
         };
-        Python::attach(|py| {
+        // Logged and called back unless the interpreter is closing.
+        crate::runtime::attach_from_worker(|py| {
             self.log(py, level(event), || line(event));
             if let Some(callback) = &self.callback
                 && let Err(e) = callback.call1(py, (json.as_str(),))

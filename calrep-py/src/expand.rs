@@ -122,6 +122,13 @@ pub(crate) fn expand<'py>(
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
     let zone = zone(tz)?;
     let (from, to) = (bound("start", start)?, bound("end", end)?);
+    // As the command line and the C ABI: an empty or reversed window is a
+    // mistake, not an empty answer.
+    if from >= to {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "start must be before end",
+        ));
+    }
     let series_start = match when("dtstart", dtstart)? {
         When::Date(d) => SeriesStart::Date(d),
         When::Naive(t) => SeriesStart::Zoned(t, zone),

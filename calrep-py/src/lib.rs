@@ -25,5 +25,10 @@ fn calrep_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sim::PySimulator>()?;
     m.add_function(wrap_pyfunction!(expand::expand, m)?)?;
     m.add_function(wrap_pyfunction!(diff::diff, m)?)?;
+    // calrep's threads must be out of Python before the interpreter ends.
+    let before_exit = wrap_pyfunction!(runtime::before_exit, m)?;
+    m.py()
+        .import("atexit")?
+        .call_method1("register", (before_exit,))?;
     Ok(())
 }

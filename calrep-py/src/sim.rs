@@ -34,16 +34,17 @@ impl PySimulator {
 
 #[pymethods]
 impl PySimulator {
-    /// Starts serving `mailboxes` (10 to 100000) generated from `seed`.
+    /// Starts serving `mailboxes` (10 to 100000) generated from `seed`,
+    /// after `change_rounds` rounds of changes (as `calrep sim` does).
     #[new]
-    #[pyo3(signature = (*, seed = 7, mailboxes = 20))]
-    fn new(py: Python<'_>, seed: u64, mailboxes: usize) -> PyResult<Self> {
+    #[pyo3(signature = (*, seed = 7, mailboxes = 20, change_rounds = 0))]
+    fn new(py: Python<'_>, seed: u64, mailboxes: usize, change_rounds: u32) -> PyResult<Self> {
         if !(10..=100_000).contains(&mailboxes) {
             return Err(PyValueError::new_err(format!(
                 "mailboxes must be between 10 and 100000, not {mailboxes}"
             )));
         }
-        let demo = Arc::new(DemoOrganisation::generate(seed, mailboxes, 0));
+        let demo = Arc::new(DemoOrganisation::generate(seed, mailboxes, change_rounds));
         let served = Arc::clone(&demo);
         let sim = wait(
             py,

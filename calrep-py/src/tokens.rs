@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 /// `provider(site)`, on the blocking thread `calrep_core::ews::BlockingTokens`
 /// calls it from.
 pub(crate) fn ask(provider: &Py<PyAny>, site: &str) -> TokenAnswer {
-    Python::attach(|py| {
+    crate::runtime::attach_from_worker(|py| {
         let token = provider
             .call1(py, (site,))
             .map_err(|e| format!("raised {e}"))?;
@@ -20,4 +20,5 @@ pub(crate) fn ask(provider: &Py<PyAny>, site: &str) -> TokenAnswer {
         }
         Ok(Secret::new(token))
     })
+    .unwrap_or_else(|| Err("could not be asked: the Python interpreter is shutting down".into()))
 }

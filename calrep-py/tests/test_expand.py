@@ -103,3 +103,8 @@ def test_expansion_matches_python_dateutil() -> None:
         theirs = dateutil_oracle(rule, start.replace(tzinfo=ZoneInfo(zone)))
         assert ours == theirs, f"case {case}: {rule} from {start} in {zone}"
         assert [d.replace(tzinfo=None) for d in ours] == [d.replace(tzinfo=None) for d in theirs]
+
+
+def test_a_reversed_window_is_refused_as_on_the_command_line() -> None:
+    with pytest.raises(ValueError, match="start must be before end"):
+        calrep.expand("FREQ=DAILY;COUNT=3", datetime(2026, 3, 1, 9), "UTC", TO, FROM)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 
@@ -87,3 +88,13 @@ def test_host_tokens(sim: calrep.Simulator, tmp_path) -> None:
     assert report.error is not None and "no account for sim" in report.error
     with pytest.raises(calrep.MailboxError, match="no account for sim"):
         report.raise_for_failures()
+
+
+def test_change_rounds_serve_the_organisation_as_changed(tmp_path: Path) -> None:
+    with calrep.Simulator(seed=3, mailboxes=10) as before, calrep.Simulator(seed=3, mailboxes=10, change_rounds=1) as after:
+        (tmp_path / "password").write_text(before.password)
+        first = calrep.load_config(config_dict(before, auth={"password_file": "password"}), base_dir=str(tmp_path))
+        assert calrep.Engine(first).run_task("everyone").status.startswith("Enabled")
+        second = calrep.load_config(config_dict(after, auth={"password_file": "password"}), base_dir=str(tmp_path))
+        report = calrep.Engine(second).verify("everyone")
+        assert report.result == "differences", report.to_dict()

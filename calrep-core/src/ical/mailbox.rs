@@ -17,12 +17,14 @@ pub enum ExportError {
     #[error("the replica holds no calendars for {0}")]
     NoCalendars(EmailAddress),
     /// No calendar has that name or id.
-    #[error("{address} has no calendar named {name:?}")]
+    #[error("{address} has no calendar named {name:?}; its calendars are: {}", known.join(", "))]
     NoSuchCalendar {
         /// The mailbox.
         address: EmailAddress,
         /// The name asked for.
         name: String,
+        /// The names it has.
+        known: Vec<String>,
     },
     /// The replica could not be read.
     #[error(transparent)]
@@ -64,6 +66,7 @@ pub fn export_mailbox(
     if calendars.is_empty() {
         return Err(ExportError::NoCalendars(address.clone()));
     }
+    let known: Vec<String> = calendars.iter().map(|c| format!("{:?}", c.name)).collect();
     let chosen: Vec<_> = match calendar {
         None => calendars,
         Some(name) => calendars
@@ -75,6 +78,7 @@ pub fn export_mailbox(
         return Err(ExportError::NoSuchCalendar {
             address: address.clone(),
             name: calendar.unwrap_or_default().to_owned(),
+            known,
         });
     }
     let mut items = Vec::new();

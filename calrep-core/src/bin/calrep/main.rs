@@ -288,6 +288,9 @@ fn main() -> ExitCode {
             eprintln!("calrep: {message}");
             ExitCode::from(1)
         }
+        // A reader that stopped early (`calrep status | head`) is not a
+        // failure of calrep's.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("calrep: cannot write output: {e}");
             ExitCode::from(1)

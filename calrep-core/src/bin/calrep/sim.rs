@@ -68,10 +68,11 @@ pub(crate) fn run(settings: &Settings, out: &mut impl Write) -> io::Result<Outco
     };
     writeln!(
         out,
-        "calrep sim: {} mailboxes (seed {}, {} change rounds) at {}",
+        "calrep sim: {} mailboxes (seed {}, {} change round{}) at {}",
         demo.addresses.len(),
         settings.seed,
         settings.change_rounds,
+        if settings.change_rounds == 1 { "" } else { "s" },
         sim.url()
     )?;
     writeln!(

@@ -27,9 +27,11 @@ pub(crate) fn run(path: &Path, json: bool, out: &mut impl Write) -> io::Result<O
         mailboxes.len()
     )?;
     for m in mailboxes {
-        let when = m
-            .last_synced
-            .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+        let when = m.last_synced.map_or_else(
+            || "never".to_owned(),
+            // As the JSON form writes it.
+            |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        );
         match &m.frozen {
             Some(reason) => writeln!(out, "  {}  last synced {when}  frozen: {reason}", m.address)?,
             None => writeln!(out, "  {}  last synced {when}", m.address)?,

@@ -141,7 +141,7 @@ impl Window {
     /// The window's instants around `now`.
     ///
     /// ```
-    /// use calrep_core::definition::Window;
+    /// use calrep_core::Window;
     /// let w: Window = toml::from_str("days_back = 1\ndays_ahead = 2")?;
     /// let (from, to) = w.around("2026-06-10T12:00:00Z".parse()?);
     /// assert_eq!(from.to_rfc3339(), "2026-06-09T12:00:00+00:00");

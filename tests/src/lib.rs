@@ -245,6 +245,25 @@ pub mod fixture {
         o
     }
 
+    /// An engine over an in-memory replica, a manual clock at 2026-06-01
+    /// and `source` for site `hq`, with `options`.
+    ///
+    /// # Panics
+    ///
+    /// If the in-memory database cannot be created.
+    #[allow(clippy::expect_used)]
+    pub fn engine_with_source(
+        config: Config,
+        source: Arc<dyn calrep_core::mailbox::MailboxSource>,
+        options: EngineOptions,
+    ) -> Engine {
+        let replica = Arc::new(SqliteReplica::open_in_memory().expect("replica"));
+        let clock = ManualClock::new("2026-06-01T00:00:00Z".parse().expect("time"));
+        Engine::new(config, replica as Arc<dyn Replica>, Arc::new(clock))
+            .with_source("hq".into(), source)
+            .with_options(options)
+    }
+
     /// An engine over an in-memory replica and a manual clock at 2026-06-01.
     ///
     /// # Panics

@@ -76,6 +76,10 @@ impl ThrottleLog {
     }
 }
 
+/// Throttling answers one call accepts: a server asking for no wait at all
+/// (`BackOffMilliseconds` of 0) again and again must not spin for ever.
+const MAX_THROTTLED_ANSWERS: u32 = 50;
+
 /// What calls to one mailbox cost.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct CallStats {
@@ -106,6 +110,7 @@ impl RetryPolicy {
         Fut: Future<Output = Result<T, MailboxError>>,
     {
         let mut transport_attempts = 0u32;
+        let mut throttled_answers = 0u32;
         let mut throttled_here = Duration::ZERO;
         loop {
             stats.calls = stats.calls.saturating_add(1);
@@ -115,10 +120,16 @@ impl RetryPolicy {
             };
             let wait = match &error {
                 MailboxError::Throttled { retry_after } => {
+                    throttled_answers += 1;
                     if *retry_after > self.max_wait
                         || throttled_here.saturating_add(*retry_after) > self.max_throttled_total
                     {
                         return Err(throttled_until(*retry_after, self.max_wait));
+                    }
+                    if throttled_answers > MAX_THROTTLED_ANSWERS {
+                        return Err(MailboxError::Protocol(format!(
+                            "the server throttled one request {MAX_THROTTLED_ANSWERS} times in a row; a later run tries again"
+                        )));
                     }
                     throttled_here = throttled_here.saturating_add(*retry_after);
                     stats.throttled = stats.throttled.saturating_add(*retry_after);
@@ -241,6 +252,21 @@ mod tests {
         }));
         assert!(matches!(result, Err(MailboxError::ThrottledTooLong { .. })));
         assert!(stats.throttled <= Duration::from_millis(500));
+    }
+
+    #[test]
+    fn endless_zero_waits_end() {
+        let mut stats = CallStats::default();
+        let result: Result<(), _> = rt().block_on(policy().run(&mut stats, || async {
+            Err(MailboxError::Throttled {
+                retry_after: Duration::ZERO,
+            })
+        }));
+        assert!(
+            matches!(result, Err(MailboxError::Protocol(_))),
+            "{result:?}"
+        );
+        assert_eq!(stats.calls, u64::from(MAX_THROTTLED_ANSWERS) + 1);
     }
 
     #[test]

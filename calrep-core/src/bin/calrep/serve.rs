@@ -127,7 +127,7 @@ impl StopSignals {
     }
 }
 
-/// "next run of task T: <when>" for every enabled task (or just `only`).
+/// "next run of task T: TIME" for every enabled task (or just `only`).
 fn next_runs(config: &Config, only: Option<&str>) -> Vec<String> {
     let now = chrono::Utc::now();
     config

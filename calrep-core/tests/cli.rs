@@ -346,8 +346,19 @@ fn demo_run_plan_verify_export_status_work_together() {
         "{}",
         text(&out.stdout)
     );
-    let out = calrep(&["verify", "--config", config, "--task", "all-staff"]);
+    // verify shows its progress as a run does: each mailbox at RUST_LOG=info.
+    let out = Command::new(env!("CARGO_BIN_EXE_calrep"))
+        .args(["verify", "--config", config, "--task", "all-staff"])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert_eq!(
+        text(&out.stderr).matches(": healthy").count(),
+        20,
+        "{}",
+        text(&out.stderr)
+    );
 
     // Another round of changes at the source: verify sees it (exit 5), plan
     // predicts it, run applies it, and verify agrees again.

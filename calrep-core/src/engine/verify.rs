@@ -114,6 +114,12 @@ impl Engine {
             EngineError::NotConfigured(format!("cannot resolve {}: {e}", task.group))
         })?;
         let mut mailboxes = Vec::new();
+        // The same progress events as a run, so a verify of thousands of
+        // mailboxes can show how far it is.
+        self.emit(&super::Event::RunStarted {
+            task: task.id.to_string(),
+            mailboxes: resolution.mailboxes.len(),
+        });
         for member in &resolution.mailboxes {
             let address = &member.address;
             let mut result = MailboxVerification {
@@ -129,6 +135,15 @@ impl Engine {
             if let Err(e) = compared.await {
                 result.error = Some(e.to_string());
             }
+            self.emit(&super::Event::MailboxFinished {
+                address: result.address.clone(),
+                outcome: match &result.error {
+                    Some(error) => super::MailboxOutcome::Failed {
+                        error: error.clone(),
+                    },
+                    None => super::MailboxOutcome::Healthy,
+                },
+            });
             mailboxes.push(result);
         }
         Ok(VerifyReport::new(task.id.to_string(), mailboxes))

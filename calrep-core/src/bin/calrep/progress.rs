@@ -82,3 +82,12 @@ pub(crate) fn sink(label: &str) -> EventSink {
         }
     })
 }
+
+/// Clears the progress line of a job that ends without `RunFinished`
+/// (`verify`).
+pub(crate) fn clear() {
+    let mut err = std::io::stderr();
+    if err.is_terminal() {
+        let _ = write!(err, "\r\x1b[2K");
+    }
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use calrep_core::TaskId;
 use calrep_core::engine::{VerifyReport, VerifyResult};
 
-use crate::{Outcome, known_task, load_config, open_engine, runtime, try_outcome};
+use crate::{Outcome, known_task, load_config, open_engine, progress, runtime, try_outcome};
 
 pub(crate) fn run(
     path: &Path,
@@ -17,8 +17,11 @@ pub(crate) fn run(
     let config = try_outcome!(load_config(path));
     try_outcome!(known_task(&config, task));
     let (engine, _replica) = try_outcome!(open_engine(config));
+    let engine = engine.with_events(progress::sink("verifying"));
     let rt = try_outcome!(runtime());
-    let report = match rt.block_on(engine.verify(&TaskId::new(task))) {
+    let verified = rt.block_on(engine.verify(&TaskId::new(task)));
+    progress::clear();
+    let report = match verified {
         Ok(r) => r,
         Err(e) => return Ok(Outcome::Invalid(vec![e.to_string()])),
     };

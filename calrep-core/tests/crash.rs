@@ -192,6 +192,15 @@ fn runs_of_two_tasks_on_one_new_replica_both_succeed() {
 
 #[test]
 fn a_restart_after_a_kill_takes_over_the_dead_runs_leases() {
+    // Without a machine id and a boot id nothing is ever provably dead (the
+    // leases then expire as before); such a system has nothing to test.
+    let readable = |p: &str| std::fs::read_to_string(p).is_ok_and(|s| !s.trim().is_empty());
+    if !(readable("/etc/machine-id") || readable("/var/lib/dbus/machine-id"))
+        || !readable("/proc/sys/kernel/random/boot_id")
+    {
+        eprintln!("no machine id or boot id here: lease takeover is not used, not tested");
+        return;
+    }
     let dir = workdir("takeover");
     std::fs::write(dir.join("calrep.toml"), two_task_config()).unwrap();
     let full = run_to_completion(&dir);

@@ -6,8 +6,12 @@
 //! mistaken for the holder), the run's start, and the machine and boot it
 //! ran on. A holder is *provably* dead only on the same machine: its boot
 //! ended, or its process is gone. Anything else (another machine, a system
-//! without `/proc`) waits for the lease to expire, so two live runs never
-//! interleave.
+//! without `/proc`, a machine without a machine id) waits for the lease
+//! to expire, so two live runs never interleave.
+//!
+//! This trusts `/etc/machine-id` to name one machine, as systemd requires
+//! (an image cloned without resetting it breaks that promise for every
+//! tool that relies on it); an SQLite replica lives on one machine anyway.
 
 use crate::TaskId;
 

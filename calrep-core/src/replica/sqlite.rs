@@ -126,6 +126,10 @@ impl SqliteReplica {
         let err = db(path);
         conn.busy_timeout(BUSY_TIMEOUT).map_err(&err)?;
         check_schema(inspect_once(&conn, path)?, path, true)?;
+        // Every write transaction starts IMMEDIATE: a deferred one that
+        // reads first and then writes gets SQLITE_BUSY at once, without the
+        // busy wait, when another process writes meanwhile.
+        conn.set_transaction_behavior(TransactionBehavior::Immediate);
         // An 8 MiB page cache: large enough for batch writes, small enough
         // that memory stays flat whatever the replica's size. Checkpoints
         // (which sync the file) every 10,000 WAL pages rather than 1,000:
@@ -185,16 +189,14 @@ impl SqliteReplica {
 /// replica can take seconds.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// Brings the schema up to date in one IMMEDIATE transaction, checking
+/// Brings the schema up to date in one (IMMEDIATE) transaction, checking
 /// it again inside the lock (another process may have migrated meanwhile).
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), ReplicaError> {
     let err = db(path);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(&err)?;
+    let tx = conn.transaction().map_err(&err)?;
     let found = inspect(&tx, path)?;
     check_schema(found, path, true)?;
-    let from = usize::try_from(found.1).unwrap_or(0);
+    let from = usize::try_from(found.version).unwrap_or(0);
     if from < MIGRATIONS.len() {
         for migration in &MIGRATIONS[from..] {
             tx.execute_batch(migration).map_err(&err)?;
@@ -231,7 +233,7 @@ fn retry_busy<T>(mut step: impl FnMut() -> Result<T, ReplicaError>) -> Result<T,
 
 /// [`inspect`] in one read transaction: three separate reads could see
 /// another process's migration commit between them (no id, but tables).
-fn inspect_once(conn: &Connection, path: &Path) -> Result<(i64, i64, i64), ReplicaError> {
+fn inspect_once(conn: &Connection, path: &Path) -> Result<Schema, ReplicaError> {
     let tx = conn.unchecked_transaction().map_err(db(path))?;
     let found = inspect(&tx, path);
     // Only reads happened: ending the transaction cannot lose anything.
@@ -239,8 +241,17 @@ fn inspect_once(conn: &Connection, path: &Path) -> Result<(i64, i64, i64), Repli
     found
 }
 
+/// What a file says of itself: enough to tell a replica (of which
+/// version) from anything else.
+#[derive(Debug, Clone, Copy)]
+struct Schema {
+    app_id: i64,
+    version: i64,
+    tables: i64,
+}
+
 /// A file's application id, schema version and number of tables.
-fn inspect(conn: &Connection, path: &Path) -> Result<(i64, i64, i64), ReplicaError> {
+fn inspect(conn: &Connection, path: &Path) -> Result<Schema, ReplicaError> {
     let name = path.display().to_string();
     // A file that is not SQLite fails on its first read.
     let app_id: i64 =
@@ -264,14 +275,22 @@ fn inspect(conn: &Connection, path: &Path) -> Result<(i64, i64, i64), ReplicaErr
         |r| r.get(0),
     )
     .map_err(db(path))?;
-    Ok((app_id, version, tables))
+    Ok(Schema {
+        app_id,
+        version,
+        tables,
+    })
 }
 
 /// Refuses a file calrep must not touch: not a replica, a schema version
 /// that is negative or newer than ours, or (for a reader, which cannot
 /// migrate) older than ours.
 fn check_schema(
-    (app_id, version, tables): (i64, i64, i64),
+    Schema {
+        app_id,
+        version,
+        tables,
+    }: Schema,
     path: &Path,
     writable: bool,
 ) -> Result<(), ReplicaError> {
@@ -319,10 +338,10 @@ fn cannot_open_shm(e: &rusqlite::Error) -> bool {
 /// A path as the path part of a `file:` URI.
 fn uri_path(path: &Path) -> String {
     let mut out = String::new();
-    for b in path.display().to_string().bytes() {
-        match b {
-            b'?' | b'#' | b'%' => out.push_str(&format!("%{b:02X}")),
-            _ => out.push(char::from(b)),
+    for c in path.display().to_string().chars() {
+        match c {
+            '?' | '#' | '%' => out.push_str(&format!("%{:02X}", u32::from(c))),
+            _ => out.push(c),
         }
     }
     out
@@ -588,9 +607,7 @@ impl Replica for SqliteReplica {
 
     fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError> {
         let mut conn = self.lock();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(self.err())?;
+        let tx = conn.transaction().map_err(self.err())?;
         let mailbox = mailbox_id(&tx, &key.mailbox).map_err(self.err())?;
         let next: i64 = one(
             &tx,
@@ -613,9 +630,7 @@ impl Replica for SqliteReplica {
     fn apply(&self, batch: &Batch) -> Result<Counts, ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let tx = conn.transaction().map_err(&err)?;
         let mut counts = Counts::default();
         let mailbox = mailbox_id(&tx, &batch.key.mailbox).map_err(&err)?;
         let calendar = calendar_id(&tx, mailbox, &batch.calendar).map_err(&err)?;
@@ -821,9 +836,7 @@ impl Replica for SqliteReplica {
     ) -> Result<Counts, ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let tx = conn.transaction().map_err(&err)?;
         let mut counts = Counts::default();
         let Some((mailbox_row, calendar_row)) =
             find_calendar(&tx, mailbox, calendar).map_err(&err)?
@@ -864,9 +877,7 @@ impl Replica for SqliteReplica {
     ) -> Result<Lease, ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let tx = conn.transaction().map_err(&err)?;
         let mailbox = mailbox_id(&tx, mailbox).map_err(&err)?;
         let held: Option<(String, String, i64)> = one(
             &tx,
@@ -912,9 +923,7 @@ impl Replica for SqliteReplica {
     ) -> Result<(), ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let tx = conn.transaction().map_err(&err)?;
         if let Some(id) = find_mailbox(&tx, mailbox).map_err(&err)? {
             exec(
                 &tx,
@@ -1150,9 +1159,7 @@ impl Replica for SqliteReplica {
     ) -> Result<Counts, ReplicaError> {
         let mut conn = self.lock();
         let err = self.err();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
+        let tx = conn.transaction().map_err(&err)?;
         let mut counts = Counts::default();
         let Some((mailbox_row, calendar_row)) =
             find_calendar(&tx, mailbox, calendar).map_err(&err)?
@@ -1302,6 +1309,14 @@ mod tests {
         assert_eq!(reader.mailboxes().unwrap().len(), 1);
         drop(reader);
         assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn a_reader_opens_paths_with_non_ascii_and_uri_characters() {
+        let path = temp("reader-names").with_file_name("Café ?#% été.db");
+        drop(SqliteReplica::open(&path).unwrap());
+        let reader = SqliteReplica::open_read_only(&path).unwrap();
+        assert!(reader.mailboxes().unwrap().is_empty());
     }
 
     #[test]

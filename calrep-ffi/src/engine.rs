@@ -84,7 +84,7 @@ impl Handle for calrep_engine {
 pub(crate) fn engine_failure(e: EngineError) -> Failure {
     let status = match &e {
         EngineError::Disabled(_) => calrep_status::TaskDisabled,
-        EngineError::NoSource(_) | EngineError::SourceSetup(_) | EngineError::Directory(_) => {
+        EngineError::NoSource(_) | EngineError::SourceSetup(_) | EngineError::Directory { .. } => {
             calrep_status::SourceUnavailable
         }
         _ => calrep_status::TaskUnknown,

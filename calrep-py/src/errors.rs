@@ -61,7 +61,7 @@ pub(crate) fn error(kind: Kind, message: impl Into<String>) -> PyErr {
 pub(crate) fn engine_error(e: EngineError) -> PyErr {
     let kind = match &e {
         EngineError::Disabled(_) => Kind::TaskDisabled,
-        EngineError::NoSource(_) | EngineError::SourceSetup(_) | EngineError::Directory(_) => {
+        EngineError::NoSource(_) | EngineError::SourceSetup(_) | EngineError::Directory { .. } => {
             Kind::Source
         }
         _ => Kind::Task,

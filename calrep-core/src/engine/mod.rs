@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::definition::Definition;
 use crate::ews::EwsSource;
-use crate::group::{Directory, GroupResolver};
+use crate::group::{Directory, DirectoryError, GroupResolver};
 use crate::mailbox::MailboxSource;
 use crate::replica::{Counts, Replica};
 use crate::site::DirectorySource;
@@ -139,9 +139,17 @@ pub enum EngineError {
     #[error("task {0} is disabled")]
     Disabled(TaskId),
     /// The task's group could not be resolved (the directory is
-    /// unreadable or unreachable).
-    #[error("{0}")]
-    Directory(String),
+    /// unreadable or unreachable, a snapshot is invalid).
+    #[error("task {task}: cannot resolve {group}: {source}")]
+    Directory {
+        /// The task.
+        task: TaskId,
+        /// Its group, in words.
+        group: String,
+        /// Why.
+        #[source]
+        source: DirectoryError,
+    },
 }
 
 /// What a run needs to know, shared by its mailboxes.
@@ -382,7 +390,7 @@ impl Engine {
         }
     }
 
-    fn resolver(&self, site: &SiteId) -> Result<Arc<GroupResolver>, String> {
+    fn resolver(&self, site: &SiteId) -> Result<Arc<GroupResolver>, DirectoryError> {
         let mut resolvers = self
             .resolvers
             .lock()
@@ -393,28 +401,27 @@ impl Engine {
         let site_config = self
             .config
             .site(site)
-            .ok_or_else(|| format!("no site {site}"))?;
+            .ok_or_else(|| DirectoryError::Unavailable(format!("no site {site}")))?;
         let directory = match self.config.directory_for(site_config) {
             Some(DirectorySource::Exchange) => {
                 let source = self.ews.get(site).ok_or_else(|| {
-                    format!("site {site}: directory = \"exchange\" needs a working [ews] endpoint")
+                    DirectoryError::Unavailable(format!(
+                        "site {site}: directory = \"exchange\" needs a working [ews] endpoint"
+                    ))
                 })?;
                 let account = site_config
                     .ews
                     .as_ref()
                     .and_then(|e| e.username.parse::<EmailAddress>().ok())
                     .ok_or_else(|| {
-                        format!(
+                        DirectoryError::Unavailable(format!(
                             "site {site}: directory = \"exchange\" runs ExpandDL as the [ews] username, which must be an e-mail address"
-                        )
+                        ))
                     })?;
                 let retry = self.options.retry(&[&self.shutdown]);
                 Some(Arc::new(source.directory(&account).with_retry(retry)) as Arc<dyn Directory>)
             }
-            _ => self
-                .config
-                .open_directory(site_config)
-                .map_err(|e| e.to_string())?,
+            _ => self.config.open_directory(site_config)?,
         };
         let resolver = Arc::new(GroupResolver::new(directory, Arc::clone(&self.clock)));
         resolvers.insert(site.clone(), Arc::clone(&resolver));
@@ -462,14 +469,19 @@ impl Engine {
         let task = self.config.task(task).ok_or_else(|| {
             EngineError::NotConfigured(format!("no task named {:?}", task.as_str()))
         })?;
-        let resolver = self
-            .resolver(&task.site)
-            .map_err(EngineError::SourceSetup)?;
-        resolver.resolve(&task.group).await.map_err(|e| {
-            EngineError::Directory(format!(
-                "task {}: cannot resolve {}: {e}",
-                task.id, task.group
-            ))
+        self.resolve(task).await
+    }
+
+    /// A task's group through its site's (cached) resolver.
+    async fn resolve(&self, task: &Task) -> Result<Arc<crate::group::Resolution>, EngineError> {
+        let resolved = match self.resolver(&task.site) {
+            Ok(resolver) => resolver.resolve(&task.group).await,
+            Err(e) => Err(e),
+        };
+        resolved.map_err(|source| EngineError::Directory {
+            task: task.id.clone(),
+            group: task.group.to_string(),
+            source,
         })
     }
 
@@ -549,17 +561,10 @@ impl Engine {
             not_mailboxes: 0,
             duration_ms: 0,
         };
-        let resolution = match self.resolver(&ctx.task.site) {
-            Ok(resolver) => resolver
-                .resolve(&ctx.task.group)
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        match resolution {
+        match self.resolve(&ctx.task).await {
             Err(error) => {
                 report.status = TaskStatus::Failed;
-                report.error = Some(format!("cannot resolve {}: {error}", ctx.task.group));
+                report.error = Some(error.to_string());
             }
             Ok(resolution) => {
                 self.emit(&Event::RunStarted {

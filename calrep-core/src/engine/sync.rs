@@ -245,17 +245,10 @@ impl Engine {
         // A server that never says "last page", or refuses every state it
         // issued, must not hold the run: pages are bounded, and a calendar
         // is read again in full at most once per run.
-        let mut pages = 0u32;
+        let mut pages = PageBound::new(calendar, self.options.max_pages_per_calendar);
         let mut resynced = false;
         loop {
-            pages += 1;
-            if pages > self.options.max_pages_per_calendar {
-                return Err(Stop::Source(MailboxError::Protocol(format!(
-                    "calendar {:?}: the server sent {} pages of changes without a last one \
-                     (engine.max_pages_per_calendar); what arrived is kept and the next run goes on",
-                    calendar.name, self.options.max_pages_per_calendar
-                ))));
-            }
+            pages.next()?;
             let page = match retry
                 .run(stats, || {
                     mailbox.changes(&calendar.id, state.as_ref(), self.options.page_size)
@@ -293,13 +286,7 @@ impl Engine {
                 }
                 Err(e) => return Err(e.into()),
             };
-            if page.more && page.state.is_some() && page.state == state {
-                return Err(Stop::Source(MailboxError::Protocol(format!(
-                    "calendar {:?}: the server said more changes wait but did not advance the \
-                     sync state, so asking again would return the same page for ever",
-                    calendar.name
-                ))));
-            }
+            pages.check(&page, state.as_ref())?;
             // A source may list an item twice in one page (created, then
             // updated): fetch and write it once.
             let mut seen = std::collections::HashSet::new();
@@ -550,6 +537,54 @@ impl Engine {
     ) -> Result<Vec<Occurrence>, String> {
         item.occurrences(horizon.0, horizon.1)
             .map_err(|e| format!("{e}; occurrences not materialised"))
+    }
+}
+
+/// The bounds on one calendar's stream of pages, shared by runs and
+/// `verify`: at most `max` pages, and never "more" without a new state
+/// (asking again would return the same page for ever).
+pub(super) struct PageBound<'a> {
+    calendar: &'a CalendarInfo,
+    read: u32,
+    max: u32,
+}
+
+impl<'a> PageBound<'a> {
+    pub(super) fn new(calendar: &'a CalendarInfo, max: u32) -> Self {
+        Self {
+            calendar,
+            read: 0,
+            max,
+        }
+    }
+
+    /// Before asking for the next page.
+    pub(super) fn next(&mut self) -> Result<(), MailboxError> {
+        self.read += 1;
+        match self.read > self.max {
+            true => Err(MailboxError::Protocol(format!(
+                "calendar {:?}: the server sent {} pages of changes without a last one \
+                 (engine.max_pages_per_calendar)",
+                self.calendar.name, self.max
+            ))),
+            false => Ok(()),
+        }
+    }
+
+    /// A page, against the state it was asked from.
+    pub(super) fn check(
+        &self,
+        page: &crate::mailbox::ChangePage,
+        asked_from: Option<&crate::mailbox::SyncState>,
+    ) -> Result<(), MailboxError> {
+        match page.more && page.state.is_some() && page.state.as_ref() == asked_from {
+            true => Err(MailboxError::Protocol(format!(
+                "calendar {:?}: the server said more changes wait but did not advance the \
+                 sync state, so asking again would return the same page for ever",
+                self.calendar.name
+            ))),
+            false => Ok(()),
+        }
     }
 }
 

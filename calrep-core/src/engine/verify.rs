@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::sync::apply_privacy;
+use super::sync::{PageBound, apply_privacy, in_window};
 use super::{Engine, EngineError};
 use crate::TaskId;
 use crate::address::EmailAddress;
@@ -107,12 +107,7 @@ impl Engine {
     /// [`CalendarDiff`] over the replication horizon. Writes nothing.
     pub async fn verify(&self, task: &TaskId) -> Result<VerifyReport, EngineError> {
         let (task, definition, source) = self.task_setup(task)?;
-        let resolver = self
-            .resolver(&task.site)
-            .map_err(EngineError::NotConfigured)?;
-        let resolution = resolver.resolve(&task.group).await.map_err(|e| {
-            EngineError::NotConfigured(format!("cannot resolve {}: {e}", task.group))
-        })?;
+        let resolution = self.resolve(&task).await?;
         let mut mailboxes = Vec::new();
         // The same progress events as a run, so a verify of thousands of
         // mailboxes can show how far it is.
@@ -137,11 +132,14 @@ impl Engine {
             }
             self.emit(&super::Event::MailboxFinished {
                 address: result.address.clone(),
-                outcome: match &result.error {
-                    Some(error) => super::MailboxOutcome::Failed {
+                outcome: match (&result.error, result.differences.len()) {
+                    (Some(error), _) => super::MailboxOutcome::Failed {
                         error: error.clone(),
                     },
-                    None => super::MailboxOutcome::Healthy,
+                    (None, 0) => super::MailboxOutcome::Healthy,
+                    (None, n) => super::MailboxOutcome::NeedsAttention {
+                        reason: format!("{n} difference{}", if n == 1 { "" } else { "s" }),
+                    },
                 },
             });
             mailboxes.push(result);
@@ -163,10 +161,12 @@ impl Engine {
             now - self.options.horizon_back,
             now + self.options.horizon_ahead,
         );
-        let calendars: Vec<_> = self
-            .options
-            .retry(&[&self.shutdown])
-            .run(&mut super::CallStats::default(), || mailbox.calendars())
+        // The same bounds and retries as a run: a server that never ends
+        // its pages or throttles must not hold verify either.
+        let retry = self.options.retry(&[&self.shutdown]);
+        let mut stats = super::CallStats::default();
+        let calendars: Vec<_> = retry
+            .run(&mut stats, || mailbox.calendars())
             .await?
             .into_iter()
             .filter(|c| include == IncludeCalendars::All || c.is_default)
@@ -179,38 +179,25 @@ impl Engine {
                 ));
             }
         }
-        // The same bounds and retries as a run: a server that never ends
-        // its pages or throttles must not hold verify either.
-        let retry = self.options.retry(&[&self.shutdown]);
-        let mut stats = super::CallStats::default();
         for calendar in calendars {
             let mut source_items: BTreeMap<ItemId, CalendarItem> = BTreeMap::new();
             let mut state = None;
-            for pages in 1.. {
-                if pages > self.options.max_pages_per_calendar {
-                    return Err(VerifyError::Source(MailboxError::Protocol(format!(
-                        "calendar {:?}: the server sent {} pages of changes without a last one",
-                        calendar.name, self.options.max_pages_per_calendar
-                    ))));
-                }
+            let mut pages = PageBound::new(&calendar, self.options.max_pages_per_calendar);
+            loop {
+                pages.next()?;
                 let page = retry
                     .run(&mut stats, || {
                         mailbox.changes(&calendar.id, state.as_ref(), self.options.page_size)
                     })
                     .await?;
-                if page.more && page.state.is_some() && page.state == state {
-                    return Err(VerifyError::Source(MailboxError::Protocol(format!(
-                        "calendar {:?}: the server said more changes wait but did not advance the sync state",
-                        calendar.name
-                    ))));
-                }
+                pages.check(&page, state.as_ref())?;
                 for chunk in page.changed.chunks(self.options.fetch_batch.max(1)) {
                     let items = retry
                         .run(&mut stats, || mailbox.items(&calendar.id, chunk))
                         .await?;
                     for item in items {
-                        if let Some(item) = apply_privacy(privacy, item)
-                            .filter(|item| super::sync::in_window(item, window))
+                        if let Some(item) =
+                            apply_privacy(privacy, item).filter(|item| in_window(item, window))
                         {
                             source_items.insert(item.id.clone(), item);
                         }

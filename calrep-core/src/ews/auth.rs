@@ -193,16 +193,8 @@ impl ClientCredentials {
                 MailboxError::Transport(format!("token endpoint {} {what}", self.token_url))
             })?;
         let status = response.status().as_u16();
-        let redactor = crate::secret::Redactor::default().secret(&self.secret);
-        if (300..=399).contains(&status) {
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|l| l.to_str().ok())
-                .unwrap_or("nowhere");
-            return Err(MailboxError::Unauthorized(redactor.clean(
-                &super::transport::redirected(&self.token_url, status, location),
-            )));
+        if let Some(refused) = super::transport::refused_redirect(&response, &self.token_url) {
+            return Err(MailboxError::Unauthorized(refused));
         }
         let bytes = super::transport::read_capped(response, MAX_TOKEN_RESPONSE)
             .await?
@@ -228,14 +220,15 @@ impl ClientCredentials {
                     .min(MAX_TOKEN_LIFETIME);
                 Ok((Secret::new(token), Duration::from_secs(lifetime)))
             }
-            // The server's words may echo the request, secret and all.
-            _ => Err(MailboxError::Unauthorized(redactor.clean(&format!(
+            // The server's words may echo the request, secret and all: the
+            // site's redactor cleans them where the error leaves `ews`.
+            _ => Err(MailboxError::Unauthorized(format!(
                 "the token endpoint refused the app (HTTP {status}): {} {}",
                 field("error").unwrap_or("no error code"),
                 field("error_description")
                     .and_then(|d| d.lines().next())
                     .unwrap_or("")
-            )))),
+            ))),
         }
     }
 }

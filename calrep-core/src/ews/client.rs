@@ -88,6 +88,8 @@ struct Shared {
     max_changes: usize,
     /// The `GetItem` batch size now: shrinks after `ErrorTimeoutExpired`.
     batch: AtomicUsize,
+    /// The site's secrets, removed from errors that leave the module.
+    redactor: Redactor,
 }
 
 impl EwsSource {
@@ -134,13 +136,13 @@ impl EwsSource {
             endpoint.server_version.as_str(),
             endpoint.impersonation,
             endpoint.concurrency,
-            redactor,
         );
         Ok(Self {
             shared: Arc::new(Shared {
                 transport,
                 impersonation: endpoint.impersonation,
                 max_changes: endpoint.max_changes.clamp(1, request::MAX_CHANGES_LIMIT),
+                redactor,
                 batch: AtomicUsize::new(endpoint.batch_size.clamp(MIN_BATCH, 100)),
             }),
         })
@@ -217,12 +219,17 @@ impl EwsMailbox {
         (!self.shared.impersonation).then_some(&self.address)
     }
 
-    /// Sends an operation and returns the parsed response.
-    pub(crate) async fn call(&self, body: &str) -> Result<Element, MailboxError> {
-        let options = CallOptions {
+    /// The options of this mailbox's requests: counted as its own.
+    fn options(&self) -> CallOptions<'_> {
+        CallOptions {
             sent: Some(&self.sent),
             ..CallOptions::default()
-        };
+        }
+    }
+
+    /// Sends an operation and returns the parsed response.
+    pub(crate) async fn call(&self, body: &str) -> Result<Element, MailboxError> {
+        let options = self.options();
         self.shared
             .transport
             .call(&self.address, body, options)
@@ -235,8 +242,7 @@ impl EwsMailbox {
     pub(crate) async fn call_as_service(&self, body: &str) -> Result<Element, MailboxError> {
         let options = CallOptions {
             act_as_mailbox: false,
-            sent: Some(&self.sent),
-            ..CallOptions::default()
+            ..self.options()
         };
         self.shared
             .transport
@@ -244,9 +250,10 @@ impl EwsMailbox {
             .await
     }
 
-    /// The site's secrets, removed from errors that quote the server.
+    /// The site's secrets, removed from every error that leaves the EWS
+    /// module (errors may quote the server, which may quote the request).
     pub(crate) fn redactor(&self) -> &Redactor {
-        self.shared.transport.redactor()
+        &self.shared.redactor
     }
 
     fn messages<'a>(&self, root: &'a Element) -> Result<Vec<Message<'a>>, MailboxError> {
@@ -515,8 +522,7 @@ impl EwsMailbox {
             max_body: (max_bytes / 3 + 1)
                 .saturating_mul(4)
                 .saturating_add(64 * 1024),
-            sent: Some(&self.sent),
-            ..CallOptions::default()
+            ..self.options()
         };
         let body = request::get_attachment(&[attachment_id]);
         let Some(root) = self

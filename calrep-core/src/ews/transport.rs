@@ -15,7 +15,6 @@ use super::response;
 use super::xml::Element;
 use crate::address::EmailAddress;
 use crate::mailbox::MailboxError;
-use crate::secret::Redactor;
 use crate::site::Proxy;
 
 /// The `User-Agent` of every request, so Exchange administrators can find
@@ -120,8 +119,6 @@ pub(crate) struct Transport {
     /// No request leaves before this instant: set when the server throttles,
     /// shared by every mailbox of the site.
     not_before: Mutex<Option<Instant>>,
-    /// The site's secrets, removed from any text the server supplies.
-    redactor: Redactor,
 }
 
 impl Transport {
@@ -132,7 +129,6 @@ impl Transport {
         version: &'static str,
         impersonation: bool,
         concurrency: usize,
-        redactor: Redactor,
     ) -> Self {
         Self {
             http,
@@ -142,13 +138,7 @@ impl Transport {
             impersonation,
             permits: Semaphore::new(concurrency.max(1)),
             not_before: Mutex::new(None),
-            redactor,
         }
-    }
-
-    /// The site's secrets, for errors built outside the transport.
-    pub(crate) fn redactor(&self) -> &Redactor {
-        &self.redactor
     }
 
     /// Holds every later request of the site until `wait` has passed. A
@@ -208,18 +198,9 @@ impl Transport {
 
     /// As [`call`](Self::call), but a response larger than
     /// `options.max_body` is `Ok(None)` (read no further than the cap).
+    /// Errors may quote the server: the caller redacts them where they
+    /// leave the EWS module.
     pub(crate) async fn call_capped(
-        &self,
-        mailbox: &EmailAddress,
-        body: &str,
-        options: CallOptions<'_>,
-    ) -> Result<Option<Element>, MailboxError> {
-        self.send(mailbox, body, options)
-            .await
-            .map_err(|e| e.redacted(&self.redactor))
-    }
-
-    async fn send(
         &self,
         mailbox: &EmailAddress,
         body: &str,
@@ -250,17 +231,10 @@ impl Transport {
         }
         let response = request.send().await.map_err(|e| transport_error(&e))?;
         let status = response.status().as_u16();
+        if let Some(refused) = refused_redirect(&response, &self.url) {
+            return Err(MailboxError::Protocol(refused));
+        }
         match status {
-            300..=399 => {
-                let location = response
-                    .headers()
-                    .get(reqwest::header::LOCATION)
-                    .and_then(|l| l.to_str().ok())
-                    .unwrap_or("nowhere");
-                return Err(MailboxError::Protocol(redirected(
-                    &self.url, status, location,
-                )));
-            }
             401 => {
                 return Err(MailboxError::Unauthorized(format!(
                     "{} refused the service account's credentials (HTTP 401)",
@@ -298,12 +272,23 @@ impl Transport {
     }
 }
 
-/// What calrep says of a redirect it did not follow.
-pub(crate) fn redirected(url: &str, status: u16, location: &str) -> String {
-    format!(
-        "{url} answered HTTP {status}, redirected to {location}; calrep does not follow redirects \
-         (configure the final URL)"
-    )
+/// What calrep says of a redirect (the clients follow none), or `None`
+/// when `response` is not one.
+pub(crate) fn refused_redirect(response: &reqwest::Response, url: &str) -> Option<String> {
+    let status = response.status();
+    if !status.is_redirection() {
+        return None;
+    }
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|l| l.to_str().ok())
+        .unwrap_or("nowhere");
+    Some(format!(
+        "{url} answered HTTP {}, redirected to {location}; calrep does not follow redirects \
+         (configure the final URL)",
+        status.as_u16()
+    ))
 }
 
 /// A response body, read as a stream and abandoned as soon as it passes

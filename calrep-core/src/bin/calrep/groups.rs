@@ -4,12 +4,12 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use calrep_core::engine::Engine;
-use calrep_core::group::{DirectoryError, GroupResolver};
+use calrep_core::SystemClock;
+use calrep_core::engine::{Engine, EngineError};
+use calrep_core::group::DirectoryError;
 use calrep_core::replica::SqliteReplica;
-use calrep_core::{DirectorySource, SystemClock, TaskId};
 
-use crate::{Outcome, known_task, load_config};
+use crate::{Outcome, known_task, load_config, runtime, try_outcome};
 
 pub(crate) fn run(
     path: &Path,
@@ -17,62 +17,27 @@ pub(crate) fn run(
     json: bool,
     out: &mut impl Write,
 ) -> io::Result<Outcome> {
-    let config = match load_config(path) {
-        Ok(c) => c,
-        Err(outcome) => return Ok(outcome),
+    let config = try_outcome!(load_config(path));
+    let task = try_outcome!(known_task(&config, task)).clone();
+    let runtime = try_outcome!(runtime());
+    // The engine resolves groups as a run does: through a snapshot, a demo
+    // organisation, or Exchange's ExpandDL. It writes nothing here.
+    let replica = match SqliteReplica::open_in_memory() {
+        Ok(r) => Arc::new(r),
+        Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
-    if let Err(outcome) = known_task(&config, task) {
-        return Ok(outcome);
-    }
-    let Some(task) = config.task(&TaskId::new(task)) else {
-        return Ok(Outcome::Failed(format!("no task named {task:?}")));
-    };
-    let Some(site) = config.site(&task.site) else {
-        return Ok(Outcome::Invalid(vec![format!(
-            "task {}: no site {}",
-            task.id, task.site
-        )]));
-    };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            return Ok(Outcome::Failed(format!(
-                "cannot start the async runtime: {e}"
-            )));
-        }
-    };
-    let resolved = if config.directory_for(site) == Some(&DirectorySource::Exchange) {
-        // ExpandDL through the site's EWS endpoint, as a run resolves it.
-        let replica = match SqliteReplica::open_in_memory() {
-            Ok(r) => Arc::new(r),
-            Err(e) => return Ok(Outcome::Failed(e.to_string())),
-        };
-        let task_id = task.id.clone();
-        let engine = Engine::from_config(config.clone(), replica, Arc::new(SystemClock));
-        runtime
-            .block_on(engine.resolve_group(&task_id))
-            .map_err(|e| e.to_string())
-    } else {
-        let directory = match config.open_directory(site) {
-            Ok(dir) => dir,
-            Err(DirectoryError::InvalidSnapshot(problems)) => {
-                return Ok(Outcome::Invalid(
-                    problems.iter().map(ToString::to_string).collect(),
-                ));
-            }
-            Err(e) => return Ok(Outcome::Failed(e.to_string())),
-        };
-        let resolver = GroupResolver::new(directory, Arc::new(SystemClock));
-        runtime
-            .block_on(resolver.resolve(&task.group))
-            .map_err(|e| format!("task {}: {e}", task.id))
-    };
-    let resolution = match resolved {
+    let engine = Engine::from_config(config, replica, Arc::new(SystemClock));
+    let resolution = match runtime.block_on(engine.resolve_group(&task.id)) {
         Ok(r) => r,
-        Err(e) => return Ok(Outcome::Failed(e)),
+        Err(EngineError::Directory {
+            source: DirectoryError::InvalidSnapshot(problems),
+            ..
+        }) => {
+            return Ok(Outcome::Invalid(
+                problems.iter().map(ToString::to_string).collect(),
+            ));
+        }
+        Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
     if json {
         let doc = serde_json::json!({

@@ -306,12 +306,15 @@ pub(crate) fn load_config(path: &Path) -> Result<Config, Outcome> {
     })
 }
 
-/// Refuses a task the configuration does not define, listing those it
-/// does; checked before anything is opened, so a mistyped task leaves no
-/// empty replica behind.
-pub(crate) fn known_task(config: &Config, task: &str) -> Result<(), Outcome> {
-    if config.task(&calrep_core::TaskId::new(task)).is_some() {
-        return Ok(());
+/// The task the configuration defines under `task`, or the refusal that
+/// lists those it does; checked before anything is opened, so a mistyped
+/// task leaves no empty replica behind.
+pub(crate) fn known_task<'a>(
+    config: &'a Config,
+    task: &str,
+) -> Result<&'a calrep_core::Task, Outcome> {
+    if let Some(found) = config.task(&calrep_core::TaskId::new(task)) {
+        return Ok(found);
     }
     let known: Vec<_> = config.tasks.iter().map(|t| t.id.as_str()).collect();
     Err(Outcome::Invalid(vec![format!(

@@ -198,10 +198,10 @@ impl Redactor {
         if value.len() < 4 {
             return self;
         }
+        let form = crate::ews::form_encode(value);
+        self.needles.push(form.replace('+', "%20"));
+        self.needles.push(form);
         self.needles.push(value.to_owned());
-        self.needles.push(crate::ews::form_encode(value));
-        self.needles
-            .push(crate::ews::form_encode(value).replace('+', "%20"));
         self.needles.sort();
         self.needles.dedup();
         // Longest first, so a form never leaves a part of a longer one.

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests.
 
 pub mod hostile;
+pub mod sim;
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -5,66 +5,41 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use calrep_core::calendar::{CalendarItem, ModifiedOccurrence};
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport, TaskStatus};
 use calrep_core::mailbox::Mailbox;
 use calrep_core::replica::{Replica, SqliteReplica};
-use calrep_core::sim::{Fault, FaultRule, SimOptions, Simulator};
-use calrep_core::{Config, EmailAddress, ManualClock};
+use calrep_core::sim::{Fault, FaultRule, SimOptions};
+use calrep_core::{Config, EmailAddress};
 
-use calrep_benches::ews::{TASK, basic_account, config_text};
+use calrep_benches::ews::{TASK, basic_account};
+use calrep_tests::sim::SimFixture;
 
-/// A demo organisation served by a simulator, and what a test needs to
-/// build engines against it.
-struct Fixture {
-    rt: tokio::runtime::Runtime,
-    demo: DemoOrganisation,
-    sim: Simulator,
-    dir: PathBuf,
+/// The shared simulator fixture, with the assertions these tests make.
+struct Fixture(SimFixture);
+
+impl std::ops::Deref for Fixture {
+    type Target = SimFixture;
+    fn deref(&self) -> &SimFixture {
+        &self.0
+    }
 }
 
 impl Fixture {
     fn new(name: &str, mailboxes: usize, options: SimOptions) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let demo = DemoOrganisation::generate(42, mailboxes, 0);
-        let sim = rt.block_on(Simulator::start_demo(&demo, options)).unwrap();
-        let dir = std::env::temp_dir().join(format!("calrep-ews-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("password"), SimOptions::PASSWORD).unwrap();
-        std::fs::write(dir.join("wrong-password"), "not-the-password").unwrap();
-        std::fs::write(dir.join("app-secret"), SimOptions::CLIENT_SECRET).unwrap();
-        Self { rt, demo, sim, dir }
+        Self(SimFixture::new(&format!("ews-{name}"), mailboxes, options))
     }
 
-    /// A configuration whose site reads the simulator with `ews` (the
-    /// inside of the `[sites.ews]` table) and whose task takes every
-    /// mailbox through `ExpandDL` of All Staff.
+    /// A configuration whose site reads the simulator directly with `ews`
+    /// (the inside of the `[sites.ews]` table).
     fn config(&self, ews: &str) -> Config {
-        let ews = format!("timeout_seconds = 2\nbatch_size = 7\nmax_changes = 9\n{ews}");
-        let text = config_text(&self.sim.url(), &ews, 4);
-        let mut config = Config::parse(&text, "sim.toml").unwrap();
-        config.base_dir = self.dir.clone();
-        config
+        let ews = format!("timeout_seconds = 2\n{ews}");
+        self.0.config(&self.sim.url(), &ews, "")
     }
 
     fn basic(&self) -> Config {
         self.config(&basic_account())
-    }
-
-    fn engine(&self, config: Config) -> (Engine, Arc<SqliteReplica>) {
-        let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
-        let clock = ManualClock::new("2026-11-20T00:00:00Z".parse().unwrap());
-        let engine =
-            Engine::from_config(config, replica.clone() as Arc<dyn Replica>, Arc::new(clock));
-        (engine, replica)
     }
 
     fn run(&self, engine: &Engine) -> RunReport {
@@ -108,12 +83,6 @@ impl Fixture {
             "verify found {} differences",
             report.difference_count()
         );
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -7,50 +7,38 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport, Shutdown};
 use calrep_core::replica::{Replica, SqliteReplica};
-use calrep_core::sim::{Fault, FaultRule, SimOptions, Simulator};
+use calrep_core::sim::{Fault, FaultRule, SimOptions};
 use calrep_core::{Config, ManualClock};
 
-use calrep_benches::ews::{TASK, basic_account, config_text};
+use calrep_benches::ews::{TASK, basic_account};
 use calrep_tests::hostile::{Act, Hostile, Rule, Seen};
+use calrep_tests::sim::SimFixture;
 
 /// A demo organisation behind a simulator behind a hostile proxy.
 struct Fixture {
-    rt: tokio::runtime::Runtime,
-    demo: DemoOrganisation,
-    sim: Simulator,
+    base: SimFixture,
     hostile: Hostile,
-    dir: PathBuf,
+}
+
+impl std::ops::Deref for Fixture {
+    type Target = SimFixture;
+    fn deref(&self) -> &SimFixture {
+        &self.base
+    }
 }
 
 impl Fixture {
     fn new(name: &str, options: SimOptions, rule: Rule) -> Self {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let demo = DemoOrganisation::generate(42, 10, 0);
-        let sim = rt.block_on(Simulator::start_demo(&demo, options)).unwrap();
-        let hostile = rt.block_on(Hostile::start(Some(sim.addr().to_string()), rule));
-        let dir =
-            std::env::temp_dir().join(format!("calrep-hostile-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("password"), SimOptions::PASSWORD).unwrap();
-        std::fs::write(dir.join("app-secret"), SimOptions::CLIENT_SECRET).unwrap();
-        Self {
-            rt,
-            demo,
-            sim,
-            hostile,
-            dir,
-        }
+        let base = SimFixture::new(&format!("hostile-{name}"), 10, options);
+        let hostile = base
+            .rt
+            .block_on(Hostile::start(Some(base.sim.addr().to_string()), rule));
+        Self { base, hostile }
     }
 
     /// The EWS URL through the proxy.
@@ -58,22 +46,11 @@ impl Fixture {
         format!("{}/EWS/Exchange.asmx", self.hostile.base)
     }
 
-    /// A configuration reading through the proxy, with `extra` lines in
+    /// A configuration reading through the proxy, with `ews` lines in
     /// `[sites.ews]` and `engine` lines appended to `[engine]`.
     fn config(&self, ews: &str, engine: &str) -> Config {
-        let ews = format!("timeout_seconds = 5\nbatch_size = 7\nmax_changes = 9\n{ews}");
-        let text = format!("{}{engine}\n", config_text(&self.url(), &ews, 4));
-        let mut config = Config::parse(&text, "hostile.toml").unwrap();
-        config.base_dir = self.dir.clone();
-        config
-    }
-
-    fn engine(&self, config: Config) -> (Engine, Arc<SqliteReplica>) {
-        let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
-        let clock = ManualClock::new("2026-11-20T00:00:00Z".parse().unwrap());
-        let engine =
-            Engine::from_config(config, replica.clone() as Arc<dyn Replica>, Arc::new(clock));
-        (engine, replica)
+        let ews = format!("timeout_seconds = 5\n{ews}");
+        self.base.config(&self.url(), &ews, engine)
     }
 
     /// Runs the task, which must end within `limit`.
@@ -94,12 +71,6 @@ impl Fixture {
     /// The first demo mailbox: the one the hostile rules single out.
     fn victim(&self) -> String {
         self.demo.addresses[0].to_string()
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

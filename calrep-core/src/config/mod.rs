@@ -208,17 +208,10 @@ impl Config {
     /// Reads and checks a configuration file: JSON if its name ends in
     /// `.json`, TOML otherwise.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::Invalid(Problems(vec![Problem::new(
-                name.clone(),
-                "",
-                format!("cannot read the file: {e}"),
-            )]))
-        })?;
-        let mut config = Self::parse(&text, &name)?;
-        config.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Ok(config)
+        match Self::load_partial(path) {
+            (Some(config), None) => Ok(config),
+            (_, problems) => Err(ConfigError::Invalid(problems.unwrap_or_default())),
+        }
     }
 
     /// Parses and checks configuration text; `name` is used in problems and

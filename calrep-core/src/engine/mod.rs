@@ -96,9 +96,6 @@ impl EngineOptions {
             max_retries: self.max_retries,
             base_backoff: self.base_backoff,
             max_wait: self.max_wait,
-            // A call may be throttled several times in a row; twice the
-            // longest single wait bounds them all.
-            max_throttled_total: self.max_wait.saturating_mul(2),
             stops: stops.iter().map(|s| (*s).clone()).collect(),
             log: None,
         }

@@ -401,10 +401,7 @@ impl Engine {
         }
         let mut counts = crate::replica::Counts::default();
         for item in self.replica.items(address, calendar)? {
-            counts.items_deleted += 1;
-            counts.occurrences_deleted += item
-                .occurrences(ctx.horizon.0, ctx.horizon.1)
-                .map_or(0, |o| o.len() as u64);
+            count_deletion(&mut counts, &item, ctx.horizon);
         }
         Ok(counts)
     }
@@ -675,19 +672,30 @@ impl Plan {
         }
         for id in &batch.deletes {
             if let Some(stored) = self.stored.remove(id) {
-                counts.items_deleted += 1;
-                counts.occurrences_deleted += stored_occurrences(&stored).len() as u64;
+                count_deletion(counts, &stored, horizon);
             }
         }
         if let FullSync::Last(_) = batch.full_sync {
             for (id, stored) in &self.stored {
                 if !self.seen.contains(id) {
-                    counts.items_deleted += 1;
-                    counts.occurrences_deleted += stored_occurrences(stored).len() as u64;
+                    count_deletion(counts, stored, horizon);
                 }
             }
         }
     }
+}
+
+/// Counts a stored item's deletion as the replica would: the item and its
+/// occurrences in the horizon.
+fn count_deletion(
+    counts: &mut crate::replica::Counts,
+    item: &CalendarItem,
+    horizon: (DateTime<Utc>, DateTime<Utc>),
+) {
+    counts.items_deleted += 1;
+    counts.occurrences_deleted += item
+        .occurrences(horizon.0, horizon.1)
+        .map_or(0, |o| o.len() as u64);
 }
 
 /// Whether an item has an occurrence in the definition's window (always,

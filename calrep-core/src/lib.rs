@@ -56,6 +56,7 @@ pub mod calendar;
 mod clock;
 mod config;
 mod definition;
+#[cfg(feature = "sim")]
 pub mod demo;
 mod document;
 pub mod engine;
@@ -67,10 +68,14 @@ mod ids;
 pub mod mailbox;
 pub mod recur;
 pub mod replica;
+mod retry;
 pub mod schedule;
 mod secret;
+#[cfg(feature = "sim")]
 pub mod sim;
 mod site;
+pub mod sources;
+mod stop;
 mod task;
 pub mod tz;
 
@@ -90,4 +95,5 @@ pub use secret::{Secret, SecretError, SecretRef};
 pub use site::{
     DemoSite, DirectorySource, EwsEndpoint, ExchangeVersion, GraphApp, OAuthApp, Proxy, Site,
 };
+pub use stop::StopSignal;
 pub use task::Task;

@@ -288,6 +288,7 @@ impl DemoSite {
     }
 
     /// Generates the organisation.
+    #[cfg(feature = "sim")]
     pub fn organisation(&self) -> crate::demo::DemoOrganisation {
         crate::demo::DemoOrganisation::generate(self.seed, self.mailboxes, self.change_rounds)
     }

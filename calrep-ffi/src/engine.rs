@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use calrep_core::engine::{Engine, EngineError, RunOptions, Shutdown};
+use calrep_core::engine::{Engine, EngineError, RunOptions, StopSignal};
 use calrep_core::ews::{BlockingTokens, TokenAnswer};
 use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
 use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock, TaskId};
 
 use crate::boundary::{guard, non_null, put, text};
@@ -59,19 +60,21 @@ impl calrep_engine {
                 .clone();
             // Sources that spawn tasks need the runtime entered.
             let _entered = self.runtime.enter();
-            let mut engine = Engine::from_config(
+            let mut sources = Sources::from_config(&self.config);
+            if let Some(callback) = tokens {
+                let supply: Arc<dyn Fn(&str) -> TokenAnswer + Send + Sync> =
+                    Arc::new(move |site| ask(&callback, site));
+                sources = sources.with_host_tokens(&self.config, |site| {
+                    Arc::new(BlockingTokens::new(site.as_str(), Arc::clone(&supply)))
+                });
+            }
+            let engine = Engine::new(
                 self.config.clone(),
                 self.replica.clone() as Arc<dyn Replica>,
                 Arc::new(SystemClock),
             )
+            .with_sources(sources)
             .with_events(Events::sink(&self.events));
-            if let Some(callback) = tokens {
-                let supply: Arc<dyn Fn(&str) -> TokenAnswer + Send + Sync> =
-                    Arc::new(move |site| ask(&callback, site));
-                engine = engine.with_host_tokens(|site| {
-                    Arc::new(BlockingTokens::new(site.as_str(), Arc::clone(&supply)))
-                });
-            }
             Arc::new(engine)
         })
     }
@@ -459,7 +462,7 @@ pub unsafe extern "C" fn calrep_engine_export(
 }
 
 /// Run options from `calrep_engine_run` flags.
-pub(crate) fn run_options(flags: u32, cancel: Option<Shutdown>) -> RunOptions {
+pub(crate) fn run_options(flags: u32, cancel: Option<StopSignal>) -> RunOptions {
     let mut options = RunOptions::default();
     options.force = flags & CALREP_RUN_FORCE != 0;
     options.dry_run = flags & CALREP_RUN_DRY_RUN != 0;

@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 use std::sync::Arc;
 
-use calrep_core::engine::Shutdown;
+use calrep_core::engine::StopSignal;
 
 use crate::boundary::{guard, non_null, put};
 use crate::engine::{calrep_engine, engine_and_task, engine_failure, run_options};
@@ -30,7 +30,7 @@ pub type calrep_run_callback = Option<
 /// `calrep_run_cancel` first); the completion callback still comes.
 #[derive(Debug)]
 pub struct calrep_run {
-    cancel: Shutdown,
+    cancel: StopSignal,
 }
 
 impl Handle for calrep_run {
@@ -68,7 +68,7 @@ pub unsafe extern "C" fn calrep_engine_run_start(
             .ok_or_else(|| Failure::new(calrep_status::NullParameter, "callback is NULL"))?;
         // SAFETY: as documented.
         let (engine, task) = unsafe { engine_and_task(engine, task, task_len)? };
-        let cancel = Shutdown::new();
+        let cancel = StopSignal::new();
         let options = run_options(flags, Some(cancel.clone()));
         let host = HostCallback::<Completion> {
             f: callback,

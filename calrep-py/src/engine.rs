@@ -6,10 +6,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use calrep_core::engine::{Engine, RunOptions, Service, Shutdown};
+use calrep_core::engine::{Engine, RunOptions, Service, StopSignal};
 use calrep_core::ews::{BlockingTokens, TokenAnswer};
 use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
 use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock, TaskId};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -31,7 +32,7 @@ pub(crate) struct PyEngine {
     events: Arc<Events>,
     tokens: Option<Arc<Py<PyAny>>>,
     /// Stops the `serve` in progress.
-    serving: Mutex<Option<Shutdown>>,
+    serving: Mutex<Option<StopSignal>>,
 }
 
 /// An engine for `config` over `replica`, with the host's tokens and the
@@ -42,25 +43,26 @@ fn build(
     tokens: Option<&Arc<Py<PyAny>>>,
     events: &Arc<Events>,
 ) -> Engine {
-    let mut engine = Engine::from_config(
-        config,
-        Arc::clone(replica) as Arc<dyn Replica>,
-        Arc::new(SystemClock),
-    )
-    .with_events(Events::sink(events));
+    let mut sources = Sources::from_config(&config);
     if let Some(provider) = tokens {
         let provider = Arc::clone(provider);
         let supply: Arc<dyn Fn(&str) -> TokenAnswer + Send + Sync> =
             Arc::new(move |site| ask(&provider, site));
-        engine = engine.with_host_tokens(|site| {
+        sources = sources.with_host_tokens(&config, |site| {
             Arc::new(BlockingTokens::new(site.as_str(), Arc::clone(&supply)))
         });
     }
-    engine
+    Engine::new(
+        config,
+        Arc::clone(replica) as Arc<dyn Replica>,
+        Arc::new(SystemClock),
+    )
+    .with_sources(sources)
+    .with_events(Events::sink(events))
 }
 
 /// A run's options, cancelled through `cancel`.
-fn run_options(force: bool, dry_run: bool, cancel: &Shutdown) -> RunOptions {
+fn run_options(force: bool, dry_run: bool, cancel: &StopSignal) -> RunOptions {
     let mut options = RunOptions::default();
     options.force = force;
     options.dry_run = dry_run;
@@ -74,7 +76,7 @@ fn replica_error(e: impl std::fmt::Display) -> PyErr {
 
 impl PyEngine {
     fn run(&self, py: Python<'_>, task: &str, force: bool, dry_run: bool) -> PyResult<String> {
-        let cancel = Shutdown::new();
+        let cancel = StopSignal::new();
         let options = run_options(force, dry_run, &cancel);
         let engine = Arc::clone(&self.engine);
         let task = TaskId::new(task);
@@ -96,7 +98,7 @@ impl PyEngine {
     ) -> PyResult<Bound<'py, PyAny>> {
         let event_loop = py.import("asyncio")?.call_method0("get_running_loop")?;
         let future = event_loop.call_method0("create_future")?;
-        let cancel = Shutdown::new();
+        let cancel = StopSignal::new();
         future.call_method1("add_done_callback", (CancelOnCancelled(cancel.clone()),))?;
         let settle: Py<PyAny> = py.import("calrep._asyncio")?.getattr("settle")?.unbind();
         let (event_loop, target) = (event_loop.unbind(), future.clone().unbind());
@@ -129,7 +131,7 @@ impl PyEngine {
 /// Cancels a run when the asyncio future awaiting it is cancelled.
 #[pyclass(module = "calrep._calrep", frozen)]
 #[derive(Debug)]
-struct CancelOnCancelled(Shutdown);
+struct CancelOnCancelled(StopSignal);
 
 #[pymethods]
 impl CancelOnCancelled {
@@ -306,7 +308,7 @@ impl PyEngine {
         if reload_seconds <= 0 {
             return Err(PyValueError::new_err("reload_seconds must be > 0"));
         }
-        let shutdown = Shutdown::new();
+        let shutdown = StopSignal::new();
         *self.serving.lock().unwrap_or_else(PoisonError::into_inner) = Some(shutdown.clone());
         let fixed = self.config.config.clone();
         let path = self.config.path.clone();

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use calrep_core::engine::Shutdown;
+use calrep_core::engine::StopSignal;
 use pyo3::prelude::*;
 
 use crate::errors::{Kind, error};
@@ -84,7 +84,7 @@ const SIGNAL_POLL: Duration = Duration::from_millis(100);
 pub(crate) fn wait<T: Send + 'static>(
     py: Python<'_>,
     work: impl Future<Output = T> + Send + 'static,
-    cancel: Option<&Shutdown>,
+    cancel: Option<&StopSignal>,
 ) -> PyResult<T> {
     let rt = runtime()?;
     let mut handle = rt.spawn(work);

@@ -10,6 +10,7 @@ use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::Engine;
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sim::{SimOptions, Simulator};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, ManualClock};
 
 /// A simulator serving a generated organisation; its folder is removed on
@@ -87,8 +88,11 @@ impl SimFixture {
     pub fn engine(&self, config: Config) -> (Engine, Arc<SqliteReplica>) {
         let replica = Arc::new(SqliteReplica::open_in_memory().expect("replica"));
         let clock = ManualClock::new("2026-11-20T00:00:00Z".parse().expect("time"));
-        let engine =
-            Engine::from_config(config, replica.clone() as Arc<dyn Replica>, Arc::new(clock));
+        let engine = {
+            let sources = Sources::from_config(&config);
+            Engine::new(config, replica.clone() as Arc<dyn Replica>, Arc::new(clock))
+                .with_sources(sources)
+        };
         (engine, replica)
     }
 }

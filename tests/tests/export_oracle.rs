@@ -10,6 +10,7 @@ use std::sync::Arc;
 use calrep_core::engine::{Engine, RunOptions};
 use calrep_core::ical::{AttachmentStyle, export};
 use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, ManualClock};
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
@@ -67,11 +68,13 @@ fn exported_series_expand_to_the_replicas_occurrences() {
     .unwrap();
     let now: DateTime<Utc> = "2026-11-02T00:00:00Z".parse().unwrap();
     let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
-    let engine = Engine::from_config(
+    let sources = Sources::from_config(&config);
+    let engine = Engine::new(
         config,
         replica.clone() as Arc<dyn Replica>,
         Arc::new(ManualClock::new(now)),
-    );
+    )
+    .with_sources(sources);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()

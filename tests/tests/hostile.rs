@@ -10,9 +10,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport, Shutdown};
+use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport, StopSignal};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sim::{Fault, FaultRule, SimOptions};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, ManualClock};
 
 use calrep_benches::ews::{TASK, basic_account};
@@ -250,7 +251,7 @@ fn a_wait_within_the_cap_ends_at_once_when_the_run_is_cancelled() {
     });
     let f = Fixture::new("cancel", SimOptions::default(), rule);
     let (engine, _) = f.engine(f.config(&basic_account(), ""));
-    let cancel = Shutdown::new();
+    let cancel = StopSignal::new();
     let started = Instant::now();
     let report = f.rt.block_on(async {
         let c = cancel.clone();
@@ -400,11 +401,10 @@ fn secrets_echoed_by_the_server_reach_no_report_and_no_replica() {
         let _ = std::fs::remove_file(&path);
         let replica = Arc::new(SqliteReplica::open(&path).unwrap());
         let clock = ManualClock::new("2026-11-20T00:00:00Z".parse().unwrap());
-        let engine = Engine::from_config(
-            f.config(&ews, ""),
-            replica.clone() as Arc<dyn Replica>,
-            Arc::new(clock),
-        );
+        let config = f.config(&ews, "");
+        let sources = Sources::from_config(&config);
+        let engine = Engine::new(config, replica.clone() as Arc<dyn Replica>, Arc::new(clock))
+            .with_sources(sources);
         let report = f.run_within(&engine, Duration::from_secs(30));
         drop(engine);
         drop(replica);

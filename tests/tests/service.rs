@@ -7,8 +7,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use calrep_core::engine::{Engine, Event, EventSink, Service, Shutdown};
+use calrep_core::engine::{Engine, Event, EventSink, Service, StopSignal};
 use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, ManualClock};
 use chrono::TimeDelta;
 
@@ -76,11 +77,13 @@ fn the_service_runs_tasks_by_schedule_and_follows_configuration_changes() {
     let build = {
         let clock = clock.clone();
         Box::new(move |config: Config| {
-            Engine::from_config(config, replica.clone(), Arc::new(clock.clone()))
+            let sources = Sources::from_config(&config);
+            Engine::new(config, replica.clone(), Arc::new(clock.clone()))
+                .with_sources(sources)
                 .with_events(sink.clone())
         })
     };
-    let shutdown = Shutdown::new();
+    let shutdown = StopSignal::new();
     let service = Service::new(load, build, Arc::new(clock.clone()), shutdown.clone())
         .with_poll(Duration::from_millis(2));
     let rt = tokio::runtime::Builder::new_multi_thread()

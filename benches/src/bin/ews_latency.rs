@@ -17,6 +17,7 @@ use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{Engine, RunOptions};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sim::{SimOptions, Simulator};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock};
 
 fn config(
@@ -54,11 +55,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let sim = rt.block_on(Simulator::start_demo(&demo, options))?;
             let path = dir.join(format!("replica-{concurrency}-{round}.db"));
             let replica = Arc::new(SqliteReplica::open(&path)?) as Arc<dyn Replica>;
-            let engine = Engine::from_config(
-                config(&sim.url(), &dir, concurrency)?,
-                replica,
-                Arc::new(SystemClock),
-            );
+            let config = config(&sim.url(), &dir, concurrency)?;
+            let sources = Sources::from_config(&config);
+            let engine = Engine::new(config, replica, Arc::new(SystemClock)).with_sources(sources);
             let started = Instant::now();
             let report = rt.block_on(engine.run_task(&TASK.into(), RunOptions::default()))?;
             let wall = started.elapsed();

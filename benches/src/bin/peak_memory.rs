@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&dir)?;
     let replica: Arc<dyn Replica> = Arc::new(SqliteReplica::open(&dir.join("replica.db"))?);
     let address: EmailAddress = "big@bench.example".parse()?;
-    let engine = Engine::from_config(config(&[address], 1), replica, Arc::new(SystemClock))
+    let engine = Engine::new(config(&[address], 1), replica, Arc::new(SystemClock))
         .with_source("bench".into(), Arc::new(GeneratedSource { items }));
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()

@@ -377,7 +377,13 @@ impl Config {
         }
         // A demo site brings its own directory.
         match &site.demo {
+            #[cfg(feature = "sim")]
             Some(demo) => Ok(Some(Arc::new(demo.organisation().directory()?))),
+            #[cfg(not(feature = "sim"))]
+            Some(_) => Err(DirectoryError::Unavailable(format!(
+                "site {}: demo sites need calrep-core's `sim` feature, which this build leaves out",
+                site.id
+            ))),
             None => Ok(None),
         }
     }

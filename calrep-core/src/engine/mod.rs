@@ -5,7 +5,6 @@
 
 mod events;
 mod report;
-mod retry;
 mod service;
 mod sync;
 mod verify;
@@ -17,21 +16,21 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::StreamExt;
 
-use crate::address::EmailAddress;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::definition::Definition;
-use crate::ews::EwsSource;
-use crate::group::{Directory, DirectoryError, GroupResolver};
+use crate::group::{DirectoryError, GroupResolver};
 use crate::mailbox::MailboxSource;
 use crate::replica::{Counts, Replica};
 use crate::site::DirectorySource;
+use crate::sources::{SiteSource, Sources};
 use crate::{SiteId, Task, TaskId};
 
+use crate::retry::{self, RetryPolicy};
+pub use crate::stop::StopSignal;
 pub use events::{Event, EventQueue, EventSink};
 pub use report::{MailboxOutcome, MailboxReport, RunReport, TaskStatus};
-pub(crate) use retry::{CallStats, RetryPolicy};
-pub use service::{ConfigLoader, EngineBuilder, Service, ServiceRun, Shutdown};
+pub use service::{ConfigLoader, EngineBuilder, Service, ServiceRun};
 pub use verify::{MailboxVerification, VerifyReport, VerifyResult};
 
 /// Engine settings; the defaults suit a production server.
@@ -83,15 +82,15 @@ impl EngineOptions {
             horizon_back: TimeDelta::days(i64::from(settings.horizon_days_back)),
             horizon_ahead: TimeDelta::days(i64::from(settings.horizon_days_ahead)),
             mass_delete_threshold: u64::from(settings.mass_delete_threshold),
-            max_retries: 5,
-            base_backoff: Duration::from_millis(500),
+            max_retries: retry::DEFAULT_MAX_RETRIES,
+            base_backoff: retry::DEFAULT_BASE_BACKOFF,
             max_wait: Duration::from_secs(u64::from(settings.max_wait_seconds)),
             max_pages_per_calendar: settings.max_pages_per_calendar,
         }
     }
 
     /// The retry policy, interrupted by any of `stops`.
-    fn retry(&self, stops: &[&Shutdown]) -> RetryPolicy {
+    fn retry(&self, stops: &[&StopSignal]) -> RetryPolicy {
         RetryPolicy {
             max_retries: self.max_retries,
             base_backoff: self.base_backoff,
@@ -113,7 +112,7 @@ pub struct RunOptions {
     /// Stops this run (not the engine's others) when requested: each
     /// mailbox finishes the batch it is writing, mailboxes not yet started
     /// are skipped, and the next run resumes from the last batch.
-    pub cancel: Option<Shutdown>,
+    pub cancel: Option<StopSignal>,
 }
 
 /// Why a run could not start.
@@ -162,7 +161,7 @@ struct RunContext {
     window: Option<(DateTime<Utc>, DateTime<Utc>)>,
     force: bool,
     dry_run: bool,
-    cancel: Shutdown,
+    cancel: StopSignal,
     /// When the run's mailboxes waited on throttling.
     throttling: Arc<retry::ThrottleLog>,
 }
@@ -209,15 +208,11 @@ pub struct Engine {
     config: Config,
     replica: Arc<dyn Replica>,
     clock: Arc<dyn Clock>,
-    sources: HashMap<SiteId, Arc<dyn MailboxSource>>,
-    /// EWS sources by site, also for `ExpandDL` directories.
-    ews: HashMap<SiteId, EwsSource>,
-    /// Sites whose source could not be built, and why.
-    setup_errors: HashMap<SiteId, String>,
+    sources: Sources,
     resolvers: Mutex<HashMap<SiteId, Arc<GroupResolver>>>,
     options: EngineOptions,
     events: Option<EventSink>,
-    shutdown: Shutdown,
+    shutdown: StopSignal,
 }
 
 impl Engine {
@@ -227,128 +222,23 @@ impl Engine {
             config,
             replica,
             clock,
-            sources: HashMap::new(),
-            ews: HashMap::new(),
-            setup_errors: HashMap::new(),
+            sources: Sources::new(),
             resolvers: Mutex::new(HashMap::new()),
             options: EngineOptions::default(),
             events: None,
-            shutdown: Shutdown::new(),
+            shutdown: StopSignal::new(),
         }
     }
 
-    /// An engine whose sites get the sources calrep can build itself (EWS
-    /// endpoints, their secrets read now, and demo organisations); register
-    /// the others with [`with_source`](Self::with_source).
-    pub fn from_config(config: Config, replica: Arc<dyn Replica>, clock: Arc<dyn Clock>) -> Self {
-        let mut ews = Vec::new();
-        let mut setup_errors = HashMap::new();
-        for site in config.sites.iter().filter(|s| s.ews.is_some()) {
-            match EwsSource::from_site(site, &config.base_dir) {
-                Ok(source) => ews.push((site.id.clone(), source)),
-                Err(e) => {
-                    setup_errors.insert(site.id.clone(), e.to_string());
-                }
-            }
-        }
-        let demos: Vec<(SiteId, Arc<dyn MailboxSource>)> = config
-            .sites
-            .iter()
-            .filter_map(|site| {
-                let demo = site.demo.as_ref()?;
-                Some((
-                    site.id.clone(),
-                    demo.organisation().source as Arc<dyn MailboxSource>,
-                ))
-            })
-            .collect();
-        let options = EngineOptions::from_settings(&config.engine);
-        let mut engine = demos.into_iter().fold(
-            Self::new(config, replica, clock),
-            |engine, (site, source)| engine.with_source(site, source),
-        );
-        engine.setup_errors = setup_errors;
-        ews.into_iter()
-            .fold(engine, |engine, (site, source)| {
-                engine.with_ews_source(site, source)
-            })
-            .with_options(options)
-    }
-
-    /// Registers an EWS source for a site (one a host built with its own
-    /// [`Credentials`](crate::ews::Credentials), say): it reads the
-    /// mailboxes and, with `directory = "exchange"`, expands the groups.
-    pub fn with_ews_source(mut self, site: SiteId, source: EwsSource) -> Self {
-        self.setup_errors.remove(&site);
-        self.sources.insert(
-            site.clone(),
-            Arc::new(source.clone()) as Arc<dyn MailboxSource>,
-        );
-        self.ews.insert(site, source);
+    /// Sets every site's source (see [`Sources::from_config`]).
+    pub fn with_sources(mut self, sources: Sources) -> Self {
+        self.sources = sources;
         self
     }
 
-    /// Gives every site configured with `host_tokens = true` an EWS source
-    /// whose bearer tokens come from `provider_for(site)`: the host's own
-    /// identity library instead of a secret calrep reads.
-    ///
-    /// ```
-    /// # use std::sync::Arc;
-    /// # use calrep_core::{Config, Secret, SystemClock};
-    /// # use calrep_core::engine::Engine;
-    /// # use calrep_core::ews::TokenProvider;
-    /// # use calrep_core::mailbox::MailboxError;
-    /// # use calrep_core::replica::SqliteReplica;
-    /// #[derive(Debug)]
-    /// struct Msal;
-    /// #[async_trait::async_trait]
-    /// impl TokenProvider for Msal {
-    ///     async fn token(&self) -> Result<Secret, MailboxError> {
-    ///         Ok(Secret::new("eyJ0eXAiOiJKV1Qi…"))
-    ///     }
-    /// }
-    /// let config = Config::parse(r#"
-    ///     [[sites]]
-    ///     id = "online"
-    ///     ews = { url = "https://outlook.office365.com/EWS/Exchange.asmx", host_tokens = true }
-    /// "#, "calrep.toml")?;
-    /// # let _rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    /// # let _entered = _rt.enter();
-    /// let engine = Engine::from_config(config, Arc::new(SqliteReplica::open_in_memory()?), Arc::new(SystemClock))
-    ///     .with_host_tokens(|_site| Arc::new(Msal));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn with_host_tokens(
-        mut self,
-        provider_for: impl Fn(&SiteId) -> Arc<dyn crate::ews::TokenProvider>,
-    ) -> Self {
-        let sites: Vec<_> = self
-            .config
-            .sites
-            .iter()
-            .filter_map(|site| {
-                let ews = site.ews.as_ref().filter(|e| e.host_tokens)?;
-                let credentials = crate::ews::Credentials::Tokens(provider_for(&site.id));
-                Some((
-                    site.id.clone(),
-                    EwsSource::new(site.id.as_str(), ews, site.proxy.as_ref(), credentials),
-                ))
-            })
-            .collect();
-        for (site, source) in sites {
-            match source {
-                Ok(source) => self = self.with_ews_source(site, source),
-                Err(e) => {
-                    self.setup_errors.insert(site, e.to_string());
-                }
-            }
-        }
-        self
-    }
-
-    /// Registers the mailbox source for a site.
+    /// Registers the mailbox source for a site (one a host implements).
     pub fn with_source(mut self, site: SiteId, source: Arc<dyn MailboxSource>) -> Self {
-        self.sources.insert(site, source);
+        self.sources.insert(site, SiteSource::new(source));
         self
     }
 
@@ -360,7 +250,7 @@ impl Engine {
 
     /// Stops runs when `shutdown` is requested: each mailbox finishes the
     /// batch it is writing and releases its lease.
-    pub fn with_shutdown(mut self, shutdown: Shutdown) -> Self {
+    pub fn with_shutdown(mut self, shutdown: StopSignal) -> Self {
         self.shutdown = shutdown;
         self
     }
@@ -401,22 +291,17 @@ impl Engine {
             .ok_or_else(|| DirectoryError::Unavailable(format!("no site {site}")))?;
         let directory = match self.config.directory_for(site_config) {
             Some(DirectorySource::Exchange) => {
-                let source = self.ews.get(site).ok_or_else(|| {
-                    DirectoryError::Unavailable(format!(
-                        "site {site}: directory = \"exchange\" needs a working [ews] endpoint"
-                    ))
-                })?;
-                let account = site_config
-                    .ews
-                    .as_ref()
-                    .and_then(|e| e.username.parse::<EmailAddress>().ok())
+                let retry = self.options.retry(&[&self.shutdown]);
+                let directory = self
+                    .sources
+                    .get(site)
+                    .and_then(|source| source.server_directory(site, retry))
                     .ok_or_else(|| {
                         DirectoryError::Unavailable(format!(
-                            "site {site}: directory = \"exchange\" runs ExpandDL as the [ews] username, which must be an e-mail address"
+                            "site {site}: directory = \"exchange\" needs a working [ews] endpoint"
                         ))
                     })?;
-                let retry = self.options.retry(&[&self.shutdown]);
-                Some(Arc::new(source.directory(&account).with_retry(retry)) as Arc<dyn Directory>)
+                Some(directory?)
             }
             _ => self.config.open_directory(site_config)?,
         };
@@ -497,12 +382,15 @@ impl Engine {
             .config
             .definition(&task.definition)
             .ok_or_else(|| not_configured("definition", task.definition.as_str()))?;
-        let source = self.sources.get(&task.site).cloned().ok_or_else(|| {
-            match self.setup_errors.get(&task.site) {
-                Some(reason) => EngineError::SourceSetup(reason.clone()),
-                None => EngineError::NoSource(task.site.clone()),
+        let source = match self.sources.get(&task.site) {
+            Some(source) => Arc::clone(source.mailboxes()),
+            None => {
+                return Err(match self.sources.problem(&task.site) {
+                    Some(reason) => EngineError::SourceSetup(reason.to_owned()),
+                    None => EngineError::NoSource(task.site.clone()),
+                });
             }
-        })?;
+        };
         Ok((task.clone(), definition.clone(), source))
     }
 

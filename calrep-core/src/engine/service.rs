@@ -3,57 +3,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
 
-use super::{Engine, Event, RunOptions, TaskStatus};
+use super::{Engine, Event, RunOptions, StopSignal, TaskStatus};
 use crate::TaskId;
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::schedule::SchedulePlan;
-
-/// A shutdown request shared by a service, its engine and whoever stops it.
-/// Runs finish the batch they are writing, release their leases and stop.
-///
-/// ```
-/// let shutdown = calrep_core::engine::Shutdown::new();
-/// assert!(!shutdown.is_requested());
-/// shutdown.request();
-/// assert!(shutdown.is_requested());
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct Shutdown(Arc<(AtomicBool, Notify)>);
-
-impl Shutdown {
-    /// A shutdown not yet requested.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Asks everything watching to stop.
-    pub fn request(&self) {
-        self.0.0.store(true, Ordering::SeqCst);
-        self.0.1.notify_waiters();
-    }
-
-    /// Whether a stop was asked for.
-    pub fn is_requested(&self) -> bool {
-        self.0.0.load(Ordering::SeqCst)
-    }
-
-    /// Waits up to `timeout` for a request; returns whether one came.
-    pub async fn wait(&self, timeout: Duration) -> bool {
-        let notified = self.0.1.notified();
-        if self.is_requested() {
-            return true;
-        }
-        let _ = tokio::time::timeout(timeout, notified).await;
-        self.is_requested()
-    }
-}
 
 /// Loads the configuration anew (from its file, usually).
 pub type ConfigLoader = Box<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
@@ -80,7 +38,7 @@ pub struct Service {
     load: ConfigLoader,
     build: EngineBuilder,
     clock: Arc<dyn Clock>,
-    shutdown: Shutdown,
+    shutdown: StopSignal,
     reload_every: chrono::TimeDelta,
     poll: Duration,
 }
@@ -101,7 +59,7 @@ impl Service {
         load: ConfigLoader,
         build: EngineBuilder,
         clock: Arc<dyn Clock>,
-        shutdown: Shutdown,
+        shutdown: StopSignal,
     ) -> Self {
         Self {
             load,

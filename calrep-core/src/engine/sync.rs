@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 
 use super::events::Event;
 use super::report::{MailboxOutcome, MailboxReport};
-use super::retry::CallStats;
 use super::{Engine, RunContext};
 use crate::address::EmailAddress;
 use crate::calendar::{CalendarInfo, CalendarItem, ItemId, Occurrence, occurrence_delta};
 use crate::definition::{IncludeCalendars, PrivatePolicy};
 use crate::mailbox::{Mailbox, MailboxError};
 use crate::replica::{Batch, FullSync, ItemWrite, Lease, ReplicaError, SyncKey};
+use crate::retry::CallStats;
 
 /// Why a mailbox stopped.
 enum Stop {
@@ -382,7 +382,7 @@ impl Engine {
 
     /// The retry policy of a run's calls: interrupted by a shutdown or the
     /// run's cancel, its throttling waits recorded for the report.
-    fn run_retry(&self, ctx: &RunContext) -> super::RetryPolicy {
+    fn run_retry(&self, ctx: &RunContext) -> crate::retry::RetryPolicy {
         let mut retry = self.options.retry(&[&self.shutdown, &ctx.cancel]);
         retry.log = Some(Arc::clone(&ctx.throttling));
         retry

@@ -164,7 +164,7 @@ impl Engine {
         // The same bounds and retries as a run: a server that never ends
         // its pages or throttles must not hold verify either.
         let retry = self.options.retry(&[&self.shutdown]);
-        let mut stats = super::CallStats::default();
+        let mut stats = crate::retry::CallStats::default();
         let calendars: Vec<_> = retry
             .run(&mut stats, || mailbox.calendars())
             .await?

@@ -9,9 +9,9 @@ use super::request;
 use super::response;
 use super::xml::TYPES;
 use crate::address::EmailAddress;
-use crate::engine::RetryPolicy;
 use crate::group::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef};
 use crate::mailbox::{Mailbox, MailboxError};
+use crate::retry::RetryPolicy;
 
 /// Distribution groups expanded by Exchange, looked up by address.
 ///
@@ -58,7 +58,7 @@ impl Directory for EwsDirectory {
         };
         // Throttling and dropped connections are waited out as for mailbox
         // calls; anything else ends the expansion.
-        let mut stats = crate::engine::CallStats::default();
+        let mut stats = crate::retry::CallStats::default();
         let outcome = self
             .retry
             .run(&mut stats, || self.expand_once(group, address))

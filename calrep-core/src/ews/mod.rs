@@ -11,6 +11,7 @@ mod names;
 pub(crate) mod request;
 pub(crate) mod response;
 mod transport;
+#[cfg(feature = "sim")]
 pub(crate) mod write;
 pub(crate) mod xml;
 mod zone;

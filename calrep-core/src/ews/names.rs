@@ -35,6 +35,7 @@ pub(super) fn weekday(name: &str) -> Option<Weekday> {
 }
 
 /// A day's EWS name.
+#[cfg(feature = "sim")]
 pub(super) fn day_name(day: Weekday) -> &'static str {
     DAYS.iter()
         .find(|(_, d)| *d == day)

@@ -1,7 +1,9 @@
 //! An in-memory mailbox with a real change log, for tests, benchmarks, the
 //! demo and embedders.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+#[cfg(feature = "sim")]
+use std::collections::VecDeque;
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -25,7 +27,8 @@ struct Calendar {
 struct Inner {
     calendars: BTreeMap<CalendarId, Calendar>,
     attachments: HashMap<(ItemId, String), Vec<u8>>,
-    /// Errors returned by the next calls, in order.
+    /// Errors returned by the next calls, in order (fault injection).
+    #[cfg(feature = "sim")]
     faults: VecDeque<MailboxError>,
     requests: u64,
 }
@@ -126,6 +129,7 @@ impl MemoryMailbox {
 
     /// An attachment's content found by its id alone, as EWS's
     /// `GetAttachment` asks (the simulator's lookup).
+    #[cfg(feature = "sim")]
     pub(crate) fn attachment_by_id(&self, attachment_id: &str) -> Option<Vec<u8>> {
         self.lock()
             .attachments
@@ -135,6 +139,7 @@ impl MemoryMailbox {
     }
 
     /// A modified occurrence found by its own item id, with its series.
+    #[cfg(feature = "sim")]
     pub(crate) fn occurrence_by_id(
         &self,
         id: &ItemId,
@@ -162,7 +167,9 @@ impl MemoryMailbox {
         }
     }
 
-    /// Makes the next call fail with `error` (queued in order).
+    /// Makes the next call fail with `error` (queued in order). Test
+    /// machinery: only with the `sim` feature.
+    #[cfg(feature = "sim")]
     pub fn inject_fault(&self, error: MailboxError) {
         self.lock().faults.push_back(error);
     }
@@ -176,10 +183,11 @@ impl MemoryMailbox {
     fn begin(&self) -> Result<MutexGuard<'_, Inner>, MailboxError> {
         let mut inner = self.lock();
         inner.requests += 1;
-        match inner.faults.pop_front() {
-            Some(fault) => Err(fault),
-            None => Ok(inner),
+        #[cfg(feature = "sim")]
+        if let Some(fault) = inner.faults.pop_front() {
+            return Err(fault);
         }
+        Ok(inner)
     }
 }
 

@@ -8,6 +8,7 @@ use calrep_core::SystemClock;
 use calrep_core::engine::{Engine, EngineError};
 use calrep_core::group::DirectoryError;
 use calrep_core::replica::SqliteReplica;
+use calrep_core::sources::Sources;
 
 use crate::{Outcome, known_task, load_config, runtime, try_outcome};
 
@@ -26,7 +27,8 @@ pub(crate) fn run(
         Ok(r) => Arc::new(r),
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
-    let engine = Engine::from_config(config, replica, Arc::new(SystemClock));
+    let sources = Sources::from_config(&config);
+    let engine = Engine::new(config, replica, Arc::new(SystemClock)).with_sources(sources);
     let resolution = match runtime.block_on(engine.resolve_group(&task.id)) {
         Ok(r) => r,
         Err(EngineError::Directory {

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use calrep_core::engine::Engine;
 use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock};
 use clap::{Parser, Subcommand};
 
@@ -331,11 +332,13 @@ pub(crate) fn known_task<'a>(
 pub(crate) fn open_engine(config: Config) -> Result<(Engine, Arc<SqliteReplica>), Outcome> {
     let path = config.resolve_path(&config.replica.path);
     let replica = Arc::new(SqliteReplica::open(&path).map_err(|e| Outcome::Failed(e.to_string()))?);
-    let engine = Engine::from_config(
+    let sources = Sources::from_config(&config);
+    let engine = Engine::new(
         config,
         replica.clone() as Arc<dyn Replica>,
         Arc::new(SystemClock),
-    );
+    )
+    .with_sources(sources);
     Ok((engine, replica))
 }
 

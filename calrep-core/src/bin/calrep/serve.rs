@@ -4,8 +4,9 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use calrep_core::engine::{Engine, Event, EventSink, Service, Shutdown};
+use calrep_core::engine::{Engine, Event, EventSink, Service, StopSignal};
 use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock};
 
 use crate::{Outcome, load_config, runtime, try_outcome};
@@ -32,7 +33,7 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
         replica_path.display()
     )?;
     out.flush()?;
-    let shutdown = Shutdown::new();
+    let shutdown = StopSignal::new();
     let config_path = path.to_path_buf();
     let load = Box::new(move || Config::load(&config_path));
     for line in next_runs(&config, None) {
@@ -64,7 +65,9 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
         _ => {}
     });
     let build = Box::new(move |config: Config| {
-        Engine::from_config(config, Arc::clone(&replica), Arc::new(SystemClock))
+        let sources = Sources::from_config(&config);
+        Engine::new(config, Arc::clone(&replica), Arc::new(SystemClock))
+            .with_sources(sources)
             .with_events(sink.clone())
     });
     let service = Service::new(load, build, Arc::new(SystemClock), shutdown.clone());

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::service::Shutdown;
 use crate::mailbox::MailboxError;
+use crate::stop::StopSignal;
 
 /// Retry settings.
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ pub(crate) struct RetryPolicy {
     /// together may take twice this.
     pub(crate) max_wait: Duration,
     /// Any of these requested ends every wait at once.
-    pub(crate) stops: Vec<Shutdown>,
+    pub(crate) stops: Vec<StopSignal>,
     /// Where throttling waits are recorded for the run's wall-clock figure.
     pub(crate) log: Option<std::sync::Arc<ThrottleLog>>,
 }
@@ -90,9 +90,22 @@ pub(crate) struct CallStats {
     pub(crate) throttled: Duration,
 }
 
+/// Transport retries of one call before it fails.
+pub(crate) const DEFAULT_MAX_RETRIES: u32 = 5;
+/// The first back-off after a transport error.
+pub(crate) const DEFAULT_BASE_BACKOFF: Duration = Duration::from_millis(500);
+
 impl Default for RetryPolicy {
+    /// The configuration's defaults, with no stop signal.
     fn default() -> Self {
-        super::EngineOptions::default().retry(&[])
+        let settings = crate::config::EngineSettings::default();
+        Self {
+            max_retries: DEFAULT_MAX_RETRIES,
+            base_backoff: DEFAULT_BASE_BACKOFF,
+            max_wait: Duration::from_secs(u64::from(settings.max_wait_seconds)),
+            stops: Vec::new(),
+            log: None,
+        }
     }
 }
 
@@ -157,7 +170,7 @@ impl RetryPolicy {
 
     /// Sleeps for `wait` unless a stop comes first; returns whether one did.
     pub(crate) async fn sleep(&self, wait: Duration) -> bool {
-        if self.stops.iter().any(Shutdown::is_requested) {
+        if self.stops.iter().any(StopSignal::is_requested) {
             return true;
         }
         if self.stops.is_empty() {
@@ -191,7 +204,7 @@ mod tests {
             max_retries: 2,
             base_backoff: Duration::from_millis(1),
             max_wait: Duration::from_millis(50),
-            stops: vec![Shutdown::new()],
+            stops: vec![StopSignal::new()],
             log: None,
         }
     }

@@ -84,7 +84,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, ConfigError, EngineSettings, ReplicaConfig};
 pub use definition::{AttachmentPolicy, Definition, IncludeCalendars, PrivatePolicy, Window};
 pub use document::{Format, Problem, Problems};
-pub use error::Error;
+pub use error::{Classify, Error, ErrorKind};
 pub use group::Group;
 pub use ids::{DefinitionId, ScheduleId, SiteId, TaskId};
 pub use schedule::{

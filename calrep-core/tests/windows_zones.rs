@@ -97,7 +97,7 @@ fn render(cldr: &Cldr, links: &BTreeMap<String, String>) -> String {
         cldr.version
     ));
     out.push_str(
-        "// Do not edit by hand: run `CALREP_REGENERATE=1 cargo test -p calrep-core --test windows_zones`.\n\n",
+        "// Do not edit by hand: run `CALREP_REGENERATE=1 cargo test -p calrep-core --features cli --test integration windows_zones`.\n\n",
     );
     out.push_str("/// Windows time-zone id → the IANA zone CLDR prefers (territory \"001\"),\n");
     out.push_str("/// under its current tzdb name, sorted by Windows id (byte order) for\n");

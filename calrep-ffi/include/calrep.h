@@ -66,6 +66,9 @@ enum calrep_status
   CALREP_STATUS_IO = 9001,
   // A bug in calrep: a panic was caught at the boundary.
   CALREP_STATUS_PANIC = 9002,
+  // A bug in calrep that did not panic: an answer that could not be
+  // encoded, or a kind of core error this boundary has no status for.
+  CALREP_STATUS_INTERNAL = 9003,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L

@@ -1,6 +1,6 @@
 //! Comparing two versions of a calendar without an engine.
 
-use calrep_core::ical::{CalendarText, TextDiffError, diff_texts};
+use calrep_core::ical::{CalendarText, diff_texts};
 
 use crate::boundary::{guard, non_null, put, text};
 use crate::engine::instant;
@@ -72,13 +72,7 @@ pub unsafe extern "C" fn calrep_diff(
                 ));
             }
         };
-        let json = diff_texts(before, after, format, from, to).map_err(|e| {
-            let status = match e {
-                TextDiffError::Unreadable(_) => calrep_status::InvalidArgument,
-                _ => calrep_status::ExpansionFailed,
-            };
-            Failure::new(status, e.to_string())
-        })?;
+        let json = diff_texts(before, after, format, from, to).map_err(Failure::from)?;
         let json = calrep_string::boxed(json);
         // SAFETY: checked non-NULL above.
         unsafe { put(json_out, json) };

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use calrep_core::engine::{Engine, EngineError, RunOptions, StopSignal};
+use calrep_core::engine::{Engine, RunOptions, StopSignal};
 use calrep_core::ews::{BlockingTokens, TokenAnswer};
-use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
-use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::ical::{AttachmentStyle, export_mailbox};
+use calrep_core::replica::{Replica, ReplicaReader, SqliteReplica};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock, TaskId};
 
@@ -84,17 +84,6 @@ impl Handle for calrep_engine {
     const NAME: &'static str = "calrep_engine";
 }
 
-pub(crate) fn engine_failure(e: EngineError) -> Failure {
-    let status = match &e {
-        EngineError::Disabled(_) => calrep_status::TaskDisabled,
-        EngineError::NoSource(_) | EngineError::SourceSetup(_) | EngineError::Directory { .. } => {
-            calrep_status::SourceUnavailable
-        }
-        _ => calrep_status::TaskUnknown,
-    };
-    Failure::new(status, e.to_string())
-}
-
 /// Creates an engine from configuration text in `format` (a
 /// `calrep_config_format`). Relative paths in it (the
 /// replica, secret files, directory snapshots) start at `base_dir` (NULL or
@@ -142,14 +131,10 @@ pub unsafe extern "C" fn calrep_engine_new(
                 ));
             }
         };
-        let mut config = Config::parse(config, name)
-            .map_err(|e| Failure::new(calrep_status::ConfigInvalid, e.to_string()))?;
+        let mut config = Config::parse(config, name).map_err(Failure::from)?;
         config.base_dir = PathBuf::from(base_dir);
         let path = config.resolve_path(&config.replica.path);
-        let replica = Arc::new(
-            SqliteReplica::open(&path)
-                .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?,
-        );
+        let replica = Arc::new(SqliteReplica::open(&path).map_err(Failure::from)?);
         let handle = calrep_engine {
             core: OnceLock::new(),
             config,
@@ -272,7 +257,7 @@ pub unsafe extern "C" fn calrep_engine_run(
         let report = engine
             .runtime
             .block_on(engine.core().run_task(&task, options))
-            .map_err(engine_failure)?;
+            .map_err(Failure::from)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(report_out, calrep_string::boxed(report.to_json())) };
         Ok(())
@@ -333,10 +318,8 @@ pub unsafe extern "C" fn calrep_engine_verify(
         let report = engine
             .runtime
             .block_on(engine.core().verify(&task))
-            .map_err(engine_failure)?;
-        let json = serde_json::to_string_pretty(&report)
-            .map(calrep_string::boxed)
-            .map_err(|e| Failure::new(calrep_status::Panic, e.to_string()))?;
+            .map_err(Failure::from)?;
+        let json = crate::string::json_pretty(&report)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(result_out, json) };
         Ok(())
@@ -379,9 +362,9 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
         let address = address(mailbox)?;
         let (from, to) = (instant("from", from)?, instant("to", to)?);
         let known = engine
-            .replica
-            .has_mailbox(&address)
-            .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?;
+            .runtime
+            .block_on(engine.replica.has_mailbox(&address))
+            .map_err(Failure::from)?;
         if !known {
             return Err(Failure::new(
                 calrep_status::MailboxUnknown,
@@ -389,9 +372,9 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
             ));
         }
         let found = engine
-            .replica
-            .occurrences(&address, from, to)
-            .map_err(|e| Failure::new(calrep_status::ReplicaError, e.to_string()))?;
+            .runtime
+            .block_on(engine.replica.occurrences(&address, from, to))
+            .map_err(Failure::from)?;
         let json = crate::string::json(&found)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(json_out, json) };
@@ -441,20 +424,16 @@ pub unsafe extern "C" fn calrep_engine_export(
             AttachmentStyle::HashUri
         };
         let calendar = (!calendar.is_empty()).then_some(calendar);
-        let exported = export_mailbox(
-            engine.replica.as_ref(),
-            &address,
-            calendar,
-            style,
-            chrono::Utc::now(),
-        )
-        .map_err(|e| {
-            let status = match e {
-                ExportError::Replica(_) => calrep_status::ReplicaError,
-                _ => calrep_status::MailboxUnknown,
-            };
-            Failure::new(status, e.to_string())
-        })?;
+        let exported = engine
+            .runtime
+            .block_on(export_mailbox(
+                engine.replica.as_ref(),
+                &address,
+                calendar,
+                style,
+                chrono::Utc::now(),
+            ))
+            .map_err(Failure::from)?;
         // SAFETY: checked non-NULL above.
         unsafe { put(ical_out, calrep_string::boxed(exported.text)) };
         Ok(())

@@ -2,6 +2,8 @@
 
 use std::ffi::{CString, c_char};
 
+use calrep_core::Classify;
+
 use crate::handle::Handle;
 use crate::status::calrep_status;
 
@@ -22,6 +24,13 @@ pub(crate) struct Failure {
 
 impl Handle for calrep_error {
     const NAME: &'static str = "calrep_error";
+}
+
+impl<E: Classify> From<E> for Failure {
+    /// The one conversion of core's errors: their kind's status, their text.
+    fn from(e: E) -> Self {
+        Self::new(e.kind().into(), e.to_string())
+    }
 }
 
 impl Failure {

@@ -69,10 +69,8 @@ pub unsafe extern "C" fn calrep_expand(
             .collect();
         let tz = (!tz.trim().is_empty()).then_some(tz);
         let set = set_from_text(&[rrule], dtstart, tz, &exdates, &[] as &[&str])
-            .map_err(|e| Failure::new(calrep_status::RecurrenceInvalid, e.to_string()))?;
-        let found = set
-            .between(from, to)
-            .map_err(|e| Failure::new(calrep_status::ExpansionFailed, e.to_string()))?;
+            .map_err(Failure::from)?;
+        let found = set.between(from, to).map_err(Failure::from)?;
         let strings: Vec<String> = found.into_iter().map(Instance::to_utc_text).collect();
         let json = crate::string::json(&strings)?;
         // SAFETY: checked non-NULL above.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use calrep_core::engine::StopSignal;
 
 use crate::boundary::{guard, non_null, put};
-use crate::engine::{calrep_engine, engine_and_task, engine_failure, run_options};
+use crate::engine::{calrep_engine, engine_and_task, run_options};
 use crate::error::{Failure, calrep_error};
 use crate::events::{HostCallback, calrep_finalizer};
 use crate::handle::Handle;
@@ -91,7 +91,7 @@ pub unsafe extern "C" fn calrep_engine_run_start(
                     unsafe { crate::string::calrep_string_free(report) };
                 }
                 Err(e) => {
-                    let failure = engine_failure(e);
+                    let failure = Failure::from(e);
                     let status = failure.status;
                     let error = failure.into_error().into_handle();
                     // SAFETY: as above, with the error.

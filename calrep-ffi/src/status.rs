@@ -1,5 +1,7 @@
 //! Status codes: stable numbers grouped by area, never reused.
 
+use calrep_core::ErrorKind;
+
 /// What a call ended with. `CALREP_STATUS_OK` is 0; the others are grouped
 /// by area in thousands. Numbers are stable: a retired one is never reused.
 #[repr(u32)]
@@ -42,4 +44,46 @@ pub enum calrep_status {
     Io = 9001,
     /// A bug in calrep: a panic was caught at the boundary.
     Panic = 9002,
+    /// A bug in calrep that did not panic: an answer that could not be
+    /// encoded, or a kind of core error this boundary has no status for.
+    Internal = 9003,
+}
+
+impl From<ErrorKind> for calrep_status {
+    /// The one mapping of core's error kinds to statuses.
+    fn from(kind: ErrorKind) -> Self {
+        match kind {
+            ErrorKind::InvalidArgument => Self::InvalidArgument,
+            ErrorKind::Config => Self::ConfigInvalid,
+            ErrorKind::UnknownTask => Self::TaskUnknown,
+            ErrorKind::TaskDisabled => Self::TaskDisabled,
+            ErrorKind::Source => Self::SourceUnavailable,
+            ErrorKind::Replica => Self::ReplicaError,
+            ErrorKind::UnknownMailbox => Self::MailboxUnknown,
+            ErrorKind::Recurrence => Self::RecurrenceInvalid,
+            ErrorKind::Expansion => Self::ExpansionFailed,
+            // A kind added to core after this boundary was written: its
+            // test below fails until the kind has a status of its own.
+            _ => Self::Internal,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_error_kind_has_a_status_of_its_own() {
+        let statuses: std::collections::HashSet<u32> = ErrorKind::ALL
+            .iter()
+            .map(|&kind| calrep_status::from(kind) as u32)
+            .collect();
+        assert_eq!(
+            statuses.len(),
+            ErrorKind::ALL.len(),
+            "two kinds share a status"
+        );
+        assert!(!statuses.contains(&(calrep_status::Internal as u32)));
+    }
 }

@@ -28,11 +28,20 @@ impl calrep_string {
 }
 
 /// `value` as compact JSON for the caller. Serializing calrep's own types
-/// cannot fail; if it ever did, that is a bug, reported as one.
+/// cannot fail; if it ever did, that is a bug, reported as an internal
+/// failure (not a panic: nothing panicked).
 pub(crate) fn json(value: &impl serde::Serialize) -> Result<*mut calrep_string, Failure> {
-    serde_json::to_string(value)
-        .map(calrep_string::boxed)
-        .map_err(|e| Failure::new(calrep_status::Panic, format!("cannot write JSON: {e}")))
+    encoded(serde_json::to_string(value))
+}
+
+/// [`json`], indented for people.
+pub(crate) fn json_pretty(value: &impl serde::Serialize) -> Result<*mut calrep_string, Failure> {
+    encoded(serde_json::to_string_pretty(value))
+}
+
+fn encoded(text: serde_json::Result<String>) -> Result<*mut calrep_string, Failure> {
+    text.map(calrep_string::boxed)
+        .map_err(|e| Failure::new(calrep_status::Internal, format!("cannot write JSON: {e}")))
 }
 
 /// The string's bytes, NUL-terminated; valid until it is freed. An empty

@@ -1,6 +1,6 @@
 //! The committed header equals what cbindgen generates from the crate now,
 //! and its version macros equal Cargo.toml's version.
-//! `CALREP_REGENERATE=1 cargo test -p calrep-ffi --test header` rewrites it.
+//! `CALREP_REGENERATE=1 cargo test -p calrep-ffi --test integration header` rewrites it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -40,7 +40,7 @@ fn the_committed_header_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == fresh,
-        "include/calrep.h is stale: run CALREP_REGENERATE=1 cargo test -p calrep-ffi --test header"
+        "include/calrep.h is stale: run CALREP_REGENERATE=1 cargo test -p calrep-ffi --test integration header"
     );
     assert!(fresh.contains(&format!(
         "#define CALREP_VERSION \"{}\"",

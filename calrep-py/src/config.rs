@@ -6,7 +6,7 @@ use calrep_core::{Config, Format};
 use pyo3::exceptions::{PyFileNotFoundError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::errors::{Kind, error};
+use crate::errors::{Kind, core_error, error};
 
 /// A validated configuration (sites, definitions, schedules, tasks). Every
 /// problem is reported at once in a `ConfigError`.
@@ -16,10 +16,6 @@ pub(crate) struct PyConfig {
     pub(crate) config: Config,
     /// The file it came from, reread by `Engine.serve`.
     pub(crate) path: Option<PathBuf>,
-}
-
-fn config_error(e: calrep_core::ConfigError) -> PyErr {
-    error(Kind::Config, e.to_string())
 }
 
 #[pymethods]
@@ -34,7 +30,7 @@ impl PyConfig {
                 path.display()
             )));
         }
-        let config = Config::load(&path).map_err(config_error)?;
+        let config = Config::load(&path).map_err(core_error)?;
         Ok(Self {
             config,
             path: Some(path),
@@ -59,7 +55,7 @@ impl PyConfig {
             Format::Toml => "<config text>.toml",
             _ => "<config text>.json",
         };
-        let mut config = Config::parse_as(text, name, format).map_err(config_error)?;
+        let mut config = Config::parse_as(text, name, format).map_err(core_error)?;
         config.base_dir = base_dir.unwrap_or_default();
         Ok(Self { config, path: None })
     }

@@ -1,11 +1,10 @@
 //! `calrep.diff`: two versions of a calendar compared.
 
-use calrep_core::ical::{CalendarText, TextDiffError, diff_texts};
-use pyo3::exceptions::PyValueError;
+use calrep_core::ical::{CalendarText, diff_texts};
 use pyo3::prelude::*;
 
 use crate::args::instant;
-use crate::errors::{Kind, error};
+use crate::errors::core_error;
 
 /// The difference between two calendars given as iCalendar text
 /// (`ical=True`) or JSON arrays of calendar items, with occurrence changes
@@ -27,10 +26,5 @@ pub(crate) fn diff(
         CalendarText::Json
     };
     py.detach(|| diff_texts(before, after, format, from, to))
-        .map_err(|e| match e {
-            // Items that are not items are a plain ValueError; calendar text
-            // calrep cannot read, or cannot expand, a RecurrenceError.
-            TextDiffError::Unreadable(_) if !ical => PyValueError::new_err(e.to_string()),
-            _ => error(Kind::Recurrence, e.to_string()),
-        })
+        .map_err(core_error)
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use calrep_core::engine::{Engine, RunOptions, Service, StopSignal};
 use calrep_core::ews::{BlockingTokens, TokenAnswer};
-use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
-use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::ical::{AttachmentStyle, export_mailbox};
+use calrep_core::replica::{Replica, ReplicaReader, SqliteReplica};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock, TaskId};
 use pyo3::exceptions::PyValueError;
@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 
 use crate::args::{address, instant};
 use crate::config::PyConfig;
-use crate::errors::{Kind, engine_error, error};
+use crate::errors::{Kind, core_error, error};
 use crate::events::Events;
 use crate::runtime::{attach_from_worker, runtime, wait};
 use crate::tokens::ask;
@@ -70,10 +70,6 @@ fn run_options(force: bool, dry_run: bool, cancel: &StopSignal) -> RunOptions {
     options
 }
 
-fn replica_error(e: impl std::fmt::Display) -> PyErr {
-    error(Kind::Replica, e.to_string())
-}
-
 impl PyEngine {
     fn run(&self, py: Python<'_>, task: &str, force: bool, dry_run: bool) -> PyResult<String> {
         let cancel = StopSignal::new();
@@ -85,7 +81,7 @@ impl PyEngine {
             async move { engine.run_task(&task, options).await },
             Some(&cancel),
         )?
-        .map_err(engine_error)?;
+        .map_err(core_error)?;
         Ok(report.to_json())
     }
 
@@ -111,7 +107,7 @@ impl PyEngine {
             attach_from_worker(|py| {
                 let (value, failure) = match result {
                     Ok(report) => (Some(report.to_json()), None),
-                    Err(e) => (None, Some(engine_error(e).into_value(py))),
+                    Err(e) => (None, Some(core_error(e).into_value(py))),
                 };
                 let settled = event_loop.call_method1(
                     py,
@@ -155,7 +151,7 @@ impl PyEngine {
     ) -> PyResult<Self> {
         let config = config.get().clone();
         let path = config.config.resolve_path(&config.config.replica.path);
-        let replica = Arc::new(SqliteReplica::open(&path).map_err(replica_error)?);
+        let replica = Arc::new(SqliteReplica::open(&path).map_err(core_error)?);
         let events = Arc::new(Events::new(py, on_event)?);
         let tokens = token_provider.map(Arc::new);
         // Sources that spawn tasks need the runtime entered.
@@ -204,7 +200,7 @@ impl PyEngine {
         let engine = Arc::clone(&self.engine);
         let task = TaskId::new(task);
         let report =
-            wait(py, async move { engine.verify(&task).await }, None)?.map_err(engine_error)?;
+            wait(py, async move { engine.verify(&task).await }, None)?.map_err(core_error)?;
         serde_json::to_string(&report).map_err(|e| error(Kind::Calrep, e.to_string()))
     }
 
@@ -221,8 +217,8 @@ impl PyEngine {
         let (start, end) = (instant("start", start)?, instant("end", end)?);
         let replica = Arc::clone(&self.replica);
         let mailbox = mailbox.to_owned();
-        py.detach(move || {
-            if !replica.has_mailbox(&address).map_err(replica_error)? {
+        let read = async move {
+            if !replica.has_mailbox(&address).await.map_err(core_error)? {
                 return Err(error(
                     Kind::Mailbox,
                     format!("the replica has no mailbox {mailbox}"),
@@ -230,22 +226,26 @@ impl PyEngine {
             }
             let found = replica
                 .occurrences(&address, start, end)
-                .map_err(replica_error)?;
+                .await
+                .map_err(core_error)?;
             serde_json::to_string(&found).map_err(|e| error(Kind::Calrep, e.to_string()))
-        })
+        };
+        wait(py, read, None)?
     }
 
     /// The mailbox addresses in the replica.
     fn mailboxes(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         let replica = Arc::clone(&self.replica);
-        py.detach(move || {
+        let read = async move {
             Ok(replica
                 .mailboxes()
-                .map_err(replica_error)?
+                .await
+                .map_err(core_error)?
                 .into_iter()
                 .map(|m| m.address)
                 .collect())
-        })
+        };
+        wait(py, read, None)?
     }
 
     /// A mailbox's replica as one iCalendar document.
@@ -264,7 +264,7 @@ impl PyEngine {
         } else {
             AttachmentStyle::HashUri
         };
-        py.detach(move || {
+        let read = async move {
             export_mailbox(
                 replica.as_ref(),
                 &address,
@@ -272,12 +272,11 @@ impl PyEngine {
                 style,
                 chrono::Utc::now(),
             )
+            .await
             .map(|e| e.text)
-            .map_err(|e| match e {
-                ExportError::Replica(_) => replica_error(e),
-                _ => error(Kind::Mailbox, e.to_string()),
-            })
-        })
+            .map_err(core_error)
+        };
+        wait(py, read, None)?
     }
 
     /// The oldest progress event not yet taken (JSON), waiting up to

@@ -1,12 +1,12 @@
 //! Errors as the exception classes of `calrep.errors`.
 
-use calrep_core::engine::EngineError;
-use pyo3::exceptions::PyRuntimeError;
+use calrep_core::{Classify, ErrorKind};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyType;
 
 /// Which exception class of `calrep.errors`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
     /// `CalrepError`, the root.
     Calrep,
@@ -57,14 +57,55 @@ pub(crate) fn error(kind: Kind, message: impl Into<String>) -> PyErr {
     })
 }
 
-/// Why a run, plan or verify could not start.
-pub(crate) fn engine_error(e: EngineError) -> PyErr {
-    let kind = match &e {
-        EngineError::Disabled(_) => Kind::TaskDisabled,
-        EngineError::NoSource(_) | EngineError::SourceSetup(_) | EngineError::Directory { .. } => {
-            Kind::Source
-        }
-        _ => Kind::Task,
+/// The one conversion of core's errors to exceptions, by their kind.
+/// Malformed input is Python's own `ValueError`; an expansion that fails
+/// is a `RecurrenceError` like an invalid rule (Python users see one class
+/// for "this series cannot be expanded").
+pub(crate) fn core_error<E: Classify>(e: E) -> PyErr {
+    core_error_about("", e)
+}
+
+/// [`core_error`] with what was being read before the message
+/// (`rrule "FREQ=…"`), so the exception names the argument at fault.
+pub(crate) fn core_error_about<E: Classify>(what: &str, e: E) -> PyErr {
+    let message = match what {
+        "" => e.to_string(),
+        what => format!("{what}: {e}"),
     };
-    error(kind, e.to_string())
+    match kind_of(e.kind()) {
+        Some(kind) => error(kind, message),
+        None => PyValueError::new_err(message),
+    }
+}
+
+/// The exception class of a kind of core error (`None`: `ValueError`).
+fn kind_of(kind: ErrorKind) -> Option<Kind> {
+    Some(match kind {
+        ErrorKind::InvalidArgument => return None,
+        ErrorKind::Config => Kind::Config,
+        ErrorKind::UnknownTask => Kind::Task,
+        ErrorKind::TaskDisabled => Kind::TaskDisabled,
+        ErrorKind::Source => Kind::Source,
+        ErrorKind::Replica => Kind::Replica,
+        ErrorKind::UnknownMailbox => Kind::Mailbox,
+        ErrorKind::Recurrence | ErrorKind::Expansion => Kind::Recurrence,
+        // A kind added to core after this binding was written: the root
+        // class, and the test below fails until it has a class of its own.
+        _ => Kind::Calrep,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_core_error_kind_has_a_specific_class() {
+        for &kind in ErrorKind::ALL {
+            assert!(
+                !matches!(kind_of(kind), Some(Kind::Calrep)),
+                "{kind:?} falls back to CalrepError"
+            );
+        }
+    }
 }

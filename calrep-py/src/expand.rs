@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDate, PyDateTime, PyString, PyTzInfo};
 
-use crate::errors::{Kind, error};
+use crate::errors::{core_error, core_error_about};
 
 /// A date, a naive datetime or an aware one, as Python gave it.
 enum When {
@@ -93,7 +93,7 @@ fn zone(tz: Option<&Bound<'_, PyAny>>) -> PyResult<Tz> {
     };
     resolve_zone(&name)
         .map(|z| z.tz())
-        .map_err(|e| error(Kind::Recurrence, format!("tz {name:?}: {e}")))
+        .map_err(|e| core_error_about(&format!("tz {name:?}"), e))
 }
 
 fn set_date(name: &str, value: &Bound<'_, PyAny>, zone: Tz, floating: bool) -> PyResult<SetDate> {
@@ -136,7 +136,7 @@ pub(crate) fn expand<'py>(
     };
     let rule: Rule = rrule
         .parse()
-        .map_err(|e| error(Kind::Recurrence, format!("rrule {rrule:?}: {e}")))?;
+        .map_err(|e| core_error_about(&format!("rrule {rrule:?}"), e))?;
     let mut set = RecurrenceSet::new(series_start).rule(rule);
     let floating = matches!(series_start, SeriesStart::Date(_));
     for d in exdates.iter().flatten() {
@@ -145,9 +145,7 @@ pub(crate) fn expand<'py>(
     for d in rdates.iter().flatten() {
         set = set.rdate(set_date("rdates", d, zone, floating)?);
     }
-    let found = py
-        .detach(|| set.between(from, to))
-        .map_err(|e| error(Kind::Recurrence, e.to_string()))?;
+    let found = py.detach(|| set.between(from, to)).map_err(core_error)?;
     let (tzinfo, zone) = python_zone(py, zone)?;
     found
         .into_iter()

@@ -44,7 +44,7 @@ def test_bad_input_raises_the_right_class() -> None:
         calrep.diff(WEEKLY, [], FROM, TO)
     with pytest.raises(ValueError, match="not a JSON array of calendar items"):
         calrep.diff([{"id": 1}], [], FROM, TO)
-    with pytest.raises(calrep.RecurrenceError, match="before: iCalendar line"):
+    with pytest.raises(ValueError, match="before: iCalendar line"):
         calrep.diff("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n", WEEKLY, FROM, TO)
     with pytest.raises(ValueError, match="timezone-aware"):
         calrep.diff(WEEKLY, WEEKLY, datetime(2026, 1, 1), TO)

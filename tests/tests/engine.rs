@@ -11,8 +11,9 @@ use calrep_core::Clock;
 use calrep_core::calendar::{CalendarId, CalendarItem, ModifiedOccurrence};
 use calrep_core::engine::{MailboxOutcome, RunOptions, TaskStatus};
 use calrep_core::mailbox::{MailboxError, MemoryMailbox, MemoryOrganisation};
-use calrep_core::replica::{Replica, SqliteReplica};
-use calrep_tests::fixture::{
+use calrep_core::replica::{Replica, ReplicaReader, ReplicaWriter, SqliteReplica};
+use calrep_testkit::fixture::block;
+use calrep_testkit::fixture::{
     self, addr, config, engine, mailbox, private, single, weekly, with_attachment,
 };
 use chrono::{DateTime, Utc};
@@ -42,7 +43,7 @@ fn assert_replica_equals_source(
     cal: &CalendarId,
     address: &str,
 ) {
-    let stored = replica.items(&addr(address), cal).unwrap();
+    let stored = block(replica.items(&addr(address), cal)).unwrap();
     let source = mailbox.items_of(cal);
     assert_eq!(
         stored, source,
@@ -109,13 +110,12 @@ fn full_then_incremental_replication_mirrors_the_source() {
     assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
 
     // Readers see occurrences in a window, moved and deleted ones applied.
-    let week = replica
-        .occurrences(
-            &addr("alice@example.com"),
-            t("2026-06-08T00:00:00Z"),
-            t("2026-06-17T00:00:00Z"),
-        )
-        .unwrap();
+    let week = block(replica.occurrences(
+        &addr("alice@example.com"),
+        t("2026-06-08T00:00:00Z"),
+        t("2026-06-17T00:00:00Z"),
+    ))
+    .unwrap();
     let starts: Vec<String> = week
         .iter()
         .map(|o| o.occurrence.start.to_rfc3339())
@@ -147,15 +147,14 @@ fn a_leased_mailbox_is_reported_locked_and_skipped() {
         )]),
         org,
     );
-    replica
-        .acquire_lease(
-            &addr("bob@example.com"),
-            &"other-task".into(),
-            "someone-else",
-            clock.now(),
-            chrono::TimeDelta::minutes(5),
-        )
-        .unwrap();
+    block(replica.acquire_lease(
+        &addr("bob@example.com"),
+        &"other-task".into(),
+        "someone-else",
+        clock.now(),
+        chrono::TimeDelta::minutes(5),
+    ))
+    .unwrap();
     let report = run(&engine, "t", false);
     assert_eq!(report.status, TaskStatus::EnabledWithWarning);
     assert_eq!(
@@ -260,8 +259,7 @@ fn the_mass_delete_guard_keeps_the_replica_unless_forced() {
     );
     assert_eq!(report.status, TaskStatus::EnabledWithWarning);
     assert_eq!(
-        replica
-            .items(&addr("alice@example.com"), &cal)
+        block(replica.items(&addr("alice@example.com"), &cal))
             .unwrap()
             .len(),
         25
@@ -341,11 +339,11 @@ fn definitions_shape_what_is_stored() {
     assert_eq!(report.status, TaskStatus::Enabled, "{}", report.to_json());
     let a = addr("alice@example.com");
     assert_eq!(
-        replica.calendars(&a).unwrap().len(),
+        block(replica.calendars(&a)).unwrap().len(),
         2,
         "definition 'all' takes every calendar"
     );
-    let stored = replica.items(&a, &cal).unwrap();
+    let stored = block(replica.items(&a, &cal)).unwrap();
     let masked = stored.iter().find(|i| i.id.as_str() == "p").unwrap();
     assert_eq!(masked.subject, "Private appointment");
     assert!(masked.location.is_empty());
@@ -367,7 +365,7 @@ fn definitions_shape_what_is_stored() {
         org2,
     );
     run(&engine, "skipping", false);
-    let stored = replica.items(&addr("bob@example.com"), &bob_cal).unwrap();
+    let stored = block(replica.items(&addr("bob@example.com"), &bob_cal)).unwrap();
     assert_eq!(
         stored.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
         ["s"]
@@ -394,13 +392,17 @@ fn removed_calendars_leave_and_departed_mailboxes_freeze() {
     );
     run(&engine, "t", false);
     assert_eq!(
-        replica.calendars(&addr("alice@example.com")).unwrap().len(),
+        block(replica.calendars(&addr("alice@example.com")))
+            .unwrap()
+            .len(),
         2
     );
     alice.remove_calendar(&team);
     run(&engine, "t", false);
     assert_eq!(
-        replica.calendars(&addr("alice@example.com")).unwrap().len(),
+        block(replica.calendars(&addr("alice@example.com")))
+            .unwrap()
+            .len(),
         1
     );
 
@@ -415,8 +417,7 @@ fn removed_calendars_leave_and_departed_mailboxes_freeze() {
     .with_options(fixture::options());
     let report = run(&engine, "t", false);
     assert_eq!(report.frozen, ["bob@example.com"]);
-    let bob = replica
-        .mailboxes()
+    let bob = block(replica.mailboxes())
         .unwrap()
         .into_iter()
         .find(|m| m.address == "bob@example.com")
@@ -427,8 +428,7 @@ fn removed_calendars_leave_and_departed_mailboxes_freeze() {
             .is_some_and(|r| r.contains("no longer in the group"))
     );
     assert_eq!(
-        replica
-            .items(&addr("bob@example.com"), &"cal".into())
+        block(replica.items(&addr("bob@example.com"), &"cal".into()))
             .unwrap()
             .len(),
         1
@@ -475,7 +475,11 @@ fn the_occurrence_horizon_rolls_forward_with_time() {
     );
     run(&engine, "t", false);
     let a = addr("alice@example.com");
-    let far = |from: &str, to: &str| replica.occurrences(&a, t(from), t(to)).unwrap().len();
+    let far = |from: &str, to: &str| {
+        block(replica.occurrences(&a, t(from), t(to)))
+            .unwrap()
+            .len()
+    };
     assert_eq!(
         far("2028-06-02T00:00:00Z", "2029-06-01T00:00:00Z"),
         0,
@@ -718,8 +722,7 @@ fn a_definitions_window_is_applied_and_moves_with_time() {
         org.clone(),
     );
     let ids = |replica: &SqliteReplica| {
-        let mut ids: Vec<String> = replica
-            .items(&addr("alice@example.com"), &cal)
+        let mut ids: Vec<String> = block(replica.items(&addr("alice@example.com"), &cal))
             .unwrap()
             .into_iter()
             .map(|i| i.id.to_string())
@@ -766,9 +769,10 @@ fn a_changed_item_keeps_its_stored_attachments_without_downloading_them() {
     alice.put_attachment(&"s".into(), "att-1", b"a download happened".to_vec());
     let report = run(&engine, "t", false);
     assert_eq!(report.totals.items_updated, 1, "{}", report.to_json());
-    let refs = replica
-        .attachment_refs(&addr("alice@example.com"), &cal)
-        .unwrap();
+    let refs = block(replica.attachment_refs(&addr("alice@example.com"), &cal)).unwrap();
     let sha = refs[0].2.clone().unwrap();
-    assert_eq!(replica.attachment(&sha).unwrap().unwrap(), b"agenda v1");
+    assert_eq!(
+        block(replica.attachment(&sha)).unwrap().unwrap(),
+        b"agenda v1"
+    );
 }

@@ -16,7 +16,7 @@ use calrep_core::EmailAddress;
 use calrep_core::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
 use calrep_core::engine::{EngineOptions, MailboxOutcome, RunOptions};
 use calrep_core::mailbox::{ChangePage, Mailbox, MailboxError, MailboxSource, SyncState};
-use calrep_tests::fixture::{config, engine_with_source, single};
+use calrep_testkit::fixture::{config, engine_with_source, single};
 use proptest::prelude::*;
 
 /// One answer of the script.

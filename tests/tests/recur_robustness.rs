@@ -104,7 +104,7 @@ proptest! {
 mod budgets {
     use calrep_core::calendar::ModifiedOccurrence;
     use calrep_core::recur::{ExpandError, RecurrenceSet, SeriesStart};
-    use calrep_tests::fixture::weekly;
+    use calrep_testkit::fixture::weekly;
     use chrono::{DateTime, TimeDelta, Utc};
 
     fn t(s: &str) -> DateTime<Utc> {

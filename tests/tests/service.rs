@@ -11,35 +11,32 @@ use calrep_core::engine::{Engine, Event, EventSink, Service, StopSignal};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, ManualClock};
+use calrep_testkit::config::ConfigBuilder;
 use chrono::TimeDelta;
 
 fn config_text(u_enabled: bool) -> String {
-    format!(
-        r#"
-        [[sites]]
-        id = "demo"
-        demo = {{ seed = 5, mailboxes = 10 }}
-        [[definitions]]
-        id = "d"
-        [[schedules]]
-        id = "quarter-hours"
-        time_zone = "UTC"
-        when.daily.many = {{ start = "00:00", end = "23:45", interval_minutes = 15 }}
-        [[tasks]]
-        id = "t"
-        site = "demo"
-        definition = "d"
-        schedule = "quarter-hours"
-        group = {{ ad_group = "All Staff" }}
-        [[tasks]]
-        id = "u"
-        site = "demo"
-        definition = "d"
-        schedule = "quarter-hours"
-        group = {{ ad_group = "Sales" }}
-        enabled = {u_enabled}
-        "#
-    )
+    let every_quarter_hour =
+        r#"when.daily.many = { start = "00:00", end = "23:45", interval_minutes = 15 }"#;
+    ConfigBuilder::new()
+        .demo_site("demo", 5, 10)
+        .definition("d", "")
+        .schedule("quarter-hours", "UTC", every_quarter_hour)
+        .task(
+            "t",
+            "demo",
+            "d",
+            "quarter-hours",
+            r#"{ ad_group = "All Staff" }"#,
+        )
+        .task_with(
+            "u",
+            "demo",
+            "d",
+            "quarter-hours",
+            r#"{ ad_group = "Sales" }"#,
+            &format!("enabled = {u_enabled}"),
+        )
+        .text()
 }
 
 /// Waits (in real time) until `count` runs have finished.

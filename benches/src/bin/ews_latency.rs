@@ -12,13 +12,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use calrep_benches::ews::{TASK, basic_account, config_text};
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{Engine, RunOptions};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sim::{SimOptions, Simulator};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock};
+use calrep_testkit::ews::{TASK, basic_account, config_text};
 
 fn config(
     url: &str,

@@ -486,7 +486,7 @@ impl Engine {
                     ));
                 }
                 mailboxes.sort_by_key(|m| m.address.to_lowercase());
-                report.frozen = self.freeze_departed(&ctx, &resolution);
+                report.frozen = self.freeze_departed(&ctx, &resolution).await;
                 report.status = TaskStatus::fold(
                     mailboxes
                         .iter()
@@ -513,12 +513,15 @@ impl Engine {
         report.finished = self.clock.now();
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         if !ctx.dry_run
-            && let Err(e) = self.replica.record_run(
-                &ctx.task.id,
-                report.status.as_str(),
-                &report.to_json(),
-                report.finished,
-            )
+            && let Err(e) = self
+                .replica
+                .record_run(
+                    &ctx.task.id,
+                    report.status.as_str(),
+                    &report.to_json(),
+                    report.finished,
+                )
+                .await
         {
             self.emit(&Event::Warning {
                 address: None,
@@ -534,7 +537,7 @@ impl Engine {
 
     /// Mailboxes this task replicated before that are no longer in its group
     /// keep their replica, frozen, and are reported.
-    fn freeze_departed(
+    async fn freeze_departed(
         &self,
         ctx: &RunContext,
         resolution: &crate::group::Resolution,
@@ -542,7 +545,11 @@ impl Engine {
         if ctx.dry_run {
             return Vec::new();
         }
-        let Ok(known) = self.replica.task_mailboxes(&ctx.task.site, &ctx.task.id) else {
+        let Ok(known) = self
+            .replica
+            .task_mailboxes(&ctx.task.site, &ctx.task.id)
+            .await
+        else {
             return Vec::new();
         };
         let mut frozen = Vec::new();
@@ -565,7 +572,7 @@ impl Engine {
                     || format!("no longer in the group of task {}", ctx.task.id),
                     |s| s.reason.to_string(),
                 );
-            if self.replica.freeze(&parsed, &reason).is_ok() {
+            if self.replica.freeze(&parsed, &reason).await.is_ok() {
                 frozen.push(address);
             }
         }

@@ -50,13 +50,17 @@ impl Engine {
         let outcome = if ctx.dry_run {
             self.replicate(ctx, &address, &mut report, &mut stats).await
         } else {
-            match self.replica.acquire_lease(
-                &address,
-                &ctx.task.id,
-                &ctx.owner,
-                self.clock.now(),
-                self.options.lease_ttl,
-            ) {
+            match self
+                .replica
+                .acquire_lease(
+                    &address,
+                    &ctx.task.id,
+                    &ctx.owner,
+                    self.clock.now(),
+                    self.options.lease_ttl,
+                )
+                .await
+            {
                 Err(e) => Err(Stop::Replica(e)),
                 Ok(Lease::HeldBy { task, until }) => {
                     report.warnings.push(format!(
@@ -77,7 +81,11 @@ impl Engine {
                     }
                     let result = self.replicate(ctx, &address, &mut report, &mut stats).await;
                     let synced = result.is_ok().then(|| self.clock.now());
-                    if let Err(e) = self.replica.release_lease(&address, &ctx.owner, synced) {
+                    if let Err(e) = self
+                        .replica
+                        .release_lease(&address, &ctx.owner, synced)
+                        .await
+                    {
                         report
                             .warnings
                             .push(format!("lease not released (it will expire): {e}"));
@@ -158,9 +166,9 @@ impl Engine {
         let calendars = retry.run(stats, || mailbox.calendars()).await?;
         // Calendars removed at the source leave the replica (a plan counts
         // what that would delete).
-        for stored in self.replica.calendar_ids(address)? {
+        for stored in self.replica.calendar_ids(address).await? {
             if !calendars.iter().any(|c| c.id == stored) {
-                let counts = self.remove_calendar(ctx, address, &stored)?;
+                let counts = self.remove_calendar(ctx, address, &stored).await?;
                 report.counts.add(counts);
             }
         }
@@ -181,13 +189,15 @@ impl Engine {
                 .await
             {
                 Ok(()) if !ctx.dry_run => {
-                    let counts = self.roll_horizon(ctx, address, &calendar.id, report)?;
+                    let counts = self
+                        .roll_horizon(ctx, address, &calendar.id, report)
+                        .await?;
                     report.counts.add(counts);
                 }
                 Ok(()) => {}
                 Err(Stop::Attention(reason)) => attention.push(reason),
                 Err(Stop::Source(MailboxError::CalendarGone(_))) => {
-                    let counts = self.remove_calendar(ctx, address, &calendar.id)?;
+                    let counts = self.remove_calendar(ctx, address, &calendar.id).await?;
                     report.counts.add(counts);
                 }
                 Err(other) => return Err(other),
@@ -209,14 +219,14 @@ impl Engine {
         stats: &mut CallStats,
     ) -> Result<(), Stop> {
         let retry = self.run_retry(ctx);
-        let stored = self.replica.sync_state(key)?;
+        let stored = self.replica.sync_state(key).await?;
         let mut state = stored.state;
         // A state from no task or another task (none stored under this key)
         // means a full replication.
         let mut generation = match (stored.full_sync, &state) {
             (Some(g), _) => Some(g),
             (None, None) if ctx.dry_run => Some(0),
-            (None, None) => Some(self.replica.begin_full_sync(key)?),
+            (None, None) => Some(self.replica.begin_full_sync(key).await?),
             (None, Some(_)) => None,
         };
         // Items enter a definition's window by the passage of time, without
@@ -225,11 +235,14 @@ impl Engine {
         // read, the calendar is read in full again, which also removes what
         // left the window.
         if let (Some(_), Some(_), None) = (ctx.window, &state, generation) {
-            let read_for = self.replica.horizon_until(&key.mailbox, &calendar.id)?;
+            let read_for = self
+                .replica
+                .horizon_until(&key.mailbox, &calendar.id)
+                .await?;
             if read_for.is_none_or(|until| until + chrono::TimeDelta::days(1) <= ctx.horizon.1) {
                 generation = Some(match ctx.dry_run {
                     true => 0,
-                    false => self.replica.begin_full_sync(key)?,
+                    false => self.replica.begin_full_sync(key).await?,
                 });
                 state = None;
             }
@@ -239,7 +252,9 @@ impl Engine {
         let mut stored = StoredAttachments::new(key);
         // A dry run compares with the replica instead of writing to it.
         let mut plan = match ctx.dry_run {
-            true => Some(Plan::new(self.replica.items(&key.mailbox, &calendar.id)?)),
+            true => Some(Plan::new(
+                self.replica.items(&key.mailbox, &calendar.id).await?,
+            )),
             false => None,
         };
         // A server that never says "last page", or refuses every state it
@@ -279,7 +294,7 @@ impl Engine {
                     generation = Some(if ctx.dry_run {
                         0
                     } else {
-                        self.replica.begin_full_sync(key)?
+                        self.replica.begin_full_sync(key).await?
                     });
                     state = None;
                     continue;
@@ -335,7 +350,7 @@ impl Engine {
             };
             let mut guard = None;
             if let (FullSync::Last(g), false) = (full_sync, ctx.dry_run) {
-                guard = self.mass_delete_guard(ctx, key, g, &batch)?;
+                guard = self.mass_delete_guard(ctx, key, g, &batch).await?;
                 if guard.is_some() {
                     // Keep the full sync open: nothing is deleted, and the next
                     // run looks again.
@@ -350,17 +365,19 @@ impl Engine {
             if let Some(plan) = &mut plan {
                 plan.count(&batch, &mut report.counts, ctx.horizon);
             } else if !idle {
-                let counts = self.replica.apply(&batch)?;
+                let counts = self.replica.apply(batch).await?;
                 report.counts.add(counts);
                 // Renew the lease: a live run keeps it, a dead one loses it
                 // within one time-to-live.
-                self.replica.acquire_lease(
-                    &key.mailbox,
-                    &ctx.task.id,
-                    &ctx.owner,
-                    self.clock.now(),
-                    self.options.lease_ttl,
-                )?;
+                self.replica
+                    .acquire_lease(
+                        &key.mailbox,
+                        &ctx.task.id,
+                        &ctx.owner,
+                        self.clock.now(),
+                        self.options.lease_ttl,
+                    )
+                    .await?;
                 self.emit(&Event::BatchApplied {
                     address: key.mailbox.to_string(),
                     calendar: calendar.name.clone(),
@@ -390,17 +407,17 @@ impl Engine {
 
     /// Removes a calendar the source no longer has from the replica — or,
     /// in a plan, counts what removing it would delete.
-    fn remove_calendar(
+    async fn remove_calendar(
         &self,
         ctx: &RunContext,
         address: &EmailAddress,
         calendar: &crate::calendar::CalendarId,
     ) -> Result<crate::replica::Counts, Stop> {
         if !ctx.dry_run {
-            return Ok(self.replica.remove_calendar(address, calendar)?);
+            return Ok(self.replica.remove_calendar(address, calendar).await?);
         }
         let mut counts = crate::replica::Counts::default();
-        for item in self.replica.items(address, calendar)? {
+        for item in self.replica.items(address, calendar).await? {
             count_deletion(&mut counts, &item, ctx.horizon);
         }
         Ok(counts)
@@ -409,7 +426,7 @@ impl Engine {
     /// Extends a calendar's materialised occurrences when the rolling
     /// horizon has moved on by more than a week since they were computed
     /// (and drops those that fell out of it behind).
-    fn roll_horizon(
+    async fn roll_horizon(
         &self,
         ctx: &RunContext,
         address: &EmailAddress,
@@ -419,13 +436,14 @@ impl Engine {
         let (from, until) = ctx.horizon;
         let fresh = self
             .replica
-            .horizon_until(address, calendar)?
+            .horizon_until(address, calendar)
+            .await?
             .is_some_and(|stored| stored + chrono::TimeDelta::days(7) >= until);
         if fresh {
             return Ok(crate::replica::Counts::default());
         }
         let mut refreshed = Vec::new();
-        for item in self.replica.items(address, calendar)? {
+        for item in self.replica.items(address, calendar).await? {
             if item.recurrence.is_none() {
                 continue;
             }
@@ -436,13 +454,14 @@ impl Engine {
         }
         Ok(self
             .replica
-            .refresh_occurrences(address, calendar, &refreshed, from, until)?)
+            .refresh_occurrences(address, calendar, refreshed, from, until)
+            .await?)
     }
 
     /// The mass-delete guard: a source that suddenly returns an empty
     /// calendar while the replica holds many items is more likely broken
     /// than emptied, so nothing is deleted unless the run is forced.
-    fn mass_delete_guard(
+    async fn mass_delete_guard(
         &self,
         ctx: &RunContext,
         key: &SyncKey,
@@ -452,7 +471,7 @@ impl Engine {
         if ctx.force || !batch.upserts.is_empty() {
             return Ok(None);
         }
-        let (seen, unseen) = self.replica.full_sync_progress(key, generation)?;
+        let (seen, unseen) = self.replica.full_sync_progress(key, generation).await?;
         if seen == 0 && unseen > self.options.mass_delete_threshold {
             return Ok(Some(format!(
                 "the source returned calendar {:?} empty while the replica holds {unseen} items; nothing was deleted (run with --force to accept)",
@@ -494,7 +513,11 @@ impl Engine {
             // An attachment keeps its id while its content is unchanged:
             // one already stored is taken from the replica, not downloaded.
             let known = match wanted {
-                true => stored.content(self.replica.as_ref(), &item.id, &attachment.id)?,
+                true => {
+                    stored
+                        .content(self.replica.as_ref(), &item.id, &attachment.id)
+                        .await?
+                }
                 false => None,
             };
             let content = if let Some(bytes) = known {
@@ -603,14 +626,16 @@ impl StoredAttachments {
     }
 
     /// The stored content of `item`'s attachment `id`, if the replica has it.
-    fn content(
+    async fn content(
         &mut self,
         replica: &dyn crate::replica::Replica,
         item: &ItemId,
         id: &str,
     ) -> Result<Option<Vec<u8>>, ReplicaError> {
         if self.refs.is_none() {
-            let refs = replica.attachment_refs(&self.mailbox, &self.calendar)?;
+            let refs = replica
+                .attachment_refs(&self.mailbox, &self.calendar)
+                .await?;
             self.refs = Some(
                 refs.into_iter()
                     .filter_map(|(item, id, sha)| Some(((item, id), sha?)))
@@ -622,7 +647,7 @@ impl StoredAttachments {
             .as_ref()
             .and_then(|refs| refs.get(&(item.clone(), id.to_owned())));
         match sha {
-            Some(sha) => replica.attachment(sha),
+            Some(sha) => replica.attachment(sha).await,
             None => Ok(None),
         }
     }

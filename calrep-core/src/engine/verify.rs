@@ -171,7 +171,7 @@ impl Engine {
             .into_iter()
             .filter(|c| include == IncludeCalendars::All || c.is_default)
             .collect();
-        for stored in self.replica.calendars(address)? {
+        for stored in self.replica.calendars(address).await? {
             if !calendars.iter().any(|c| c.id == stored.id) {
                 differences.push(format!(
                     "calendar {:?} is in the replica but not at the source",
@@ -211,7 +211,7 @@ impl Engine {
                     break;
                 }
             }
-            let replica_items = self.replica.items(address, &calendar.id)?;
+            let replica_items = self.replica.items(address, &calendar.id).await?;
             let source_items: Vec<CalendarItem> = source_items.into_values().collect();
             // The replica is the first version, the source the second: an
             // "added" item is one the replica lacks.

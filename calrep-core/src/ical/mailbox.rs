@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::{AttachmentStyle, StoredAttachment, export};
 use crate::address::EmailAddress;
-use crate::replica::{Replica, ReplicaError};
+use crate::replica::{ReplicaError, ReplicaReader};
 
 /// Why a mailbox could not be exported.
 #[derive(Debug, thiserror::Error)]
@@ -49,20 +49,25 @@ pub struct MailboxExport {
 /// ```
 /// use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
 /// use calrep_core::replica::SqliteReplica;
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let replica = SqliteReplica::open_in_memory()?;
 /// let nobody = "nobody@example.com".parse()?;
-/// let err = export_mailbox(&replica, &nobody, None, AttachmentStyle::HashUri, chrono::Utc::now()).unwrap_err();
+/// let err = export_mailbox(&replica, &nobody, None, AttachmentStyle::HashUri, chrono::Utc::now())
+///     .await
+///     .unwrap_err();
 /// assert!(matches!(err, ExportError::NoCalendars(_)));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn export_mailbox(
-    replica: &dyn Replica,
+pub async fn export_mailbox(
+    replica: &dyn ReplicaReader,
     address: &EmailAddress,
     calendar: Option<&str>,
     style: AttachmentStyle,
     now: DateTime<Utc>,
 ) -> Result<MailboxExport, ExportError> {
-    let calendars = replica.calendars(address)?;
+    let calendars = replica.calendars(address).await?;
     if calendars.is_empty() {
         return Err(ExportError::NoCalendars(address.clone()));
     }
@@ -84,10 +89,11 @@ pub fn export_mailbox(
     let mut items = Vec::new();
     let mut refs: HashMap<(String, String), Option<String>> = HashMap::new();
     for c in &chosen {
-        items.extend(replica.items(address, &c.id)?);
+        items.extend(replica.items(address, &c.id).await?);
         refs.extend(
             replica
-                .attachment_refs(address, &c.id)?
+                .attachment_refs(address, &c.id)
+                .await?
                 .into_iter()
                 .map(|(item, id, sha)| ((item.as_str().to_owned(), id), sha)),
         );
@@ -96,13 +102,20 @@ pub fn export_mailbox(
         [one] => format!("{} ({address})", one.name),
         _ => address.to_string(),
     };
-    let inline = matches!(style, AttachmentStyle::Inline);
+    // Inline attachments are read first: the export itself is synchronous.
+    let mut contents: HashMap<String, Vec<u8>> = HashMap::new();
+    if matches!(style, AttachmentStyle::Inline) {
+        for sha in refs.values().flatten() {
+            if !contents.contains_key(sha)
+                && let Ok(Some(content)) = replica.attachment(sha).await
+            {
+                contents.insert(sha.clone(), content);
+            }
+        }
+    }
     let lookup = |item: &str, attachment: &str| {
         let sha = refs.get(&(item.to_owned(), attachment.to_owned()))?.clone();
-        let content = match (&sha, inline) {
-            (Some(sha), true) => replica.attachment(sha).ok().flatten(),
-            _ => None,
-        };
+        let content = sha.as_ref().and_then(|sha| contents.get(sha).cloned());
         Some(StoredAttachment::new(sha, content))
     };
     let text = export(&name, &items, lookup, style, now);

@@ -1,16 +1,20 @@
-//! The sink seam: a [`Replica`] stores what was replicated, with the sync
-//! state that goes with it, and answers readers. [`SqliteReplica`] is the
-//! embedded default.
+//! The storage seam: what the engine writes ([`ReplicaWriter`]) and what
+//! readers use ([`ReplicaReader`]), both async; a [`Replica`] is a store
+//! that does both. [`SqliteReplica`] is the embedded default.
 //!
-//! Every write the engine makes goes through [`Replica::apply`]: one batch of
-//! item changes **and** the sync state that follows them, in one
-//! transaction, so a crash at any point loses nothing and duplicates nothing.
+//! Every write the engine makes goes through [`ReplicaWriter::apply`]: one
+//! batch of item changes **and** the sync state that follows them, in one
+//! transaction, so a crash at any point loses nothing and duplicates
+//! nothing. Every item write also advances its calendar's change number,
+//! which readers turn into sync tokens and ETags ([`ReplicaReader::changes`]).
 
 pub(crate) mod owner;
 mod schema;
 mod sqlite;
 
 use std::fmt;
+
+use async_trait::async_trait;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -119,6 +123,36 @@ pub struct Batch {
     /// The end of the horizon the batch's occurrences were computed for;
     /// recorded for the calendar when a full sync completes.
     pub horizon_until: Option<DateTime<Utc>>,
+}
+
+impl Batch {
+    /// An empty batch for `key`'s calendar that saves `state`; fill
+    /// [`upserts`](Self::upserts) and [`deletes`](Self::deletes).
+    ///
+    /// ```
+    /// use calrep_core::calendar::CalendarInfo;
+    /// use calrep_core::replica::{Batch, FullSync, SyncKey};
+    /// let key = SyncKey::new("hq".into(), "t".into(), "a@example.com".parse()?, "cal".into());
+    /// let batch = Batch::new(key, CalendarInfo::new("cal", "Calendar", true), None, FullSync::No);
+    /// assert!(batch.upserts.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn new(
+        key: SyncKey,
+        calendar: CalendarInfo,
+        state: Option<SyncState>,
+        full_sync: FullSync,
+    ) -> Self {
+        Self {
+            key,
+            calendar,
+            upserts: Vec::new(),
+            deletes: Vec::new(),
+            state,
+            full_sync,
+            horizon_until: None,
+        }
+    }
 }
 
 /// What a batch changed.
@@ -267,6 +301,15 @@ pub enum ReplicaError {
         /// Why.
         reason: String,
     },
+    /// The thread doing the store's blocking work failed or was stopped
+    /// (the runtime shutting down); nothing was half-written.
+    #[error("replica {path}: its worker thread ended before answering: {reason}")]
+    Worker {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
     /// Stored data could not be decoded.
     #[error("replica {path}: stored data is damaged: {detail}")]
     Damaged {
@@ -277,24 +320,29 @@ pub enum ReplicaError {
     },
 }
 
-/// Where replicated calendars are kept.
+/// What the engine writes — each batch with the sync state that follows
+/// it, full-sync generations, leases, runs — and the little it reads back
+/// to decide what to write next.
 ///
 /// Implementations must make [`apply`](Self::apply) atomic: either the whole
-/// batch and its state are stored, or nothing is.
-pub trait Replica: Send + Sync + fmt::Debug {
+/// batch and its state are stored, or nothing is. Methods are async so that
+/// a store on the network is a second implementation, not a rewrite; an
+/// embedded store does its blocking work off the async workers.
+#[async_trait]
+pub trait ReplicaWriter: Send + Sync + fmt::Debug {
     /// The saved state for `key`.
-    fn sync_state(&self, key: &SyncKey) -> Result<StoredState, ReplicaError>;
+    async fn sync_state(&self, key: &SyncKey) -> Result<StoredState, ReplicaError>;
 
     /// Applies a batch and saves its state, atomically.
-    fn apply(&self, batch: &Batch) -> Result<Counts, ReplicaError>;
+    async fn apply(&self, batch: Batch) -> Result<Counts, ReplicaError>;
 
     /// Starts a full sync of `key`'s calendar: a fresh generation, saved with
     /// an empty state.
-    fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError>;
+    async fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError>;
 
     /// How many items of `key`'s calendar the full sync with `generation` has
     /// seen so far, and how many it has not (what finishing it would delete).
-    fn full_sync_progress(
+    async fn full_sync_progress(
         &self,
         key: &SyncKey,
         generation: u64,
@@ -302,10 +350,14 @@ pub trait Replica: Send + Sync + fmt::Debug {
 
     /// The mailboxes `task` of `site` has sync state for (lower-case
     /// addresses).
-    fn task_mailboxes(&self, site: &SiteId, task: &TaskId) -> Result<Vec<String>, ReplicaError>;
+    async fn task_mailboxes(
+        &self,
+        site: &SiteId,
+        task: &TaskId,
+    ) -> Result<Vec<String>, ReplicaError>;
 
     /// Removes a calendar (gone at the source) with its items and states.
-    fn remove_calendar(
+    async fn remove_calendar(
         &self,
         mailbox: &EmailAddress,
         calendar: &CalendarId,
@@ -313,7 +365,7 @@ pub trait Replica: Send + Sync + fmt::Debug {
 
     /// Takes the mailbox's lease for `task` until `now + ttl`, unless another
     /// owner holds an unexpired one.
-    fn acquire_lease(
+    async fn acquire_lease(
         &self,
         mailbox: &EmailAddress,
         task: &TaskId,
@@ -324,7 +376,7 @@ pub trait Replica: Send + Sync + fmt::Debug {
 
     /// Releases a lease this owner holds; with `synced_at`, also records the
     /// mailbox as replicated then (and no longer frozen), in one write.
-    fn release_lease(
+    async fn release_lease(
         &self,
         mailbox: &EmailAddress,
         owner: &str,
@@ -332,10 +384,10 @@ pub trait Replica: Send + Sync + fmt::Debug {
     ) -> Result<(), ReplicaError>;
 
     /// Freezes a mailbox's replica (kept, no longer updated) with a reason.
-    fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError>;
+    async fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError>;
 
     /// Records a finished run's report (JSON).
-    fn record_run(
+    async fn record_run(
         &self,
         task: &TaskId,
         status: &str,
@@ -343,42 +395,9 @@ pub trait Replica: Send + Sync + fmt::Debug {
         finished: DateTime<Utc>,
     ) -> Result<(), ReplicaError>;
 
-    /// The replicated mailboxes.
-    fn mailboxes(&self) -> Result<Vec<ReplicaMailbox>, ReplicaError>;
-
-    /// Whether the replica holds the mailbox (addresses compare without
-    /// regard to case), so that readers can tell "unknown" from "empty".
-    fn has_mailbox(&self, mailbox: &EmailAddress) -> Result<bool, ReplicaError> {
-        Ok(self
-            .mailboxes()?
-            .iter()
-            .any(|m| m.address.eq_ignore_ascii_case(mailbox.as_str())))
-    }
-
-    /// The ids of a mailbox's calendars (cheaper than [`calendars`](Self::calendars)).
-    fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError>;
-
-    /// A mailbox's calendars.
-    fn calendars(&self, mailbox: &EmailAddress) -> Result<Vec<ReplicaCalendar>, ReplicaError>;
-
-    /// A calendar's items.
-    fn items(
-        &self,
-        mailbox: &EmailAddress,
-        calendar: &CalendarId,
-    ) -> Result<Vec<CalendarItem>, ReplicaError>;
-
-    /// A mailbox's occurrences overlapping `from..to`, in order of start.
-    fn occurrences(
-        &self,
-        mailbox: &EmailAddress,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<ReplicaOccurrence>, ReplicaError>;
-
     /// How far ahead a calendar's occurrences are materialised (`None`:
     /// unknown, e.g. before its first full sync completed).
-    fn horizon_until(
+    async fn horizon_until(
         &self,
         mailbox: &EmailAddress,
         calendar: &CalendarId,
@@ -387,23 +406,95 @@ pub trait Replica: Send + Sync + fmt::Debug {
     /// Replaces the occurrences of the given items (recomputed for a moved
     /// horizon), drops the calendar's occurrences that ended before
     /// `horizon_from`, and records `horizon_until`, in one transaction.
-    fn refresh_occurrences(
+    async fn refresh_occurrences(
         &self,
         mailbox: &EmailAddress,
         calendar: &CalendarId,
-        occurrences: &[(ItemId, Vec<Occurrence>)],
+        occurrences: Vec<(ItemId, Vec<Occurrence>)>,
         horizon_from: DateTime<Utc>,
         horizon_until: DateTime<Utc>,
     ) -> Result<Counts, ReplicaError>;
+}
+
+/// What readers use: mailboxes, calendars, items, occurrences in a window,
+/// attachments, and each calendar's change sequence (from which a server
+/// makes sync tokens and ETags). Reads never wait for a writer's
+/// transaction.
+#[async_trait]
+pub trait ReplicaReader: Send + Sync + fmt::Debug {
+    /// The replicated mailboxes.
+    async fn mailboxes(&self) -> Result<Vec<ReplicaMailbox>, ReplicaError>;
+
+    /// Whether the replica holds the mailbox (addresses compare without
+    /// regard to case), so that readers can tell "unknown" from "empty".
+    async fn has_mailbox(&self, mailbox: &EmailAddress) -> Result<bool, ReplicaError> {
+        Ok(self
+            .mailboxes()
+            .await?
+            .iter()
+            .any(|m| m.address.eq_ignore_ascii_case(mailbox.as_str())))
+    }
+
+    /// The ids of a mailbox's calendars (cheaper than [`calendars`](Self::calendars)).
+    async fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError>;
+
+    /// A mailbox's calendars.
+    async fn calendars(&self, mailbox: &EmailAddress)
+    -> Result<Vec<ReplicaCalendar>, ReplicaError>;
+
+    /// A calendar's items.
+    async fn items(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Vec<CalendarItem>, ReplicaError>;
+
+    /// A mailbox's occurrences overlapping `from..to`, in order of start.
+    async fn occurrences(
+        &self,
+        mailbox: &EmailAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReplicaOccurrence>, ReplicaError>;
 
     /// A calendar's attachments: (item, attachment id, SHA-256 of the
     /// stored content or `None` if it was not downloaded).
-    fn attachment_refs(
+    async fn attachment_refs(
         &self,
         mailbox: &EmailAddress,
         calendar: &CalendarId,
     ) -> Result<Vec<(ItemId, String, Option<String>)>, ReplicaError>;
 
     /// Attachment content by SHA-256 (lower-case hex).
-    fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError>;
+    async fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError>;
+
+    /// What changed in a calendar after change number `since` (0: every
+    /// item), and the calendar's change number now; `None` if the replica
+    /// has no such calendar.
+    async fn changes(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+        since: u64,
+    ) -> Result<Option<ChangeSet>, ReplicaError>;
+}
+
+/// A store that both writes and reads: what an
+/// [`Engine`](crate::engine::Engine) runs over.
+pub trait Replica: ReplicaWriter + ReplicaReader {}
+
+impl<T: ReplicaWriter + ReplicaReader + ?Sized> Replica for T {}
+
+/// A calendar's changes since a change number: what a CalDAV
+/// `sync-collection` report or a feed's conditional GET needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[non_exhaustive]
+pub struct ChangeSet {
+    /// The calendar's change number now (a sync token or collection tag).
+    pub version: u64,
+    /// Items written after `since`, each with the change number that last
+    /// wrote it (an ETag), in order of id.
+    pub changed: Vec<(ItemId, u64)>,
+    /// Items removed after `since`, in order of id.
+    pub removed: Vec<ItemId>,
 }

@@ -90,6 +90,21 @@ pub(super) const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE calendars ADD COLUMN horizon_until INTEGER;
     ",
+    // 2 -> 3: a change number per item write, per calendar and per removed
+    // item, so that readers (a CalDAV server's sync tokens and ETags) can
+    // ask what changed since a number. Items already stored count as
+    // written at 0.
+    r"
+    ALTER TABLE items ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE calendars ADD COLUMN changed_seq INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX items_by_change ON items (calendar_id, changed_seq);
+    CREATE TABLE removed_items (
+        calendar_id INTEGER NOT NULL REFERENCES calendars(id) ON DELETE CASCADE,
+        source_id   TEXT NOT NULL,
+        removed_seq INTEGER NOT NULL,
+        PRIMARY KEY (calendar_id, source_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this calrep writes.

@@ -6,7 +6,7 @@ use std::path::Path;
 use calrep_core::EmailAddress;
 use calrep_core::ical::{AttachmentStyle, ExportError, export_mailbox};
 
-use crate::{Outcome, load_config, open_replica_read_only, try_outcome};
+use crate::{Outcome, load_config, open_replica_read_only, runtime, try_outcome};
 
 pub(crate) fn run(
     path: &Path,
@@ -27,7 +27,9 @@ pub(crate) fn run(
     } else {
         AttachmentStyle::HashUri
     };
-    let exported = match export_mailbox(&replica, &address, calendar, style, chrono::Utc::now()) {
+    let runtime = try_outcome!(runtime());
+    let export = export_mailbox(&replica, &address, calendar, style, chrono::Utc::now());
+    let exported = match runtime.block_on(export) {
         Ok(e) => e,
         Err(e @ (ExportError::NoCalendars(_) | ExportError::NoSuchCalendar { .. })) => {
             return Ok(Outcome::Invalid(vec![e.to_string()]));

@@ -3,14 +3,15 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use calrep_core::replica::Replica;
+use calrep_core::replica::ReplicaReader;
 
-use crate::{Outcome, load_config, open_replica_read_only, try_outcome};
+use crate::{Outcome, load_config, open_replica_read_only, runtime, try_outcome};
 
 pub(crate) fn run(path: &Path, json: bool, out: &mut impl Write) -> io::Result<Outcome> {
     let config = try_outcome!(load_config(path));
     let replica = try_outcome!(open_replica_read_only(&config));
-    let mailboxes = match replica.mailboxes() {
+    let runtime = try_outcome!(runtime());
+    let mailboxes = match runtime.block_on(replica.mailboxes()) {
         Ok(m) => m,
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };

@@ -69,10 +69,7 @@ impl SimFixture {
     #[allow(clippy::expect_used)]
     pub fn config(&self, url: &str, ews: &str, engine: &str) -> Config {
         let ews = format!("batch_size = 7\nmax_changes = 9\n{ews}");
-        let text = format!(
-            "{}{engine}\n",
-            calrep_benches::ews::config_text(url, &ews, 4)
-        );
+        let text = format!("{}{engine}\n", crate::ews::config_text(url, &ews, 4));
         let mut config = Config::parse(&text, "sim.toml").expect("valid configuration");
         config.base_dir = self.dir.clone();
         config

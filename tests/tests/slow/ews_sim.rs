@@ -9,12 +9,13 @@ use calrep_core::calendar::{CalendarItem, ModifiedOccurrence};
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport, TaskStatus};
 use calrep_core::mailbox::Mailbox;
-use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::replica::{ReplicaReader, SqliteReplica};
 use calrep_core::sim::{Fault, FaultRule, SimOptions};
 use calrep_core::{Config, EmailAddress};
+use calrep_testkit::fixture::block;
 
-use calrep_benches::ews::{TASK, basic_account};
-use calrep_tests::sim::SimFixture;
+use calrep_testkit::ews::{TASK, basic_account};
+use calrep_testkit::sim::SimFixture;
 
 /// The shared simulator fixture, with the assertions these tests make.
 struct Fixture(SimFixture);
@@ -58,8 +59,7 @@ impl Fixture {
             let calendars = self.rt.block_on(mailbox.calendars()).unwrap();
             for calendar in calendars {
                 let mut source = mailbox.items_of(&calendar.id);
-                let mut stored: Vec<CalendarItem> = replica
-                    .items(address, &calendar.id)
+                let mut stored: Vec<CalendarItem> = block(replica.items(address, &calendar.id))
                     .unwrap()
                     .into_iter()
                     .map(|mut i| {
@@ -144,7 +144,7 @@ fn the_engine_replicates_the_organisation_over_http_exactly() {
         .demo
         .addresses
         .iter()
-        .flat_map(|a| replica.items(a, &"calendar".into()).unwrap())
+        .flat_map(|a| block(replica.items(a, &"calendar".into())).unwrap())
         .filter_map(|i| i.recurrence)
         .flat_map(|r| r.modified)
         .filter(|m| m.subject.as_deref().is_some_and(|s| s.ends_with("(moved)")))
@@ -167,8 +167,7 @@ fn an_invalid_sync_state_resyncs_and_reconciles() {
     let report = f.run(&engine);
     assert_all_replicated(&report);
     assert!(
-        replica
-            .items(address, &calendar)
+        block(replica.items(address, &calendar))
             .unwrap()
             .iter()
             .all(|i| i.id != gone)
@@ -393,8 +392,7 @@ fn an_edited_occurrence_arrives_as_an_update_of_its_series() {
         .find(|m| m.address == address.as_str())
         .unwrap();
     assert_eq!(mine.counts.items_updated, 1, "{}", report.to_json());
-    let stored = replica
-        .items(address, &calendar)
+    let stored = block(replica.items(address, &calendar))
         .unwrap()
         .into_iter()
         .find(|i| i.id == series.id)

@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Value, json};
 
-use calrep_tests::DST_HEAVY_ZONES as ZONES;
+use calrep_testkit::DST_HEAVY_ZONES as ZONES;
 
 const DAYS: [&str; 7] = ["MO", "TU", "WE", "TH", "FR", "SA", "SU"];
 
@@ -241,7 +241,7 @@ fn calrep(case: &Case) -> Result<Vec<String>, String> {
 
 #[test]
 fn rule_expansion_matches_python_dateutil() {
-    let mut runner = calrep_tests::seeded_runner();
+    let mut runner = calrep_testkit::seeded_runner();
     let strategy = case();
     let cases: Vec<Case> = (0..2_500)
         .map(|_| strategy.new_tree(&mut runner).unwrap().current())
@@ -266,7 +266,7 @@ fn rule_expansion_matches_python_dateutil() {
     if let Ok(path) = std::env::var("CALREP_DUMP") {
         std::fs::write(path, serde_json::to_vec(&input).unwrap()).unwrap();
     }
-    let expected: Vec<Vec<String>> = serde_json::from_value(calrep_tests::run_oracle(
+    let expected: Vec<Vec<String>> = serde_json::from_value(calrep_testkit::run_oracle(
         "expand_general.py",
         &Value::Array(input.clone()),
     ))

@@ -152,7 +152,7 @@ fn calrep_runs(case: &Case) -> Vec<String> {
 
 fn oracle_runs(cases: &[Case]) -> Vec<Vec<String>> {
     let input = Value::Array(cases.iter().map(|c| c.oracle.clone()).collect());
-    serde_json::from_value(calrep_tests::run_oracle("schedule_runs.py", &input)).unwrap()
+    serde_json::from_value(calrep_testkit::run_oracle("schedule_runs.py", &input)).unwrap()
 }
 
 #[test]

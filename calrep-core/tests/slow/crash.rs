@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::replica::{ReplicaReader, SqliteReplica};
 
 const MAILBOXES: usize = 40;
 
@@ -69,10 +69,10 @@ fn run_to_completion(dir: &Path) -> Duration {
 fn snapshot(dir: &Path) -> Vec<String> {
     let replica = SqliteReplica::open(&dir.join("replica.db")).unwrap();
     let mut out = Vec::new();
-    for mailbox in replica.mailboxes().unwrap() {
+    for mailbox in block(replica.mailboxes()).unwrap() {
         let address = mailbox.address.parse().unwrap();
-        for calendar in replica.calendars(&address).unwrap() {
-            for item in replica.items(&address, &calendar.id).unwrap() {
+        for calendar in block(replica.calendars(&address)).unwrap() {
+            for item in block(replica.items(&address, &calendar.id)).unwrap() {
                 out.push(format!(
                     "{} {} {}",
                     mailbox.address,
@@ -83,7 +83,7 @@ fn snapshot(dir: &Path) -> Vec<String> {
         }
         let from = "2020-01-01T00:00:00Z".parse().unwrap();
         let to = "2035-01-01T00:00:00Z".parse().unwrap();
-        for o in replica.occurrences(&address, from, to).unwrap() {
+        for o in block(replica.occurrences(&address, from, to)).unwrap() {
             out.push(format!(
                 "{} {} {} {:?}",
                 mailbox.address, o.calendar, o.item, o.occurrence
@@ -313,4 +313,13 @@ fn readers_need_no_write_access_and_create_nothing() {
     assert_eq!(before, after, "a reader created files");
     chmod("755", &ro);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Runs a future to completion: for direct reads of the replica.
+fn block<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(future)
 }

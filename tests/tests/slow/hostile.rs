@@ -16,9 +16,9 @@ use calrep_core::sim::{Fault, FaultRule, SimOptions};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, ManualClock};
 
-use calrep_benches::ews::{TASK, basic_account};
-use calrep_tests::hostile::{Act, Hostile, Rule, Seen};
-use calrep_tests::sim::SimFixture;
+use calrep_testkit::ews::{TASK, basic_account};
+use calrep_testkit::hostile::{Act, Hostile, Rule, Seen};
+use calrep_testkit::sim::SimFixture;
 
 /// A demo organisation behind a simulator behind a hostile proxy.
 struct Fixture {

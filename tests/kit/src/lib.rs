@@ -1,5 +1,15 @@
-//! Shared helpers for the integration tests.
+//! calrep's test kit: what the integration tests and the benchmarks share.
+//!
+//! - [`fixture`]: small organisations and engines over them;
+//! - [`config::ConfigBuilder`]: configurations without hand-written TOML;
+//! - [`ews`] and [`sim`]: the EWS simulator serving a demo organisation;
+//! - [`hostile`]: a proxy that misbehaves between calrep and a server;
+//! - [`conformance`]: what every replica store must do, written once;
+//! - [`run_oracle`]: the Python reference implementations.
 
+pub mod config;
+pub mod conformance;
+pub mod ews;
 pub mod hostile;
 pub mod sim;
 
@@ -87,6 +97,21 @@ pub mod fixture {
 
     use std::sync::Arc;
 
+    /// Runs a future to completion on a fresh current-thread runtime: for
+    /// a test's direct reads of a replica.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime cannot be built.
+    #[allow(clippy::expect_used)]
+    pub fn block<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(future)
+    }
+
     use calrep_core::calendar::{
         Attachment, CalendarId, CalendarInfo, CalendarItem, ItemTime, Recurrence, Sensitivity,
         ZoneInfo,
@@ -103,38 +128,23 @@ pub mod fixture {
     /// # Panics
     ///
     /// On an invalid configuration (a bug in the test).
-    #[allow(clippy::expect_used)]
     pub fn config(tasks: &[(&str, &str, &str)]) -> Config {
-        let mut text = String::from(
-            r#"
-            [[sites]]
-            id = "hq"
-            ews = { url = "https://mail.example.com/EWS/Exchange.asmx", username = "svc", password_env = "PW" }
-            [[definitions]]
-            id = "default"
-            [[definitions]]
-            id = "all"
-            include = "all"
-            private_items = "mask"
-            attachments = { enabled = true, max_bytes = 1000 }
-            [[definitions]]
-            id = "skip-private"
-            private_items = "skip"
-            [[definitions]]
-            id = "window"
-            window = { days_back = 1, days_ahead = 10 }
-            [[schedules]]
-            id = "nightly"
-            time_zone = "UTC"
-            when.daily.once.start = "02:00"
-            "#,
-        );
-        for (id, definition, group) in tasks {
-            text.push_str(&format!(
-                "[[tasks]]\nid = \"{id}\"\nsite = \"hq\"\ndefinition = \"{definition}\"\nschedule = \"nightly\"\ngroup = {group}\n"
-            ));
-        }
-        Config::parse(&text, "test.toml").expect("valid test configuration")
+        let builder = crate::config::ConfigBuilder::new()
+            .ews_site("hq", "https://mail.example.com/EWS/Exchange.asmx")
+            .definition("default", "")
+            .definition(
+                "all",
+                "include = \"all\"\nprivate_items = \"mask\"\nattachments = { enabled = true, max_bytes = 1000 }",
+            )
+            .definition("skip-private", "private_items = \"skip\"")
+            .definition("window", "window = { days_back = 1, days_ahead = 10 }")
+            .daily_schedule("nightly", "UTC", "02:00");
+        tasks
+            .iter()
+            .fold(builder, |b, (id, definition, group)| {
+                b.task(id, "hq", definition, "nightly", group)
+            })
+            .build()
     }
 
     /// An address.

@@ -7,11 +7,13 @@
 
 use std::sync::Arc;
 
+use calrep_core::ManualClock;
 use calrep_core::engine::{Engine, RunOptions};
 use calrep_core::ical::{AttachmentStyle, export};
-use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::replica::{Replica, ReplicaReader, SqliteReplica};
 use calrep_core::sources::Sources;
-use calrep_core::{Config, ManualClock};
+use calrep_testkit::config::ConfigBuilder;
+use calrep_testkit::fixture::block;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
 
@@ -44,28 +46,7 @@ fn series_blocks(ics: &str) -> Vec<(String, String)> {
 
 #[test]
 fn exported_series_expand_to_the_replicas_occurrences() {
-    let config = Config::parse(
-        r#"
-        [[sites]]
-        id = "demo"
-        demo = { seed = 3, mailboxes = 12, change_rounds = 1 }
-        [[definitions]]
-        id = "all"
-        include = "all"
-        [[schedules]]
-        id = "s"
-        time_zone = "UTC"
-        when.daily.once.start = "02:00"
-        [[tasks]]
-        id = "t"
-        site = "demo"
-        definition = "all"
-        schedule = "s"
-        group = { ad_group = "All Staff" }
-        "#,
-        "export.toml",
-    )
-    .unwrap();
+    let config = ConfigBuilder::demo_everyone(3, 12, 1).build();
     let now: DateTime<Utc> = "2026-11-02T00:00:00Z".parse().unwrap();
     let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
     let sources = Sources::from_config(&config);
@@ -86,17 +67,16 @@ fn exported_series_expand_to_the_replicas_occurrences() {
     let (from, to) = (now - TimeDelta::days(300), now + TimeDelta::days(700));
     let mut cases = Vec::new();
     let mut expected = Vec::new();
-    for mailbox in replica.mailboxes().unwrap() {
+    for mailbox in block(replica.mailboxes()).unwrap() {
         let address = mailbox.address.parse().unwrap();
-        let occurrences = replica
-            .occurrences(
-                &address,
-                from - TimeDelta::days(30),
-                to + TimeDelta::days(30),
-            )
-            .unwrap();
-        for calendar in replica.calendars(&address).unwrap() {
-            let items = replica.items(&address, &calendar.id).unwrap();
+        let occurrences = block(replica.occurrences(
+            &address,
+            from - TimeDelta::days(30),
+            to + TimeDelta::days(30),
+        ))
+        .unwrap();
+        for calendar in block(replica.calendars(&address)).unwrap() {
+            let items = block(replica.items(&address, &calendar.id)).unwrap();
             let ics = export(
                 &calendar.name,
                 &items,
@@ -130,7 +110,7 @@ fn exported_series_expand_to_the_replicas_occurrences() {
         }
     }
     assert!(cases.len() > 50, "too few series to check: {}", cases.len());
-    let got: Vec<Vec<String>> = serde_json::from_value(calrep_tests::run_oracle(
+    let got: Vec<Vec<String>> = serde_json::from_value(calrep_testkit::run_oracle(
         "expand_ics.py",
         &Value::Array(cases.clone()),
     ))

@@ -12,7 +12,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use serde_json::{Value, json};
 
-use calrep_tests::DST_HEAVY_ZONES as ZONES;
+use calrep_testkit::DST_HEAVY_ZONES as ZONES;
 /// Monday to Sunday.
 fn week() -> Vec<Weekday> {
     DaysOfWeek::AnyDay.weekdays()
@@ -126,12 +126,12 @@ fn case() -> impl Strategy<Value = Case> {
 
 fn oracle(cases: &[Case]) -> Vec<Vec<String>> {
     let input = Value::Array(cases.iter().map(|c| c.oracle.clone()).collect());
-    serde_json::from_value(calrep_tests::run_oracle("expand_rrule.py", &input)).unwrap()
+    serde_json::from_value(calrep_testkit::run_oracle("expand_rrule.py", &input)).unwrap()
 }
 
 #[test]
 fn series_expansion_matches_python_dateutil() {
-    let mut runner = calrep_tests::seeded_runner();
+    let mut runner = calrep_testkit::seeded_runner();
     let strategy = case();
     let cases: Vec<Case> = (0..2_000)
         .map(|_| strategy.new_tree(&mut runner).unwrap().current())

@@ -1,0 +1,469 @@
+//! The embedded replica: one SQLite file in WAL mode, one writer connection
+//! and a small pool of read-only connections.
+//!
+//! SQLite's calls block, so every call runs on tokio's blocking threads,
+//! never on an async worker. In WAL mode a reader sees the last committed
+//! state and never waits for the writer's transaction: readers have their
+//! own connections, so a server answering people during a full run is not
+//! held up by it. (An in-memory replica has one connection; its readers
+//! share the writer's.)
+//!
+//! The work is split by concern: [`open`] (creating, checking, migrating),
+//! [`write`] (batches and their state, full syncs, horizons, the change
+//! number), [`lease`] (leases and run history), [`read`] (everything read).
+
+mod lease;
+mod open;
+mod read;
+#[cfg(test)]
+mod tests;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+use rusqlite::Connection;
+
+use self::open::db;
+use super::{
+    Batch, ChangeSet, Counts, Lease, ReplicaCalendar, ReplicaError, ReplicaMailbox,
+    ReplicaOccurrence, ReplicaReader, ReplicaWriter, StoredState, SyncKey,
+};
+use crate::address::EmailAddress;
+use crate::calendar::{CalendarId, CalendarItem, ItemId, Occurrence};
+use crate::{SiteId, TaskId};
+
+/// Read-only connections kept open for readers (more are opened while
+/// more readers are at work, and closed afterwards).
+const IDLE_READERS: usize = 4;
+
+/// The default replica: a SQLite database (bundled SQLite, WAL journal,
+/// foreign keys on), versioned with migrations.
+///
+/// ```
+/// use calrep_core::replica::{ReplicaReader, SqliteReplica};
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// let replica = SqliteReplica::open_in_memory()?;
+/// assert!(replica.mailboxes().await?.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteReplica {
+    store: Arc<Store>,
+}
+
+#[derive(Debug)]
+struct Store {
+    path: PathBuf,
+    /// Declared (so dropped) before the writer: the last connection to
+    /// close checkpoints the write-ahead log into the file and removes it,
+    /// and only the writer can. Were a reader last, the log would stay, and
+    /// a user who may only read the folder could not read the replica.
+    readers: Readers,
+    /// The one writer (`None`: opened for reading only).
+    writer: Option<Mutex<Connection>>,
+}
+
+/// Where reads run.
+#[derive(Debug)]
+enum Readers {
+    /// On the writer's connection (an in-memory database has no other).
+    Writer,
+    /// On read-only connections to the file, opened by `uri`.
+    Pool {
+        uri: String,
+        idle: Mutex<Vec<Connection>>,
+        keep: usize,
+    },
+}
+
+impl SqliteReplica {
+    /// Opens (creating if needed) the replica at `path`, migrating an older
+    /// schema. A file that is not a calrep replica, or that a newer calrep
+    /// wrote, is refused untouched.
+    pub fn open(path: &Path) -> Result<Self, ReplicaError> {
+        Self::open_with_readers(path, IDLE_READERS)
+    }
+
+    /// [`open`](Self::open), keeping up to `idle` read-only connections
+    /// for readers; with 0, reads run on the writer's connection and wait
+    /// for its transactions (as an in-memory replica's do).
+    pub fn open_with_readers(path: &Path, idle: usize) -> Result<Self, ReplicaError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| ReplicaError::Database {
+                path: path.display().to_string(),
+                source: rusqlite::Error::InvalidPath(PathBuf::from(format!(
+                    "{}: {e}",
+                    parent.display()
+                ))),
+            })?;
+        }
+        let conn = Connection::open(path).map_err(db(path))?;
+        let writer = open::init(conn, path)?;
+        let readers = match idle {
+            0 => Readers::Writer,
+            keep => Readers::Pool {
+                uri: format!("file:{}?mode=ro", open::uri_path(path)),
+                idle: Mutex::new(Vec::new()),
+                keep,
+            },
+        };
+        Ok(Self::from_parts(path, Some(writer), readers))
+    }
+
+    /// Opens an existing replica for reading only: it never creates,
+    /// migrates or changes anything, so a user who may only read the file
+    /// (or its folder) can read it. Writes fail with
+    /// [`ReplicaError::NeedsWriteAccess`].
+    ///
+    /// A replica in WAL mode needs a `-shm` file beside it; where the
+    /// folder is read-only and none exists, the file is opened as immutable
+    /// instead, provided no write-ahead log holds data the file lacks.
+    ///
+    /// ```
+    /// # use calrep_core::replica::{SqliteReplica, ReplicaError};
+    /// let dir = std::env::temp_dir().join(format!("calrep-ro-doc-{}", std::process::id()));
+    /// let missing = SqliteReplica::open_read_only(&dir.join("replica.db")).unwrap_err();
+    /// assert!(matches!(missing, ReplicaError::Missing { .. }));
+    /// assert!(!dir.exists(), "a reader creates nothing");
+    /// ```
+    pub fn open_read_only(path: &Path) -> Result<Self, ReplicaError> {
+        let (uri, first) = open::read_only(path)?;
+        let readers = Readers::Pool {
+            uri,
+            idle: Mutex::new(vec![first]),
+            keep: IDLE_READERS,
+        };
+        Ok(Self::from_parts(path, None, readers))
+    }
+
+    /// A replica that lives in memory only (tests, dry runs).
+    pub fn open_in_memory() -> Result<Self, ReplicaError> {
+        let path = Path::new(":memory:");
+        let conn = Connection::open_in_memory().map_err(db(path))?;
+        let writer = open::init(conn, path)?;
+        Ok(Self::from_parts(path, Some(writer), Readers::Writer))
+    }
+
+    fn from_parts(path: &Path, writer: Option<Connection>, readers: Readers) -> Self {
+        Self {
+            store: Arc::new(Store {
+                path: path.to_path_buf(),
+                readers,
+                writer: writer.map(Mutex::new),
+            }),
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.store.path
+    }
+
+    /// Deletes attachment contents no item refers to any more; returns how
+    /// many.
+    pub async fn collect_garbage(&self) -> Result<u64, ReplicaError> {
+        self.write(|conn, path| {
+            let n = exec(conn, "DELETE FROM blobs WHERE sha256 NOT IN (SELECT sha256 FROM item_attachments WHERE sha256 IS NOT NULL)", [])
+                .map_err(db(path))?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    /// Runs `work` on the writer's connection, on a blocking thread.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection, &Path) -> Result<T, ReplicaError> + Send + 'static,
+    ) -> Result<T, ReplicaError> {
+        let store = Arc::clone(&self.store);
+        self.blocking(move || {
+            let mut conn = store.writer()?;
+            work(&mut conn, &store.path)
+        })
+        .await
+    }
+
+    /// Runs `work` on a reader's connection, on a blocking thread.
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection, &Path) -> Result<T, ReplicaError> + Send + 'static,
+    ) -> Result<T, ReplicaError> {
+        let store = Arc::clone(&self.store);
+        self.blocking(move || store.with_reader(work)).await
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, ReplicaError> + Send + 'static,
+    ) -> Result<T, ReplicaError> {
+        match tokio::task::spawn_blocking(work).await {
+            Ok(result) => result,
+            Err(e) => Err(ReplicaError::Worker {
+                path: self.store.path.display().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+}
+
+impl Store {
+    fn writer(&self) -> Result<MutexGuard<'_, Connection>, ReplicaError> {
+        match &self.writer {
+            Some(writer) => Ok(writer.lock().unwrap_or_else(PoisonError::into_inner)),
+            None => Err(ReplicaError::NeedsWriteAccess {
+                path: self.path.display().to_string(),
+                reason: "it was opened for reading only".into(),
+            }),
+        }
+    }
+
+    /// Runs `work` on a reader's connection: a pooled read-only one,
+    /// returned to the pool afterwards, or the writer's.
+    fn with_reader<T>(
+        &self,
+        work: impl FnOnce(&Connection, &Path) -> Result<T, ReplicaError>,
+    ) -> Result<T, ReplicaError> {
+        match &self.readers {
+            Readers::Writer => work(&*self.writer()?, &self.path),
+            Readers::Pool { uri, idle, keep } => {
+                let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+                let conn = match pooled {
+                    Some(conn) => conn,
+                    None => open::reader(uri, &self.path)?,
+                };
+                let result = work(&conn, &self.path);
+                let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
+                if idle.len() < *keep {
+                    idle.push(conn);
+                }
+                result
+            }
+        }
+    }
+}
+
+/// Runs a statement through the connection's statement cache.
+fn exec<P: rusqlite::Params>(conn: &Connection, sql: &str, params: P) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// Reads one row through the connection's statement cache.
+fn one<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    f: impl FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    conn.prepare_cached(sql)?.query_row(params, f)
+}
+
+fn damaged(path: &Path, detail: impl Into<String>) -> ReplicaError {
+    ReplicaError::Damaged {
+        path: path.display().to_string(),
+        detail: detail.into(),
+    }
+}
+
+#[async_trait]
+impl ReplicaWriter for SqliteReplica {
+    async fn sync_state(&self, key: &SyncKey) -> Result<StoredState, ReplicaError> {
+        let key = key.clone();
+        self.read(move |conn, path| read::sync_state(conn, path, &key))
+            .await
+    }
+
+    async fn apply(&self, batch: Batch) -> Result<Counts, ReplicaError> {
+        self.write(move |conn, path| write::apply(conn, path, &batch))
+            .await
+    }
+
+    async fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError> {
+        let key = key.clone();
+        self.write(move |conn, path| write::begin_full_sync(conn, path, &key))
+            .await
+    }
+
+    async fn full_sync_progress(
+        &self,
+        key: &SyncKey,
+        generation: u64,
+    ) -> Result<(u64, u64), ReplicaError> {
+        let key = key.clone();
+        self.read(move |conn, path| read::full_sync_progress(conn, path, &key, generation))
+            .await
+    }
+
+    async fn task_mailboxes(
+        &self,
+        site: &SiteId,
+        task: &TaskId,
+    ) -> Result<Vec<String>, ReplicaError> {
+        let (site, task) = (site.clone(), task.clone());
+        self.read(move |conn, path| read::task_mailboxes(conn, path, &site, &task))
+            .await
+    }
+
+    async fn remove_calendar(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Counts, ReplicaError> {
+        let (mailbox, calendar) = (mailbox.clone(), calendar.clone());
+        self.write(move |conn, path| write::remove_calendar(conn, path, &mailbox, &calendar))
+            .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        mailbox: &EmailAddress,
+        task: &TaskId,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: TimeDelta,
+    ) -> Result<Lease, ReplicaError> {
+        let (mailbox, task, owner) = (mailbox.clone(), task.clone(), owner.to_owned());
+        self.write(move |conn, path| {
+            lease::acquire_lease(conn, path, &mailbox, &task, &owner, now, ttl)
+        })
+        .await
+    }
+
+    async fn release_lease(
+        &self,
+        mailbox: &EmailAddress,
+        owner: &str,
+        synced_at: Option<DateTime<Utc>>,
+    ) -> Result<(), ReplicaError> {
+        let (mailbox, owner) = (mailbox.clone(), owner.to_owned());
+        self.write(move |conn, path| lease::release_lease(conn, path, &mailbox, &owner, synced_at))
+            .await
+    }
+
+    async fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError> {
+        let (mailbox, reason) = (mailbox.clone(), reason.to_owned());
+        self.write(move |conn, path| lease::freeze(conn, path, &mailbox, &reason))
+            .await
+    }
+
+    async fn record_run(
+        &self,
+        task: &TaskId,
+        status: &str,
+        report_json: &str,
+        finished: DateTime<Utc>,
+    ) -> Result<(), ReplicaError> {
+        let (task, status, report) = (task.clone(), status.to_owned(), report_json.to_owned());
+        self.write(move |conn, path| {
+            lease::record_run(conn, path, &task, &status, &report, finished)
+        })
+        .await
+    }
+
+    async fn horizon_until(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Option<DateTime<Utc>>, ReplicaError> {
+        let (mailbox, calendar) = (mailbox.clone(), calendar.clone());
+        self.read(move |conn, path| read::horizon_until(conn, path, &mailbox, &calendar))
+            .await
+    }
+
+    async fn refresh_occurrences(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+        occurrences: Vec<(ItemId, Vec<Occurrence>)>,
+        horizon_from: DateTime<Utc>,
+        horizon_until: DateTime<Utc>,
+    ) -> Result<Counts, ReplicaError> {
+        let (mailbox, calendar) = (mailbox.clone(), calendar.clone());
+        self.write(move |conn, path| {
+            write::refresh_occurrences(
+                conn,
+                path,
+                &mailbox,
+                &calendar,
+                &occurrences,
+                horizon_from,
+                horizon_until,
+            )
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ReplicaReader for SqliteReplica {
+    async fn mailboxes(&self) -> Result<Vec<ReplicaMailbox>, ReplicaError> {
+        self.read(read::mailboxes).await
+    }
+
+    async fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError> {
+        let mailbox = mailbox.clone();
+        self.read(move |conn, path| read::calendar_ids(conn, path, &mailbox))
+            .await
+    }
+
+    async fn calendars(
+        &self,
+        mailbox: &EmailAddress,
+    ) -> Result<Vec<ReplicaCalendar>, ReplicaError> {
+        let mailbox = mailbox.clone();
+        self.read(move |conn, path| read::calendars(conn, path, &mailbox))
+            .await
+    }
+
+    async fn items(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Vec<CalendarItem>, ReplicaError> {
+        let (mailbox, calendar) = (mailbox.clone(), calendar.clone());
+        self.read(move |conn, path| read::items(conn, path, &mailbox, &calendar))
+            .await
+    }
+
+    async fn occurrences(
+        &self,
+        mailbox: &EmailAddress,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ReplicaOccurrence>, ReplicaError> {
+        let mailbox = mailbox.clone();
+        self.read(move |conn, path| read::occurrences(conn, path, &mailbox, from, to))
+            .await
+    }
+
+    async fn attachment_refs(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+    ) -> Result<Vec<(ItemId, String, Option<String>)>, ReplicaError> {
+        let (mailbox, calendar) = (mailbox.clone(), calendar.clone());
+        self.read(move |conn, path| read::attachment_refs(conn, path, &mailbox, &calendar))
+            .await
+    }
+
+    async fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
+        let sha256 = sha256.to_owned();
+        self.read(move |conn, path| read::attachment(conn, path, &sha256))
+            .await
+    }
+
+    async fn changes(
+        &self,
+        mailbox: &EmailAddress,
+        calendar: &CalendarId,
+        since: u64,
+    ) -> Result<Option<ChangeSet>, ReplicaError> {
+        let (mailbox, calendar) = (mailbox.clone(), calendar.clone());
+        self.read(move |conn, path| read::changes(conn, path, &mailbox, &calendar, since))
+            .await
+    }
+}

@@ -1,0 +1,3 @@
+//! The slow tier: replications killed for real.
+
+mod crash;

@@ -1,0 +1,3 @@
+//! The slow tier: real C and .NET hosts, under valgrind where it exists.
+
+mod c_hosts;

@@ -1,0 +1,559 @@
+//! What every replica store must do, written once: the SQLite store runs it
+//! now, a PostgreSQL store will run the same cases.
+//!
+//! Each case gets a fresh, empty store from the factory and panics with
+//! its name on the first broken promise. Migrations are the store's own
+//! business (its schema is its own) and are tested beside it.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use calrep_core::replica::{Replica, SqliteReplica};
+//! # async fn f() {
+//! calrep_testkit::conformance::check(|| {
+//!     Arc::new(SqliteReplica::open_in_memory().unwrap()) as Arc<dyn Replica>
+//! })
+//! .await;
+//! # }
+//! ```
+
+// A conformance case is a test: it fails by panicking, with its name.
+#![allow(clippy::unwrap_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use calrep_core::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
+use calrep_core::engine::EngineOptions;
+use calrep_core::mailbox::SyncState;
+use calrep_core::replica::{Batch, FullSync, ItemWrite, Lease, Replica, SyncKey};
+use calrep_core::{EmailAddress, SiteId, TaskId};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::fixture::{addr, single, weekly};
+
+/// Runs every case on a fresh store from `fresh`; the names of the cases
+/// run are returned.
+///
+/// Needs a multi-threaded tokio runtime (one case reads while another task
+/// writes).
+pub async fn check(fresh: impl Fn() -> Arc<dyn Replica>) -> Vec<&'static str> {
+    batches_and_their_state_are_stored_together(fresh()).await;
+    applying_a_batch_twice_is_harmless(fresh()).await;
+    a_full_sync_deletes_what_it_did_not_see(fresh()).await;
+    leases_exclude_other_owners_until_they_expire(fresh()).await;
+    a_reader_never_sees_half_a_batch(fresh()).await;
+    changes_since_a_number_name_what_changed(fresh()).await;
+    occurrences_are_found_by_overlap_with_a_window(fresh()).await;
+    refreshed_occurrences_replace_and_trim(fresh()).await;
+    attachments_are_stored_once_by_content(fresh()).await;
+    removing_a_calendar_removes_its_items_and_state(fresh()).await;
+    mailboxes_are_frozen_and_synced(fresh()).await;
+    vec![
+        "batches_and_their_state_are_stored_together",
+        "applying_a_batch_twice_is_harmless",
+        "a_full_sync_deletes_what_it_did_not_see",
+        "leases_exclude_other_owners_until_they_expire",
+        "a_reader_never_sees_half_a_batch",
+        "changes_since_a_number_name_what_changed",
+        "occurrences_are_found_by_overlap_with_a_window",
+        "refreshed_occurrences_replace_and_trim",
+        "attachments_are_stored_once_by_content",
+        "removing_a_calendar_removes_its_items_and_state",
+        "mailboxes_are_frozen_and_synced",
+    ]
+}
+
+const MAILBOX: &str = "alice@example.com";
+const CALENDAR: &str = "cal";
+
+fn key() -> SyncKey {
+    SyncKey::new(
+        SiteId::from("hq"),
+        TaskId::from("t"),
+        addr(MAILBOX),
+        CalendarId::from(CALENDAR),
+    )
+}
+
+fn mailbox() -> EmailAddress {
+    addr(MAILBOX)
+}
+
+fn calendar() -> CalendarId {
+    CalendarId::from(CALENDAR)
+}
+
+fn info() -> CalendarInfo {
+    CalendarInfo::new(CALENDAR, "Calendar", true)
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap_or_default()
+}
+
+/// The replica's default horizon around 1 June 2026.
+fn horizon() -> (DateTime<Utc>, DateTime<Utc>) {
+    let options = EngineOptions::default();
+    let now = t("2026-06-01T00:00:00Z");
+    (now - options.horizon_back, now + options.horizon_ahead)
+}
+
+/// An item with its occurrences in the horizon.
+fn write(item: CalendarItem) -> ItemWrite {
+    let (from, to) = horizon();
+    let occurrences = item.occurrences(from, to).unwrap();
+    ItemWrite::new(item, occurrences, Vec::new())
+}
+
+fn batch(state: &str, full_sync: FullSync, items: Vec<CalendarItem>) -> Batch {
+    let mut batch = Batch::new(key(), info(), Some(SyncState::new(state)), full_sync);
+    batch.upserts = items.into_iter().map(write).collect();
+    batch
+}
+
+fn ids(items: &[CalendarItem]) -> Vec<String> {
+    items.iter().map(|i| i.id.to_string()).collect()
+}
+
+async fn batches_and_their_state_are_stored_together(store: Arc<dyn Replica>) {
+    let before = store.sync_state(&key()).await.unwrap();
+    assert!(before.state.is_none() && before.full_sync.is_none());
+    let counts = store
+        .apply(batch(
+            "s1",
+            FullSync::No,
+            vec![single("a", "One", 1), weekly("w", "Weekly", 4)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(counts.items_created, 2, "counts: {counts:?}");
+    assert_eq!(counts.occurrences_created, 5, "counts: {counts:?}");
+    let stored = store.sync_state(&key()).await.unwrap();
+    assert_eq!(stored.state, Some(SyncState::new("s1")));
+    assert_eq!(
+        ids(&store.items(&mailbox(), &calendar()).await.unwrap()),
+        ["a", "w"]
+    );
+    // An update and a delete move the state on together.
+    let mut next = batch("s2", FullSync::No, vec![single("a", "One, renamed", 1)]);
+    next.deletes.push(ItemId::from("w"));
+    let counts = store.apply(next).await.unwrap();
+    assert_eq!((counts.items_updated, counts.items_deleted), (1, 1));
+    assert_eq!(counts.occurrences_deleted, 4);
+    let items = store.items(&mailbox(), &calendar()).await.unwrap();
+    assert_eq!(ids(&items), ["a"]);
+    assert_eq!(items[0].subject, "One, renamed");
+    assert_eq!(
+        store.sync_state(&key()).await.unwrap().state,
+        Some(SyncState::new("s2"))
+    );
+    // Another task's state for the same calendar is its own.
+    let other = SyncKey::new(
+        SiteId::from("hq"),
+        TaskId::from("other"),
+        mailbox(),
+        calendar(),
+    );
+    assert!(store.sync_state(&other).await.unwrap().state.is_none());
+}
+
+/// A store that lost the answer to a COMMIT applies the batch again: the
+/// second application must change nothing.
+async fn applying_a_batch_twice_is_harmless(store: Arc<dyn Replica>) {
+    let make = || {
+        let mut b = batch("s1", FullSync::No, vec![weekly("w", "Weekly", 3)]);
+        b.deletes.push(ItemId::from("never-stored"));
+        b
+    };
+    store.apply(make()).await.unwrap();
+    let again = store.apply(make()).await.unwrap();
+    assert!(again.is_empty(), "a repeated batch changed {again:?}");
+    let (from, to) = horizon();
+    assert_eq!(
+        store.occurrences(&mailbox(), from, to).await.unwrap().len(),
+        3
+    );
+}
+
+async fn a_full_sync_deletes_what_it_did_not_see(store: Arc<dyn Replica>) {
+    store
+        .apply(batch(
+            "s0",
+            FullSync::No,
+            vec![
+                single("a", "A", 1),
+                single("b", "B", 2),
+                single("c", "C", 3),
+            ],
+        ))
+        .await
+        .unwrap();
+    let first = store.begin_full_sync(&key()).await.unwrap();
+    let stored = store.sync_state(&key()).await.unwrap();
+    assert_eq!((stored.state, stored.full_sync), (None, Some(first)));
+    store
+        .apply(batch(
+            "p1",
+            FullSync::Part(first),
+            vec![single("a", "A", 1)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.full_sync_progress(&key(), first).await.unwrap(),
+        (1, 2)
+    );
+    assert_eq!(
+        store.sync_state(&key()).await.unwrap().full_sync,
+        Some(first),
+        "a part keeps the full sync open"
+    );
+    let counts = store
+        .apply(batch(
+            "s1",
+            FullSync::Last(first),
+            vec![single("c", "C", 3)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(counts.items_deleted, 1, "only b was unseen: {counts:?}");
+    assert_eq!(
+        ids(&store.items(&mailbox(), &calendar()).await.unwrap()),
+        ["a", "c"]
+    );
+    let stored = store.sync_state(&key()).await.unwrap();
+    assert_eq!(stored.full_sync, None);
+    assert_eq!(stored.state, Some(SyncState::new("s1")));
+    let second = store.begin_full_sync(&key()).await.unwrap();
+    assert!(second > first, "generations grow: {first} then {second}");
+}
+
+async fn leases_exclude_other_owners_until_they_expire(store: Arc<dyn Replica>) {
+    let now = t("2026-06-01T00:00:00Z");
+    let ttl = TimeDelta::minutes(10);
+    let (a, b) = (TaskId::from("a"), TaskId::from("b"));
+    // Owners that name no machine are never provably dead.
+    let lease = |task: &TaskId, owner: &'static str, at: DateTime<Utc>| {
+        let (store, task) = (Arc::clone(&store), task.clone());
+        async move {
+            store
+                .acquire_lease(&mailbox(), &task, owner, at, ttl)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(lease(&a, "run-a", now).await, Lease::Acquired);
+    assert_eq!(
+        lease(&a, "run-a", now).await,
+        Lease::Acquired,
+        "renewal by the owner"
+    );
+    match lease(&b, "run-b", now + TimeDelta::minutes(5)).await {
+        Lease::HeldBy { task, until } => {
+            assert_eq!(task, a);
+            assert_eq!(until, now + ttl);
+        }
+        other => panic!("a held lease was given away: {other:?}"),
+    }
+    // Releasing someone else's lease does nothing.
+    store
+        .release_lease(&mailbox(), "run-b", None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        lease(&b, "run-b", now + TimeDelta::minutes(5)).await,
+        Lease::HeldBy { .. }
+    ));
+    assert_eq!(
+        lease(&b, "run-b", now + ttl + TimeDelta::seconds(1)).await,
+        Lease::Acquired,
+        "an expired lease is free"
+    );
+    store
+        .release_lease(&mailbox(), "run-b", None)
+        .await
+        .unwrap();
+    assert_eq!(lease(&a, "run-a2", now + ttl).await, Lease::Acquired);
+}
+
+/// A reader running while a large batch is written sees all of it or none.
+async fn a_reader_never_sees_half_a_batch(store: Arc<dyn Replica>) {
+    const ITEMS: usize = 2_000;
+    let items: Vec<CalendarItem> = (0..ITEMS)
+        .map(|i| single(&format!("i{i:05}"), "Item", (i % 300) as i64))
+        .collect();
+    let writer = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.apply(batch("s1", FullSync::No, items)).await })
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let finished = writer.is_finished();
+        let n = store.items(&mailbox(), &calendar()).await.unwrap().len();
+        assert!(n == 0 || n == ITEMS, "a reader saw {n} of {ITEMS} items");
+        seen.insert(n);
+        if finished {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    writer.await.unwrap().unwrap();
+    assert!(seen.contains(&ITEMS));
+}
+
+async fn changes_since_a_number_name_what_changed(store: Arc<dyn Replica>) {
+    assert_eq!(
+        store.changes(&mailbox(), &calendar(), 0).await.unwrap(),
+        None,
+        "no such calendar yet"
+    );
+    store
+        .apply(batch(
+            "s1",
+            FullSync::No,
+            vec![single("a", "A", 1), single("b", "B", 2)],
+        ))
+        .await
+        .unwrap();
+    let first = store
+        .changes(&mailbox(), &calendar(), 0)
+        .await
+        .unwrap()
+        .unwrap();
+    let names =
+        |list: &[(ItemId, u64)]| list.iter().map(|(i, _)| i.to_string()).collect::<Vec<_>>();
+    assert_eq!(names(&first.changed), ["a", "b"]);
+    assert!(first.removed.is_empty());
+    assert!(first.version > 0);
+    assert!(first.changed.iter().all(|(_, v)| *v <= first.version));
+    // Nothing changed: the same number, nothing listed.
+    store
+        .apply(batch("s2", FullSync::No, vec![single("a", "A", 1)]))
+        .await
+        .unwrap();
+    let quiet = store
+        .changes(&mailbox(), &calendar(), first.version)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        quiet.version, first.version,
+        "an unchanged write moved the number"
+    );
+    assert!(quiet.changed.is_empty() && quiet.removed.is_empty());
+    // An update and a removal.
+    let mut next = batch("s3", FullSync::No, vec![single("a", "A, moved", 3)]);
+    next.deletes.push(ItemId::from("b"));
+    store.apply(next).await.unwrap();
+    let later = store
+        .changes(&mailbox(), &calendar(), first.version)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(later.version > first.version);
+    assert_eq!(names(&later.changed), ["a"]);
+    assert_eq!(later.removed, [ItemId::from("b")]);
+    let a_version = later.changed[0].1;
+    assert!(a_version > first.version, "a's ETag did not change");
+    // An item back after its removal is changed, not removed.
+    store
+        .apply(batch("s4", FullSync::No, vec![single("b", "B again", 2)]))
+        .await
+        .unwrap();
+    let back = store
+        .changes(&mailbox(), &calendar(), first.version)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(names(&back.changed), ["a", "b"]);
+    assert!(back.removed.is_empty());
+}
+
+async fn occurrences_are_found_by_overlap_with_a_window(store: Arc<dyn Replica>) {
+    // A three-day item starting on 2 June, and a weekly series.
+    let mut long = single("long", "Conference", 1);
+    if let calrep_core::calendar::ItemTime::Timed { end, .. } = &mut long.time {
+        *end += TimeDelta::days(3);
+    }
+    store
+        .apply(batch(
+            "s1",
+            FullSync::No,
+            vec![long, weekly("w", "Weekly", 3)],
+        ))
+        .await
+        .unwrap();
+    let (from, to) = horizon();
+    let all = store.occurrences(&mailbox(), from, to).await.unwrap();
+    let starts: Vec<_> = all.iter().map(|o| o.occurrence.start).collect();
+    let mut sorted = starts.clone();
+    sorted.sort();
+    assert_eq!(starts, sorted, "in order of start");
+    // A window inside the long item, after its start, still finds it.
+    let inside = all
+        .iter()
+        .find(|o| o.item == ItemId::from("long"))
+        .unwrap()
+        .occurrence;
+    let window = (
+        inside.start + TimeDelta::days(2),
+        inside.start + TimeDelta::days(2) + TimeDelta::hours(1),
+    );
+    let found = store
+        .occurrences(&mailbox(), window.0, window.1)
+        .await
+        .unwrap();
+    assert!(
+        found.iter().any(|o| o.item == ItemId::from("long")),
+        "{found:?}"
+    );
+    // A window ending at an occurrence's start, or starting at its end,
+    // does not overlap it.
+    let first = all[0].occurrence;
+    let before = store
+        .occurrences(&mailbox(), first.start - TimeDelta::hours(1), first.start)
+        .await
+        .unwrap();
+    assert!(!before.iter().any(|o| o.occurrence == first));
+    let after = store
+        .occurrences(&mailbox(), first.end, first.end + TimeDelta::hours(1))
+        .await
+        .unwrap();
+    assert!(!after.iter().any(|o| o.occurrence == first));
+    assert!(
+        store
+            .occurrences(&addr("nobody@example.com"), from, to)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn refreshed_occurrences_replace_and_trim(store: Arc<dyn Replica>) {
+    let series = weekly("w", "Weekly", 4);
+    store
+        .apply(batch("s1", FullSync::No, vec![series.clone()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.horizon_until(&mailbox(), &calendar()).await.unwrap(),
+        None
+    );
+    let (from, to) = horizon();
+    let occurrences = series.occurrences(from, to).unwrap();
+    // Keep the last two; the first two ended before the new horizon start.
+    let cut = occurrences[1].end + TimeDelta::seconds(1);
+    let kept: Vec<_> = occurrences[2..].to_vec();
+    let counts = store
+        .refresh_occurrences(
+            &mailbox(),
+            &calendar(),
+            vec![(ItemId::from("w"), kept.clone())],
+            cut,
+            to + TimeDelta::days(7),
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts.occurrences_deleted, 2, "{counts:?}");
+    let stored: Vec<_> = store
+        .occurrences(&mailbox(), from, to)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.occurrence)
+        .collect();
+    assert_eq!(stored, kept);
+    assert_eq!(
+        store.horizon_until(&mailbox(), &calendar()).await.unwrap(),
+        Some(to + TimeDelta::days(7))
+    );
+}
+
+async fn attachments_are_stored_once_by_content(store: Arc<dyn Replica>) {
+    let content = b"agenda".to_vec();
+    let mut b = batch("s1", FullSync::No, vec![]);
+    for id in ["a", "b"] {
+        let mut w = write(single(id, "With agenda", 1));
+        w.attachments = vec![("att".into(), Some(content.clone())), ("big".into(), None)];
+        b.upserts.push(w);
+    }
+    let counts = store.apply(b).await.unwrap();
+    assert_eq!(counts.attachment_bytes, content.len() as u64, "stored once");
+    let refs = store
+        .attachment_refs(&mailbox(), &calendar())
+        .await
+        .unwrap();
+    assert_eq!(refs.len(), 4);
+    let shas: std::collections::BTreeSet<_> = refs.iter().filter_map(|r| r.2.clone()).collect();
+    assert_eq!(shas.len(), 1, "one content, one hash: {refs:?}");
+    let sha = shas.into_iter().next().unwrap();
+    assert_eq!(sha.len(), 64);
+    assert_eq!(store.attachment(&sha).await.unwrap(), Some(content));
+    assert_eq!(store.attachment(&"0".repeat(64)).await.unwrap(), None);
+    assert!(refs.iter().any(|r| r.1 == "big" && r.2.is_none()));
+}
+
+async fn removing_a_calendar_removes_its_items_and_state(store: Arc<dyn Replica>) {
+    store
+        .apply(batch("s1", FullSync::No, vec![weekly("w", "Weekly", 2)]))
+        .await
+        .unwrap();
+    assert_eq!(store.calendar_ids(&mailbox()).await.unwrap(), [calendar()]);
+    let counts = store
+        .remove_calendar(&mailbox(), &calendar())
+        .await
+        .unwrap();
+    assert_eq!((counts.items_deleted, counts.occurrences_deleted), (1, 2));
+    assert!(store.calendar_ids(&mailbox()).await.unwrap().is_empty());
+    assert!(store.sync_state(&key()).await.unwrap().state.is_none());
+    assert!(
+        store
+            .remove_calendar(&mailbox(), &calendar())
+            .await
+            .unwrap()
+            .is_empty(),
+        "removing it again changes nothing"
+    );
+}
+
+async fn mailboxes_are_frozen_and_synced(store: Arc<dyn Replica>) {
+    assert!(!store.has_mailbox(&mailbox()).await.unwrap());
+    store
+        .apply(batch("s1", FullSync::No, vec![single("a", "A", 1)]))
+        .await
+        .unwrap();
+    assert!(store.has_mailbox(&addr("ALICE@example.com")).await.unwrap());
+    assert_eq!(
+        store
+            .task_mailboxes(&SiteId::from("hq"), &TaskId::from("t"))
+            .await
+            .unwrap(),
+        [MAILBOX]
+    );
+    store.freeze(&mailbox(), "left the group").await.unwrap();
+    let listed = store.mailboxes().await.unwrap();
+    assert_eq!(listed[0].frozen.as_deref(), Some("left the group"));
+    let now = t("2026-06-01T00:00:00Z");
+    store
+        .acquire_lease(
+            &mailbox(),
+            &TaskId::from("t"),
+            "run",
+            now,
+            TimeDelta::minutes(1),
+        )
+        .await
+        .unwrap();
+    store
+        .release_lease(&mailbox(), "run", Some(now))
+        .await
+        .unwrap();
+    let listed = store.mailboxes().await.unwrap();
+    assert_eq!(listed[0].frozen, None, "a synced mailbox is not frozen");
+    assert_eq!(listed[0].last_synced, Some(now));
+    store
+        .record_run(&TaskId::from("t"), "Enabled", "{}", now)
+        .await
+        .unwrap();
+    let calendars = store.calendars(&mailbox()).await.unwrap();
+    assert_eq!((calendars[0].items, calendars[0].is_default), (1, true));
+}

@@ -1,0 +1,37 @@
+//! The storage conformance suite on the SQLite store: in memory, and in a
+//! file with its pool of read-only readers.
+
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use calrep_core::replica::{Replica, SqliteReplica};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_in_memory_sqlite_replica_passes_the_conformance_suite() {
+    let cases = runtime().block_on(calrep_testkit::conformance::check(|| {
+        Arc::new(SqliteReplica::open_in_memory().unwrap()) as Arc<dyn Replica>
+    }));
+    assert!(cases.len() >= 10);
+}
+
+#[test]
+fn an_sqlite_replica_file_passes_the_conformance_suite() {
+    let dir = std::env::temp_dir().join(format!("calrep-conformance-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let next = std::sync::atomic::AtomicU32::new(0);
+    let cases = runtime().block_on(calrep_testkit::conformance::check(|| {
+        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Arc::new(SqliteReplica::open(&dir.join(format!("{n}.db"))).unwrap()) as Arc<dyn Replica>
+    }));
+    assert!(cases.len() >= 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}

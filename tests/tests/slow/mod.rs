@@ -1,0 +1,10 @@
+//! The slow tier: real sockets, real timeouts, outside references.
+
+mod ews_sim;
+mod export_oracle;
+mod hostile;
+mod schedule_oracle;
+
+/// The outside-reference harnesses, which print their counts and seeds
+/// (`scripts/test` runs them with `--nocapture`).
+mod references;

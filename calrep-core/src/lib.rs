@@ -1,36 +1,70 @@
 //! # calrep-core
 //!
-//! The calendar replication engine as a library: the administrator's model of
-//! the Mimecast Synchronization Engine (sites, definitions, schedules, tasks
-//! and groups), its configuration file, schedule computation and group
-//! resolution.
+//! A calendar replication engine: it keeps a read-only, always-current
+//! replica of people's Exchange calendars — appointments with recurrence,
+//! exceptions, deleted occurrences, time zones and attachments — so they can
+//! be read when Exchange is down. It models what the Calendar Replication
+//! feature of the Mimecast Synchronization Engine does: **sites** (where
+//! mailboxes live), **definitions** (what to replicate), **schedules**
+//! (when), **tasks** (a definition applied on a schedule to a **group** of
+//! mailboxes), and incremental per-mailbox sync state.
 //!
-//! ## Overview
+//! ## The three seams
 //!
-//! - [`Config`] loads a TOML or JSON configuration and reports every problem
-//!   at once, each with its file and path.
-//! - [`SchedulePlan`] computes when a [`Schedule`] runs, correctly across
-//!   daylight-saving changes.
-//! - [`group::GroupResolver`] expands a task's [`Group`] into mailboxes through
-//!   a [`group::Directory`], with nesting, cycles, skips and a cache.
+//! The engine sees only traits; each kind of part plugs in behind one.
 //!
-//! ## Example
+//! ```text
+//!   sources::Sources ──▶ MailboxSource + Directory ──▶ Engine ──▶ ReplicaWriter ─┐
+//!   (EWS, demo, yours)                                   │                       ├ SqliteReplica
+//!                                                        ▼          ReplicaReader ┘  (or yours)
+//!                                      every error: Classify ──▶ ErrorKind
+//! ```
+//!
+//! - **Sources** — [`mailbox::MailboxSource`] opens mailboxes, a
+//!   [`mailbox::Mailbox`] lists calendars and pages through their changes;
+//!   a [`group::Directory`] expands groups. [`sources::Sources`] builds the
+//!   ones a configuration asks for (EWS with a password, an OAuth client
+//!   secret or the host's tokens; the demo organisation); a host may
+//!   register its own with [`engine::Engine::with_source`].
+//! - **Storage** — [`replica::ReplicaWriter`] is what the engine writes: each
+//!   batch of changes *with* the sync state that follows it, atomically, so
+//!   a crash loses and duplicates nothing. [`replica::ReplicaReader`] is what
+//!   people's readers use: calendars, items, occurrences in a window,
+//!   attachments, change numbers. [`replica::SqliteReplica`] is the embedded
+//!   store; its readers never wait for its writer.
+//! - **Errors** — every area has its own error type, and each says what
+//!   [`ErrorKind`] of failure it is ([`Classify`]), so a binding maps kinds
+//!   once instead of re-deciding what each error means.
+//!
+//! Around them: [`Config`] loads and checks a configuration (every problem
+//! at once, each with its path); [`SchedulePlan`] computes when a
+//! [`Schedule`] runs across daylight-saving changes; [`recur`] expands RFC
+//! 5545 rules; [`calendar::CalendarDiff`] compares calendars occurrence by
+//! occurrence; [`ical`] writes and reads iCalendar.
+//!
+//! ## Example: replicate, then read
+//!
+//! An organisation held in memory, one task, one run, then a reader's view
+//! of the replica:
 //!
 //! ```
-//! use calrep_core::{Config, SchedulePlan};
+//! use std::sync::Arc;
+//! use calrep_core::calendar::{CalendarInfo, CalendarItem, ItemTime};
+//! use calrep_core::engine::{Engine, RunOptions};
+//! use calrep_core::mailbox::MemoryOrganisation;
+//! use calrep_core::replica::{ReplicaReader, SqliteReplica};
+//! use calrep_core::{Config, SystemClock};
+//!
 //! let config = Config::parse(r#"
 //!     [[sites]]
 //!     id = "hq"
 //!     ews = { url = "https://mail.example.com/EWS/Exchange.asmx", username = "svc", password_env = "PW" }
-//!
 //!     [[definitions]]
 //!     id = "default"
-//!
 //!     [[schedules]]
 //!     id = "nightly"
 //!     time_zone = "W. Europe Standard Time"
 //!     when.daily.once.start = "02:00"
-//!
 //!     [[tasks]]
 //!     id = "alice"
 //!     site = "hq"
@@ -38,15 +72,45 @@
 //!     schedule = "nightly"
 //!     group = { mailbox = "alice@example.com" }
 //! "#, "calrep.toml")?;
-//! let schedule = config.schedule(&"nightly".into()).unwrap();
-//! let next = SchedulePlan::new(schedule)?.next_after("2026-06-01T12:00:00Z".parse()?).unwrap();
-//! assert_eq!(next.to_rfc3339(), "2026-06-02T02:00:00+02:00");
+//!
+//! // The source: here an organisation in memory instead of the site's server.
+//! let org = Arc::new(MemoryOrganisation::new());
+//! let alice = org.mailbox(&"alice@example.com".parse()?);
+//! let calendar = alice.add_calendar(CalendarInfo::new("cal", "Calendar", true));
+//! let time = ItemTime::Timed {
+//!     start: "2026-12-01T09:00:00Z".parse()?,
+//!     end: "2026-12-01T10:00:00Z".parse()?,
+//! };
+//! alice.put_item(&calendar, CalendarItem::new("1", "uid-1", "Planning", time));
+//!
+//! let replica = Arc::new(SqliteReplica::open_in_memory()?);
+//! let engine = Engine::new(config, replica.clone(), Arc::new(SystemClock))
+//!     .with_source("hq".into(), org);
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build()?.block_on(async {
+//! let report = engine.run_task(&"alice".into(), RunOptions::default()).await?;
+//! assert_eq!(report.totals.items_created, 1);
+//!
+//! let december = replica
+//!     .occurrences(&"alice@example.com".parse()?, "2026-12-01T00:00:00Z".parse()?, "2027-01-01T00:00:00Z".parse()?)
+//!     .await?;
+//! assert_eq!(december[0].subject, "Planning");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! The engine is plain `async`: it needs a tokio runtime (the host's) and
+//! reads no clock of its own ([`Clock`]).
+//!
 //! ## Crate features
 //!
-//! - `cli`: builds the `calrep` command (pulls in clap and a tokio runtime).
+//! None is on by default: an embedder's build has the engine, the EWS client
+//! and the SQLite store, and nothing that serves.
+//!
+//! - `sim`: the EWS simulator (an HTTP server on loopback), the demo
+//!   organisation generator and fault injection — test and demo machinery.
+//! - `cli`: the `calrep` command (clap, a multi-threaded tokio runtime;
+//!   turns on `sim` for `calrep demo` and `calrep sim`).
 
 #![forbid(unsafe_code)]
 

@@ -12,6 +12,13 @@
 #define CALREP_VERSION_PATCH 0
 
 
+// The version of the JSON documents this library hands out (reports,
+// plans, verify results, events, occurrences, expansions, diffs), as
+// described in calrep-ffi/JSON.md. Within one version fields are only
+// added: a host ignores fields it does not know. Removing or renaming a
+// field, or changing what one means, makes a new version.
+#define CALREP_JSON_VERSION 1
+
 // `calrep_engine_run` flag: apply deletions the mass-delete guard stops.
 #define CALREP_RUN_FORCE 1
 
@@ -186,6 +193,10 @@ extern "C" {
 // The library version as a NUL-terminated string, `"calrep-ffi/x.y.z"`.
 // The pointer is static: never free it.
 const char *calrep_version(void);
+
+// The JSON version of the library actually loaded: a host built against
+// one header compares it with `CALREP_JSON_VERSION` at start.
+uint32_t calrep_json_version(void);
 
 // The difference between two versions of a calendar given in `format` (a
 // `calrep_calendar_format`), with occurrence changes in [`from`, `to`)

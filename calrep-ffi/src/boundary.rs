@@ -83,12 +83,26 @@ pub(crate) unsafe fn text<'a>(ptr: *const u8, len: usize, name: &str) -> Result<
     }
 }
 
-/// Writes `value` through a non-NULL out-pointer.
-///
-/// # Safety
-///
-/// `out` was checked non-NULL and is writable.
-pub(crate) unsafe fn put<T>(out: *mut T, value: T) {
-    // SAFETY: checked non-NULL by the caller; writable per the API contract.
-    unsafe { out.write(value) };
+/// An out-pointer argument: checked non-NULL when the call starts (before
+/// any work, so a NULL costs nothing), written once when it succeeds.
+#[derive(Debug)]
+pub(crate) struct Out<T>(std::ptr::NonNull<T>);
+
+impl<T> Out<T> {
+    /// The out-pointer `p`, or `NullParameter` naming it.
+    ///
+    /// # Safety
+    ///
+    /// `p` is NULL or valid for writing a `T` until the call returns.
+    pub(crate) unsafe fn new(p: *mut T, name: &str) -> Result<Self, Failure> {
+        std::ptr::NonNull::new(p)
+            .map(Self)
+            .ok_or_else(|| Failure::new(calrep_status::NullParameter, format!("{name} is NULL")))
+    }
+
+    /// Gives the caller `value`.
+    pub(crate) fn put(self, value: T) {
+        // SAFETY: non-NULL and writable, as `new`'s caller promised.
+        unsafe { self.0.as_ptr().write(value) };
+    }
 }

@@ -2,7 +2,7 @@
 
 use calrep_core::ical::{CalendarText, diff_texts};
 
-use crate::boundary::{guard, non_null, put, text};
+use crate::boundary::{Out, guard, non_null, text};
 use crate::engine::instant;
 use crate::error::{Failure, calrep_error};
 use crate::status::calrep_status;
@@ -49,7 +49,8 @@ pub unsafe extern "C" fn calrep_diff(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(json_out, "json_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let json_out = unsafe { Out::new(json_out, "json_out")? };
         non_null(before, "before")?;
         non_null(after, "after")?;
         // SAFETY: lengths as documented.
@@ -74,8 +75,7 @@ pub unsafe extern "C" fn calrep_diff(
         };
         let json = diff_texts(before, after, format, from, to).map_err(Failure::from)?;
         let json = calrep_string::boxed(json);
-        // SAFETY: checked non-NULL above.
-        unsafe { put(json_out, json) };
+        json_out.put(json);
         Ok(())
     })
 }

@@ -12,7 +12,7 @@ use calrep_core::replica::{Replica, ReplicaReader, SqliteReplica};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock, TaskId};
 
-use crate::boundary::{guard, non_null, put, text};
+use crate::boundary::{Out, guard, text};
 use crate::error::{Failure, calrep_error};
 use crate::events::{Events, HostCallback, calrep_event_callback, calrep_finalizer};
 use crate::handle::Handle;
@@ -109,7 +109,8 @@ pub unsafe extern "C" fn calrep_engine_new(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(out, "out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let out = unsafe { Out::new(out, "out")? };
         // SAFETY: the host keeps the runtime alive during the call.
         let runtime = unsafe { calrep_runtime::arg(runtime, "runtime")? };
         // SAFETY: lengths as documented.
@@ -143,8 +144,7 @@ pub unsafe extern "C" fn calrep_engine_new(
             runtime: Arc::clone(&runtime.inner),
             events: Arc::new(Events::default()),
         };
-        // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle.into_handle()) };
+        out.put(handle.into_handle());
         Ok(())
     })
 }
@@ -250,7 +250,8 @@ pub unsafe extern "C" fn calrep_engine_run(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(report_out, "report_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let report_out = unsafe { Out::new(report_out, "report_out")? };
         // SAFETY: as documented.
         let (engine, task) = unsafe { engine_and_task(engine, task, task_len)? };
         let options = run_options(flags, None);
@@ -258,8 +259,7 @@ pub unsafe extern "C" fn calrep_engine_run(
             .runtime
             .block_on(engine.core().run_task(&task, options))
             .map_err(Failure::from)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(report_out, calrep_string::boxed(report.to_json())) };
+        report_out.put(calrep_string::boxed(report.to_json()));
         Ok(())
     })
 }
@@ -312,7 +312,8 @@ pub unsafe extern "C" fn calrep_engine_verify(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(result_out, "result_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let result_out = unsafe { Out::new(result_out, "result_out")? };
         // SAFETY: as documented.
         let (engine, task) = unsafe { engine_and_task(engine, task, task_len)? };
         let report = engine
@@ -320,8 +321,7 @@ pub unsafe extern "C" fn calrep_engine_verify(
             .block_on(engine.core().verify(&task))
             .map_err(Failure::from)?;
         let json = crate::string::json_pretty(&report)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(result_out, json) };
+        result_out.put(json);
         Ok(())
     })
 }
@@ -348,7 +348,8 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(json_out, "json_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let json_out = unsafe { Out::new(json_out, "json_out")? };
         // SAFETY: the host keeps the engine alive during the call.
         let engine = unsafe { calrep_engine::arg(engine, "engine")? };
         // SAFETY: lengths as documented.
@@ -376,8 +377,7 @@ pub unsafe extern "C" fn calrep_engine_occurrences(
             .block_on(engine.replica.occurrences(&address, from, to))
             .map_err(Failure::from)?;
         let json = crate::string::json(&found)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(json_out, json) };
+        json_out.put(json);
         Ok(())
     })
 }
@@ -407,7 +407,8 @@ pub unsafe extern "C" fn calrep_engine_export(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(ical_out, "ical_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let ical_out = unsafe { Out::new(ical_out, "ical_out")? };
         // SAFETY: the host keeps the engine alive during the call.
         let engine = unsafe { calrep_engine::arg(engine, "engine")? };
         // SAFETY: lengths as documented.
@@ -434,8 +435,7 @@ pub unsafe extern "C" fn calrep_engine_export(
                 chrono::Utc::now(),
             ))
             .map_err(Failure::from)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(ical_out, calrep_string::boxed(exported.text)) };
+        ical_out.put(calrep_string::boxed(exported.text));
         Ok(())
     })
 }
@@ -505,7 +505,8 @@ pub unsafe extern "C" fn calrep_engine_next_event(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(json_out, "json_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let json_out = unsafe { Out::new(json_out, "json_out")? };
         // SAFETY: the host keeps the engine alive during the call.
         let engine = unsafe { calrep_engine::arg(engine, "engine")? };
         let event = engine
@@ -517,8 +518,7 @@ pub unsafe extern "C" fn calrep_engine_next_event(
                     format!("no event within {timeout_ms} ms"),
                 )
             })?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(json_out, calrep_string::boxed(event)) };
+        json_out.put(calrep_string::boxed(event));
         Ok(())
     })
 }

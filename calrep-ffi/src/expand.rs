@@ -2,7 +2,7 @@
 
 use calrep_core::recur::{Instance, set_from_text};
 
-use crate::boundary::{guard, non_null, put, text};
+use crate::boundary::{Out, guard, non_null, text};
 use crate::engine::instant;
 use crate::error::{Failure, calrep_error};
 use crate::status::calrep_status;
@@ -40,7 +40,8 @@ pub unsafe extern "C" fn calrep_expand(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(json_out, "json_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let json_out = unsafe { Out::new(json_out, "json_out")? };
         non_null(rrule, "rrule")?;
         non_null(dtstart, "dtstart")?;
         // SAFETY: lengths as documented.
@@ -73,8 +74,7 @@ pub unsafe extern "C" fn calrep_expand(
         let found = set.between(from, to).map_err(Failure::from)?;
         let strings: Vec<String> = found.into_iter().map(Instance::to_utc_text).collect();
         let json = crate::string::json(&strings)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { put(json_out, json) };
+        json_out.put(json);
         Ok(())
     })
 }

@@ -58,6 +58,20 @@ pub extern "C" fn calrep_version() -> *const c_char {
     VERSION.as_ptr().cast()
 }
 
+/// The version of the JSON documents this library hands out (reports,
+/// plans, verify results, events, occurrences, expansions, diffs), as
+/// described in calrep-ffi/JSON.md. Within one version fields are only
+/// added: a host ignores fields it does not know. Removing or renaming a
+/// field, or changing what one means, makes a new version.
+pub const CALREP_JSON_VERSION: u32 = 1;
+
+/// The JSON version of the library actually loaded: a host built against
+/// one header compares it with `CALREP_JSON_VERSION` at start.
+#[unsafe(no_mangle)]
+pub extern "C" fn calrep_json_version() -> u32 {
+    CALREP_JSON_VERSION
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use calrep_core::engine::StopSignal;
 
-use crate::boundary::{guard, non_null, put};
+use crate::boundary::{Out, guard};
 use crate::engine::{calrep_engine, engine_and_task, run_options};
 use crate::error::{Failure, calrep_error};
 use crate::events::{HostCallback, calrep_finalizer};
@@ -63,7 +63,8 @@ pub unsafe extern "C" fn calrep_engine_run_start(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(run_out, "run_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let run_out = unsafe { Out::new(run_out, "run_out")? };
         let callback = callback
             .ok_or_else(|| Failure::new(calrep_status::NullParameter, "callback is NULL"))?;
         // SAFETY: as documented.
@@ -103,8 +104,7 @@ pub unsafe extern "C" fn calrep_engine_run_start(
             // Dropping `host` runs the finalizer, exactly once.
         });
         let handle = calrep_run { cancel };
-        // SAFETY: checked non-NULL above.
-        unsafe { put(run_out, handle.into_handle()) };
+        run_out.put(handle.into_handle());
         Ok(())
     })
 }

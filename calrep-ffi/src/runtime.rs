@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::boundary::{guard, non_null, put};
+use crate::boundary::{Out, guard};
 use crate::error::{Failure, calrep_error};
 use crate::handle::Handle;
 use crate::status::calrep_status;
@@ -34,7 +34,8 @@ pub unsafe extern "C" fn calrep_runtime_new(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(out, "out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let out = unsafe { Out::new(out, "out")? };
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         if worker_threads > 0 {
             builder.worker_threads(worker_threads as usize);
@@ -49,8 +50,7 @@ pub unsafe extern "C" fn calrep_runtime_new(
         let handle = calrep_runtime {
             inner: Arc::new(runtime),
         };
-        // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle.into_handle()) };
+        out.put(handle.into_handle());
         Ok(())
     })
 }

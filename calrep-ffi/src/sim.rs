@@ -5,7 +5,7 @@ use std::sync::Arc;
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::sim::{SimOptions, Simulator};
 
-use crate::boundary::{guard, non_null, put};
+use crate::boundary::{Out, guard};
 use crate::error::{Failure, calrep_error};
 use crate::handle::Handle;
 use crate::runtime::calrep_runtime;
@@ -41,7 +41,8 @@ pub unsafe extern "C" fn calrep_sim_start(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(out, "out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let out = unsafe { Out::new(out, "out")? };
         // SAFETY: the host keeps the runtime alive during the call.
         let runtime = unsafe { calrep_runtime::arg(runtime, "runtime")? };
         if !(10..=100_000).contains(&mailboxes) {
@@ -59,8 +60,7 @@ pub unsafe extern "C" fn calrep_sim_start(
             sim: Some(sim),
             runtime: rt,
         };
-        // SAFETY: checked non-NULL above.
-        unsafe { put(out, handle.into_handle()) };
+        out.put(handle.into_handle());
         Ok(())
     })
 }
@@ -77,12 +77,12 @@ pub unsafe extern "C" fn calrep_sim_url(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(url_out, "url_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let url_out = unsafe { Out::new(url_out, "url_out")? };
         // SAFETY: the host keeps the simulator alive during the call.
         let sim = unsafe { calrep_sim::arg(sim, "sim")? };
         let url = sim.sim.as_ref().map(Simulator::url).unwrap_or_default();
-        // SAFETY: checked non-NULL above.
-        unsafe { put(url_out, calrep_string::boxed(url)) };
+        url_out.put(calrep_string::boxed(url));
         Ok(())
     })
 }
@@ -101,7 +101,8 @@ pub unsafe extern "C" fn calrep_sim_issue_token(
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
     guard(error_out, || {
-        non_null(token_out, "token_out")?;
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let token_out = unsafe { Out::new(token_out, "token_out")? };
         // SAFETY: the host keeps the simulator alive during the call.
         let sim = unsafe { calrep_sim::arg(sim, "sim")? };
         let token = sim
@@ -109,8 +110,7 @@ pub unsafe extern "C" fn calrep_sim_issue_token(
             .as_ref()
             .map(Simulator::issue_token)
             .unwrap_or_default();
-        // SAFETY: checked non-NULL above.
-        unsafe { put(token_out, calrep_string::boxed(token)) };
+        token_out.put(calrep_string::boxed(token));
         Ok(())
     })
 }

@@ -368,7 +368,7 @@ impl CalendarItem {
             ItemTime::Timed { start, end } => (start, end),
             ItemTime::AllDay { start, end } => {
                 let at = |d: chrono::NaiveDate| {
-                    crate::schedule::wall_clock::rfc5545_instant(zone, d.and_time(NaiveTime::MIN))
+                    crate::tz::wall_clock::rfc5545_instant(zone, d.and_time(NaiveTime::MIN))
                         .map(|t| t.with_timezone(&Utc))
                         .ok_or_else(|| {
                             RecurrenceError::Invalid(format!("day {d} cannot be placed in {zone}"))

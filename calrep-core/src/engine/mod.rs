@@ -30,7 +30,7 @@ use crate::retry::{self, RetryPolicy};
 pub use crate::stop::StopSignal;
 pub use events::{Event, EventQueue, EventSink};
 pub use report::{MailboxOutcome, MailboxReport, RunReport, TaskStatus};
-pub use service::{ConfigLoader, EngineBuilder, Service, ServiceRun};
+pub use service::{ConfigSource, EngineFactory, Service, ServiceRun};
 pub use verify::{MailboxVerification, VerifyReport, VerifyResult};
 
 /// Engine settings; the defaults suit a production server.

@@ -13,10 +13,32 @@ use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::schedule::SchedulePlan;
 
-/// Loads the configuration anew (from its file, usually).
-pub type ConfigLoader = Box<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
-/// Builds an engine for a configuration.
-pub type EngineBuilder = Box<dyn Fn(Config) -> Engine + Send + Sync>;
+/// Where a service's configuration comes from: read at start and again
+/// every [`reload_every`](Service::with_reload_every). Any
+/// `Fn() -> Result<Config, ConfigError>` is one.
+pub trait ConfigSource: Send + Sync {
+    /// The configuration as it is now (from its file, usually).
+    fn load(&self) -> Result<Config, ConfigError>;
+}
+
+impl<F: Fn() -> Result<Config, ConfigError> + Send + Sync> ConfigSource for F {
+    fn load(&self) -> Result<Config, ConfigError> {
+        self()
+    }
+}
+
+/// Builds the engine for a configuration: at start, and again whenever the
+/// configuration changed. Any `Fn(Config) -> Engine` is one.
+pub trait EngineFactory: Send + Sync {
+    /// An engine for `config` (its sources, replica, events).
+    fn build(&self, config: Config) -> Engine;
+}
+
+impl<F: Fn(Config) -> Engine + Send + Sync> EngineFactory for F {
+    fn build(&self, config: Config) -> Engine {
+        self(config)
+    }
+}
 
 /// One task run the service made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +57,8 @@ pub struct ServiceRun {
 /// `reload_every` (one minute by default: changes apply within two
 /// minutes, and never to a run in progress).
 pub struct Service {
-    load: ConfigLoader,
-    build: EngineBuilder,
+    load: Box<dyn ConfigSource>,
+    build: Box<dyn EngineFactory>,
     clock: Arc<dyn Clock>,
     shutdown: StopSignal,
     reload_every: chrono::TimeDelta,
@@ -56,14 +78,14 @@ impl Service {
     /// A service loading its configuration with `load` and building engines
     /// with `build`.
     pub fn new(
-        load: ConfigLoader,
-        build: EngineBuilder,
+        load: impl ConfigSource + 'static,
+        build: impl EngineFactory + 'static,
         clock: Arc<dyn Clock>,
         shutdown: StopSignal,
     ) -> Self {
         Self {
-            load,
-            build,
+            load: Box::new(load),
+            build: Box::new(build),
             clock,
             shutdown,
             reload_every: chrono::TimeDelta::minutes(1),
@@ -88,8 +110,11 @@ impl Service {
     /// failures keep the last good configuration).
     pub async fn run(&self) -> Result<Vec<ServiceRun>, ConfigError> {
         let started = self.clock.now();
-        let mut config = (self.load)()?;
-        let mut engine = (self.build)(config.clone()).with_shutdown(self.shutdown.clone());
+        let mut config = self.load.load()?;
+        let mut engine = self
+            .build
+            .build(config.clone())
+            .with_shutdown(self.shutdown.clone());
         let mut loaded_at = started;
         // Each task's runs are looked for after the last time it was due.
         let mut checked: HashMap<TaskId, DateTime<Utc>> = HashMap::new();
@@ -98,10 +123,13 @@ impl Service {
             let now = self.clock.now();
             if now - loaded_at >= self.reload_every {
                 loaded_at = now;
-                match (self.load)() {
+                match self.load.load() {
                     Ok(fresh) if fresh != config => {
                         config = fresh;
-                        engine = (self.build)(config.clone()).with_shutdown(self.shutdown.clone());
+                        engine = self
+                            .build
+                            .build(config.clone())
+                            .with_shutdown(self.shutdown.clone());
                         engine.emit(&Event::Warning {
                             address: None,
                             message: "configuration reloaded".into(),

@@ -12,7 +12,7 @@ use crate::calendar::{
     Attendee, AttendeeRole, CalendarItem, DayOfWeekIndex, DaysOfWeek, FreeBusy, ItemTime, Pattern,
     Range, Recurrence, Sensitivity,
 };
-use crate::schedule::wall_clock::rfc5545_instant;
+use crate::tz::wall_clock::rfc5545_instant;
 
 fn at(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)

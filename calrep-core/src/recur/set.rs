@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 use super::ExpandError;
 use super::iter::WallClock;
 use super::rule::{Rule, Until};
-use crate::schedule::wall_clock::rfc5545_instant;
+use crate::tz::wall_clock::rfc5545_instant;
 
 /// When a series starts (`DTSTART`), which also fixes the type every other
 /// date of the set is normalised to.

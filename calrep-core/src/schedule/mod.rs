@@ -3,7 +3,6 @@
 
 mod plan;
 mod spec;
-pub(crate) mod wall_clock;
 
 pub use plan::{ScheduleError, SchedulePlan, Upcoming};
 pub use spec::{DailyTimes, IntervalMinutes, LocalDateTime, LocalTime, Schedule, Weekday, When};

@@ -4,7 +4,7 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta,
 use chrono_tz::Tz;
 
 use super::spec::{DailyTimes, Schedule, When};
-use super::wall_clock::run_instant;
+use crate::tz::wall_clock::run_instant;
 use crate::tz::{ResolvedZone, TimeZoneError, resolve_zone};
 
 /// A schedule made ready to compute runs: its zone resolved and its times

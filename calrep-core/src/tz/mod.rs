@@ -2,6 +2,7 @@
 //! (`Europe/Berlin`) and Windows ids (`W. Europe Standard Time`), resolved to
 //! IANA zones whose rules come from `chrono-tz`.
 
+pub(crate) mod wall_clock;
 // Generated; formatted by its generator, not by rustfmt.
 #[rustfmt::skip]
 mod windows_zones;

@@ -46,6 +46,7 @@ static void version(void) {
     char want[64];
     snprintf(want, sizeof want, "calrep-ffi/%s", CALREP_VERSION);
     CHECK(strcmp(calrep_version(), want) == 0, "version %s", calrep_version());
+    CHECK(calrep_json_version() == CALREP_JSON_VERSION, "JSON version %u", calrep_json_version());
 }
 
 static void nulls_and_frees(void) {

@@ -1,7 +1,6 @@
 //! `calrep groups`: resolve a task's group to mailboxes.
 
 use std::io::{self, Write};
-use std::path::Path;
 use std::sync::Arc;
 
 use calrep_core::SystemClock;
@@ -10,15 +9,11 @@ use calrep_core::group::DirectoryError;
 use calrep_core::replica::SqliteReplica;
 use calrep_core::sources::Sources;
 
-use crate::{Outcome, known_task, load_config, runtime, try_outcome};
+use crate::{Outcome, TaskArgs, known_task, load_config, runtime, try_outcome};
 
-pub(crate) fn run(
-    path: &Path,
-    task: &str,
-    json: bool,
-    out: &mut impl Write,
-) -> io::Result<Outcome> {
-    let config = try_outcome!(load_config(path));
+pub(crate) fn run(args: &TaskArgs, out: &mut impl Write) -> io::Result<Outcome> {
+    let (task, json) = (args.task.as_str(), args.json);
+    let config = try_outcome!(load_config(&args.config.path));
     let task = try_outcome!(known_task(&config, task)).clone();
     let runtime = try_outcome!(runtime());
     // The engine resolves groups as a run does: through a snapshot, a demo

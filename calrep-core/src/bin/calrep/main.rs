@@ -39,6 +39,27 @@ struct Cli {
     command: Command,
 }
 
+/// The configuration file every command but `demo`, `sim` and `expand` reads.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ConfigArg {
+    /// The configuration file (TOML, or JSON if it ends in .json).
+    #[arg(long = "config", value_name = "CONFIG")]
+    pub(crate) path: PathBuf,
+}
+
+/// A task of a configuration, and how to print what comes of it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TaskArgs {
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
+    /// The task's id.
+    #[arg(long)]
+    pub(crate) task: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Generate a demo organisation, replicate it, change it, replicate again, verify.
@@ -56,61 +77,26 @@ enum Command {
     /// Serve a demo organisation over EWS on 127.0.0.1 until Ctrl-C.
     Sim(sim::Settings),
     /// Check a configuration file (and the directory snapshots it names).
-    Check {
-        /// The configuration file (TOML, or JSON if it ends in .json).
-        #[arg(long)]
-        config: PathBuf,
-    },
+    Check(ConfigArg),
     /// Run a task once.
     Run {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// The task's id.
-        #[arg(long)]
-        task: String,
-        /// Print the report as JSON.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        task: TaskArgs,
         /// Apply deletions the mass-delete guard would stop.
         #[arg(long)]
         force: bool,
     },
-    /// Run enabled tasks by their schedules until stopped (Ctrl-C).
-    Serve {
-        /// The configuration file (re-read every minute).
-        #[arg(long)]
-        config: PathBuf,
-    },
+    /// Run enabled tasks by their schedules until stopped (Ctrl-C); the
+    /// configuration is re-read every minute.
+    Serve(ConfigArg),
     /// Show what a run of a task would change, writing nothing.
-    Plan {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// The task's id.
-        #[arg(long)]
-        task: String,
-        /// Print the plan as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Plan(TaskArgs),
     /// Compare a task's replicas with their sources; exit 5 if they differ.
-    Verify {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// The task's id.
-        #[arg(long)]
-        task: String,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Verify(TaskArgs),
     /// Write a mailbox's replica as iCalendar (RFC 5545).
     Export {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// The mailbox's address.
         #[arg(long)]
         mailbox: String,
@@ -126,18 +112,16 @@ enum Command {
     },
     /// Show the replica's mailboxes and their state.
     Status {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// Print JSON.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Print a schedule's upcoming runs, with the offset of its time zone.
     NextRuns {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
+        #[command(flatten)]
+        config: ConfigArg,
         /// The schedule's id.
         #[arg(long)]
         schedule: String,
@@ -182,17 +166,7 @@ enum Command {
         to: String,
     },
     /// Resolve a task's group: its mailboxes, then what was skipped and why.
-    Groups {
-        /// The configuration file.
-        #[arg(long)]
-        config: PathBuf,
-        /// The task's id.
-        #[arg(long)]
-        task: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+    Groups(TaskArgs),
 }
 
 /// How a command ended.
@@ -216,19 +190,12 @@ fn main() -> ExitCode {
             seed,
         } => demo::run(&dir, mailboxes, seed, &mut out),
         Command::Sim(settings) => sim::run(&settings, &mut out),
-        Command::Check { config } => check::run(&config, &mut out),
-        Command::Run {
-            config,
-            task,
-            json,
-            force,
-        } => run::run(&config, &task, json, force, false, &mut out),
-        Command::Serve { config } => serve::run(&config, &mut out),
-        Command::Plan { config, task, json } => {
-            run::run(&config, &task, json, false, true, &mut out)
-        }
-        Command::Verify { config, task, json } => verify::run(&config, &task, json, &mut out),
-        Command::Status { config, json } => status::run(&config, json, &mut out),
+        Command::Check(config) => check::run(&config.path, &mut out),
+        Command::Run { task, force } => run::run(&task, run::Mode::Run { force }, &mut out),
+        Command::Serve(config) => serve::run(&config.path, &mut out),
+        Command::Plan(task) => run::run(&task, run::Mode::Plan, &mut out),
+        Command::Verify(task) => verify::run(&task, &mut out),
+        Command::Status { config, json } => status::run(&config.path, json, &mut out),
         Command::Export {
             config,
             mailbox,
@@ -236,7 +203,7 @@ fn main() -> ExitCode {
             out: file,
             inline_attachments,
         } => export::run(
-            &config,
+            &config.path,
             &mailbox,
             calendar.as_deref(),
             file.as_deref(),
@@ -248,8 +215,8 @@ fn main() -> ExitCode {
             schedule,
             after,
             count,
-        } => next_runs::run(&config, &schedule, after.as_deref(), count, &mut out),
-        Command::Groups { config, task, json } => groups::run(&config, &task, json, &mut out),
+        } => next_runs::run(&config.path, &schedule, after.as_deref(), count, &mut out),
+        Command::Groups(task) => groups::run(&task, &mut out),
         Command::Expand {
             rrule,
             dtstart,

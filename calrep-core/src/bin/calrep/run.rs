@@ -1,22 +1,28 @@
 //! `calrep run` and `calrep plan`.
 
 use std::io::{self, Write};
-use std::path::Path;
 
 use calrep_core::TaskId;
 use calrep_core::engine::{MailboxOutcome, RunOptions, RunReport, TaskStatus};
 
-use crate::{Outcome, known_task, load_config, open_engine, progress, runtime, try_outcome};
+use crate::{
+    Outcome, TaskArgs, known_task, load_config, open_engine, progress, runtime, try_outcome,
+};
 
-pub(crate) fn run(
-    path: &Path,
-    task: &str,
-    json: bool,
-    force: bool,
-    dry_run: bool,
-    out: &mut impl Write,
-) -> io::Result<Outcome> {
-    let config = try_outcome!(load_config(path));
+/// What `run` does with the task.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Mode {
+    /// Replicate (`calrep run`), applying what the mass-delete guard
+    /// would stop if `force`.
+    Run { force: bool },
+    /// Read the sources and report what a run would change (`calrep plan`).
+    Plan,
+}
+
+pub(crate) fn run(args: &TaskArgs, mode: Mode, out: &mut impl Write) -> io::Result<Outcome> {
+    let (task, json) = (args.task.as_str(), args.json);
+    let dry_run = matches!(mode, Mode::Plan);
+    let config = try_outcome!(load_config(&args.config.path));
     try_outcome!(known_task(&config, task));
     let (engine, _replica) = try_outcome!(open_engine(config));
     let engine = engine.with_events(progress::sink(if dry_run {
@@ -26,7 +32,7 @@ pub(crate) fn run(
     }));
     let rt = try_outcome!(runtime());
     let mut options = RunOptions::default();
-    options.force = force;
+    options.force = matches!(mode, Mode::Run { force: true });
     options.dry_run = dry_run;
     let report = match rt.block_on(engine.run_task(&TaskId::new(task), options)) {
         Ok(r) => r,

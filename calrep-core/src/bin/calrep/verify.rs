@@ -1,20 +1,17 @@
 //! `calrep verify`: compare replicas with their sources.
 
 use std::io::{self, Write};
-use std::path::Path;
 
 use calrep_core::TaskId;
 use calrep_core::engine::{VerifyReport, VerifyResult};
 
-use crate::{Outcome, known_task, load_config, open_engine, progress, runtime, try_outcome};
+use crate::{
+    Outcome, TaskArgs, known_task, load_config, open_engine, progress, runtime, try_outcome,
+};
 
-pub(crate) fn run(
-    path: &Path,
-    task: &str,
-    json: bool,
-    out: &mut impl Write,
-) -> io::Result<Outcome> {
-    let config = try_outcome!(load_config(path));
+pub(crate) fn run(args: &TaskArgs, out: &mut impl Write) -> io::Result<Outcome> {
+    let (task, json) = (args.task.as_str(), args.json);
+    let config = try_outcome!(load_config(&args.config.path));
     try_outcome!(known_task(&config, task));
     let (engine, _replica) = try_outcome!(open_engine(config));
     let engine = engine.with_events(progress::sink("verifying"));

@@ -1,5 +1,6 @@
-//! Turning a wall-clock time in a zone into one instant, the way a schedule
-//! needs it: a time that occurs twice (fall-back overlap) runs at its first
+//! Turning a wall-clock time in a zone into one instant, by two rules that
+//! schedules, recurrence sets, calendar items and the EWS writer share. For
+//! a schedule: a time that occurs twice (fall-back overlap) runs at its first
 //! occurrence, and a time that never occurs (spring-forward gap) runs at the
 //! first valid instant after it, which is the moment the gap ends.
 

@@ -172,9 +172,11 @@ one_kind!(Expansion: DiffError);
 impl Classify for EngineError {
     fn kind(&self) -> ErrorKind {
         match self {
-            Self::NotConfigured(_) => ErrorKind::UnknownTask,
+            Self::UnknownTask(_) | Self::UnknownDefinition { .. } => ErrorKind::UnknownTask,
             Self::Disabled(_) => ErrorKind::TaskDisabled,
-            Self::NoSource(_) | Self::SourceSetup(_) | Self::Directory { .. } => ErrorKind::Source,
+            Self::NoSource(_) | Self::SourceSetup { .. } | Self::Directory { .. } => {
+                ErrorKind::Source
+            }
         }
     }
 }

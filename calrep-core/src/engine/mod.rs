@@ -24,7 +24,7 @@ use crate::mailbox::MailboxSource;
 use crate::replica::{Counts, Replica};
 use crate::site::DirectorySource;
 use crate::sources::{SiteSource, Sources};
-use crate::{SiteId, Task, TaskId};
+use crate::{DefinitionId, SiteId, Task, TaskId};
 
 use crate::retry::{self, RetryPolicy};
 pub use crate::stop::StopSignal;
@@ -119,9 +119,17 @@ pub struct RunOptions {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// The configuration does not define the task (or what it refers to).
-    #[error("{0}")]
-    NotConfigured(String),
+    /// The configuration has no task by that name.
+    #[error("no task named {:?}", .0.as_str())]
+    UnknownTask(TaskId),
+    /// The task names a definition the configuration does not have.
+    #[error("task {task}: no definition named {:?}", .definition.as_str())]
+    UnknownDefinition {
+        /// The task.
+        task: TaskId,
+        /// The definition it names.
+        definition: DefinitionId,
+    },
     /// No mailbox source is registered for the task's site.
     #[error(
         "no mailbox source for site {0}: calrep reads [ews] and demo sites and sources a host registers; the Graph backend is not built yet"
@@ -129,8 +137,13 @@ pub enum EngineError {
     NoSource(SiteId),
     /// The site's source could not be set up (a secret that cannot be
     /// read, a bad proxy URL).
-    #[error("{0}")]
-    SourceSetup(String),
+    #[error("{reason}")]
+    SourceSetup {
+        /// The site.
+        site: SiteId,
+        /// Why, naming the site.
+        reason: String,
+    },
     /// The task is disabled.
     #[error("task {0} is disabled")]
     Disabled(TaskId),
@@ -348,9 +361,10 @@ impl Engine {
         &self,
         task: &TaskId,
     ) -> Result<Arc<crate::group::Resolution>, EngineError> {
-        let task = self.config.task(task).ok_or_else(|| {
-            EngineError::NotConfigured(format!("no task named {:?}", task.as_str()))
-        })?;
+        let task = self
+            .config
+            .task(task)
+            .ok_or_else(|| EngineError::UnknownTask(task.clone()))?;
         self.resolve(task).await
     }
 
@@ -372,21 +386,24 @@ impl Engine {
         &self,
         task: &TaskId,
     ) -> Result<(Task, Definition, Arc<dyn MailboxSource>), EngineError> {
-        let not_configured =
-            |what: &str, id: &str| EngineError::NotConfigured(format!("no {what} named {id:?}"));
         let task = self
             .config
             .task(task)
-            .ok_or_else(|| not_configured("task", task.as_str()))?;
-        let definition = self
-            .config
-            .definition(&task.definition)
-            .ok_or_else(|| not_configured("definition", task.definition.as_str()))?;
+            .ok_or_else(|| EngineError::UnknownTask(task.clone()))?;
+        let definition = self.config.definition(&task.definition).ok_or_else(|| {
+            EngineError::UnknownDefinition {
+                task: task.id.clone(),
+                definition: task.definition.clone(),
+            }
+        })?;
         let source = match self.sources.get(&task.site) {
             Some(source) => Arc::clone(source.mailboxes()),
             None => {
                 return Err(match self.sources.problem(&task.site) {
-                    Some(reason) => EngineError::SourceSetup(reason.to_owned()),
+                    Some(reason) => EngineError::SourceSetup {
+                        site: task.site.clone(),
+                        reason: reason.to_owned(),
+                    },
                     None => EngineError::NoSource(task.site.clone()),
                 });
             }

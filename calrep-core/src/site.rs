@@ -78,10 +78,10 @@ pub struct EwsEndpoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub oauth: Option<OAuthApp>,
     /// Bearer tokens come from the host application (a token callback
-    /// through the C ABI or Python, or [`Engine::with_host_tokens`]), which
+    /// through the C ABI or Python, or [`Sources::with_host_tokens`]), which
     /// signs in with its own identity library; no password or `oauth`.
     ///
-    /// [`Engine::with_host_tokens`]: crate::engine::Engine::with_host_tokens
+    /// [`Sources::with_host_tokens`]: crate::sources::Sources::with_host_tokens
     #[serde(default, skip_serializing_if = "is_false")]
     pub host_tokens: bool,
     /// How many items one `GetItem` asks for (1 to 100).

@@ -776,3 +776,47 @@ fn a_changed_item_keeps_its_stored_attachments_without_downloading_them() {
         b"agenda v1"
     );
 }
+
+/// An engine built from a configuration runs with its `[engine]` section:
+/// here a page size of 1, so three items take three pages of changes
+/// (the default page size reads them in one).
+#[test]
+fn the_configurations_engine_section_applies_to_its_engine() {
+    let org = Arc::new(MemoryOrganisation::new());
+    let items = (0..3)
+        .map(|i| single(&format!("s{i}"), "Single", i))
+        .collect();
+    mailbox(&org, "alice@example.com", items);
+    let config = |engine: &str| {
+        calrep_testkit::config::ConfigBuilder::new()
+            .ews_site("hq", "https://mail.example.com/EWS/Exchange.asmx")
+            .definition("default", "")
+            .daily_schedule("nightly", "UTC", "02:00")
+            .task(
+                "t",
+                "hq",
+                "default",
+                "nightly",
+                r#"{ mailbox = "alice@example.com" }"#,
+            )
+            .section(engine)
+            .build()
+    };
+    let requests = |engine: &str| {
+        let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
+        let engine = calrep_core::engine::Engine::new(
+            config(engine),
+            replica as Arc<dyn Replica>,
+            Arc::new(calrep_core::SystemClock),
+        )
+        .with_source("hq".into(), org.clone());
+        let report = run(&engine, "t", false);
+        assert_eq!(report.totals.items_created, 3, "{report:?}");
+        report.requests
+    };
+    let (paged, whole) = (requests("[engine]\npage_size = 1"), requests(""));
+    assert!(
+        paged >= whole + 2,
+        "page_size = 1 made {paged} requests, the default {whole}"
+    );
+}

@@ -39,9 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "{mailboxes} mailboxes x {ITEMS} items, concurrency 4; a reader asks for one mailbox's month of occurrences in a loop"
     );
-    println!(
-        "| reads on | run | reads | p50 | p99 | max |\n|---|---|---|---|---|---|"
-    );
+    println!("| reads on | run | reads | p50 | p99 | max |\n|---|---|---|---|---|---|");
     for (label, readers) in [("writer's connection (before)", 0), ("read-only pool", 4)] {
         let path = dir.join(format!("replica-{readers}.db"));
         let _ = std::fs::remove_file(&path);

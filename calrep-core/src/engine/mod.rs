@@ -229,15 +229,18 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine with default options.
+    /// An engine with the options of the configuration's `[engine]`
+    /// section (see [`with_options`](Self::with_options)) and no sources
+    /// yet (see [`with_sources`](Self::with_sources)).
     pub fn new(config: Config, replica: Arc<dyn Replica>, clock: Arc<dyn Clock>) -> Self {
+        let options = EngineOptions::from_settings(&config.engine);
         Self {
             config,
             replica,
             clock,
             sources: Sources::new(),
             resolvers: Mutex::new(HashMap::new()),
-            options: EngineOptions::default(),
+            options,
             events: None,
             shutdown: StopSignal::new(),
         }

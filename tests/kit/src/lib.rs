@@ -16,7 +16,7 @@ pub mod sim;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-/// Runs one of the Python oracles in `tests/oracle/` with `input` as JSON on
+/// Runs one of the Python oracles in `tests/kit/oracle/` with `input` as JSON on
 /// its standard input and returns its JSON output. The interpreter is
 /// `python3`, or `CALREP_PYTHON` when set.
 ///

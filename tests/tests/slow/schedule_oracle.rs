@@ -1,6 +1,6 @@
 //! Differential test: schedule runs computed by calrep against an independent
 //! Python implementation on the standard library's `zoneinfo`
-//! (`tests/oracle/schedule_runs.py`), over zones with spring-forward gaps,
+//! (`tests/kit/oracle/schedule_runs.py`), over zones with spring-forward gaps,
 //! fall-back overlaps, half-hour shifts and midnight transitions, for three
 //! whole years.
 

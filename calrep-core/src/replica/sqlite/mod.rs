@@ -20,7 +20,7 @@ mod tests;
 mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -35,9 +35,10 @@ use crate::address::EmailAddress;
 use crate::calendar::{CalendarId, CalendarItem, ItemId, Occurrence};
 use crate::{SiteId, TaskId};
 
-/// Read-only connections kept open for readers (more are opened while
-/// more readers are at work, and closed afterwards).
-const IDLE_READERS: usize = 4;
+/// Read-only connections at most, opened as readers need them and kept:
+/// opening one costs milliseconds (the schema is read), so a reader that
+/// finds none idle waits for one rather than open an eighth-plus.
+const READERS: usize = 8;
 
 /// The default replica: a SQLite database (bundled SQLite, WAL journal,
 /// foreign keys on), versioned with migrations.
@@ -73,12 +74,20 @@ struct Store {
 enum Readers {
     /// On the writer's connection (an in-memory database has no other).
     Writer,
-    /// On read-only connections to the file, opened by `uri`.
+    /// On up to `max` read-only connections to the file, opened by `uri`.
     Pool {
         uri: String,
-        idle: Mutex<Vec<Connection>>,
-        keep: usize,
+        max: usize,
+        state: Mutex<Pool>,
+        returned: Condvar,
     },
+}
+
+/// The read-only connections not in use, and how many are open.
+#[derive(Debug, Default)]
+struct Pool {
+    idle: Vec<Connection>,
+    open: usize,
 }
 
 impl SqliteReplica {
@@ -86,13 +95,13 @@ impl SqliteReplica {
     /// schema. A file that is not a calrep replica, or that a newer calrep
     /// wrote, is refused untouched.
     pub fn open(path: &Path) -> Result<Self, ReplicaError> {
-        Self::open_with_readers(path, IDLE_READERS)
+        Self::open_with_readers(path, READERS)
     }
 
-    /// [`open`](Self::open), keeping up to `idle` read-only connections
-    /// for readers; with 0, reads run on the writer's connection and wait
-    /// for its transactions (as an in-memory replica's do).
-    pub fn open_with_readers(path: &Path, idle: usize) -> Result<Self, ReplicaError> {
+    /// [`open`](Self::open) with up to `readers` read-only connections for
+    /// readers (8 by default); with 0, reads run on the writer's connection
+    /// and wait for its transactions (as an in-memory replica's do).
+    pub fn open_with_readers(path: &Path, readers: usize) -> Result<Self, ReplicaError> {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| ReplicaError::Database {
                 path: path.display().to_string(),
@@ -104,13 +113,9 @@ impl SqliteReplica {
         }
         let conn = Connection::open(path).map_err(db(path))?;
         let writer = open::init(conn, path)?;
-        let readers = match idle {
+        let readers = match readers {
             0 => Readers::Writer,
-            keep => Readers::Pool {
-                uri: format!("file:{}?mode=ro", open::uri_path(path)),
-                idle: Mutex::new(Vec::new()),
-                keep,
-            },
+            max => Readers::pool(format!("file:{}?mode=ro", open::uri_path(path)), max, None),
         };
         Ok(Self::from_parts(path, Some(writer), readers))
     }
@@ -133,11 +138,7 @@ impl SqliteReplica {
     /// ```
     pub fn open_read_only(path: &Path) -> Result<Self, ReplicaError> {
         let (uri, first) = open::read_only(path)?;
-        let readers = Readers::Pool {
-            uri,
-            idle: Mutex::new(vec![first]),
-            keep: IDLE_READERS,
-        };
+        let readers = Readers::pool(uri, READERS, Some(first));
         Ok(Self::from_parts(path, None, readers))
     }
 
@@ -197,6 +198,36 @@ impl SqliteReplica {
         self.blocking(move || store.with_reader(work)).await
     }
 
+    /// A short write (a lease, a freeze, a run's record): done right here
+    /// when it cannot wait — the writer is free in this process, and
+    /// SQLite's write lock in every other (with no busy timeout a held lock
+    /// is an immediate `SQLITE_BUSY`) — else on a blocking thread like any
+    /// write. Handing a write this small to a blocking thread costs more
+    /// than the write (two thread wake-ups), and it never holds the worker
+    /// longer than the write itself.
+    async fn write_short<T: Send + 'static>(
+        &self,
+        work: impl Fn(&mut Connection, &Path) -> Result<T, ReplicaError> + Send + 'static,
+    ) -> Result<T, ReplicaError> {
+        match self.store.try_write_now(&work) {
+            Some(result) => result,
+            None => self.write(work).await,
+        }
+    }
+
+    /// A point read (a row or a few, by index): right here, on the writer's
+    /// connection if it is free or an idle read-only one (neither waits for
+    /// a transaction); on a blocking thread when none is at hand.
+    async fn read_point<T: Send + 'static>(
+        &self,
+        work: impl Fn(&Connection, &Path) -> Result<T, ReplicaError> + Send + 'static,
+    ) -> Result<T, ReplicaError> {
+        match self.store.try_read_now(&work) {
+            Some(result) => result,
+            None => self.read(work).await,
+        }
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, ReplicaError> + Send + 'static,
@@ -222,27 +253,138 @@ impl Store {
         }
     }
 
-    /// Runs `work` on a reader's connection: a pooled read-only one,
-    /// returned to the pool afterwards, or the writer's.
+    /// Runs `work` on a reader's connection: a pooled read-only one
+    /// (waiting for one when all are busy), or the writer's.
     fn with_reader<T>(
         &self,
         work: impl FnOnce(&Connection, &Path) -> Result<T, ReplicaError>,
     ) -> Result<T, ReplicaError> {
         match &self.readers {
             Readers::Writer => work(&*self.writer()?, &self.path),
-            Readers::Pool { uri, idle, keep } => {
-                let pooled = idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
-                let conn = match pooled {
-                    Some(conn) => conn,
-                    None => open::reader(uri, &self.path)?,
-                };
+            Readers::Pool { .. } => {
+                let conn = self.take_reader()?;
                 let result = work(&conn, &self.path);
-                let mut idle = idle.lock().unwrap_or_else(PoisonError::into_inner);
-                if idle.len() < *keep {
-                    idle.push(conn);
-                }
+                self.give_back(conn);
                 result
             }
+        }
+    }
+
+    /// An idle pooled connection, a new one if fewer than `max` are open,
+    /// or the next one returned (within the busy timeout).
+    fn take_reader(&self) -> Result<Connection, ReplicaError> {
+        let Readers::Pool {
+            uri,
+            max,
+            state,
+            returned,
+        } = &self.readers
+        else {
+            return Err(self.no_pool());
+        };
+        let deadline = std::time::Instant::now() + open::BUSY_TIMEOUT;
+        let mut pool = state.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(conn) = pool.idle.pop() {
+                return Ok(conn);
+            }
+            if pool.open < *max {
+                pool.open += 1;
+                drop(pool);
+                let opened = open::reader(uri, &self.path);
+                if opened.is_err() {
+                    state.lock().unwrap_or_else(PoisonError::into_inner).open -= 1;
+                }
+                return opened;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(ReplicaError::Worker {
+                    path: self.path.display().to_string(),
+                    reason: format!("all {max} read connections stayed busy for {left:?}"),
+                });
+            }
+            pool = returned
+                .wait_timeout(pool, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Readers::Pool {
+            state, returned, ..
+        } = &self.readers
+        {
+            state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .idle
+                .push(conn);
+            returned.notify_one();
+        }
+    }
+
+    fn no_pool(&self) -> ReplicaError {
+        ReplicaError::Worker {
+            path: self.path.display().to_string(),
+            reason: "no read connections".into(),
+        }
+    }
+
+    /// `work` on the writer, now, if nothing would make it wait.
+    fn try_write_now<T>(
+        &self,
+        work: &impl Fn(&mut Connection, &Path) -> Result<T, ReplicaError>,
+    ) -> Option<Result<T, ReplicaError>> {
+        let mut conn = self.writer.as_ref()?.try_lock().ok()?;
+        conn.busy_timeout(std::time::Duration::ZERO).ok()?;
+        let result = work(&mut conn, &self.path);
+        // Cannot fail on an open connection; were it to, the next write
+        // would answer "busy" at once instead of waiting: still an error
+        // that names the problem, never a hang.
+        let _ = conn.busy_timeout(open::BUSY_TIMEOUT);
+        match result {
+            Err(e) if open::is_busy(&e) => None,
+            done => Some(done),
+        }
+    }
+
+    /// `work` now, if a connection is at hand: the writer's when it is
+    /// free (its page cache is the warm one: a read-only connection's is
+    /// dropped after every commit of the writer's), else an idle reader.
+    fn try_read_now<T>(
+        &self,
+        work: &impl Fn(&Connection, &Path) -> Result<T, ReplicaError>,
+    ) -> Option<Result<T, ReplicaError>> {
+        if let Some(Ok(conn)) = self.writer.as_ref().map(Mutex::try_lock) {
+            return Some(work(&conn, &self.path));
+        }
+        let Readers::Pool { state, .. } = &self.readers else {
+            return None;
+        };
+        let conn = state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .idle
+            .pop()?;
+        let result = work(&conn, &self.path);
+        self.give_back(conn);
+        Some(result)
+    }
+}
+
+impl Readers {
+    fn pool(uri: String, max: usize, first: Option<Connection>) -> Self {
+        let open = usize::from(first.is_some());
+        Self::Pool {
+            uri,
+            max: max.max(open),
+            state: Mutex::new(Pool {
+                idle: first.into_iter().collect(),
+                open,
+            }),
+            returned: Condvar::new(),
         }
     }
 }
@@ -273,7 +415,7 @@ fn damaged(path: &Path, detail: impl Into<String>) -> ReplicaError {
 impl ReplicaWriter for SqliteReplica {
     async fn sync_state(&self, key: &SyncKey) -> Result<StoredState, ReplicaError> {
         let key = key.clone();
-        self.read(move |conn, path| read::sync_state(conn, path, &key))
+        self.read_point(move |conn, path| read::sync_state(conn, path, &key))
             .await
     }
 
@@ -327,7 +469,7 @@ impl ReplicaWriter for SqliteReplica {
         ttl: TimeDelta,
     ) -> Result<Lease, ReplicaError> {
         let (mailbox, task, owner) = (mailbox.clone(), task.clone(), owner.to_owned());
-        self.write(move |conn, path| {
+        self.write_short(move |conn, path| {
             lease::acquire_lease(conn, path, &mailbox, &task, &owner, now, ttl)
         })
         .await
@@ -340,13 +482,15 @@ impl ReplicaWriter for SqliteReplica {
         synced_at: Option<DateTime<Utc>>,
     ) -> Result<(), ReplicaError> {
         let (mailbox, owner) = (mailbox.clone(), owner.to_owned());
-        self.write(move |conn, path| lease::release_lease(conn, path, &mailbox, &owner, synced_at))
-            .await
+        self.write_short(move |conn, path| {
+            lease::release_lease(conn, path, &mailbox, &owner, synced_at)
+        })
+        .await
     }
 
     async fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError> {
         let (mailbox, reason) = (mailbox.clone(), reason.to_owned());
-        self.write(move |conn, path| lease::freeze(conn, path, &mailbox, &reason))
+        self.write_short(move |conn, path| lease::freeze(conn, path, &mailbox, &reason))
             .await
     }
 
@@ -358,7 +502,7 @@ impl ReplicaWriter for SqliteReplica {
         finished: DateTime<Utc>,
     ) -> Result<(), ReplicaError> {
         let (task, status, report) = (task.clone(), status.to_owned(), report_json.to_owned());
-        self.write(move |conn, path| {
+        self.write_short(move |conn, path| {
             lease::record_run(conn, path, &task, &status, &report, finished)
         })
         .await
@@ -370,7 +514,7 @@ impl ReplicaWriter for SqliteReplica {
         calendar: &CalendarId,
     ) -> Result<Option<DateTime<Utc>>, ReplicaError> {
         let (mailbox, calendar) = (mailbox.clone(), calendar.clone());
-        self.read(move |conn, path| read::horizon_until(conn, path, &mailbox, &calendar))
+        self.read_point(move |conn, path| read::horizon_until(conn, path, &mailbox, &calendar))
             .await
     }
 
@@ -404,9 +548,15 @@ impl ReplicaReader for SqliteReplica {
         self.read(read::mailboxes).await
     }
 
+    async fn has_mailbox(&self, mailbox: &EmailAddress) -> Result<bool, ReplicaError> {
+        let mailbox = mailbox.clone();
+        self.read_point(move |conn, path| read::has_mailbox(conn, path, &mailbox))
+            .await
+    }
+
     async fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError> {
         let mailbox = mailbox.clone();
-        self.read(move |conn, path| read::calendar_ids(conn, path, &mailbox))
+        self.read_point(move |conn, path| read::calendar_ids(conn, path, &mailbox))
             .await
     }
 

@@ -112,6 +112,17 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), ReplicaE
     tx.commit().map_err(&err)
 }
 
+/// Whether SQLite answered "busy" (another connection holds the lock).
+pub(super) fn is_busy(e: &ReplicaError) -> bool {
+    matches!(
+        e,
+        ReplicaError::Database {
+            source: rusqlite::Error::SqliteFailure(f, _),
+            ..
+        } if f.code == rusqlite::ErrorCode::DatabaseBusy
+    )
+}
+
 /// Runs `step` again while SQLite answers "busy" without waiting, for at
 /// most [`BUSY_TIMEOUT`].
 fn retry_busy<T>(mut step: impl FnMut() -> Result<T, ReplicaError>) -> Result<T, ReplicaError> {

@@ -357,3 +357,18 @@ pub(super) fn changes(
         removed,
     }))
 }
+
+/// Whether the replica holds the mailbox.
+pub(super) fn has_mailbox(
+    conn: &Connection,
+    path: &Path,
+    mailbox: &EmailAddress,
+) -> Result<bool, ReplicaError> {
+    one(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM mailboxes WHERE address = ?1)",
+        [mailbox.key()],
+        |r| r.get(0),
+    )
+    .map_err(db(path))
+}

@@ -1,5 +1,5 @@
 //! Differential test: random RFC 5545 rules expanded by `calrep_core::recur`
-//! against python-dateutil (tests/oracle/expand_general.py) in DST-heavy and
+//! against python-dateutil (tests/kit/oracle/expand_general.py) in DST-heavy and
 //! midnight-switch zones, timed and all-day, over random windows.
 //!
 //! The seed is printed; `CALREP_SEED=N` replays a run. Where dateutil and

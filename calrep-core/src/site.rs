@@ -287,6 +287,14 @@ impl DemoSite {
         200
     }
 
+    /// Why `site`'s demo organisation cannot be served by this build.
+    #[cfg(not(feature = "sim"))]
+    pub(crate) fn needs_sim(site: &SiteId) -> String {
+        format!(
+            "site {site}: demo sites need calrep-core's `sim` feature, which this build leaves out"
+        )
+    }
+
     /// Generates the organisation.
     #[cfg(feature = "sim")]
     pub fn organisation(&self) -> crate::demo::DemoOrganisation {

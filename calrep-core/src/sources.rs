@@ -265,8 +265,5 @@ fn demo_source(site: &Site) -> Result<SiteSource, String> {
 /// Without the simulator, a demo site says what it needs.
 #[cfg(not(feature = "sim"))]
 fn demo_source(site: &Site) -> Result<SiteSource, String> {
-    Err(format!(
-        "site {}: demo sites need calrep-core's `sim` feature, which this build leaves out",
-        site.id
-    ))
+    Err(crate::site::DemoSite::needs_sim(&site.id))
 }

@@ -380,10 +380,9 @@ impl Config {
             #[cfg(feature = "sim")]
             Some(demo) => Ok(Some(Arc::new(demo.organisation().directory()?))),
             #[cfg(not(feature = "sim"))]
-            Some(_) => Err(DirectoryError::Unavailable(format!(
-                "site {}: demo sites need calrep-core's `sim` feature, which this build leaves out",
-                site.id
-            ))),
+            Some(_) => Err(DirectoryError::Unavailable(
+                crate::site::DemoSite::needs_sim(&site.id),
+            )),
             None => Ok(None),
         }
     }

@@ -36,30 +36,30 @@ use crate::fixture::{addr, single, weekly};
 /// Needs a multi-threaded tokio runtime (one case reads while another task
 /// writes).
 pub async fn check(fresh: impl Fn() -> Arc<dyn Replica>) -> Vec<&'static str> {
-    batches_and_their_state_are_stored_together(fresh()).await;
-    applying_a_batch_twice_is_harmless(fresh()).await;
-    a_full_sync_deletes_what_it_did_not_see(fresh()).await;
-    leases_exclude_other_owners_until_they_expire(fresh()).await;
-    a_reader_never_sees_half_a_batch(fresh()).await;
-    changes_since_a_number_name_what_changed(fresh()).await;
-    occurrences_are_found_by_overlap_with_a_window(fresh()).await;
-    refreshed_occurrences_replace_and_trim(fresh()).await;
-    attachments_are_stored_once_by_content(fresh()).await;
-    removing_a_calendar_removes_its_items_and_state(fresh()).await;
-    mailboxes_are_frozen_and_synced(fresh()).await;
-    vec![
-        "batches_and_their_state_are_stored_together",
-        "applying_a_batch_twice_is_harmless",
-        "a_full_sync_deletes_what_it_did_not_see",
-        "leases_exclude_other_owners_until_they_expire",
-        "a_reader_never_sees_half_a_batch",
-        "changes_since_a_number_name_what_changed",
-        "occurrences_are_found_by_overlap_with_a_window",
-        "refreshed_occurrences_replace_and_trim",
-        "attachments_are_stored_once_by_content",
-        "removing_a_calendar_removes_its_items_and_state",
-        "mailboxes_are_frozen_and_synced",
-    ]
+    /// Each case once: run on a fresh store, then named in the result.
+    macro_rules! cases {
+        ($($case:ident),+ $(,)?) => {{
+            let mut ran = Vec::new();
+            $(
+                $case(fresh()).await;
+                ran.push(stringify!($case));
+            )+
+            ran
+        }};
+    }
+    cases!(
+        batches_and_their_state_are_stored_together,
+        applying_a_batch_twice_is_harmless,
+        a_full_sync_deletes_what_it_did_not_see,
+        leases_exclude_other_owners_until_they_expire,
+        a_reader_never_sees_half_a_batch,
+        changes_since_a_number_name_what_changed,
+        occurrences_are_found_by_overlap_with_a_window,
+        refreshed_occurrences_replace_and_trim,
+        attachments_are_stored_once_by_content,
+        removing_a_calendar_removes_its_items_and_state,
+        mailboxes_are_frozen_and_synced,
+    )
 }
 
 const MAILBOX: &str = "alice@example.com";

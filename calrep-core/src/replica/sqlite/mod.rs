@@ -261,8 +261,13 @@ impl Store {
     ) -> Result<T, ReplicaError> {
         match &self.readers {
             Readers::Writer => work(&*self.writer()?, &self.path),
-            Readers::Pool { .. } => {
-                let conn = self.take_reader()?;
+            Readers::Pool {
+                uri,
+                max,
+                state,
+                returned,
+            } => {
+                let conn = self.take_reader(uri, *max, state, returned)?;
                 let result = work(&conn, &self.path);
                 self.give_back(conn);
                 result
@@ -272,23 +277,20 @@ impl Store {
 
     /// An idle pooled connection, a new one if fewer than `max` are open,
     /// or the next one returned (within the busy timeout).
-    fn take_reader(&self) -> Result<Connection, ReplicaError> {
-        let Readers::Pool {
-            uri,
-            max,
-            state,
-            returned,
-        } = &self.readers
-        else {
-            return Err(self.no_pool());
-        };
+    fn take_reader(
+        &self,
+        uri: &str,
+        max: usize,
+        state: &Mutex<Pool>,
+        returned: &Condvar,
+    ) -> Result<Connection, ReplicaError> {
         let deadline = std::time::Instant::now() + open::BUSY_TIMEOUT;
         let mut pool = state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(conn) = pool.idle.pop() {
                 return Ok(conn);
             }
-            if pool.open < *max {
+            if pool.open < max {
                 pool.open += 1;
                 drop(pool);
                 let opened = open::reader(uri, &self.path);
@@ -301,7 +303,10 @@ impl Store {
             if left.is_zero() {
                 return Err(ReplicaError::Worker {
                     path: self.path.display().to_string(),
-                    reason: format!("all {max} read connections stayed busy for {left:?}"),
+                    reason: format!(
+                        "all {max} read connections stayed busy for {:?}",
+                        open::BUSY_TIMEOUT
+                    ),
                 });
             }
             pool = returned
@@ -322,13 +327,6 @@ impl Store {
                 .idle
                 .push(conn);
             returned.notify_one();
-        }
-    }
-
-    fn no_pool(&self) -> ReplicaError {
-        ReplicaError::Worker {
-            path: self.path.display().to_string(),
-            reason: "no read connections".into(),
         }
     }
 

@@ -149,7 +149,7 @@ pub(super) fn apply(
             counts.occurrences_created += write.occurrences.len() as u64;
         } else {
             let item_longest =
-                write_occurrences(&tx, item, mailbox, &write.occurrences, false, &mut counts)
+                write_occurrences(&tx, item, mailbox, &write.occurrences, &mut counts)
                     .map_err(&err)?;
             longest = longest.max(item_longest);
         }
@@ -285,8 +285,8 @@ pub(super) fn refresh_occurrences(
         .optional()
         .map_err(&err)?;
         if let Some(item) = item {
-            let longest = write_occurrences(&tx, item, mailbox_row, list, false, &mut counts)
-                .map_err(&err)?;
+            let longest =
+                write_occurrences(&tx, item, mailbox_row, list, &mut counts).map_err(&err)?;
             record_longest(&tx, longest).map_err(&err)?;
         }
     }
@@ -407,15 +407,12 @@ pub(super) fn write_occurrences(
     item: i64,
     mailbox: i64,
     occurrences: &[Occurrence],
-    is_new: bool,
     counts: &mut Counts,
 ) -> rusqlite::Result<i64> {
-    let existing: Vec<Occurrence> = if is_new {
-        Vec::new()
-    } else {
+    let existing: Vec<Occurrence> = {
         let mut stmt = tx.prepare_cached(
-            "SELECT original_start, start_at, end_at, is_exception FROM occurrences WHERE item_id = ?1",
-        )?;
+        "SELECT original_start, start_at, end_at, is_exception FROM occurrences WHERE item_id = ?1",
+    )?;
         let rows = stmt.query_map([item], |r| {
             let at = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
                 DateTime::from_timestamp(r.get(i)?, 0).ok_or_else(|| {

@@ -189,6 +189,7 @@ pub mod engine {
             &self,
             _: &CalendarId,
             state: Option<&SyncState>,
+            _window: calrep_core::mailbox::Window,
             max: usize,
         ) -> Result<ChangePage, MailboxError> {
             let from: u64 = state

@@ -1,5 +1,6 @@
 //! Standard base64 (RFC 4648 §4, with padding): iCalendar's inline
-//! attachments and EWS's attachment content. Small enough not to need a crate.
+//! attachments and EWS's attachment content (and the URL-safe form of JSON
+//! Web Tokens). Small enough not to need a crate.
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -22,6 +23,25 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+/// Encodes `bytes` in the URL-safe alphabet without padding (RFC 4648 §5),
+/// as JSON Web Tokens do.
+pub(crate) fn encode_url(bytes: &[u8]) -> String {
+    encode(bytes)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+/// Decodes URL-safe base64 with or without padding.
+#[cfg(feature = "sim")]
+pub(crate) fn decode_url(text: &str) -> Option<Vec<u8>> {
+    let mut standard = text.replace('-', "+").replace('_', "/");
+    while standard.len() % 4 != 0 {
+        standard.push('=');
+    }
+    decode(&standard)
 }
 
 /// Decodes `text`, ignoring whitespace (servers fold long values); `None`

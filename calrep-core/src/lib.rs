@@ -115,6 +115,7 @@
 #![forbid(unsafe_code)]
 
 mod address;
+mod auth;
 mod base64;
 pub mod calendar;
 mod clock;
@@ -126,7 +127,9 @@ mod document;
 pub mod engine;
 mod error;
 pub mod ews;
+pub mod graph;
 pub mod group;
+mod http;
 pub mod ical;
 mod ids;
 pub mod mailbox;

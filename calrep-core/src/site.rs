@@ -244,13 +244,38 @@ impl ExchangeVersion {
     }
 }
 
-/// A Microsoft Graph app registration (client-credentials flow).
+/// A Microsoft Graph app registration (client-credentials flow), for
+/// Microsoft 365: the app holds the application permission
+/// `Calendars.Read` (and `GroupMember.Read.All` for `directory = "graph"`),
+/// scoped to the replicated mailboxes by RBAC for Applications or an
+/// application access policy.
+///
+/// The app proves itself with exactly one of: a client secret
+/// (`secret_env` / `secret_file`), a certificate (`certificate_file` and
+/// `private_key_file`, PEM; many tenants forbid secrets), or the host's own
+/// tokens (`host_tokens = true`).
+///
+/// ```
+/// let site: calrep_core::Site = toml::from_str(r#"
+///     id = "m365"
+///     [graph]
+///     tenant = "contoso.onmicrosoft.com"
+///     client_id = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+///     certificate_file = "calrep-app.crt"
+///     private_key_file = "calrep-app.key"
+/// "#)?;
+/// let graph = site.graph.unwrap();
+/// assert_eq!(graph.token_url(), "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token");
+/// assert_eq!(graph.scope(), "https://graph.microsoft.com/.default");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GraphApp {
     /// The Entra tenant: its GUID or a verified domain.
     pub tenant: String,
-    /// The application (client) id, a GUID.
+    /// The application (client) id, a GUID (unused with `host_tokens`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_id: String,
     /// The environment variable holding the client secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -258,12 +283,86 @@ pub struct GraphApp {
     /// The file holding the client secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_file: Option<PathBuf>,
+    /// The app's certificate (PEM), whose SHA-1 thumbprint Entra knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_file: Option<PathBuf>,
+    /// The certificate's RSA private key (PEM, PKCS#8 or PKCS#1), which
+    /// signs each token request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_file: Option<PathBuf>,
+    /// Bearer tokens come from the host application (as for EWS).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub host_tokens: bool,
+    /// The sign-in authority, for national clouds (and tests); by default
+    /// `https://login.microsoftonline.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authority: Option<String>,
+    /// The Graph endpoint with its version, for national clouds (and
+    /// tests); by default `https://graph.microsoft.com/v1.0`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Requests in flight at once for the whole site (1 to 256); each
+    /// mailbox has at most 4, Exchange Online's limit.
+    #[serde(default = "GraphApp::default_concurrency")]
+    pub concurrency: usize,
+    /// Events asked for per `calendarView/delta` page
+    /// (`Prefer: odata.maxpagesize`, 1 to 1000).
+    #[serde(default = "GraphApp::default_page_size")]
+    pub page_size: usize,
+    /// Series fetched per JSON `$batch` request (1 to 4: Graph runs at most
+    /// four requests of one mailbox at a time); 1 sends no `$batch`.
+    #[serde(default = "GraphApp::default_batch")]
+    pub batch: usize,
+    /// How long one request may take, in seconds, body included.
+    #[serde(default = "EwsEndpoint::default_timeout_seconds")]
+    pub timeout_seconds: u64,
 }
 
 impl GraphApp {
+    fn default_concurrency() -> usize {
+        16
+    }
+    fn default_page_size() -> usize {
+        100
+    }
+    fn default_batch() -> usize {
+        4
+    }
+
     /// Where the client secret is to be read from, if exactly one form is given.
     pub fn secret(&self) -> Result<SecretRef, &'static str> {
         SecretRef::from_pair(self.secret_env.as_ref(), self.secret_file.as_ref())
+    }
+
+    /// The authority (without a trailing slash).
+    pub fn authority(&self) -> &str {
+        self.authority
+            .as_deref()
+            .unwrap_or("https://login.microsoftonline.com")
+            .trim_end_matches('/')
+    }
+
+    /// The token endpoint of the tenant.
+    pub fn token_url(&self) -> String {
+        format!("{}/{}/oauth2/v2.0/token", self.authority(), self.tenant)
+    }
+
+    /// The Graph endpoint (without a trailing slash).
+    pub fn url(&self) -> &str {
+        self.url
+            .as_deref()
+            .unwrap_or("https://graph.microsoft.com/v1.0")
+            .trim_end_matches('/')
+    }
+
+    /// The scope asked for: the Graph endpoint's origin and `/.default`
+    /// (the app's granted application permissions).
+    pub fn scope(&self) -> String {
+        let url = self.url();
+        let origin_end = url.split_once("://").map_or(url.len(), |(scheme, rest)| {
+            scheme.len() + 3 + rest.find('/').unwrap_or(rest.len())
+        });
+        format!("{}/.default", url.get(..origin_end).unwrap_or(url))
     }
 }
 
@@ -326,6 +425,10 @@ pub enum DirectorySource {
     /// site's `[ews]` endpoint, so a task's groups are named by address
     /// (`directory = "exchange"`).
     Exchange,
+    /// Microsoft Graph: groups are found by address and expanded through
+    /// `transitiveMembers` with the site's `[graph]` app (`directory =
+    /// "graph"`, application permission `GroupMember.Read.All`).
+    Graph,
 }
 
 /// Why a URL is not an acceptable endpoint for calrep's own requests (EWS,

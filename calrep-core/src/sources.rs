@@ -36,6 +36,7 @@ use crate::SiteId;
 use crate::address::EmailAddress;
 use crate::config::Config;
 use crate::ews::{Credentials, EwsSource, TokenProvider};
+use crate::graph::{GraphCredentials, GraphSource};
 use crate::group::{Directory, DirectoryError};
 use crate::mailbox::MailboxSource;
 use crate::retry::RetryPolicy;
@@ -94,6 +95,22 @@ impl SiteSource {
         }
     }
 
+    /// A Microsoft Graph site: its mailboxes, and groups expanded through
+    /// `transitiveMembers` for `directory = "graph"`.
+    ///
+    /// ```no_run
+    /// # fn f(source: calrep_core::graph::GraphSource) {
+    /// let site = calrep_core::sources::SiteSource::graph(source);
+    /// assert!(site.expands_groups());
+    /// # }
+    /// ```
+    pub fn graph(source: GraphSource) -> Self {
+        Self {
+            mailboxes: Arc::new(source.clone()),
+            server_directory: Some(Arc::new(GraphGroups(source))),
+        }
+    }
+
     /// The mailboxes.
     pub fn mailboxes(&self) -> &Arc<dyn MailboxSource> {
         &self.mailboxes
@@ -143,6 +160,19 @@ impl ServerDirectory for EwsExpandDl {
     }
 }
 
+/// Graph groups as the app.
+struct GraphGroups(GraphSource);
+
+impl ServerDirectory for GraphGroups {
+    fn open(
+        &self,
+        _site: &SiteId,
+        retry: RetryPolicy,
+    ) -> Result<Arc<dyn Directory>, DirectoryError> {
+        Ok(Arc::new(self.0.directory().with_retry(retry)))
+    }
+}
+
 /// Every site's source, or why it could not be set up.
 #[derive(Debug, Clone, Default)]
 pub struct Sources {
@@ -157,9 +187,9 @@ impl Sources {
 
     /// The sources calrep builds itself from a configuration: EWS
     /// endpoints (their secrets read now) and, with the `sim` feature, demo
-    /// organisations. Sites with `host_tokens = true` wait for
-    /// [`with_host_tokens`](Self::with_host_tokens); `[graph]` sites have no
-    /// backend yet. A site that cannot be set up keeps its reason.
+    /// organisations, Microsoft Graph apps. Sites with `host_tokens = true`
+    /// wait for [`with_host_tokens`](Self::with_host_tokens). A site that
+    /// cannot be set up keeps its reason.
     pub fn from_config(config: &Config) -> Self {
         let mut sources = Self::new();
         for site in &config.sites {
@@ -179,13 +209,20 @@ impl Sources {
                     .map_err(|e| e.to_string()),
             );
         }
+        if site.graph.is_some() {
+            return Some(
+                GraphSource::from_site(site, &config.base_dir)
+                    .map(SiteSource::graph)
+                    .map_err(|e| e.to_string()),
+            );
+        }
         if site.demo.is_some() {
             return Some(demo_source(site));
         }
         None
     }
 
-    /// Gives every site configured with `host_tokens = true` an EWS source
+    /// Gives every site configured with `host_tokens = true` an EWS or Graph source
     /// whose bearer tokens come from `provider_for(site)`: the host's own
     /// identity library instead of a secret calrep reads.
     ///
@@ -220,6 +257,15 @@ impl Sources {
         provider_for: impl Fn(&SiteId) -> Arc<dyn TokenProvider>,
     ) -> Self {
         for site in &config.sites {
+            if let Some(app) = site.graph.as_ref().filter(|g| g.host_tokens) {
+                let credentials = GraphCredentials::Tokens(provider_for(&site.id));
+                let built =
+                    GraphSource::new(site.id.as_str(), app, site.proxy.as_ref(), credentials)
+                        .map(SiteSource::graph)
+                        .map_err(|e| e.to_string());
+                self.sites.insert(site.id.clone(), built);
+                continue;
+            }
             let Some(ews) = site.ews.as_ref().filter(|e| e.host_tokens) else {
                 continue;
             };

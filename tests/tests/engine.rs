@@ -520,9 +520,10 @@ impl calrep_core::mailbox::Mailbox for Stuttering {
         &self,
         calendar: &CalendarId,
         state: Option<&calrep_core::mailbox::SyncState>,
+        window: calrep_core::mailbox::Window,
         max: usize,
     ) -> Result<calrep_core::mailbox::ChangePage, MailboxError> {
-        let mut page = self.0.changes(calendar, state, max).await?;
+        let mut page = self.0.changes(calendar, state, window, max).await?;
         let twice: Vec<_> = page
             .changed
             .iter()

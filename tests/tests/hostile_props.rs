@@ -59,6 +59,7 @@ impl Mailbox for Scripted {
         &self,
         _calendar: &CalendarId,
         state: Option<&SyncState>,
+        _window: calrep_core::mailbox::Window,
         _max: usize,
     ) -> Result<ChangePage, MailboxError> {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use calrep_core::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId, ItemTime};
-use calrep_core::mailbox::{Mailbox, MailboxError, MemoryMailbox, SyncState};
+use calrep_core::mailbox::{Mailbox, MailboxError, MemoryMailbox, SyncState, Window};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -45,7 +45,10 @@ async fn pull(
     replica: &mut BTreeMap<ItemId, String>,
     max: usize,
 ) -> bool {
-    let page = mailbox.changes(cal, state.as_ref(), max).await.unwrap();
+    let page = mailbox
+        .changes(cal, state.as_ref(), Window::ALL, max)
+        .await
+        .unwrap();
     let items = mailbox.items(cal, &page.changed).await.unwrap();
     for id in &page.deleted {
         replica.remove(id);
@@ -92,20 +95,20 @@ fn invalidated_and_foreign_states_require_a_resync() {
         let mailbox = MemoryMailbox::new("a@x.com".parse().unwrap());
         let cal = mailbox.add_calendar(CalendarInfo::new("c", "Calendar", true));
         mailbox.put_item(&cal, item(1, 1));
-        let page = mailbox.changes(&cal, None, 10).await.unwrap();
+        let page = mailbox.changes(&cal, None, Window::ALL, 10).await.unwrap();
         mailbox.invalidate_states();
         let err = mailbox
-            .changes(&cal, page.state.as_ref(), 10)
+            .changes(&cal, page.state.as_ref(), Window::ALL, 10)
             .await
             .unwrap_err();
         assert_eq!(err, MailboxError::ResyncRequired);
         let err = mailbox
-            .changes(&cal, Some(&SyncState::new("garbage")), 10)
+            .changes(&cal, Some(&SyncState::new("garbage")), Window::ALL, 10)
             .await
             .unwrap_err();
         assert_eq!(err, MailboxError::ResyncRequired);
         let err = mailbox
-            .changes(&CalendarId::new("gone"), None, 10)
+            .changes(&CalendarId::new("gone"), None, Window::ALL, 10)
             .await
             .unwrap_err();
         assert!(matches!(err, MailboxError::CalendarGone(_)));

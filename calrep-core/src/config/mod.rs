@@ -400,6 +400,10 @@ impl Config {
             DirectorySource::Exchange => Err(DirectoryError::Unsupported(
                 "ExpandDL outside an engine; open the engine's EWS source".into(),
             )),
+            // Likewise: the site's Graph source expands groups.
+            DirectorySource::Graph => Err(DirectoryError::Unsupported(
+                "Graph groups outside an engine; open the engine's Graph source".into(),
+            )),
         }
     }
 

@@ -145,7 +145,7 @@ fn check_directory(source: &DirectorySource, at: &str, report: &mut Report) {
         DirectorySource::Snapshot(p) if p.as_os_str().is_empty() => {
             report.add(format!("{at}.snapshot"), "the snapshot path is empty");
         }
-        DirectorySource::Snapshot(_) | DirectorySource::Exchange => {}
+        DirectorySource::Snapshot(_) | DirectorySource::Exchange | DirectorySource::Graph => {}
     }
 }
 
@@ -244,10 +244,12 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
         }
     }
     if let Some(graph) = &site.graph {
-        check_app(
-            (&graph.tenant, &graph.client_id, graph.secret()),
-            &format!("{at}.graph"),
-            report,
+        check_graph(graph, &format!("{at}.graph"), report);
+    }
+    if matches!(site.directory, Some(DirectorySource::Graph)) && site.graph.is_none() {
+        report.add(
+            format!("{at}.directory"),
+            "\"graph\" expands groups through the site's [graph] app, which it does not have",
         );
     }
     if matches!(site.directory, Some(DirectorySource::Exchange)) && site.ews.is_none() {
@@ -269,12 +271,80 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
     }
 }
 
-/// An app registration's tenant, client id and secret reference.
-fn check_app(
-    (tenant, client_id, secret): (&str, &str, Result<crate::SecretRef, &'static str>),
-    at: &str,
-    report: &mut Report,
-) {
+/// A Graph app: one way to prove itself, URLs without credentials, limits
+/// in range.
+fn check_graph(graph: &crate::site::GraphApp, at: &str, report: &mut Report) {
+    let has_secret = graph.secret_env.is_some() || graph.secret_file.is_some();
+    let has_certificate = graph.certificate_file.is_some() || graph.private_key_file.is_some();
+    let ways = [has_secret, has_certificate, graph.host_tokens];
+    if ways.iter().filter(|w| **w).count() > 1 {
+        report.add(
+            format!("{at}.credentials"),
+            "give one of a client secret (secret_env or secret_file), a certificate \
+             (certificate_file and private_key_file) or host_tokens, not several",
+        );
+    }
+    if graph.host_tokens {
+        check_tenant(&graph.tenant, at, report);
+    } else if has_certificate {
+        check_app(
+            (
+                &graph.tenant,
+                &graph.client_id,
+                Ok(crate::SecretRef::Env(String::new())),
+            ),
+            at,
+            report,
+        );
+        if graph.certificate_file.is_none() || graph.private_key_file.is_none() {
+            report.add(
+                format!("{at}.certificate_file"),
+                "a certificate needs both certificate_file and private_key_file",
+            );
+        }
+    } else {
+        check_app(
+            (&graph.tenant, &graph.client_id, graph.secret()),
+            at,
+            report,
+        );
+    }
+    for (name, url) in [
+        ("authority", graph.authority.as_deref()),
+        ("url", graph.url.as_deref()),
+    ] {
+        if let Some(url) = url
+            && let Some(p) = endpoint_url_problem(url)
+        {
+            report.add(
+                format!("{at}.{name}"),
+                format!("{:?} {p}", printable_url(url)),
+            );
+        }
+    }
+    let ranges = [
+        ("concurrency", graph.concurrency, 1, 256),
+        ("page_size", graph.page_size, 1, 1000),
+        ("batch", graph.batch, 1, 4),
+    ];
+    for (name, value, low, high) in ranges {
+        if !(low..=high).contains(&value) {
+            report.add(
+                format!("{at}.{name}"),
+                format!("must be between {low} and {high}, got {value}"),
+            );
+        }
+    }
+    if !(1..=3600).contains(&graph.timeout_seconds) {
+        report.add(
+            format!("{at}.timeout_seconds"),
+            "must be between 1 and 3600",
+        );
+    }
+}
+
+/// A tenant: its GUID or a domain.
+fn check_tenant(tenant: &str, at: &str, report: &mut Report) {
     let tenant_ok = is_guid(tenant)
         || (tenant.contains('.')
             && tenant.split('.').all(|l| {
@@ -288,6 +358,15 @@ fn check_app(
             ),
         );
     }
+}
+
+/// An app registration's tenant, client id and secret reference.
+fn check_app(
+    (tenant, client_id, secret): (&str, &str, Result<crate::SecretRef, &'static str>),
+    at: &str,
+    report: &mut Report,
+) {
+    check_tenant(tenant, at, report);
     if !is_guid(client_id) {
         report.add(
             format!("{at}.client_id"),

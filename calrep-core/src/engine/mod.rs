@@ -306,7 +306,11 @@ impl Engine {
             .site(site)
             .ok_or_else(|| DirectoryError::Unavailable(format!("no site {site}")))?;
         let directory = match self.config.directory_for(site_config) {
-            Some(DirectorySource::Exchange) => {
+            Some(server @ (DirectorySource::Exchange | DirectorySource::Graph)) => {
+                let (name, section) = match server {
+                    DirectorySource::Graph => ("graph", "[graph] app"),
+                    _ => ("exchange", "[ews] endpoint"),
+                };
                 let retry = self.options.retry(&[&self.shutdown]);
                 let directory = self
                     .sources
@@ -314,7 +318,7 @@ impl Engine {
                     .and_then(|source| source.server_directory(site, retry))
                     .ok_or_else(|| {
                         DirectoryError::Unavailable(format!(
-                            "site {site}: directory = \"exchange\" needs a working [ews] endpoint"
+                            "site {site}: directory = \"{name}\" needs a working {section}"
                         ))
                     })?;
                 Some(directory?)

@@ -11,7 +11,7 @@ use super::{Engine, RunContext};
 use crate::address::EmailAddress;
 use crate::calendar::{CalendarInfo, CalendarItem, ItemId, Occurrence, occurrence_delta};
 use crate::definition::{IncludeCalendars, PrivatePolicy};
-use crate::mailbox::{Mailbox, MailboxError};
+use crate::mailbox::{Mailbox, MailboxError, Window};
 use crate::replica::{Batch, FullSync, ItemWrite, Lease, ReplicaError, SyncKey};
 use crate::retry::CallStats;
 
@@ -233,8 +233,12 @@ impl Engine {
         // changing at the source (so without appearing in the change
         // stream): once the window has moved by a day since the last full
         // read, the calendar is read in full again, which also removes what
-        // left the window.
-        if let (Some(_), Some(_), None) = (ctx.window, &state, generation) {
+        // left the window. A windowed source (Graph) fixes its window in its
+        // states, so it is read again in full on the same terms.
+        let (start, end) = ctx.window.unwrap_or(ctx.horizon);
+        let window = Window::new(start, end);
+        let moves = ctx.window.is_some() || mailbox.windowed();
+        if let (true, Some(_), None) = (moves, &state, generation) {
             let read_for = self
                 .replica
                 .horizon_until(&key.mailbox, &calendar.id)
@@ -266,7 +270,7 @@ impl Engine {
             pages.next()?;
             let page = match retry
                 .run(stats, || {
-                    mailbox.changes(&calendar.id, state.as_ref(), self.options.page_size)
+                    mailbox.changes(&calendar.id, state.as_ref(), window, self.options.page_size)
                 })
                 .await
             {

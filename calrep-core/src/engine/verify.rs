@@ -10,7 +10,7 @@ use crate::TaskId;
 use crate::address::EmailAddress;
 use crate::calendar::{CalendarDiff, CalendarItem, ItemId};
 use crate::definition::IncludeCalendars;
-use crate::mailbox::{Mailbox, MailboxError};
+use crate::mailbox::{Mailbox, MailboxError, Window};
 
 /// One mailbox's verification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -161,6 +161,8 @@ impl Engine {
             now - self.options.horizon_back,
             now + self.options.horizon_ahead,
         );
+        let (start, end) = window.unwrap_or(horizon);
+        let read_window = Window::new(start, end);
         // The same bounds and retries as a run: a server that never ends
         // its pages or throttles must not hold verify either.
         let retry = self.options.retry(&[&self.shutdown]);
@@ -187,7 +189,12 @@ impl Engine {
                 pages.next()?;
                 let page = retry
                     .run(&mut stats, || {
-                        mailbox.changes(&calendar.id, state.as_ref(), self.options.page_size)
+                        mailbox.changes(
+                            &calendar.id,
+                            state.as_ref(),
+                            read_window,
+                            self.options.page_size,
+                        )
                     })
                     .await?;
                 pages.check(&page, state.as_ref())?;

@@ -10,15 +10,16 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::auth::{Auth, ClientCredentials, TokenProvider};
 use super::directory::EwsDirectory;
 use super::item::{collect, read_item};
 use super::request::{self, Folder};
 use super::response::{self, Message};
-use super::transport::{CallOptions, Transport, http_client};
+use super::transport::{CallOptions, Transport, USER_AGENT};
 use super::xml::{Element, TYPES};
 use crate::address::EmailAddress;
+use crate::auth::{Auth, ClientCredentials, ClientProof, TokenProvider};
 use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
+use crate::http::http_client;
 use crate::mailbox::{ChangePage, Mailbox, MailboxError, MailboxSource, SyncState};
 use crate::secret::{Redactor, Secret};
 use crate::site::{EwsEndpoint, Site};
@@ -105,7 +106,7 @@ impl EwsSource {
             message,
         };
         let timeout = Duration::from_secs(endpoint.timeout_seconds.max(1));
-        let http = http_client(&endpoint.url, timeout, proxy).map_err(error)?;
+        let http = http_client(USER_AGENT, &endpoint.url, timeout, proxy).map_err(error)?;
         let redactor = match &credentials {
             Credentials::Basic { username, password } => {
                 Redactor::default().basic(username, password)
@@ -124,7 +125,7 @@ impl EwsSource {
                     http.clone(),
                     app.token_url(),
                     app.client_id.clone(),
-                    secret,
+                    ClientProof::Secret(secret),
                     app.scope().to_owned(),
                 )))
             }
@@ -407,6 +408,7 @@ impl Mailbox for EwsMailbox {
         &self,
         calendar: &CalendarId,
         state: Option<&SyncState>,
+        _window: crate::mailbox::Window,
         max: usize,
     ) -> Result<ChangePage, MailboxError> {
         self.read_changes(calendar, state, max)

@@ -3,7 +3,6 @@
 //! EWS XML is read into calrep's model (and written from it for the
 //! simulator).
 
-mod auth;
 mod client;
 mod directory;
 mod item;
@@ -16,8 +15,7 @@ pub(crate) mod write;
 pub(crate) mod xml;
 mod zone;
 
-pub(crate) use auth::form_encode;
-pub use auth::{BlockingTokens, TokenAnswer, TokenProvider};
+pub use crate::auth::{BlockingTokens, TokenAnswer, TokenProvider};
 pub use client::{Credentials, EwsMailbox, EwsSetupError, EwsSource};
 pub use directory::EwsDirectory;
 pub use item::{EwsItemError, read_calendar_items};

@@ -40,15 +40,15 @@ struct Inner {
 ///
 /// ```
 /// use calrep_core::calendar::{CalendarInfo, CalendarItem, ItemTime};
-/// use calrep_core::mailbox::{Mailbox, MemoryMailbox};
+/// use calrep_core::mailbox::{Mailbox, MemoryMailbox, Window};
 /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 /// let mailbox = MemoryMailbox::new("alice@example.com".parse()?);
 /// let cal = mailbox.add_calendar(CalendarInfo::new("cal", "Calendar", true));
 /// let time = ItemTime::Timed { start: "2026-01-05T09:00:00Z".parse()?, end: "2026-01-05T10:00:00Z".parse()? };
 /// mailbox.put_item(&cal, CalendarItem::new("1", "uid-1", "Planning", time));
-/// let first = mailbox.changes(&cal, None, 100).await?;
+/// let first = mailbox.changes(&cal, None, Window::ALL, 100).await?;
 /// assert_eq!(first.changed.len(), 1);
-/// let again = mailbox.changes(&cal, first.state.as_ref(), 100).await?;
+/// let again = mailbox.changes(&cal, first.state.as_ref(), Window::ALL, 100).await?;
 /// assert!(again.changed.is_empty());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
@@ -230,6 +230,7 @@ impl Mailbox for MemoryMailbox {
         &self,
         calendar: &CalendarId,
         state: Option<&SyncState>,
+        _window: crate::mailbox::Window,
         max: usize,
     ) -> Result<ChangePage, MailboxError> {
         let inner = self.begin()?;

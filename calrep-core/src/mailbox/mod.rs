@@ -50,6 +50,37 @@ impl fmt::Debug for SyncState {
     }
 }
 
+/// The span of time a run replicates: a windowed source (Graph's
+/// `calendarView/delta`) reads only series with an occurrence in it; a
+/// source that sees whole folders (EWS, memory) ignores it.
+///
+/// ```
+/// let w = calrep_core::mailbox::Window::new("2026-01-01T00:00:00Z".parse()?, "2027-01-01T00:00:00Z".parse()?);
+/// assert!(w.start < w.end);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Window {
+    /// Its first instant.
+    pub start: chrono::DateTime<chrono::Utc>,
+    /// The instant after it.
+    pub end: chrono::DateTime<chrono::Utc>,
+}
+
+impl Window {
+    /// All of time: what a source that sees whole folders reads anyway.
+    pub const ALL: Self = Self {
+        start: chrono::DateTime::<chrono::Utc>::MIN_UTC,
+        end: chrono::DateTime::<chrono::Utc>::MAX_UTC,
+    };
+
+    /// A window from `start` up to `end`.
+    pub fn new(start: chrono::DateTime<chrono::Utc>, end: chrono::DateTime<chrono::Utc>) -> Self {
+        Self { start, end }
+    }
+}
+
 /// One page of a calendar's changes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -156,12 +187,21 @@ pub trait Mailbox: Send + Sync + fmt::Debug {
     /// The calendar folders (the default one marked).
     async fn calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError>;
 
+    /// Whether the source reads only a [`Window`] of time, fixed in its sync
+    /// states (Graph): the engine then reads a calendar in full again once
+    /// the window has moved on by a day.
+    fn windowed(&self) -> bool {
+        false
+    }
+
     /// Up to `max` changes of `calendar` since `state` (`None`: from the
-    /// beginning, listing every item as changed).
+    /// beginning, listing every item as changed); a windowed source lists
+    /// the series with an occurrence in `window`.
     async fn changes(
         &self,
         calendar: &CalendarId,
         state: Option<&SyncState>,
+        window: Window,
         max: usize,
     ) -> Result<ChangePage, MailboxError>;
 

@@ -317,7 +317,9 @@ async fn sync_items(mailbox: &MemoryMailbox, request: &Element) -> Result<String
         .and_then(|m| m.parse().ok())
         .filter(|m| (1..=512).contains(m))
         .ok_or_else(|| MailboxError::Protocol("MaxChangesReturned must be 1 to 512".into()))?;
-    let page = mailbox.changes(&calendar, state.as_ref(), max).await?;
+    let page = mailbox
+        .changes(&calendar, state.as_ref(), crate::mailbox::Window::ALL, max)
+        .await?;
     let mut changes = String::new();
     for id in &page.changed {
         let _ = write!(

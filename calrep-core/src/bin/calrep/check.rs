@@ -30,9 +30,9 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
     let mut exchange = false;
     for source in &sources {
         match source {
-            // Resolved by ExpandDL through the site's EWS endpoint when a
-            // task runs; nothing to open now.
-            DirectorySource::Exchange => exchange = true,
+            // Resolved through the site's server (EWS ExpandDL, Graph
+            // transitiveMembers) when a task runs; nothing to open now.
+            DirectorySource::Exchange | DirectorySource::Graph => exchange = true,
             _ => match config.open_directory_source(source) {
                 Ok(_) => {}
                 Err(DirectoryError::InvalidSnapshot(p)) => {

@@ -1,7 +1,9 @@
-//! How EWS requests authenticate: Basic with the service account's
+//! How requests to Microsoft's servers (EWS, Graph) authenticate: Basic with the service account's
 //! password, or an OAuth bearer token — from the client-credentials flow of
 //! an Entra app registration (cached, refreshed before it expires) or from a
 //! host's own [`TokenProvider`].
+
+mod certificate;
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,6 +13,19 @@ use async_trait::async_trait;
 
 use crate::mailbox::MailboxError;
 use crate::secret::Secret;
+
+pub use certificate::CertificateCredential;
+#[cfg(feature = "sim")]
+pub(crate) use certificate::verify_assertion;
+
+/// How an app proves itself at the token endpoint.
+#[derive(Clone)]
+pub(crate) enum ClientProof {
+    /// A client secret.
+    Secret(Secret),
+    /// A certificate's signed assertion.
+    Certificate(Arc<CertificateCredential>),
+}
 
 /// Supplies OAuth access tokens for EWS requests. A host implements it to
 /// sign in with its own identity library (MSAL, a managed identity); calrep
@@ -133,7 +148,7 @@ pub(crate) struct ClientCredentials {
     http: reqwest::Client,
     token_url: String,
     client_id: String,
-    secret: Secret,
+    proof: ClientProof,
     scope: String,
     cached: tokio::sync::Mutex<Option<(Secret, Instant)>>,
 }
@@ -153,27 +168,44 @@ impl ClientCredentials {
         http: reqwest::Client,
         token_url: String,
         client_id: String,
-        secret: Secret,
+        proof: ClientProof,
         scope: String,
     ) -> Self {
         Self {
             http,
             token_url,
             client_id,
-            secret,
+            proof,
             scope,
             cached: tokio::sync::Mutex::new(None),
         }
     }
 
     async fn fetch(&self) -> Result<(Secret, Duration), MailboxError> {
+        let assertion;
+        let proof = match &self.proof {
+            ClientProof::Secret(secret) => [("client_secret", secret.expose()), ("", "")],
+            ClientProof::Certificate(certificate) => {
+                let now = chrono::Utc::now().timestamp();
+                assertion = certificate
+                    .assertion(&self.client_id, &self.token_url, now)
+                    .map_err(MailboxError::Unauthorized)?;
+                [
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                    ),
+                    ("client_assertion", assertion.as_str()),
+                ]
+            }
+        };
         let form = [
             ("grant_type", "client_credentials"),
             ("client_id", self.client_id.as_str()),
-            ("client_secret", self.secret.expose()),
             ("scope", self.scope.as_str()),
         ]
         .iter()
+        .chain(proof.iter().filter(|(k, _)| !k.is_empty()))
         .map(|(k, v)| format!("{k}={}", form_encode(v)))
         .collect::<Vec<_>>()
         .join("&");
@@ -193,10 +225,10 @@ impl ClientCredentials {
                 MailboxError::Transport(format!("token endpoint {} {what}", self.token_url))
             })?;
         let status = response.status().as_u16();
-        if let Some(refused) = super::transport::refused_redirect(&response, &self.token_url) {
+        if let Some(refused) = crate::http::refused_redirect(&response, &self.token_url) {
             return Err(MailboxError::Unauthorized(refused));
         }
-        let bytes = super::transport::read_capped(response, MAX_TOKEN_RESPONSE)
+        let bytes = crate::http::read_capped(response, MAX_TOKEN_RESPONSE)
             .await?
             .ok_or_else(|| {
                 MailboxError::Unauthorized(format!(
@@ -289,7 +321,8 @@ mod tests {
     #[test]
     fn debug_never_shows_the_secret() {
         let c = ClientCredentials::new(
-            super::super::transport::http_client(
+            crate::http::http_client(
+                "calrep-test",
                 "http://127.0.0.1:9/",
                 Duration::from_secs(1),
                 None,
@@ -297,7 +330,7 @@ mod tests {
             .unwrap(),
             "http://127.0.0.1:9/token".into(),
             "id".into(),
-            Secret::new("s3cret-value"),
+            ClientProof::Secret(Secret::new("s3cret-value")),
             "scope".into(),
         );
         assert!(!format!("{c:?}").contains("s3cret"));

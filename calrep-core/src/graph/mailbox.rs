@@ -1,0 +1,568 @@
+//! [`GraphSource`] and [`GraphMailbox`]: the [`Mailbox`] seam over
+//! Microsoft Graph v1.0.
+//!
+//! Per calendar, `calendarView/delta` over the run's window lists what
+//! changed; its rows are only hints. Every row names a series (a single's
+//! or master's own id, an occurrence's `seriesMasterId`), and each series
+//! is then fetched whole — its master with `cancelledOccurrences` and
+//! `exceptionOccurrences` — so the master, not delta, decides which
+//! occurrences are deleted and modified. `@removed` rows are deletions for
+//! the replica: the item is gone or has left the window the replica holds.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::SecondsFormat;
+use tokio::sync::Semaphore;
+
+use super::client::{Answer, Call, GraphClient, USER_AGENT, parse, segment};
+use super::event::{EXPAND, SELECT, read_event};
+use crate::address::EmailAddress;
+use crate::auth::{Auth, CertificateCredential, ClientCredentials, ClientProof, TokenProvider};
+use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
+use crate::http::http_client;
+use crate::mailbox::{ChangePage, Mailbox, MailboxError, MailboxSource, SyncState, Window};
+use crate::secret::{Redactor, Secret};
+use crate::site::{GraphApp, Site};
+
+/// Exchange Online runs at most this many requests of one app for one
+/// mailbox at a time ("MailboxConcurrency"); more are refused with 429.
+pub const MAILBOX_CONCURRENCY: usize = 4;
+
+/// Sync states calrep issues for Graph start with this, so that an EWS
+/// state is never sent to Graph (nor a Graph one to EWS).
+const STATE_PREFIX: &str = "graph:";
+
+/// A calendar list longer than this many pages is not one calrep trusts.
+const MAX_CALENDAR_PAGES: usize = 100;
+
+/// A site's Graph app could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Graph for site {site}: {message}")]
+pub struct GraphSetupError {
+    /// The site.
+    pub site: String,
+    /// What is wrong (never a secret).
+    pub message: String,
+}
+
+/// How the app signs in.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum GraphCredentials {
+    /// A client secret.
+    Secret(Secret),
+    /// A certificate and its key.
+    Certificate(Arc<CertificateCredential>),
+    /// Tokens from the host.
+    Tokens(Arc<dyn TokenProvider>),
+}
+
+/// Opens the Graph mailboxes of one site. Every mailbox shares one
+/// connection pool, one token and one site-wide concurrency limit; each
+/// has its own limit of [`MAILBOX_CONCURRENCY`].
+///
+/// ```no_run
+/// use calrep_core::graph::{GraphCredentials, GraphSource};
+/// use calrep_core::{GraphApp, Secret};
+/// let app: GraphApp = toml::from_str(r#"
+///     tenant = "contoso.onmicrosoft.com"
+///     client_id = "6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+///     secret_env = "CALREP_GRAPH_SECRET"
+/// "#)?;
+/// let secret = Secret::new(std::env::var("CALREP_GRAPH_SECRET")?);
+/// let source = GraphSource::new("m365", &app, None, GraphCredentials::Secret(secret))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct GraphSource {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) client: GraphClient,
+    page_size: usize,
+    batch: usize,
+    /// The site's secrets, removed from errors that leave the module.
+    pub(crate) redactor: Redactor,
+}
+
+impl GraphSource {
+    /// A source for `app`, through `proxy` if given.
+    pub fn new(
+        site: &str,
+        app: &GraphApp,
+        proxy: Option<&crate::site::Proxy>,
+        credentials: GraphCredentials,
+    ) -> Result<Self, GraphSetupError> {
+        let error = |message: String| GraphSetupError {
+            site: site.to_owned(),
+            message,
+        };
+        let timeout = Duration::from_secs(app.timeout_seconds.max(1));
+        let http = http_client(USER_AGENT, app.url(), timeout, proxy).map_err(error)?;
+        let redactor = match &credentials {
+            GraphCredentials::Secret(secret) => Redactor::default().secret(secret),
+            _ => Redactor::default(),
+        };
+        let token = |proof| {
+            Arc::new(ClientCredentials::new(
+                http.clone(),
+                app.token_url(),
+                app.client_id.clone(),
+                proof,
+                app.scope(),
+            )) as Arc<dyn TokenProvider>
+        };
+        let provider = match credentials {
+            GraphCredentials::Secret(secret) => token(ClientProof::Secret(secret)),
+            GraphCredentials::Certificate(c) => token(ClientProof::Certificate(c)),
+            GraphCredentials::Tokens(provider) => provider,
+        };
+        let client = GraphClient::new(http, app.url(), Auth::Bearer(provider), app.concurrency);
+        Ok(Self {
+            shared: Arc::new(Shared {
+                client,
+                page_size: app.page_size.clamp(1, 1000),
+                batch: app.batch.clamp(1, MAILBOX_CONCURRENCY),
+                redactor,
+            }),
+        })
+    }
+
+    /// The source a configured site describes, its secret or key read now
+    /// (relative files start at `base`).
+    pub fn from_site(site: &Site, base: &Path) -> Result<Self, GraphSetupError> {
+        let error = |message: String| GraphSetupError {
+            site: site.id.to_string(),
+            message,
+        };
+        let app = site
+            .graph
+            .as_ref()
+            .ok_or_else(|| error("the site has no [graph] section".into()))?;
+        if app.host_tokens {
+            return Err(error(
+                "takes its access tokens from the host application, and none is registered \
+                 (register a token callback before the first run)"
+                    .into(),
+            ));
+        }
+        let credentials = match (&app.certificate_file, &app.private_key_file) {
+            (Some(cert), Some(key)) => {
+                let (cert, key) = (base.join(cert), base.join(key));
+                GraphCredentials::Certificate(Arc::new(
+                    CertificateCredential::load(&cert, &key).map_err(error)?,
+                ))
+            }
+            _ => {
+                let secret = app.secret().map_err(|e| error(e.to_owned()))?;
+                GraphCredentials::Secret(secret.load(base).map_err(|e| error(e.to_string()))?)
+            }
+        };
+        Self::new(site.id.as_str(), app, site.proxy.as_ref(), credentials)
+    }
+
+    /// The mailbox with this address (no request is sent yet).
+    pub fn mailbox(&self, address: &EmailAddress) -> GraphMailbox {
+        GraphMailbox {
+            address: address.clone(),
+            user: segment(address.as_str()),
+            shared: Arc::clone(&self.shared),
+            permits: Arc::new(Semaphore::new(MAILBOX_CONCURRENCY)),
+            sent: Arc::default(),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+}
+
+#[async_trait]
+impl MailboxSource for GraphSource {
+    async fn open(&self, address: &EmailAddress) -> Result<Arc<dyn Mailbox>, MailboxError> {
+        Ok(Arc::new(self.mailbox(address)))
+    }
+}
+
+/// One mailbox read through Graph.
+#[derive(Debug, Clone)]
+pub struct GraphMailbox {
+    address: EmailAddress,
+    /// The address as a path segment.
+    user: String,
+    shared: Arc<Shared>,
+    /// This mailbox's requests in flight (a `$batch` takes one per part).
+    permits: Arc<Semaphore>,
+    /// HTTP requests sent for this mailbox.
+    sent: Arc<AtomicU64>,
+}
+
+/// What one delta row says.
+enum Row {
+    /// The series (or single) with this id changed.
+    Series(ItemId),
+    /// This id is gone from the window.
+    Removed(ItemId),
+}
+
+impl GraphMailbox {
+    /// Sends `call` holding `parts` of this mailbox's concurrency.
+    async fn send(
+        &self,
+        parts: usize,
+        mut call: Call<'_>,
+    ) -> Result<Result<Answer, super::client::Refusal>, MailboxError> {
+        let parts = u32::try_from(parts.clamp(1, MAILBOX_CONCURRENCY)).unwrap_or(1);
+        let _permits = self
+            .permits
+            .acquire_many(parts)
+            .await
+            .map_err(|_| MailboxError::Transport("the mailbox is closed".into()))?;
+        call.sent = Some(&self.sent);
+        self.shared.client.send(self.address.as_str(), call).await
+    }
+
+    async fn json(&self, call: Call<'_>) -> Result<serde_json::Value, MailboxError> {
+        let cap = call.cap;
+        match self.send(1, call).await? {
+            Ok(Answer { body: Some(body) }) => parse(&body),
+            Ok(Answer { body: None }) => Err(MailboxError::Protocol(format!(
+                "Graph answered with more than {cap} bytes, more than calrep reads for one request"
+            ))),
+            Err(refusal) => Err(refusal.into_error(self.address.as_str(), None)),
+        }
+    }
+
+    fn path(&self, rest: &str) -> String {
+        self.shared
+            .client
+            .url(&format!("/users/{}{rest}", self.user))
+    }
+
+    async fn read_calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError> {
+        let mut url = self.path("/calendars?$select=id,name,isDefaultCalendar&$top=100");
+        let mut calendars = Vec::new();
+        for _ in 0..MAX_CALENDAR_PAGES {
+            let page = self.json(Call::get(&url)).await?;
+            for c in page
+                .get("value")
+                .and_then(serde_json::Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let id = c.get("id").and_then(serde_json::Value::as_str);
+                let Some(id) = id else {
+                    return Err(MailboxError::Protocol("a calendar without an id".into()));
+                };
+                let name = c.get("name").and_then(serde_json::Value::as_str);
+                let default = c
+                    .get("isDefaultCalendar")
+                    .and_then(serde_json::Value::as_bool);
+                calendars.push(CalendarInfo::new(
+                    id,
+                    name.unwrap_or("Calendar"),
+                    default.unwrap_or(false),
+                ));
+            }
+            match page
+                .get("@odata.nextLink")
+                .and_then(serde_json::Value::as_str)
+            {
+                Some(next) => url = next.to_owned(),
+                None => return Ok(calendars),
+            }
+        }
+        Err(MailboxError::Protocol(format!(
+            "the calendar list did not end after {MAX_CALENDAR_PAGES} pages"
+        )))
+    }
+
+    async fn read_changes(
+        &self,
+        calendar: &CalendarId,
+        state: Option<&SyncState>,
+        window: Window,
+        max: usize,
+    ) -> Result<ChangePage, MailboxError> {
+        let url = match state {
+            Some(state) => match state.as_str().strip_prefix(STATE_PREFIX) {
+                Some(link) => link.to_owned(),
+                // Another backend's state (EWS before the switch): start over.
+                None => return Err(MailboxError::ResyncRequired),
+            },
+            None => {
+                let at =
+                    |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+                self.path(&format!(
+                    "/calendars/{}/calendarView/delta?startDateTime={}&endDateTime={}",
+                    segment(calendar.as_str()),
+                    at(window.start),
+                    at(window.end)
+                ))
+            }
+        };
+        let mut call = Call::get(&url);
+        call.page_size = Some(max.clamp(1, self.shared.page_size));
+        let page = match self.send(1, call).await? {
+            Ok(Answer { body: Some(body) }) => parse(&body)?,
+            Ok(Answer { body: None }) => {
+                return Err(MailboxError::Protocol(
+                    "a delta page larger than calrep reads".into(),
+                ));
+            }
+            // The calendar itself is gone.
+            Err(_) => return Err(MailboxError::CalendarGone(calendar.clone())),
+        };
+        let mut rows: BTreeMap<ItemId, bool> = BTreeMap::new();
+        // A page may list an entity twice: the last row about it wins.
+        for row in page
+            .get("value")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match read_row(row)? {
+                Row::Series(id) => rows.insert(id, true),
+                Row::Removed(id) => rows.insert(id, false),
+            };
+        }
+        let next = page
+            .get("@odata.nextLink")
+            .and_then(serde_json::Value::as_str);
+        let delta = page
+            .get("@odata.deltaLink")
+            .and_then(serde_json::Value::as_str);
+        let (link, more) = match (next, delta) {
+            (Some(next), _) => (next, true),
+            (None, Some(delta)) => (delta, false),
+            (None, None) => {
+                return Err(MailboxError::Protocol(
+                    "a delta page with neither @odata.nextLink nor @odata.deltaLink".into(),
+                ));
+            }
+        };
+        if !self.shared.client.owns(link) {
+            return Err(MailboxError::Protocol(format!(
+                "the delta page links outside {}; calrep sends its token nowhere else",
+                self.shared.client.base()
+            )));
+        }
+        let mut out = ChangePage {
+            state: Some(SyncState::new(format!("{STATE_PREFIX}{link}"))),
+            more,
+            ..ChangePage::default()
+        };
+        for (id, changed) in rows {
+            match changed {
+                true => out.changed.push(id),
+                false => out.deleted.push(id),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The event `id` with everything calrep replicates, as a relative
+    /// URL (for `$batch`).
+    fn event_path(&self, id: &ItemId) -> String {
+        format!(
+            "/users/{}/events/{}?$select={SELECT}&$expand={EXPAND}",
+            self.user,
+            segment(id.as_str())
+        )
+    }
+
+    async fn read_items(&self, ids: &[ItemId]) -> Result<Vec<CalendarItem>, MailboxError> {
+        let mut items = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(self.shared.batch) {
+            let events = match chunk {
+                [one] => self.fetch_one(one).await?.into_iter().collect(),
+                _ => self.fetch_batch(chunk).await?,
+            };
+            for event in events {
+                items.push(read_event(&event).map_err(|e| MailboxError::Protocol(e.to_string()))?);
+            }
+        }
+        Ok(items)
+    }
+
+    /// One event, or `None` when it no longer exists.
+    async fn fetch_one(&self, id: &ItemId) -> Result<Option<serde_json::Value>, MailboxError> {
+        let url = self.shared.client.url(&self.event_path(id));
+        match self.send(1, Call::get(&url)).await? {
+            Ok(Answer { body: Some(body) }) => parse(&body).map(Some),
+            Ok(Answer { body: None }) => Err(MailboxError::Protocol(format!(
+                "event {id} is larger than calrep reads"
+            ))),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Several events in one JSON `$batch` (at most four: Graph runs four
+    /// of one mailbox at a time); missing ones are left out.
+    async fn fetch_batch(&self, ids: &[ItemId]) -> Result<Vec<serde_json::Value>, MailboxError> {
+        let requests: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(n, id)| serde_json::json!({"id": n.to_string(), "method": "GET", "url": self.event_path(id)}))
+            .collect();
+        let body = serde_json::json!({ "requests": requests });
+        let url = self.shared.client.url("/$batch");
+        let call = Call {
+            post: Some(&body),
+            ..Call::get(&url)
+        };
+        let answer = match self.send(ids.len(), call).await? {
+            Ok(Answer { body: Some(body) }) => parse(&body)?,
+            Ok(Answer { body: None }) => {
+                return Err(MailboxError::Protocol(
+                    "a $batch answer larger than calrep reads".into(),
+                ));
+            }
+            Err(refusal) => return Err(refusal.into_error(self.address.as_str(), None)),
+        };
+        let mut found = Vec::with_capacity(ids.len());
+        let responses = answer
+            .get("responses")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| MailboxError::Protocol("a $batch answer without responses".into()))?;
+        if responses.len() != ids.len() {
+            return Err(MailboxError::Protocol(format!(
+                "a $batch of {} answered {} responses",
+                ids.len(),
+                responses.len()
+            )));
+        }
+        for response in responses {
+            let status = response
+                .get("status")
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(0);
+            let body = response.get("body").cloned().unwrap_or_default();
+            match status {
+                200..=299 => found.push(body),
+                404 => {}
+                _ => {
+                    let wait = response
+                        .get("headers")
+                        .and_then(|h| h.get("Retry-After").or_else(|| h.get("retry-after")))
+                        .and_then(|v| {
+                            v.as_str()
+                                .and_then(|s| s.trim().parse().ok())
+                                .or_else(|| v.as_u64())
+                        })
+                        .map(Duration::from_secs);
+                    let refusal = super::client::Refusal::read(status, body.to_string().as_bytes());
+                    return Err(refusal.into_error(self.address.as_str(), wait));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn read_attachment(
+        &self,
+        item: &ItemId,
+        attachment_id: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, MailboxError> {
+        let url = self.path(&format!(
+            "/events/{}/attachments/{}/$value",
+            segment(item.as_str()),
+            segment(attachment_id)
+        ));
+        let call = Call {
+            cap: max_bytes,
+            ..Call::get(&url)
+        };
+        match self.send(1, call).await? {
+            Ok(Answer { body }) => Ok(body),
+            Err(refusal) => Err(MailboxError::Protocol(format!(
+                "attachment {attachment_id} of event {item}: HTTP {} {}",
+                refusal.status, refusal.code
+            ))),
+        }
+    }
+}
+
+/// A delta row as the series it touches, or a removal.
+fn read_row(row: &serde_json::Value) -> Result<Row, MailboxError> {
+    let text = |name: &str| row.get(name).and_then(serde_json::Value::as_str);
+    let id =
+        text("id").ok_or_else(|| MailboxError::Protocol("a delta row without an id".into()))?;
+    if row.get("@removed").is_some() {
+        return Ok(Row::Removed(ItemId::new(id)));
+    }
+    Ok(match text("type") {
+        Some("occurrence" | "exception") => {
+            let master = text("seriesMasterId").ok_or_else(|| {
+                MailboxError::Protocol(format!("occurrence {id} has no seriesMasterId"))
+            })?;
+            Row::Series(ItemId::new(master))
+        }
+        _ => Row::Series(ItemId::new(id)),
+    })
+}
+
+// Every answer's errors may quote the server, which may quote the request:
+// each goes through the site's redactor before it leaves.
+#[async_trait]
+impl Mailbox for GraphMailbox {
+    fn address(&self) -> &EmailAddress {
+        &self.address
+    }
+
+    fn requests_sent(&self) -> Option<u64> {
+        Some(self.sent.load(Ordering::Relaxed))
+    }
+
+    fn windowed(&self) -> bool {
+        true
+    }
+
+    async fn calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError> {
+        self.read_calendars()
+            .await
+            .map_err(|e| e.redacted(&self.shared.redactor))
+    }
+
+    async fn changes(
+        &self,
+        calendar: &CalendarId,
+        state: Option<&SyncState>,
+        window: Window,
+        max: usize,
+    ) -> Result<ChangePage, MailboxError> {
+        self.read_changes(calendar, state, window, max)
+            .await
+            .map_err(|e| e.redacted(&self.shared.redactor))
+    }
+
+    async fn items(
+        &self,
+        _calendar: &CalendarId,
+        ids: &[ItemId],
+    ) -> Result<Vec<CalendarItem>, MailboxError> {
+        self.read_items(ids)
+            .await
+            .map_err(|e| e.redacted(&self.shared.redactor))
+    }
+
+    async fn attachment(
+        &self,
+        item: &ItemId,
+        attachment_id: &str,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<u8>>, MailboxError> {
+        self.read_attachment(item, attachment_id, max_bytes)
+            .await
+            .map_err(|e| e.redacted(&self.shared.redactor))
+    }
+}

@@ -11,7 +11,10 @@ use crate::calendar::{AttendeeRole, CalendarItem, FreeBusy, ItemTime, Sensitivit
 
 /// A `dateTimeTimeZone` in UTC, with Graph's seven decimals.
 fn utc(t: DateTime<Utc>) -> Value {
-    json!({"dateTime": t.format("%Y-%m-%dT%H:%M:%S%.7f").to_string(), "timeZone": "UTC"})
+    // chrono formats three, six or nine decimals; Graph writes seven.
+    let mut text = t.format("%Y-%m-%dT%H:%M:%S%.9f").to_string();
+    text.truncate(text.len() - 2);
+    json!({"dateTime": text, "timeZone": "UTC"})
 }
 
 /// An all-day boundary: midnight of the day itself, whatever the zone.

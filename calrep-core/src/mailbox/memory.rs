@@ -160,6 +160,52 @@ impl MemoryMailbox {
             })
     }
 
+    /// The calendars, without counting a request (the simulator's view).
+    #[cfg(feature = "sim")]
+    pub(crate) fn calendar_infos(&self) -> Vec<CalendarInfo> {
+        self.lock()
+            .calendars
+            .values()
+            .filter_map(|c| c.info.clone())
+            .collect()
+    }
+
+    /// A calendar's epoch and change-log length (the simulator's delta
+    /// positions), or `None` if it does not exist.
+    #[cfg(feature = "sim")]
+    pub(crate) fn log_position(&self, calendar: &CalendarId) -> Option<(u64, usize)> {
+        let inner = self.lock();
+        let cal = inner.calendars.get(calendar)?;
+        Some((cal.epoch, cal.log.len()))
+    }
+
+    /// Change-log entries `from..to` of a calendar.
+    #[cfg(feature = "sim")]
+    pub(crate) fn log_entries(
+        &self,
+        calendar: &CalendarId,
+        from: usize,
+        to: usize,
+    ) -> Vec<(ItemId, bool)> {
+        let inner = self.lock();
+        inner
+            .calendars
+            .get(calendar)
+            .and_then(|c| c.log.get(from..to.min(c.log.len())))
+            .map(<[_]>::to_vec)
+            .unwrap_or_default()
+    }
+
+    /// An item found by its id in any calendar.
+    #[cfg(feature = "sim")]
+    pub(crate) fn find_item(&self, id: &ItemId) -> Option<CalendarItem> {
+        let inner = self.lock();
+        inner
+            .calendars
+            .values()
+            .find_map(|c| c.items.get(id).cloned())
+    }
+
     /// Makes every sync state issued so far invalid.
     pub fn invalidate_states(&self) {
         for cal in self.lock().calendars.values_mut() {
@@ -358,6 +404,15 @@ impl MemoryOrganisation {
             map.entry(address.clone())
                 .or_insert_with(|| Arc::new(MemoryMailbox::new(address.clone()))),
         )
+    }
+
+    /// The mailbox for `address`, if it exists.
+    pub fn existing(&self, address: &EmailAddress) -> Option<Arc<MemoryMailbox>> {
+        self.mailboxes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(address)
+            .cloned()
     }
 
     /// Removes a mailbox (later opens fail with "not found").

@@ -23,6 +23,7 @@
 //! ```
 
 mod faults;
+mod graph;
 mod server;
 mod soap;
 
@@ -40,6 +41,7 @@ use crate::secret::Secret;
 
 use faults::FaultPlan;
 pub use faults::{Fault, FaultRule};
+pub use graph::graph_id;
 use server::State;
 pub use soap::get_item_response;
 
@@ -86,6 +88,9 @@ pub struct SimApp {
     pub client_id: String,
     /// The client secret.
     pub secret: Secret,
+    /// A certificate whose signed assertions are accepted instead: its
+    /// public key (DER `RSAPublicKey`) and `x5t` thumbprint.
+    pub certificate: Option<(Vec<u8>, String)>,
 }
 
 impl SimApp {
@@ -94,6 +99,19 @@ impl SimApp {
         Self {
             client_id: client_id.into(),
             secret,
+            certificate: None,
+        }
+    }
+
+    /// An app registration that signs in with `certificate` (and no secret).
+    pub fn with_certificate(
+        client_id: impl Into<String>,
+        certificate: &crate::graph::CertificateCredential,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            secret: Secret::new(""),
+            certificate: Some((certificate.public_key_der(), certificate.x5t())),
         }
     }
 }
@@ -116,6 +134,14 @@ pub struct SimOptions {
     pub faults: Vec<FaultRule>,
     /// The seed of the faults' random draws.
     pub seed: u64,
+    /// Mailboxes outside the Graph app's scope (403 `ErrorAccessDenied`).
+    pub graph_denied: Vec<EmailAddress>,
+    /// Mailboxes without an Exchange Online mailbox (404
+    /// `MailboxNotEnabledForRESTAPI`).
+    pub graph_no_rest: Vec<EmailAddress>,
+    /// EWS is switched off, as in Exchange Online since October 2026 for
+    /// apps not on `EWSAllowedAppIDs`: every EWS request gets HTTP 403.
+    pub ews_disabled: bool,
 }
 
 impl SimOptions {
@@ -149,6 +175,9 @@ impl Default for SimOptions {
             token_lifetime: Duration::from_secs(3600),
             faults: Vec::new(),
             seed: 0,
+            graph_denied: Vec::new(),
+            graph_no_rest: Vec::new(),
+            ews_disabled: false,
         }
     }
 }
@@ -185,6 +214,11 @@ impl Simulator {
             requests: Mutex::new(BTreeMap::new()),
             issued: AtomicU64::new(0),
             waited_us: AtomicU64::new(0),
+            graph_denied: options.graph_denied,
+            graph_no_rest: options.graph_no_rest,
+            graph_in_flight: Mutex::new(HashMap::new()),
+            graph_base: format!("http://{addr}/v1.0"),
+            ews_disabled: options.ews_disabled,
         });
         let task = tokio::spawn(server::serve(listener, Arc::clone(&state)));
         Ok(Self { addr, state, task })
@@ -218,6 +252,18 @@ impl Simulator {
     /// The token endpoint of the client-credentials flow.
     pub fn token_url(&self) -> String {
         format!("http://{}/simulated-tenant/oauth2/v2.0/token", self.addr)
+    }
+
+    /// The Graph endpoint, `http://127.0.0.1:PORT/v1.0` (a site's
+    /// `[graph] url`).
+    pub fn graph_url(&self) -> String {
+        self.state.graph_base.clone()
+    }
+
+    /// The sign-in authority (a site's `[graph] authority`): tokens come
+    /// from `{authority}/{tenant}/oauth2/v2.0/token`.
+    pub fn authority(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// An app-only access token, as the token endpoint would issue it: for

@@ -50,9 +50,16 @@ pub(crate) struct State {
     pub(crate) issued: AtomicU64,
     /// Microseconds of injected latency actually waited, in all.
     pub(crate) waited_us: AtomicU64,
+    pub(crate) graph_denied: Vec<EmailAddress>,
+    pub(crate) graph_no_rest: Vec<EmailAddress>,
+    /// Graph requests in flight per mailbox (MailboxConcurrency).
+    pub(crate) graph_in_flight: Mutex<HashMap<EmailAddress, usize>>,
+    /// `http://127.0.0.1:PORT/v1.0`, for the links Graph answers with.
+    pub(crate) graph_base: String,
+    pub(crate) ews_disabled: bool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -136,6 +143,25 @@ impl std::error::Error for Reset {}
 
 async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, Reset> {
     let path = request.uri().path().to_owned();
+    let path_and_query = request
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let page_size = request
+        .headers()
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| {
+            p.trim()
+                .strip_prefix("odata.maxpagesize=")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(super::graph::DEFAULT_PAGE_SIZE);
     let is_post = request.method() == hyper::Method::POST;
     let auth = request
         .headers()
@@ -159,6 +185,17 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         state.count("token");
         return Ok(token(&state, &body));
     }
+    if let Some(graph_path) = path_and_query.strip_prefix("/v1.0") {
+        return graph(
+            &state,
+            is_post,
+            graph_path,
+            auth.as_deref(),
+            &body,
+            page_size,
+        )
+        .await;
+    }
     if !(is_post && path.eq_ignore_ascii_case("/EWS/Exchange.asmx")) {
         return Ok(full(StatusCode::NOT_FOUND, "text/plain", "not found"));
     }
@@ -171,14 +208,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         );
         return Ok(response);
     };
-    let latency = *lock(&state.latency);
-    if !latency.is_zero() {
-        // Timers round up to their tick: record what was really waited.
-        let started = Instant::now();
-        tokio::time::sleep(latency).await;
-        let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        state.waited_us.fetch_add(waited, Ordering::Relaxed);
+    if state.ews_disabled {
+        // What Exchange Online answers an app not on EWSAllowedAppIDs.
+        state.count("ews_disabled");
+        return Ok(full(StatusCode::FORBIDDEN, "text/plain", ""));
     }
+    state.wait_latency().await;
     let text = String::from_utf8_lossy(&body);
     let parsed = match soap::Request::parse(&text) {
         Ok(r) => r,
@@ -243,20 +278,96 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
         }
         Fault::StalledBody => {
             let (_, body) = answer().await;
-            let first = Bytes::from(half(&body).to_owned());
-            let stream =
-                futures_util::stream::once(async move { Ok::<_, Infallible>(Frame::data(first)) })
-                    .chain(futures_util::stream::once(async {
-                        tokio::time::sleep(STALL).await;
-                        Ok(Frame::data(Bytes::new()))
-                    }));
-            let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
-            if let Ok(v) = body.len().to_string().parse() {
-                r.headers_mut().insert(hyper::header::CONTENT_LENGTH, v);
-            }
-            r
+            stalled(&body)
         }
     })
+}
+
+impl State {
+    /// Waits the configured latency, recording what was really waited
+    /// (timers round up to their tick).
+    async fn wait_latency(&self) {
+        let latency = *lock(&self.latency);
+        if !latency.is_zero() {
+            let started = Instant::now();
+            tokio::time::sleep(latency).await;
+            let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.waited_us.fetch_add(waited, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A Graph request: a bearer token the token endpoint issued, the latency,
+/// the fault plan, then [`super::graph`]'s answer.
+async fn graph(
+    state: &Arc<State>,
+    post: bool,
+    path_and_query: &str,
+    auth: Option<&str>,
+    body: &[u8],
+    page_size: usize,
+) -> Result<Response<Body>, Reset> {
+    let authorised = auth
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .and_then(|t| lock(&state.tokens).get(t.trim()).copied())
+        .is_some_and(|expires| Instant::now() < expires);
+    if !authorised {
+        state.count("unauthorized");
+        return Ok(graph_reply(super::graph::Reply::json_error(
+            401,
+            "InvalidAuthenticationToken",
+            "Access token is empty or expired.",
+        )));
+    }
+    let (operation, mailbox) = super::graph::describe(path_and_query);
+    state.count(operation);
+    let fault = lock(&state.faults).pick(operation, mailbox.as_ref());
+    state.wait_latency().await;
+    let answer = || super::graph::answer(state, post, path_and_query, body, page_size);
+    let Some(fault) = fault else {
+        return Ok(graph_reply(answer().await));
+    };
+    state.count("faults");
+    if let Some(reply) = super::graph::fault_reply(fault) {
+        return Ok(graph_reply(reply));
+    }
+    let reply = answer().await;
+    let text = String::from_utf8_lossy(&reply.body).into_owned();
+    Ok(match fault {
+        Fault::ConnectionReset => return Err(Reset),
+        Fault::StalledBody => stalled(&text),
+        _ => full(StatusCode::OK, "application/json", half(&text).to_owned()),
+    })
+}
+
+fn graph_reply(reply: super::graph::Reply) -> Response<Body> {
+    let content_type = if reply.json {
+        "application/json"
+    } else {
+        "application/octet-stream"
+    };
+    let mut response = full(status_of(reply.status), content_type, reply.body);
+    if let Some(wait) = reply.retry_after
+        && let Ok(v) = wait.to_string().parse()
+    {
+        response.headers_mut().insert(hyper::header::RETRY_AFTER, v);
+    }
+    response
+}
+
+/// Half of `body`, then nothing until the client gives up.
+fn stalled(body: &str) -> Response<Body> {
+    let first = Bytes::from(half(body).to_owned());
+    let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(Frame::data(first)) })
+        .chain(futures_util::stream::once(async {
+            tokio::time::sleep(STALL).await;
+            Ok(Frame::data(Bytes::new()))
+        }));
+    let mut r = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+    if let Ok(v) = body.len().to_string().parse() {
+        r.headers_mut().insert(hyper::header::CONTENT_LENGTH, v);
+    }
+    r
 }
 
 fn half(body: &str) -> &str {
@@ -307,10 +418,31 @@ fn token(state: &State, body: &[u8]) -> Response<Body> {
             "AADSTS70003: only client_credentials is supported.",
         );
     }
-    let known = state
-        .apps
-        .iter()
-        .any(|a| a.client_id == field("client_id") && a.secret.expose() == field("client_secret"));
+    let known = state.apps.iter().any(|a| {
+        a.client_id == field("client_id")
+            && match &a.certificate {
+                // A signed assertion from the registered certificate, for
+                // this app, unexpired.
+                Some((public_key, x5t)) => {
+                    field("client_assertion_type")
+                        == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+                        && crate::auth::verify_assertion(field("client_assertion"), public_key)
+                            .is_some_and(|claims| {
+                                let now = chrono::Utc::now().timestamp();
+                                claims["x5t"] == x5t.as_str()
+                                    && claims["iss"] == a.client_id.as_str()
+                                    && claims["sub"] == a.client_id.as_str()
+                                    && claims["aud"]
+                                        .as_str()
+                                        .is_some_and(|aud| aud.ends_with("/oauth2/v2.0/token"))
+                                    && claims["exp"].as_i64().is_some_and(|exp| exp > now)
+                            })
+                }
+                None => {
+                    !a.secret.expose().is_empty() && a.secret.expose() == field("client_secret")
+                }
+            }
+    });
     if !known {
         return error(
             "invalid_client",

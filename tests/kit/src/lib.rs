@@ -10,6 +10,7 @@
 pub mod config;
 pub mod conformance;
 pub mod ews;
+pub mod graph;
 pub mod hostile;
 pub mod sim;
 

@@ -2,6 +2,7 @@
 
 mod ews_sim;
 mod export_oracle;
+mod graph_sim;
 mod hostile;
 mod schedule_oracle;
 

@@ -38,7 +38,7 @@ pub(crate) fn encode_url(bytes: &[u8]) -> String {
 #[cfg(feature = "sim")]
 pub(crate) fn decode_url(text: &str) -> Option<Vec<u8>> {
     let mut standard = text.replace('-', "+").replace('_', "/");
-    while standard.len() % 4 != 0 {
+    while !standard.len().is_multiple_of(4) {
         standard.push('=');
     }
     decode(&standard)

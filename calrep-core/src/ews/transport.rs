@@ -186,6 +186,20 @@ impl Transport {
                     self.url
                 )));
             }
+            // Exchange Online's answer since October 2026 to an app that
+            // is not on the tenant's EWSAllowedAppIDs (or to any app once
+            // EWS is off, from April 2027). On premises, a 403 here is a
+            // front end refusing the account.
+            403 => {
+                return Err(MailboxError::Unauthorized(format!(
+                    "{} refused EWS (HTTP 403). If this is Exchange Online: EWS is blocked by \
+                     default since 1 October 2026 unless the tenant allows this app in \
+                     EWSAllowedAppIDs, and is switched off for everyone on 1 April 2027 — \
+                     configure the site with a [graph] app registration instead (see the \
+                     README's Microsoft Graph section)",
+                    self.url
+                )));
+            }
             429 | 503 => {
                 let wait = retry_after(response.headers()).unwrap_or(DEFAULT_RETRY_AFTER);
                 self.pause(wait);

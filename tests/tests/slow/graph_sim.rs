@@ -323,3 +323,32 @@ fn a_certificate_signs_in_and_a_wrong_secret_never_appears_anywhere() {
     assert!(json.contains("invalid_client"), "{json}");
     assert!(!json.contains("hunter2"), "{json}");
 }
+
+#[test]
+fn an_ews_site_refused_by_exchange_online_says_to_move_to_graph() {
+    let mut options = SimOptions::default();
+    options.ews_disabled = true;
+    let f = Fixture::new("ews-off", 10, options);
+    // A mailbox list: the directory would need EWS too.
+    let text =
+        calrep_testkit::ews::config_text(&f.sim.url(), &calrep_testkit::ews::basic_account(), 2)
+            .replace("directory = \"exchange\"\n", "");
+    let group = format!(
+        "{{ distribution_group = \"{}\" }}",
+        calrep_core::demo::DemoOrganisation::ALL_STAFF_ADDRESS
+    );
+    let text = text.replace(
+        &group,
+        &format!("{{ mailbox = \"{}\" }}", f.demo.addresses[0]),
+    );
+    let mut config = Config::parse(&text, "ews.toml").unwrap();
+    config.base_dir = f.dir.clone();
+    let (engine, _) = f.engine(config);
+    let report = f.run(&engine);
+    let json = report.to_json();
+    assert!(
+        json.contains("EWSAllowedAppIDs") && json.contains("[graph]"),
+        "{json}"
+    );
+    assert!(f.sim.requests().get("ews_disabled").copied().unwrap_or(0) > 0);
+}

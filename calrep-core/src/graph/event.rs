@@ -237,8 +237,8 @@ impl Reader<'_> {
     }
 }
 
-/// Reads a series master or single instance (a `GET` of the event with
-/// [`SELECT`] and [`EXPAND`]).
+/// Reads a series master or single instance, as a `GET` of the event with
+/// calrep's `$select` and `$expand` returns it.
 ///
 /// ```
 /// let event = serde_json::json!({

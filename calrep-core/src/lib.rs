@@ -124,6 +124,7 @@ mod definition;
 #[cfg(feature = "sim")]
 pub mod demo;
 mod document;
+mod encoding;
 pub mod engine;
 mod error;
 pub mod ews;

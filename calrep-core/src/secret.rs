@@ -198,7 +198,7 @@ impl Redactor {
         if value.len() < 4 {
             return self;
         }
-        let form = crate::auth::form_encode(value);
+        let form = crate::encoding::form_encode(value);
         self.needles.push(form.replace('+', "%20"));
         self.needles.push(form);
         self.needles.push(value.to_owned());

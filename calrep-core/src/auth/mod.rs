@@ -50,6 +50,11 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     async fn token(&self) -> Result<Secret, MailboxError>;
 }
 
+/// Why a site with `host_tokens = true` has no source until the host
+/// registers its token supply.
+pub(crate) const NO_HOST_TOKENS: &str = "takes its access tokens from the host application, \
+     and none is registered (register a token callback before the first run)";
+
 /// What a blocking token supply answers: the token, or why there is none
 /// (said after "the host's token supply for site S", e.g. "failed: …").
 pub type TokenAnswer = Result<Secret, String>;
@@ -182,33 +187,31 @@ impl ClientCredentials {
     }
 
     async fn fetch(&self) -> Result<(Secret, Duration), MailboxError> {
+        let mut fields = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", self.client_id.as_str()),
+            ("scope", self.scope.as_str()),
+        ];
         let assertion;
-        let proof = match &self.proof {
-            ClientProof::Secret(secret) => [("client_secret", secret.expose()), ("", "")],
+        match &self.proof {
+            ClientProof::Secret(secret) => fields.push(("client_secret", secret.expose())),
             ClientProof::Certificate(certificate) => {
                 let now = chrono::Utc::now().timestamp();
                 assertion = certificate
                     .assertion(&self.client_id, &self.token_url, now)
                     .map_err(MailboxError::Unauthorized)?;
-                [
-                    (
-                        "client_assertion_type",
-                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                    ),
-                    ("client_assertion", assertion.as_str()),
-                ]
+                fields.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ));
+                fields.push(("client_assertion", assertion.as_str()));
             }
-        };
-        let form = [
-            ("grant_type", "client_credentials"),
-            ("client_id", self.client_id.as_str()),
-            ("scope", self.scope.as_str()),
-        ]
-        .iter()
-        .chain(proof.iter().filter(|(k, _)| !k.is_empty()))
-        .map(|(k, v)| format!("{k}={}", form_encode(v)))
-        .collect::<Vec<_>>()
-        .join("&");
+        }
+        let form = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", crate::encoding::form_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
         let response = self
             .http
             .post(&self.token_url)
@@ -290,33 +293,9 @@ impl TokenProvider for ClientCredentials {
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-pub(crate) fn form_encode(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(char::from(b));
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn form_values_are_percent_encoded() {
-        assert_eq!(
-            form_encode("https://outlook.office365.com/.default"),
-            "https%3A%2F%2Foutlook.office365.com%2F.default"
-        );
-        assert_eq!(form_encode("a b+c&d=é"), "a+b%2Bc%26d%3D%C3%A9");
-    }
 
     #[test]
     fn debug_never_shows_the_secret() {

@@ -98,28 +98,41 @@ pub(super) fn check(config: &Config, at: &Positions, broken: &Broken, report: &m
 
 fn check_engine(engine: &crate::config::EngineSettings, report: &mut Report) {
     let ranges = [
-        ("concurrency", engine.concurrency, 1, 64),
-        ("lease_ttl_seconds", engine.lease_ttl_seconds, 1, 86_400),
-        ("page_size", engine.page_size, 1, 512),
-        ("fetch_batch", engine.fetch_batch, 1, 100),
-        ("horizon_days_back", engine.horizon_days_back, 0, 36_525),
-        ("horizon_days_ahead", engine.horizon_days_ahead, 1, 36_525),
-        ("max_wait_seconds", engine.max_wait_seconds, 1, 86_400),
+        ("concurrency", u64::from(engine.concurrency), 1, 64),
+        (
+            "lease_ttl_seconds",
+            u64::from(engine.lease_ttl_seconds),
+            1,
+            86_400,
+        ),
+        ("page_size", u64::from(engine.page_size), 1, 512),
+        ("fetch_batch", u64::from(engine.fetch_batch), 1, 100),
+        (
+            "horizon_days_back",
+            u64::from(engine.horizon_days_back),
+            0,
+            36_525,
+        ),
+        (
+            "horizon_days_ahead",
+            u64::from(engine.horizon_days_ahead),
+            1,
+            36_525,
+        ),
+        (
+            "max_wait_seconds",
+            u64::from(engine.max_wait_seconds),
+            1,
+            86_400,
+        ),
         (
             "max_pages_per_calendar",
-            engine.max_pages_per_calendar,
+            u64::from(engine.max_pages_per_calendar),
             1,
             1_000_000,
         ),
     ];
-    for (name, value, min, max) in ranges {
-        if !(min..=max).contains(&value) {
-            report.add(
-                format!("engine.{name}"),
-                format!("must be between {min} and {max}, got {value}"),
-            );
-        }
-    }
+    check_ranges(&ranges, "engine", report);
 }
 
 fn check_ids<'a>(
@@ -209,7 +222,9 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
                     );
                 }
                 check_app(
-                    (&oauth.tenant, &oauth.client_id, oauth.secret()),
+                    &oauth.tenant,
+                    &oauth.client_id,
+                    Some(oauth.secret()),
                     &format!("{at}.ews.oauth"),
                     report,
                 );
@@ -224,24 +239,12 @@ fn check_site(site: &Site, at: &str, report: &mut Report) {
             }
         }
         let ranges = [
-            ("batch_size", ews.batch_size, 1, 100),
-            ("max_changes", ews.max_changes, 1, 512),
-            ("concurrency", ews.concurrency, 1, 64),
+            ("batch_size", ews.batch_size as u64, 1, 100),
+            ("max_changes", ews.max_changes as u64, 1, 512),
+            ("concurrency", ews.concurrency as u64, 1, 64),
+            ("timeout_seconds", ews.timeout_seconds, 1, 3600),
         ];
-        for (name, value, low, high) in ranges {
-            if !(low..=high).contains(&value) {
-                report.add(
-                    format!("{at}.ews.{name}"),
-                    format!("must be between {low} and {high}, got {value}"),
-                );
-            }
-        }
-        if !(1..=3600).contains(&ews.timeout_seconds) {
-            report.add(
-                format!("{at}.ews.timeout_seconds"),
-                "must be between 1 and 3600",
-            );
-        }
+        check_ranges(&ranges, &format!("{at}.ews"), report);
     }
     if let Some(graph) = &site.graph {
         check_graph(graph, &format!("{at}.graph"), report);
@@ -286,27 +289,15 @@ fn check_graph(graph: &crate::site::GraphApp, at: &str, report: &mut Report) {
     }
     if graph.host_tokens {
         check_tenant(&graph.tenant, at, report);
-    } else if has_certificate {
-        check_app(
-            (
-                &graph.tenant,
-                &graph.client_id,
-                Ok(crate::SecretRef::Env(String::new())),
-            ),
-            at,
-            report,
-        );
-        if graph.certificate_file.is_none() || graph.private_key_file.is_none() {
-            report.add(
-                format!("{at}.certificate_file"),
-                "a certificate needs both certificate_file and private_key_file",
-            );
-        }
     } else {
-        check_app(
-            (&graph.tenant, &graph.client_id, graph.secret()),
-            at,
-            report,
+        // With a certificate there is no secret to look for.
+        let secret = (!has_certificate).then(|| graph.secret());
+        check_app(&graph.tenant, &graph.client_id, secret, at, report);
+    }
+    if has_certificate && (graph.certificate_file.is_none() || graph.private_key_file.is_none()) {
+        report.add(
+            format!("{at}.certificate_file"),
+            "a certificate needs both certificate_file and private_key_file",
         );
     }
     for (name, url) in [
@@ -323,23 +314,23 @@ fn check_graph(graph: &crate::site::GraphApp, at: &str, report: &mut Report) {
         }
     }
     let ranges = [
-        ("concurrency", graph.concurrency, 1, 256),
-        ("page_size", graph.page_size, 1, 1000),
-        ("batch", graph.batch, 1, 4),
+        ("concurrency", graph.concurrency as u64, 1, 256),
+        ("page_size", graph.page_size as u64, 1, 1000),
+        ("batch", graph.batch as u64, 1, 4),
+        ("timeout_seconds", graph.timeout_seconds, 1, 3600),
     ];
-    for (name, value, low, high) in ranges {
+    check_ranges(&ranges, at, report);
+}
+
+/// Each `(name, value, low, high)` within its bounds.
+fn check_ranges(ranges: &[(&str, u64, u64, u64)], at: &str, report: &mut Report) {
+    for &(name, value, low, high) in ranges {
         if !(low..=high).contains(&value) {
             report.add(
                 format!("{at}.{name}"),
                 format!("must be between {low} and {high}, got {value}"),
             );
         }
-    }
-    if !(1..=3600).contains(&graph.timeout_seconds) {
-        report.add(
-            format!("{at}.timeout_seconds"),
-            "must be between 1 and 3600",
-        );
     }
 }
 
@@ -360,9 +351,12 @@ fn check_tenant(tenant: &str, at: &str, report: &mut Report) {
     }
 }
 
-/// An app registration's tenant, client id and secret reference.
+/// An app registration's tenant, client id and, where it signs in with
+/// one, its secret reference.
 fn check_app(
-    (tenant, client_id, secret): (&str, &str, Result<crate::SecretRef, &'static str>),
+    tenant: &str,
+    client_id: &str,
+    secret: Option<Result<crate::SecretRef, &'static str>>,
     at: &str,
     report: &mut Report,
 ) {
@@ -373,7 +367,7 @@ fn check_app(
             format!("{client_id:?} is not an application id (a GUID)"),
         );
     }
-    if let Err(p) = secret {
+    if let Some(Err(p)) = secret {
         report.add(
             format!("{at}.secret"),
             p.replace("_env", "secret_env")

@@ -235,8 +235,7 @@ impl Engine {
         // read, the calendar is read in full again, which also removes what
         // left the window. A windowed source (Graph) fixes its window in its
         // states, so it is read again in full on the same terms.
-        let (start, end) = ctx.window.unwrap_or(ctx.horizon);
-        let window = Window::new(start, end);
+        let window = Window::from(ctx.window.unwrap_or(ctx.horizon));
         let moves = ctx.window.is_some() || mailbox.windowed();
         if let (true, Some(_), None) = (moves, &state, generation) {
             let read_for = self

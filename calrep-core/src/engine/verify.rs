@@ -161,8 +161,7 @@ impl Engine {
             now - self.options.horizon_back,
             now + self.options.horizon_ahead,
         );
-        let (start, end) = window.unwrap_or(horizon);
-        let read_window = Window::new(start, end);
+        let read_window = Window::from(window.unwrap_or(horizon));
         // The same bounds and retries as a run: a server that never ends
         // its pages or throttles must not hold verify either.
         let retry = self.options.retry(&[&self.shutdown]);

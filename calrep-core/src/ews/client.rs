@@ -161,11 +161,7 @@ impl EwsSource {
             .as_ref()
             .ok_or_else(|| error("the site has no [ews] section".into()))?;
         if endpoint.host_tokens {
-            return Err(error(
-                "takes its access tokens from the host application, and none is registered \
-                 (register a token callback before the first run)"
-                    .into(),
-            ));
+            return Err(error(crate::auth::NO_HOST_TOKENS.into()));
         }
         let credentials = match &endpoint.oauth {
             Some(app) => {

@@ -9,7 +9,10 @@ use super::request;
 use super::response;
 use super::xml::TYPES;
 use crate::address::EmailAddress;
-use crate::group::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef};
+use crate::group::{
+    Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef, expand_at_server,
+    server_group_address,
+};
 use crate::mailbox::{Mailbox, MailboxError};
 use crate::retry::RetryPolicy;
 
@@ -47,29 +50,15 @@ impl EwsDirectory {
 #[async_trait]
 impl Directory for EwsDirectory {
     async fn members(&self, group: &GroupRef) -> Result<GroupMembers, DirectoryError> {
-        let address = match group {
-            GroupRef::Address(a) | GroupRef::M365(a) => a,
-            GroupRef::Name(_) | GroupRef::Dn(_) => {
-                return Err(DirectoryError::Unsupported(format!(
-                    "{group}: ExpandDL finds groups by e-mail address; name the task's group as \
-                     distribution_group = \"…@…\" or use a directory snapshot"
-                )));
-            }
-        };
-        // Throttling and dropped connections are waited out as for mailbox
-        // calls; anything else ends the expansion.
-        let mut stats = crate::retry::CallStats::default();
-        let outcome = self
-            .retry
-            .run(&mut stats, || self.expand_once(group, address))
-            .await
-            .map_err(|e| e.redacted(self.account.redactor()));
-        match outcome {
-            Ok(members) => members,
-            Err(e) => Err(DirectoryError::Unavailable(format!(
-                "ExpandDL of {address}: {e}"
-            ))),
-        }
+        let address = server_group_address(group, "ExpandDL")?;
+        expand_at_server(
+            address,
+            "ExpandDL",
+            &self.retry,
+            self.account.redactor(),
+            || self.expand_once(group, address),
+        )
+        .await
     }
 }
 

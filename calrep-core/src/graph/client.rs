@@ -49,6 +49,31 @@ impl<'a> Call<'a> {
     }
 }
 
+/// The codes of a 404 about the mailbox itself, not about what was asked
+/// of it: the mailbox's error, not the caller's to interpret.
+const MAILBOX_GONE: [&str; 3] = [
+    "ErrorInvalidUser",
+    "MailboxNotEnabledForRESTAPI",
+    "MailboxNotSupportedForRESTAPI",
+];
+
+/// What a request got, short of an error: the body (`None`: larger than
+/// the call's cap), or a 404 about the thing asked for (an event, a
+/// calendar, a group), which only the caller can name.
+pub(crate) type Reply = Result<Option<Vec<u8>>, Refusal>;
+
+/// The JSON of a reply, or `None` for a 404; `what` names the answer
+/// when it is larger than calrep reads.
+pub(crate) fn json(reply: Reply, what: &str) -> Result<Option<serde_json::Value>, MailboxError> {
+    match reply {
+        Ok(Some(body)) => parse(&body).map(Some),
+        Ok(None) => Err(MailboxError::Protocol(format!(
+            "{what} is larger than calrep reads for one request"
+        ))),
+        Err(_) => Ok(None),
+    }
+}
+
 /// A Graph error answer: the status and `error.code` / `error.message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Refusal {
@@ -60,7 +85,11 @@ pub(crate) struct Refusal {
 impl Refusal {
     /// Reads `{"error": {"code": …, "message": …}}` (or nothing usable).
     pub(crate) fn read(status: u16, body: &[u8]) -> Self {
-        let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+        Self::from_json(status, &serde_json::from_slice(body).unwrap_or_default())
+    }
+
+    /// The same from JSON already read (a `$batch` part's body).
+    pub(crate) fn from_json(status: u16, json: &serde_json::Value) -> Self {
         let field = |name: &str| {
             json.get("error")
                 .and_then(|e| e.get(name))
@@ -102,15 +131,13 @@ impl Refusal {
                  permission Calendars.Read and include the mailbox in the app's RBAC for \
                  Applications scope or application access policy"
             )),
-            (404, "MailboxNotEnabledForRESTAPI" | "MailboxNotSupportedForRESTAPI") => {
-                MailboxError::MailboxNotFound(format!(
-                    "{mailbox} ({said}): it has no Exchange Online mailbox (on premises, \
-                     inactive or unlicensed); an on-premises mailbox replicates through an [ews] site"
-                ))
-            }
-            (404, "ErrorInvalidUser" | "Request_ResourceNotFound" | "ResourceNotFound") => {
+            (404, "ErrorInvalidUser") => {
                 MailboxError::MailboxNotFound(format!("{mailbox} ({said})"))
             }
+            (404, code) if MAILBOX_GONE.contains(&code) => MailboxError::MailboxNotFound(format!(
+                "{mailbox} ({said}): it has no Exchange Online mailbox (on premises, \
+                 inactive or unlicensed); an on-premises mailbox replicates through an [ews] site"
+            )),
             _ => MailboxError::Protocol(format!("Graph answered {said}")),
         }
     }
@@ -126,12 +153,6 @@ pub(crate) struct GraphClient {
     origin: String,
     auth: Auth,
     permits: Semaphore,
-}
-
-/// A successful answer: the status and the body (`None`: over the cap).
-#[derive(Debug)]
-pub(crate) struct Answer {
-    pub(crate) body: Option<Vec<u8>>,
 }
 
 impl GraphClient {
@@ -165,13 +186,9 @@ impl GraphClient {
     }
 
     /// Sends `call` about `mailbox`; a Graph error answer is the error it
-    /// means (see [`Refusal::into_error`]), except 404 which is `Ok(Err)`
-    /// so that the caller decides what is missing.
-    pub(crate) async fn send(
-        &self,
-        mailbox: &str,
-        call: Call<'_>,
-    ) -> Result<Result<Answer, Refusal>, MailboxError> {
+    /// means (see [`Refusal::into_error`]), except a 404 about what was
+    /// asked for (see [`Reply`]).
+    pub(crate) async fn send(&self, mailbox: &str, call: Call<'_>) -> Result<Reply, MailboxError> {
         if !self.owns(call.url) {
             return Err(MailboxError::Protocol(format!(
                 "Graph pointed a link at {}, outside {}; calrep sends its token nowhere else",
@@ -210,21 +227,13 @@ impl GraphClient {
         }
         let wait = retry_after(response.headers());
         if (200..300).contains(&status) {
-            let body = read_capped(response, call.cap).await?;
-            return Ok(Ok(Answer { body }));
+            return Ok(Ok(read_capped(response, call.cap).await?));
         }
         let body = read_capped(response, 1024 * 1024)
             .await?
             .unwrap_or_default();
         let refusal = Refusal::read(status, &body);
-        if status == 404
-            && !matches!(
-                refusal.code.as_str(),
-                "MailboxNotEnabledForRESTAPI"
-                    | "MailboxNotSupportedForRESTAPI"
-                    | "ErrorInvalidUser"
-            )
-        {
+        if status == 404 && !MAILBOX_GONE.contains(&refusal.code.as_str()) {
             return Ok(Err(refusal));
         }
         Err(refusal.into_error(mailbox, wait))
@@ -245,21 +254,6 @@ fn origin_of(url: &str) -> &str {
         .and_then(|rest| rest.find(['/', '?', '#']))
         .map_or(url.len(), |i| after_scheme + i);
     url.get(..end).unwrap_or(url)
-}
-
-/// A path segment, percent-encoded (ids hold `/`, `+` and `=`; addresses
-/// hold `@`).
-pub(crate) fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(char::from(b));
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -326,11 +320,5 @@ mod tests {
             MailboxError::Unauthorized(_)
         ));
         assert!(matches!(error(500, "{}"), MailboxError::Protocol(_)));
-    }
-
-    #[test]
-    fn segments_are_percent_encoded() {
-        assert_eq!(segment("a@b.com"), "a%40b.com");
-        assert_eq!(segment("AAMk/+="), "AAMk%2F%2B%3D");
     }
 }

@@ -9,10 +9,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::client::{Call, segment};
+use super::client::{Call, json};
 use super::mailbox::Shared;
 use crate::address::EmailAddress;
-use crate::group::{Directory, DirectoryEntry, DirectoryError, GroupMembers, GroupRef};
+use crate::encoding::path_segment;
+use crate::group::{
+    Directory, DirectoryEntry, DirectoryError, GroupMembers, GroupRef, expand_at_server,
+    server_group_address,
+};
 use crate::mailbox::MailboxError;
 use crate::retry::RetryPolicy;
 
@@ -53,20 +57,23 @@ impl GraphDirectory {
     }
 
     async fn get(&self, url: &str) -> Result<Option<serde_json::Value>, MailboxError> {
-        match self
+        let reply = match self
             .shared
             .client
             .send("the directory", Call::get(url))
-            .await?
+            .await
         {
-            Ok(answer) => match answer.body {
-                Some(body) => super::client::parse(&body).map(Some),
-                None => Err(MailboxError::Protocol(
-                    "a directory page larger than calrep reads".into(),
-                )),
-            },
-            Err(_) => Ok(None),
-        }
+            // The mailbox advice (Calendars.Read, scopes) does not apply.
+            Err(MailboxError::AccessDenied(_)) => {
+                return Err(MailboxError::AccessDenied(
+                    "the directory: the app may not read groups; grant it the application \
+                     permission GroupMember.Read.All"
+                        .into(),
+                ));
+            }
+            other => other?,
+        };
+        json(reply, "a directory page")
     }
 
     /// One expansion; a retryable failure is the outer error, a final
@@ -79,7 +86,7 @@ impl GraphDirectory {
         let filter = format!("mail eq '{}'", address.as_str().replace('\'', "''"));
         let url = self.shared.client.url(&format!(
             "/groups?$filter={}&$select=id,displayName,mail",
-            segment(&filter)
+            path_segment(&filter)
         ));
         let found = self.get(&url).await?.unwrap_or_default();
         let Some(entry) = found
@@ -95,7 +102,7 @@ impl GraphDirectory {
             .unwrap_or_default();
         let mut url = self.shared.client.url(&format!(
             "/groups/{}/transitiveMembers/microsoft.graph.user?$select=id,displayName,mail,accountEnabled,assignedLicenses&$top=999",
-            segment(id)
+            path_segment(id)
         ));
         let mut members = Vec::new();
         for _ in 0..MAX_MEMBER_PAGES {
@@ -147,26 +154,10 @@ impl GraphDirectory {
 #[async_trait]
 impl Directory for GraphDirectory {
     async fn members(&self, group: &GroupRef) -> Result<GroupMembers, DirectoryError> {
-        let address = match group {
-            GroupRef::Address(a) | GroupRef::M365(a) => a,
-            GroupRef::Name(_) | GroupRef::Dn(_) => {
-                return Err(DirectoryError::Unsupported(format!(
-                    "{group}: Graph finds groups by e-mail address; name the task's group as \
-                     distribution_group = \"…@…\" or m365_group = \"…@…\""
-                )));
-            }
-        };
-        let mut stats = crate::retry::CallStats::default();
-        let outcome = self
-            .retry
-            .run(&mut stats, || self.expand_once(group, address))
-            .await
-            .map_err(|e| e.redacted(&self.shared.redactor));
-        match outcome {
-            Ok(members) => members,
-            Err(e) => Err(DirectoryError::Unavailable(format!(
-                "Graph members of {address}: {e}"
-            ))),
-        }
+        let address = server_group_address(group, "Graph")?;
+        expand_at_server(address, "Graph", &self.retry, &self.shared.redactor, || {
+            self.expand_once(group, address)
+        })
+        .await
     }
 }

@@ -19,11 +19,12 @@ use async_trait::async_trait;
 use chrono::SecondsFormat;
 use tokio::sync::Semaphore;
 
-use super::client::{Answer, Call, GraphClient, USER_AGENT, parse, segment};
+use super::client::{Call, GraphClient, Refusal, Reply, USER_AGENT, json};
 use super::event::{EXPAND, SELECT, read_event};
 use crate::address::EmailAddress;
 use crate::auth::{Auth, CertificateCredential, ClientCredentials, ClientProof, TokenProvider};
 use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
+use crate::encoding::path_segment;
 use crate::http::http_client;
 use crate::mailbox::{ChangePage, Mailbox, MailboxError, MailboxSource, SyncState, Window};
 use crate::secret::{Redactor, Secret};
@@ -147,11 +148,7 @@ impl GraphSource {
             .as_ref()
             .ok_or_else(|| error("the site has no [graph] section".into()))?;
         if app.host_tokens {
-            return Err(error(
-                "takes its access tokens from the host application, and none is registered \
-                 (register a token callback before the first run)"
-                    .into(),
-            ));
+            return Err(error(crate::auth::NO_HOST_TOKENS.into()));
         }
         let credentials = match (&app.certificate_file, &app.private_key_file) {
             (Some(cert), Some(key)) => {
@@ -172,7 +169,7 @@ impl GraphSource {
     pub fn mailbox(&self, address: &EmailAddress) -> GraphMailbox {
         GraphMailbox {
             address: address.clone(),
-            user: segment(address.as_str()),
+            user: path_segment(address.as_str()),
             shared: Arc::clone(&self.shared),
             permits: Arc::new(Semaphore::new(MAILBOX_CONCURRENCY)),
             sent: Arc::default(),
@@ -214,11 +211,7 @@ enum Row {
 
 impl GraphMailbox {
     /// Sends `call` holding `parts` of this mailbox's concurrency.
-    async fn send(
-        &self,
-        parts: usize,
-        mut call: Call<'_>,
-    ) -> Result<Result<Answer, super::client::Refusal>, MailboxError> {
+    async fn send(&self, parts: usize, mut call: Call<'_>) -> Result<Reply, MailboxError> {
         let parts = u32::try_from(parts.clamp(1, MAILBOX_CONCURRENCY)).unwrap_or(1);
         let _permits = self
             .permits
@@ -227,17 +220,6 @@ impl GraphMailbox {
             .map_err(|_| MailboxError::Transport("the mailbox is closed".into()))?;
         call.sent = Some(&self.sent);
         self.shared.client.send(self.address.as_str(), call).await
-    }
-
-    async fn json(&self, call: Call<'_>) -> Result<serde_json::Value, MailboxError> {
-        let cap = call.cap;
-        match self.send(1, call).await? {
-            Ok(Answer { body: Some(body) }) => parse(&body),
-            Ok(Answer { body: None }) => Err(MailboxError::Protocol(format!(
-                "Graph answered with more than {cap} bytes, more than calrep reads for one request"
-            ))),
-            Err(refusal) => Err(refusal.into_error(self.address.as_str(), None)),
-        }
     }
 
     fn path(&self, rest: &str) -> String {
@@ -250,7 +232,14 @@ impl GraphMailbox {
         let mut url = self.path("/calendars?$select=id,name,isDefaultCalendar&$top=100");
         let mut calendars = Vec::new();
         for _ in 0..MAX_CALENDAR_PAGES {
-            let page = self.json(Call::get(&url)).await?;
+            let page = json(self.send(1, Call::get(&url)).await?, "a calendar page")?.ok_or_else(
+                || {
+                    MailboxError::Protocol(format!(
+                        "the calendars of {} were not found",
+                        self.address
+                    ))
+                },
+            )?;
             for c in page
                 .get("value")
                 .and_then(serde_json::Value::as_array)
@@ -302,7 +291,7 @@ impl GraphMailbox {
                     |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
                 self.path(&format!(
                     "/calendars/{}/calendarView/delta?startDateTime={}&endDateTime={}",
-                    segment(calendar.as_str()),
+                    path_segment(calendar.as_str()),
                     at(window.start),
                     at(window.end)
                 ))
@@ -310,16 +299,9 @@ impl GraphMailbox {
         };
         let mut call = Call::get(&url);
         call.page_size = Some(max.clamp(1, self.shared.page_size));
-        let page = match self.send(1, call).await? {
-            Ok(Answer { body: Some(body) }) => parse(&body)?,
-            Ok(Answer { body: None }) => {
-                return Err(MailboxError::Protocol(
-                    "a delta page larger than calrep reads".into(),
-                ));
-            }
-            // The calendar itself is gone.
-            Err(_) => return Err(MailboxError::CalendarGone(calendar.clone())),
-        };
+        // Not found: the calendar itself is gone.
+        let page = json(self.send(1, call).await?, "a delta page")?
+            .ok_or_else(|| MailboxError::CalendarGone(calendar.clone()))?;
         let mut rows: BTreeMap<ItemId, bool> = BTreeMap::new();
         // A page may list an entity twice: the last row about it wins.
         for row in page
@@ -374,7 +356,7 @@ impl GraphMailbox {
         format!(
             "/users/{}/events/{}?$select={SELECT}&$expand={EXPAND}",
             self.user,
-            segment(id.as_str())
+            path_segment(id.as_str())
         )
     }
 
@@ -395,13 +377,7 @@ impl GraphMailbox {
     /// One event, or `None` when it no longer exists.
     async fn fetch_one(&self, id: &ItemId) -> Result<Option<serde_json::Value>, MailboxError> {
         let url = self.shared.client.url(&self.event_path(id));
-        match self.send(1, Call::get(&url)).await? {
-            Ok(Answer { body: Some(body) }) => parse(&body).map(Some),
-            Ok(Answer { body: None }) => Err(MailboxError::Protocol(format!(
-                "event {id} is larger than calrep reads"
-            ))),
-            Err(_) => Ok(None),
-        }
+        json(self.send(1, Call::get(&url)).await?, "an event")
     }
 
     /// Several events in one JSON `$batch` (at most four: Graph runs four
@@ -418,15 +394,8 @@ impl GraphMailbox {
             post: Some(&body),
             ..Call::get(&url)
         };
-        let answer = match self.send(ids.len(), call).await? {
-            Ok(Answer { body: Some(body) }) => parse(&body)?,
-            Ok(Answer { body: None }) => {
-                return Err(MailboxError::Protocol(
-                    "a $batch answer larger than calrep reads".into(),
-                ));
-            }
-            Err(refusal) => return Err(refusal.into_error(self.address.as_str(), None)),
-        };
+        let answer = json(self.send(ids.len(), call).await?, "a $batch answer")?
+            .ok_or_else(|| MailboxError::Protocol("Graph has no $batch endpoint here".into()))?;
         let mut found = Vec::with_capacity(ids.len());
         let responses = answer
             .get("responses")
@@ -459,7 +428,7 @@ impl GraphMailbox {
                                 .or_else(|| v.as_u64())
                         })
                         .map(Duration::from_secs);
-                    let refusal = super::client::Refusal::read(status, body.to_string().as_bytes());
+                    let refusal = Refusal::from_json(status, &body);
                     return Err(refusal.into_error(self.address.as_str(), wait));
                 }
             }
@@ -475,15 +444,15 @@ impl GraphMailbox {
     ) -> Result<Option<Vec<u8>>, MailboxError> {
         let url = self.path(&format!(
             "/events/{}/attachments/{}/$value",
-            segment(item.as_str()),
-            segment(attachment_id)
+            path_segment(item.as_str()),
+            path_segment(attachment_id)
         ));
         let call = Call {
             cap: max_bytes,
             ..Call::get(&url)
         };
         match self.send(1, call).await? {
-            Ok(Answer { body }) => Ok(body),
+            Ok(body) => Ok(body),
             Err(refusal) => Err(MailboxError::Protocol(format!(
                 "attachment {attachment_id} of event {item}: HTTP {} {}",
                 refusal.status, refusal.code

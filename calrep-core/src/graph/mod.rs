@@ -5,8 +5,9 @@
 //! `$batch`es of at most four, Exchange Online's per-mailbox limit).
 //!
 //! Events are read into the same [`CalendarItem`](crate::calendar::CalendarItem)
-//! model as EWS items, with immutable ids (`Prefer: IdType="ImmutableId"`),
-//! so a site can move from EWS to Graph without re-reading its replica.
+//! model as EWS items, with immutable ids (`Prefer: IdType="ImmutableId"`):
+//! the ids `translateExchangeIds` gives for EWS ids, on which a later move
+//! of a replica from EWS to Graph can be built (not yet: see DESIGN.md).
 
 mod client;
 mod directory;

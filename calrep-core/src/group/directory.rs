@@ -193,3 +193,45 @@ pub trait Directory: Send + Sync + fmt::Debug {
     /// [`DirectoryError::GroupNotFound`].
     async fn members(&self, group: &GroupRef) -> Result<GroupMembers, DirectoryError>;
 }
+
+/// The address of a group a mail server expands (EWS `ExpandDL`, Graph
+/// `transitiveMembers`): servers find groups by address only.
+pub(crate) fn server_group_address<'g>(
+    group: &'g GroupRef,
+    server: &str,
+) -> Result<&'g EmailAddress, DirectoryError> {
+    match group {
+        GroupRef::Address(a) | GroupRef::M365(a) => Ok(a),
+        GroupRef::Name(_) | GroupRef::Dn(_) => Err(DirectoryError::Unsupported(format!(
+            "{group}: {server} finds groups by e-mail address; name the task's group as \
+             distribution_group = \"…@…\" or m365_group = \"…@…\", or use a directory snapshot"
+        ))),
+    }
+}
+
+/// A mail server's expansion of `address`: `expand` is retried under
+/// `retry` (throttling and dropped connections are waited out); an outer
+/// error ends it as `Unavailable`, named by `server` and cleaned of the
+/// site's secrets.
+pub(crate) async fn expand_at_server<F, Fut>(
+    address: &EmailAddress,
+    server: &str,
+    retry: &crate::retry::RetryPolicy,
+    redactor: &crate::secret::Redactor,
+    expand: F,
+) -> Result<GroupMembers, DirectoryError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<Result<GroupMembers, DirectoryError>, crate::mailbox::MailboxError>,
+        >,
+{
+    let mut stats = crate::retry::CallStats::default();
+    match retry.run(&mut stats, expand).await {
+        Ok(members) => members,
+        Err(e) => Err(DirectoryError::Unavailable(format!(
+            "{server} expansion of {address}: {}",
+            e.redacted(redactor)
+        ))),
+    }
+}

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::address::{DistinguishedName, EmailAddress};
 
 pub use directory::{Directory, DirectoryEntry, DirectoryError, EntryKind, GroupMembers, GroupRef};
+pub(crate) use directory::{expand_at_server, server_group_address};
 pub use resolver::{GroupResolver, Resolution, ResolvedMailbox, SkipReason, Skipped};
 pub use snapshot::SnapshotDirectory;
 

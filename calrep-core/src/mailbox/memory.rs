@@ -237,21 +237,6 @@ impl MemoryMailbox {
     }
 }
 
-fn hex(text: &str) -> String {
-    text.bytes().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<String> {
-    let bytes: Option<Vec<u8>> = (0..text.len())
-        .step_by(2)
-        .map(|i| {
-            text.get(i..i + 2)
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-        })
-        .collect();
-    String::from_utf8(bytes?).ok()
-}
-
 fn parse_state(state: &str) -> Option<(u64, usize)> {
     let (epoch, position) = state.split_once(':')?;
     Some((epoch.parse().ok()?, position.parse().ok()?))
@@ -293,7 +278,11 @@ impl Mailbox for MemoryMailbox {
             None => Some((cal.epoch, cal.log.len(), None)),
             Some(state) => match state.as_str().split('#').collect::<Vec<_>>().as_slice() {
                 [epoch, log_len, last] => {
-                    let parsed = (epoch.parse::<u64>(), log_len.parse::<usize>(), unhex(last));
+                    let parsed = (
+                        epoch.parse::<u64>(),
+                        log_len.parse::<usize>(),
+                        crate::encoding::unhex(last).and_then(|b| String::from_utf8(b).ok()),
+                    );
                     let (Ok(epoch), Ok(log_len), Some(last)) = parsed else {
                         return Err(MailboxError::ResyncRequired);
                     };
@@ -316,7 +305,10 @@ impl Mailbox for MemoryMailbox {
             page.changed = ids.by_ref().take(max).collect();
             page.more = ids.next().is_some();
             let next = match page.changed.last() {
-                Some(last) if page.more => format!("{epoch}#{log_len}#{}", hex(last.as_str())),
+                Some(last) if page.more => format!(
+                    "{epoch}#{log_len}#{}",
+                    crate::encoding::hex(last.as_str().as_bytes())
+                ),
                 _ => {
                     // The listing is done; changes made during it are next.
                     page.more = cal.log.len() > log_len;

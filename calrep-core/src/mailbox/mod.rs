@@ -81,6 +81,12 @@ impl Window {
     }
 }
 
+impl From<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> for Window {
+    fn from((start, end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)) -> Self {
+        Self::new(start, end)
+    }
+}
+
 /// One page of a calendar's changes.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[non_exhaustive]

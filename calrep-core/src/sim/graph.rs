@@ -24,6 +24,7 @@ use super::faults::Fault;
 use super::server::State;
 use crate::address::EmailAddress;
 use crate::calendar::{CalendarId, ItemId};
+use crate::encoding::{hex, percent_decode, unhex};
 use crate::graph::write::{delta_rows, event_json};
 use crate::group::{EntryKind, GroupRef};
 use crate::mailbox::MemoryMailbox;
@@ -77,53 +78,20 @@ pub(crate) const DEFAULT_PAGE_SIZE: usize = 100;
 /// assert_eq!(calrep_core::sim::graph_id("a1"), "AAMkAG6131");
 /// ```
 pub fn graph_id(ews: &str) -> String {
-    let hex: String = ews.bytes().map(|b| format!("{b:02x}")).collect();
-    format!("{PREFIX}{hex}")
+    format!("{PREFIX}{}", hex(ews.as_bytes()))
 }
 
 /// The EWS face's id of a Graph id.
 pub(crate) fn ews_id(graph: &str) -> Option<String> {
-    let hex = graph.strip_prefix(PREFIX)?;
-    let bytes: Option<Vec<u8>> = (0..hex.len())
-        .step_by(2)
-        .map(|i| {
-            hex.get(i..i + 2)
-                .and_then(|p| u8::from_str_radix(p, 16).ok())
-        })
-        .collect();
-    String::from_utf8(bytes?).ok()
+    text_of_hex(graph.strip_prefix(PREFIX)?)
 }
 
-fn gid(id: &str) -> String {
-    graph_id(id)
-}
-
-/// A percent-decoded path segment or query value.
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => match text
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                Some(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                None => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+fn text_of_hex(hex: &str) -> Option<String> {
+    String::from_utf8(unhex(hex)?).ok()
 }
 
 /// A request split into its path segments and query.
-struct Target {
+pub(crate) struct Target {
     segments: Vec<String>,
     query: BTreeMap<String, String>,
     /// `Prefer: odata.maxpagesize` (Graph's default otherwise).
@@ -131,8 +99,9 @@ struct Target {
 }
 
 impl Target {
-    /// `path_and_query` relative to `/v1.0`.
-    fn parse(path_and_query: &str) -> Self {
+    /// `path_and_query` relative to `/v1.0`, with the page size the
+    /// request prefers.
+    pub(crate) fn parse(path_and_query: &str, page_size: usize) -> Self {
         let (path, query) = path_and_query
             .split_once('?')
             .unwrap_or((path_and_query, ""));
@@ -140,14 +109,14 @@ impl Target {
             segments: path
                 .split('/')
                 .filter(|s| !s.is_empty())
-                .map(decode)
+                .map(|s| percent_decode(s, false).unwrap_or_else(|| s.to_owned()))
                 .collect(),
             query: query
                 .split('&')
                 .filter_map(|p| p.split_once('='))
-                .map(|(k, v)| (decode(k), decode(v)))
+                .filter_map(|(k, v)| Some((percent_decode(k, true)?, percent_decode(v, true)?)))
                 .collect(),
-            page_size: DEFAULT_PAGE_SIZE,
+            page_size,
         }
     }
 
@@ -156,7 +125,7 @@ impl Target {
     }
 
     /// The operation's name for counters and fault rules.
-    fn operation(&self) -> &'static str {
+    pub(crate) fn operation(&self) -> &'static str {
         match self.parts().as_slice() {
             ["$batch"] => "graph.batch",
             ["users", _, "calendars"] => "graph.calendars",
@@ -169,7 +138,8 @@ impl Target {
         }
     }
 
-    fn mailbox(&self) -> Option<EmailAddress> {
+    /// The mailbox the request is about, if any.
+    pub(crate) fn mailbox(&self) -> Option<EmailAddress> {
         match self.parts().as_slice() {
             ["users", user, ..] => user.parse().ok(),
             _ => None,
@@ -179,28 +149,20 @@ impl Target {
 
 /// Answers one Graph request (after authentication, latency and faults):
 /// a `$batch` is split into its parts.
-pub(crate) async fn answer(
-    state: &Arc<State>,
-    post: bool,
-    path_and_query: &str,
-    body: &[u8],
-    page_size: usize,
-) -> Reply {
-    let mut target = Target::parse(path_and_query);
-    target.page_size = page_size;
+pub(crate) async fn answer(state: &Arc<State>, post: bool, target: &Target, body: &[u8]) -> Reply {
     if post && target.parts() == ["$batch"] {
         return batch(state, body).await;
     }
     let Some(mailbox) = target.mailbox() else {
         return match target.parts().as_slice() {
-            ["groups", ..] if !post => groups(state, &target).await,
+            ["groups", ..] if !post => groups(state, target).await,
             _ => Reply::error(400, "BadRequest", "Unsupported request."),
         };
     };
     let Some(_slot) = Slot::take(state, &mailbox, 1) else {
         return Reply::throttled(1, "Application is over its MailboxConcurrency limit.");
     };
-    one(state, post, &target, &mailbox, body)
+    one(state, post, target, &mailbox, body)
 }
 
 /// A mailbox's share of its four concurrent requests, given back on drop.
@@ -271,7 +233,7 @@ fn one(state: &State, post: bool, target: &Target, mailbox: &EmailAddress, body:
             let value: Vec<Value> = m
                 .calendar_infos()
                 .iter()
-                .map(|c| json!({"id": gid(c.id.as_str()), "name": c.name, "isDefaultCalendar": c.is_default}))
+                .map(|c| json!({"id": graph_id(c.id.as_str()), "name": c.name, "isDefaultCalendar": c.is_default}))
                 .collect();
             Reply::json(200, &json!({ "value": value }))
         }
@@ -288,7 +250,7 @@ fn one(state: &State, post: bool, target: &Target, mailbox: &EmailAddress, body:
         ) => delta(state, &m, user, calendar, target),
         (false, ["users", _, "events", id]) => {
             match ews_id(id).and_then(|raw| m.find_item(&ItemId::new(raw))) {
-                Some(item) => Reply::json(200, &event_json(&item, &gid)),
+                Some(item) => Reply::json(200, &event_json(&item, &graph_id)),
                 None => Reply::error(
                     404,
                     "ErrorItemNotFound",
@@ -332,7 +294,7 @@ fn translate(body: &[u8]) -> Reply {
     let value: Vec<Value> = ids
         .iter()
         .map(|id| {
-            let target = if to_rest { Some(gid(id)) } else { ews_id(id) };
+            let target = if to_rest { Some(graph_id(id)) } else { ews_id(id) };
             match target {
                 Some(t) => json!({"sourceId": id, "targetId": t}),
                 None => json!({"sourceId": id, "errorDetails": {"code": "ErrorInvalidIdMalformed", "message": "Id is malformed."}}),
@@ -359,7 +321,7 @@ impl Token {
         let after = self
             .after
             .as_deref()
-            .map(|a| a.bytes().map(|b| format!("{b:02x}")).collect::<String>())
+            .map(|a| hex(a.as_bytes()))
             .unwrap_or_default();
         format!(
             "{}.{}.{}.{}.{}.{after}",
@@ -379,7 +341,7 @@ impl Token {
         let after = if after.is_empty() {
             None
         } else {
-            ews_id(&format!("{PREFIX}{after}"))
+            Some(text_of_hex(after)?)
         };
         Some(Self {
             listing: *kind == "L",
@@ -468,7 +430,7 @@ fn delta(state: &State, m: &MemoryMailbox, user: &str, calendar: &str, target: &
                 more = true;
                 break;
             }
-            rows.extend(delta_rows(item, token.start, token.end, &gid));
+            rows.extend(delta_rows(item, token.start, token.end, &graph_id));
             next.after = Some(item.id.as_str().to_owned());
         }
         if !more {
@@ -485,20 +447,19 @@ fn delta(state: &State, m: &MemoryMailbox, user: &str, calendar: &str, target: &
         for (id, deleted) in latest {
             let item = (!deleted).then(|| m.find_item(id)).flatten();
             let listed = item
-                .map(|i| delta_rows(&i, token.start, token.end, &gid))
+                .map(|i| delta_rows(&i, token.start, token.end, &graph_id))
                 .unwrap_or_default();
             if listed.is_empty() {
-                rows.push(json!({"id": gid(id.as_str()), "@removed": {"reason": if deleted { "deleted" } else { "changed" }}}));
+                rows.push(json!({"id": graph_id(id.as_str()), "@removed": {"reason": if deleted { "deleted" } else { "changed" }}}));
             } else {
                 rows.extend(listed);
             }
         }
         next.position = token.position + taken;
     }
-    let done_listing = !next.listing;
-    let more_log = done_listing && next.position < log_len;
     let mut page = json!({ "value": rows });
-    if next.listing || more_log {
+    // More to list, or changes made meanwhile still to send.
+    if next.listing || next.position < log_len {
         page["@odata.nextLink"] = json!(link("$skiptoken", &next));
     } else {
         page["@odata.deltaLink"] = json!(link("$deltatoken", &next));
@@ -525,7 +486,7 @@ async fn groups(state: &State, target: &Target) -> Reply {
             match directory.members(&GroupRef::Address(address.clone())).await {
                 Ok(found) => Reply::json(
                     200,
-                    &json!({"value": [{"id": gid(address.as_str()), "displayName": found.group.display_name, "mail": address.as_str()}]}),
+                    &json!({"value": [{"id": graph_id(address.as_str()), "displayName": found.group.display_name, "mail": address.as_str()}]}),
                 ),
                 Err(_) => Reply::json(200, &json!({"value": []})),
             }
@@ -548,7 +509,7 @@ async fn groups(state: &State, target: &Target) -> Reply {
                     match (member.kind, &member.primary_smtp) {
                         (EntryKind::User, Some(mail)) => {
                             users.insert(mail.clone(), json!({
-                                "id": gid(mail.as_str()), "displayName": member.display_name, "mail": mail.as_str(),
+                                "id": graph_id(mail.as_str()), "displayName": member.display_name, "mail": mail.as_str(),
                                 "accountEnabled": member.enabled,
                                 "assignedLicenses": if member.licensed { json!([{"skuId": "c7df2760-2c81-4ef7-b578-5b5392b571df"}]) } else { json!([]) },
                             }));
@@ -582,7 +543,7 @@ async fn batch(state: &Arc<State>, body: &[u8]) -> Reply {
     for part in parts {
         let id = part.get("id").cloned().unwrap_or_default();
         let url = part.get("url").and_then(Value::as_str).unwrap_or_default();
-        let target = Target::parse(url);
+        let target = Target::parse(url, DEFAULT_PAGE_SIZE);
         let reply = match target.mailbox() {
             Some(mailbox) => match Slot::take(state, &mailbox, 1) {
                 Some(slot) => {
@@ -629,12 +590,6 @@ pub(crate) fn fault_reply(fault: Fault) -> Option<Reply> {
     })
 }
 
-/// The operation and mailbox of a request, for counters and fault rules.
-pub(crate) fn describe(path_and_query: &str) -> (&'static str, Option<EmailAddress>) {
-    let target = Target::parse(path_and_query);
-    (target.operation(), target.mailbox())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -644,6 +599,25 @@ mod tests {
         let id = "alice@demo.example/cal/7";
         assert_eq!(ews_id(&graph_id(id)).as_deref(), Some(id));
         assert_eq!(ews_id("not-ours"), None);
+    }
+
+    #[test]
+    fn translate_exchange_ids_answers_each_id_and_refuses_more_than_a_thousand() {
+        let request = json!({"inputIds": ["a1", "b2"], "sourceIdType": "ewsId", "targetIdType": "restImmutableEntryId"});
+        let reply = translate(request.to_string().as_bytes());
+        let answer: Value = serde_json::from_slice(&reply.body).unwrap();
+        assert_eq!(answer["value"][1]["targetId"], graph_id("b2"));
+        let back = json!({"inputIds": [graph_id("a1"), "junk"], "targetIdType": "ewsId"});
+        let answer: Value =
+            serde_json::from_slice(&translate(back.to_string().as_bytes()).body).unwrap();
+        assert_eq!(answer["value"][0]["targetId"], "a1");
+        assert_eq!(
+            answer["value"][1]["errorDetails"]["code"],
+            "ErrorInvalidIdMalformed"
+        );
+        let many: Vec<String> = (0..1001).map(|n| n.to_string()).collect();
+        let too_many = translate(json!({ "inputIds": many }).to_string().as_bytes());
+        assert_eq!(too_many.status, 400);
     }
 
     #[test]

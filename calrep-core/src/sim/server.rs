@@ -26,6 +26,7 @@ use super::faults::{Fault, FaultPlan, STALL};
 use super::soap::{self, Caller};
 use super::{SimAccount, SimApp};
 use crate::address::EmailAddress;
+use crate::encoding::percent_decode;
 use crate::group::Directory;
 use crate::mailbox::MemoryOrganisation;
 
@@ -319,11 +320,12 @@ async fn graph(
             "Access token is empty or expired.",
         )));
     }
-    let (operation, mailbox) = super::graph::describe(path_and_query);
+    let target = super::graph::Target::parse(path_and_query, page_size);
+    let operation = target.operation();
     state.count(operation);
-    let fault = lock(&state.faults).pick(operation, mailbox.as_ref());
+    let fault = lock(&state.faults).pick(operation, target.mailbox().as_ref());
     state.wait_latency().await;
-    let answer = || super::graph::answer(state, post, path_and_query, body, page_size);
+    let answer = || super::graph::answer(state, post, &target, body);
     let Some(fault) = fault else {
         return Ok(graph_reply(answer().await));
     };
@@ -401,7 +403,7 @@ fn token(state: &State, body: &[u8]) -> Response<Body> {
         .split('&')
         .filter_map(|pair| {
             let (k, v) = pair.split_once('=')?;
-            Some((form_decode(k)?, form_decode(v)?))
+            Some((percent_decode(k, true)?, percent_decode(v, true)?))
         })
         .collect();
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
@@ -460,23 +462,4 @@ fn token(state: &State, body: &[u8]) -> Response<Body> {
         })
         .to_string(),
     )
-}
-
-fn form_decode(s: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(s.len());
-    let bytes = s.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s.get(i + 1..i + 3)?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(out).ok()
 }

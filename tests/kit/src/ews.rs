@@ -15,11 +15,18 @@ pub const TASK: &str = "everyone";
 /// lines in its `[sites.ews]` table; everything in every calendar,
 /// attachments up to 1 MiB; engine concurrency `concurrency`.
 pub fn config_text(url: &str, ews_extra: &str, concurrency: usize) -> String {
+    everyone(
+        &format!("directory = \"exchange\"\n[sites.ews]\nurl = \"{url}\"\n{ews_extra}"),
+        concurrency,
+    )
+}
+
+/// A configuration whose site `sim` has `site_lines`: everything in every
+/// calendar, attachments up to 1 MiB, of every mailbox in All Staff
+/// ([`TASK`]); engine concurrency `concurrency`.
+pub(crate) fn everyone(site_lines: &str, concurrency: usize) -> String {
     ConfigBuilder::new()
-        .site(
-            "sim",
-            &format!("directory = \"exchange\"\n[sites.ews]\nurl = \"{url}\"\n{ews_extra}"),
-        )
+        .site("sim", site_lines)
         .definition(
             "everything",
             "include = \"all\"\nattachments = { enabled = true, max_bytes = 1048576 }",

@@ -6,9 +6,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use calrep_core::EmailAddress;
+use calrep_core::calendar::{CalendarId, CalendarItem, ItemId};
 use calrep_core::demo::DemoOrganisation;
-use calrep_core::engine::Engine;
-use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, RunReport};
+use calrep_core::mailbox::Mailbox;
+use calrep_core::replica::{Replica, ReplicaReader, SqliteReplica};
 use calrep_core::sim::{SimOptions, Simulator};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, ManualClock};
@@ -91,6 +94,168 @@ impl SimFixture {
                 .with_sources(sources)
         };
         (engine, replica)
+    }
+}
+
+impl SimFixture {
+    /// Runs the task of [`crate::ews::TASK`] once.
+    ///
+    /// # Panics
+    ///
+    /// If the task cannot start (a bug in the test's configuration).
+    #[allow(clippy::expect_used)]
+    pub fn run(&self, engine: &Engine) -> RunReport {
+        self.rt
+            .block_on(engine.run_task(&crate::ews::TASK.into(), RunOptions::default()))
+            .expect("the task runs")
+    }
+
+    /// `verify` finds the replica equal to the source.
+    ///
+    /// # Panics
+    ///
+    /// If it does not, or cannot run.
+    #[allow(clippy::expect_used)]
+    pub fn verify_equal(&self, engine: &Engine) {
+        let report = self
+            .rt
+            .block_on(engine.verify(&crate::ews::TASK.into()))
+            .expect("verify runs");
+        assert!(
+            report.is_equal(),
+            "verify found {} differences",
+            report.difference_count()
+        );
+    }
+
+    /// Every mailbox's replica equals the source item for item, modified
+    /// occurrences' own ids and subjects included, under the ids the
+    /// simulator's face shows (`shown`: the EWS face shows the source's own
+    /// ids, the Graph face [`calrep_core::sim::graph_id`]s); mailboxes in
+    /// `absent` (skipped by the resolver) have no calendars at all. The
+    /// zone's `resolved_by` says how a reader found the zone, which the
+    /// source never recorded. Returns how many items were compared.
+    ///
+    /// # Panics
+    ///
+    /// On the first difference.
+    #[allow(clippy::expect_used)]
+    pub fn assert_replica_equals_source(
+        &self,
+        replica: &SqliteReplica,
+        shown: fn(&str) -> String,
+        absent: &[EmailAddress],
+    ) -> usize {
+        let mut compared = 0;
+        for address in &self.demo.addresses {
+            if absent.contains(address) {
+                let calendars = crate::fixture::block(replica.calendars(address)).expect("read");
+                assert!(calendars.is_empty(), "{address} should not be replicated");
+                continue;
+            }
+            let mailbox = self.demo.source.mailbox(address);
+            for calendar in self.rt.block_on(mailbox.calendars()).expect("calendars") {
+                let mut source: Vec<CalendarItem> = mailbox
+                    .items_of(&calendar.id)
+                    .into_iter()
+                    .map(|item| as_shown(item, shown))
+                    .collect();
+                let stored_calendar = CalendarId::new(shown(calendar.id.as_str()));
+                let mut stored: Vec<CalendarItem> =
+                    crate::fixture::block(replica.items(address, &stored_calendar))
+                        .expect("read")
+                        .into_iter()
+                        .map(|mut i| {
+                            i.zone.resolved_by = None;
+                            i
+                        })
+                        .collect();
+                source.sort_by(|a, b| a.id.cmp(&b.id));
+                stored.sort_by(|a, b| a.id.cmp(&b.id));
+                assert_eq!(stored, source, "{address} {}", calendar.id);
+                compared += source.len();
+            }
+        }
+        compared
+    }
+}
+
+/// A source item under the ids a simulator face shows.
+fn as_shown(mut item: CalendarItem, shown: fn(&str) -> String) -> CalendarItem {
+    item.id = ItemId::new(shown(item.id.as_str()));
+    if let Some(rec) = &mut item.recurrence {
+        for m in &mut rec.modified {
+            m.item = m.item.as_ref().map(|i| ItemId::new(shown(i.as_str())));
+        }
+    }
+    item
+}
+
+/// What became of `address` in a run.
+///
+/// # Panics
+///
+/// If the run did not take it.
+#[allow(clippy::panic)]
+pub fn outcome<'a>(report: &'a RunReport, address: &str) -> &'a MailboxOutcome {
+    &report
+        .mailboxes
+        .iter()
+        .find(|m| m.address.eq_ignore_ascii_case(address))
+        .unwrap_or_else(|| panic!("{address} not in {}", report.to_json()))
+        .outcome
+}
+
+/// Why `address` failed in a run.
+///
+/// # Panics
+///
+/// If it did not fail.
+#[allow(clippy::panic)]
+pub fn failure(report: &RunReport, address: &str) -> String {
+    match outcome(report, address) {
+        MailboxOutcome::Failed { error } => error.clone(),
+        other => panic!("{address}: {other:?}\n{}", report.to_json()),
+    }
+}
+
+/// How many mailboxes of a run replicated in full.
+pub fn healthy(report: &RunReport) -> usize {
+    report
+        .mailboxes
+        .iter()
+        .filter(|m| matches!(m.outcome, MailboxOutcome::Healthy))
+        .count()
+}
+
+/// The mailboxes of a run that failed, each as "address: outcome".
+pub fn failed(report: &RunReport) -> Vec<String> {
+    report
+        .mailboxes
+        .iter()
+        .filter(|m| matches!(m.outcome, MailboxOutcome::Failed { .. }))
+        .map(|m| format!("{}: {:?}", m.address, m.outcome))
+        .collect()
+}
+
+/// Every mailbox but `except` replicated or was skipped by the resolver.
+///
+/// # Panics
+///
+/// On the first that did neither.
+pub fn others_healthy(report: &RunReport, except: &str) {
+    for m in &report.mailboxes {
+        if !m.address.eq_ignore_ascii_case(except) {
+            assert!(
+                matches!(
+                    m.outcome,
+                    MailboxOutcome::Healthy | MailboxOutcome::Skipped { .. }
+                ),
+                "{}: {:?}",
+                m.address,
+                m.outcome
+            );
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use calrep_core::{Config, ManualClock};
 
 use calrep_testkit::ews::{TASK, basic_account};
 use calrep_testkit::hostile::{Act, Hostile, Rule, Seen};
-use calrep_testkit::sim::SimFixture;
+use calrep_testkit::sim::{SimFixture, failure, others_healthy};
 
 /// A demo organisation behind a simulator behind a hostile proxy.
 struct Fixture {
@@ -72,39 +72,6 @@ impl Fixture {
     /// The first demo mailbox: the one the hostile rules single out.
     fn victim(&self) -> String {
         self.demo.addresses[0].to_string()
-    }
-}
-
-fn outcome<'a>(report: &'a RunReport, address: &str) -> &'a MailboxOutcome {
-    &report
-        .mailboxes
-        .iter()
-        .find(|m| m.address.eq_ignore_ascii_case(address))
-        .unwrap_or_else(|| panic!("{address} not in {}", report.to_json()))
-        .outcome
-}
-
-fn failure(report: &RunReport, address: &str) -> String {
-    match outcome(report, address) {
-        MailboxOutcome::Failed { error } => error.clone(),
-        other => panic!("{address}: {other:?}\n{}", report.to_json()),
-    }
-}
-
-/// Every mailbox but `except` replicated.
-fn others_healthy(report: &RunReport, except: &str) {
-    for m in &report.mailboxes {
-        if !m.address.eq_ignore_ascii_case(except) {
-            assert!(
-                matches!(
-                    m.outcome,
-                    MailboxOutcome::Healthy | MailboxOutcome::Skipped { .. }
-                ),
-                "{}: {:?}",
-                m.address,
-                m.outcome
-            );
-        }
     }
 }
 

@@ -531,10 +531,7 @@ pub(super) fn record_longest(tx: &Transaction<'_>, longest: i64) -> rusqlite::Re
 }
 
 pub(super) fn sha256_hex(content: &[u8]) -> String {
-    Sha256::digest(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::encoding::hex(&Sha256::digest(content))
 }
 
 /// The change number of one transaction's item writes: taken from the

@@ -9,6 +9,7 @@
 //! which readers turn into sync tokens and ETags ([`ReplicaReader::changes`]).
 
 pub(crate) mod owner;
+mod rekey;
 mod schema;
 mod sqlite;
 
@@ -24,6 +25,7 @@ use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId, Occurrence
 use crate::mailbox::SyncState;
 use crate::{SiteId, TaskId};
 
+pub use rekey::{Rekey, Rekeyed};
 pub use sqlite::SqliteReplica;
 
 /// Whose sync state: MSE ties a state to (site, task, mailbox), so another
@@ -355,6 +357,19 @@ pub trait ReplicaWriter: Send + Sync + fmt::Debug {
         site: &SiteId,
         task: &TaskId,
     ) -> Result<Vec<String>, ReplicaError>;
+
+    /// Every mailbox `site` has sync state for, with each state (lower-case
+    /// addresses; `None` while a full sync has saved no position yet).
+    async fn site_states(
+        &self,
+        site: &SiteId,
+    ) -> Result<Vec<(String, Option<SyncState>)>, ReplicaError>;
+
+    /// Renames a mailbox's calendars, items and attachments as `plan` says
+    /// and drops the site's sync states for it, in one transaction.
+    /// Renamed items count as changed for readers (their old ids as
+    /// removed), since a reader's address for them changes.
+    async fn rekey(&self, plan: Rekey) -> Result<Rekeyed, ReplicaError>;
 
     /// Removes a calendar (gone at the source) with its items and states.
     async fn remove_calendar(

@@ -21,10 +21,12 @@
 
 use std::sync::Arc;
 
-use calrep_core::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
+use calrep_core::calendar::{
+    Attachment, CalendarId, CalendarInfo, CalendarItem, ItemId, ModifiedOccurrence,
+};
 use calrep_core::engine::EngineOptions;
 use calrep_core::mailbox::SyncState;
-use calrep_core::replica::{Batch, FullSync, ItemWrite, Lease, Replica, SyncKey};
+use calrep_core::replica::{Batch, FullSync, ItemWrite, Lease, Rekey, Replica, SyncKey};
 use calrep_core::{EmailAddress, SiteId, TaskId};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -59,6 +61,7 @@ pub async fn check(fresh: impl Fn() -> Arc<dyn Replica>) -> Vec<&'static str> {
         attachments_are_stored_once_by_content,
         removing_a_calendar_removes_its_items_and_state,
         mailboxes_are_frozen_and_synced,
+        rekeying_renames_every_key_and_a_full_sync_then_writes_nothing,
     )
 }
 
@@ -556,4 +559,139 @@ async fn mailboxes_are_frozen_and_synced(store: Arc<dyn Replica>) {
         .unwrap();
     let calendars = store.calendars(&mailbox()).await.unwrap();
     assert_eq!((calendars[0].items, calendars[0].is_default), (1, true));
+}
+
+/// A series with a moved occurrence (its own item id) and a single with an
+/// attachment, as one source names them, then as another does.
+fn named(item: &str, occurrence: &str, single_id: &str, attachment: &str) -> Vec<CalendarItem> {
+    // The iCalendar UIDs stay what they were: only source ids change.
+    let mut series = weekly(item, "Weekly", 4);
+    series.uid = "uid-series".into();
+    let original = t("2026-06-08T08:00:00Z");
+    let mut moved = ModifiedOccurrence::moved(
+        original,
+        original + TimeDelta::hours(1),
+        original + TimeDelta::minutes(90),
+    );
+    moved.item = Some(ItemId::from(occurrence));
+    series.recurrence.as_mut().unwrap().modified.push(moved);
+    let mut one = single(single_id, "With agenda", 1);
+    one.uid = "uid-single".into();
+    one.attachments
+        .push(Attachment::new(attachment, "agenda.txt", "text/plain", 6));
+    vec![series, one]
+}
+
+async fn rekeying_renames_every_key_and_a_full_sync_then_writes_nothing(store: Arc<dyn Replica>) {
+    let mut first = batch("ews-state", FullSync::No, named("w", "w-occ", "a", "att"));
+    first.upserts[1].attachments = vec![("att".into(), Some(b"agenda".to_vec()))];
+    store.apply(first).await.unwrap();
+    let site = SiteId::from("hq");
+    let states = store.site_states(&site).await.unwrap();
+    assert_eq!(
+        states,
+        [(MAILBOX.to_owned(), Some(SyncState::new("ews-state")))]
+    );
+    let (from, to) = horizon();
+    let occurrences = store.occurrences(&mailbox(), from, to).await.unwrap().len();
+    let before = store
+        .changes(&mailbox(), &calendar(), 0)
+        .await
+        .unwrap()
+        .unwrap()
+        .version;
+
+    let mut plan = Rekey::new(site.clone(), mailbox());
+    plan.calendars.insert(calendar(), CalendarId::from("g-cal"));
+    for (old, new) in [("w", "g-w"), ("w-occ", "g-w-occ"), ("a", "g-a")] {
+        plan.items.insert(ItemId::from(old), ItemId::from(new));
+    }
+    plan.attachments
+        .insert((ItemId::from("a"), "att".into()), "g-att".into());
+    let done = store.rekey(plan.clone()).await.unwrap();
+    assert_eq!(
+        (
+            done.calendars,
+            done.items,
+            done.attachments,
+            done.states_dropped
+        ),
+        (1, 2, 1, 1),
+        "{done:?}"
+    );
+    assert!(store.site_states(&site).await.unwrap().is_empty());
+
+    let renamed = CalendarId::from("g-cal");
+    assert_eq!(
+        store.calendar_ids(&mailbox()).await.unwrap(),
+        std::slice::from_ref(&renamed)
+    );
+    let mut stored = store.items(&mailbox(), &renamed).await.unwrap();
+    stored.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = named("g-w", "g-w-occ", "g-a", "g-att");
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(stored, expected, "ids inside the items renamed too");
+    let refs = store.attachment_refs(&mailbox(), &renamed).await.unwrap();
+    assert_eq!(refs.len(), 1);
+    assert_eq!((refs[0].0.as_str(), refs[0].1.as_str()), ("g-a", "g-att"));
+    assert_eq!(
+        store
+            .attachment(refs[0].2.as_deref().unwrap())
+            .await
+            .unwrap(),
+        Some(b"agenda".to_vec()),
+        "the content stays"
+    );
+    assert_eq!(
+        store.occurrences(&mailbox(), from, to).await.unwrap().len(),
+        occurrences,
+        "occurrences stay with their items"
+    );
+    let seen = store
+        .changes(&mailbox(), &renamed, before)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ids_of(&seen.removed),
+        ["a", "w"],
+        "old names are gone to readers"
+    );
+    let changed: Vec<ItemId> = seen.changed.iter().map(|c| c.0.clone()).collect();
+    assert_eq!(ids_of(&changed), ["g-a", "g-w"]);
+
+    // The new source's first full sync finds everything stored as it is.
+    let new_key = SyncKey::new(site, TaskId::from("t"), mailbox(), renamed.clone());
+    let generation = store.begin_full_sync(&new_key).await.unwrap();
+    let mut full = Batch::new(
+        new_key,
+        CalendarInfo::new("g-cal", "Calendar", true),
+        Some(SyncState::new("graph-state")),
+        FullSync::Last(generation),
+    );
+    full.upserts = named("g-w", "g-w-occ", "g-a", "g-att")
+        .into_iter()
+        .map(write)
+        .collect();
+    full.upserts[1].attachments = vec![("g-att".into(), None)];
+    let counts = store.apply(full).await.unwrap();
+    assert_eq!(
+        (
+            counts.items_created,
+            counts.items_updated,
+            counts.items_deleted
+        ),
+        (0, 0, 0),
+        "{counts:?}"
+    );
+    assert!(
+        store.rekey(plan).await.unwrap().items == 0,
+        "a second rekey finds nothing to rename"
+    );
+}
+
+fn ids_of(ids: &[ItemId]) -> Vec<&str> {
+    let mut names: Vec<&str> = ids.iter().map(ItemId::as_str).collect();
+    names.sort_unstable();
+    names
 }

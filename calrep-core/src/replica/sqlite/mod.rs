@@ -15,6 +15,7 @@
 mod lease;
 mod open;
 mod read;
+mod rekey;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -445,6 +446,23 @@ impl ReplicaWriter for SqliteReplica {
     ) -> Result<Vec<String>, ReplicaError> {
         let (site, task) = (site.clone(), task.clone());
         self.read(move |conn, path| read::task_mailboxes(conn, path, &site, &task))
+            .await
+    }
+
+    async fn site_states(
+        &self,
+        site: &SiteId,
+    ) -> Result<Vec<(String, Option<crate::mailbox::SyncState>)>, ReplicaError> {
+        let site = site.clone();
+        self.read(move |conn, path| read::site_states(conn, path, &site))
+            .await
+    }
+
+    async fn rekey(
+        &self,
+        plan: crate::replica::Rekey,
+    ) -> Result<crate::replica::Rekeyed, ReplicaError> {
+        self.write(move |conn, path| rekey::rekey(conn, path, &plan))
             .await
     }
 

@@ -83,6 +83,29 @@ pub(super) fn task_mailboxes(
     rows.collect::<Result<_, _>>().map_err(db(path))
 }
 
+pub(super) fn site_states(
+    conn: &Connection,
+    path: &Path,
+    site: &crate::SiteId,
+) -> Result<Vec<(String, Option<crate::mailbox::SyncState>)>, ReplicaError> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT m.address, s.state FROM sync_states s JOIN mailboxes m ON m.id = s.mailbox_id
+             WHERE s.site = ?1 ORDER BY m.address",
+        )
+        .map_err(db(path))?;
+    let rows = stmt
+        .query_map([site.as_str()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?
+                    .map(crate::mailbox::SyncState::new),
+            ))
+        })
+        .map_err(db(path))?;
+    rows.collect::<Result<_, _>>().map_err(db(path))
+}
+
 pub(super) fn calendar_ids(
     conn: &Connection,
     path: &Path,

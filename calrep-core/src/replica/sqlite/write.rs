@@ -538,10 +538,10 @@ pub(super) fn sha256_hex(content: &[u8]) -> String {
 /// replica-wide sequence on the first write, stamped on the calendar at
 /// the end. A transaction that changes no item takes none.
 #[derive(Debug, Default)]
-struct ChangeNumber(Option<i64>);
+pub(super) struct ChangeNumber(Option<i64>);
 
 impl ChangeNumber {
-    fn get(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<i64> {
+    pub(super) fn get(&mut self, tx: &Transaction<'_>) -> rusqlite::Result<i64> {
         if let Some(seq) = self.0 {
             return Ok(seq);
         }
@@ -557,7 +557,7 @@ impl ChangeNumber {
     }
 
     /// Records the calendar as changed at this number, if anything changed.
-    fn stamp(&self, tx: &Transaction<'_>, calendar: i64) -> rusqlite::Result<()> {
+    pub(super) fn stamp(&self, tx: &Transaction<'_>, calendar: i64) -> rusqlite::Result<()> {
         if let Some(seq) = self.0 {
             exec(
                 tx,

@@ -34,9 +34,12 @@ use crate::site::{GraphApp, Site};
 /// mailbox at a time ("MailboxConcurrency"); more are refused with 429.
 pub const MAILBOX_CONCURRENCY: usize = 4;
 
+/// The most ids one `translateExchangeIds` call takes.
+pub(crate) const TRANSLATE_MAX: usize = 1000;
+
 /// Sync states calrep issues for Graph start with this, so that an EWS
 /// state is never sent to Graph (nor a Graph one to EWS).
-const STATE_PREFIX: &str = "graph:";
+pub(crate) const STATE_PREFIX: &str = "graph:";
 
 /// A calendar list longer than this many pages is not one calrep trusts.
 const MAX_CALENDAR_PAGES: usize = 100;
@@ -458,6 +461,53 @@ impl GraphMailbox {
                 refusal.status, refusal.code
             ))),
         }
+    }
+
+    /// The Graph (REST immutable) ids of EWS ids, by `translateExchangeIds`
+    /// (at most [`TRANSLATE_MAX`] per call): `(EWS id, Graph id)` for
+    /// each id Graph knows; ids it cannot translate are left out.
+    pub(crate) async fn translate_ids(
+        &self,
+        ews_ids: &[String],
+    ) -> Result<Vec<(String, String)>, MailboxError> {
+        if ews_ids.len() > TRANSLATE_MAX {
+            return Err(MailboxError::Protocol(format!(
+                "translateExchangeIds takes at most {TRANSLATE_MAX} ids, not {}",
+                ews_ids.len()
+            )));
+        }
+        let body = serde_json::json!({
+            "inputIds": ews_ids,
+            "sourceIdType": "ewsId",
+            "targetIdType": "restImmutableEntryId",
+        });
+        let url = self.path("/translateExchangeIds");
+        let call = Call {
+            post: Some(&body),
+            ..Call::get(&url)
+        };
+        let answer =
+            json(self.send(1, call).await?, "a translateExchangeIds answer")?.ok_or_else(|| {
+                MailboxError::Protocol(format!(
+                    "Graph has no translateExchangeIds for {}",
+                    self.address
+                ))
+            })?;
+        let rows = answer
+            .get("value")
+            .and_then(serde_json::Value::as_array)
+            .ok_or_else(|| {
+                MailboxError::Protocol("a translateExchangeIds answer without a value".into())
+            })?;
+        let text = |row: &serde_json::Value, name: &str| {
+            row.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        Ok(rows
+            .iter()
+            .filter_map(|row| Some((text(row, "sourceId")?, text(row, "targetId")?)))
+            .collect())
     }
 }
 

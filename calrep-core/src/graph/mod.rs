@@ -6,12 +6,13 @@
 //!
 //! Events are read into the same [`CalendarItem`](crate::calendar::CalendarItem)
 //! model as EWS items, with immutable ids (`Prefer: IdType="ImmutableId"`):
-//! the ids `translateExchangeIds` gives for EWS ids, on which a later move
-//! of a replica from EWS to Graph can be built (not yet: see DESIGN.md).
+//! the ids `translateExchangeIds` gives for EWS ids, so a replica read
+//! over EWS moves to Graph without being read again ([`move_from_ews`]).
 
 mod client;
 mod directory;
 mod event;
+mod from_ews;
 mod mailbox;
 #[cfg(feature = "sim")]
 pub(crate) mod write;
@@ -19,6 +20,7 @@ pub(crate) mod write;
 pub use crate::auth::CertificateCredential;
 pub use directory::GraphDirectory;
 pub use event::{GraphEventError, read_event};
+pub use from_ews::{MailboxMove, MoveReport, move_from_ews};
 pub use mailbox::{
     GraphCredentials, GraphMailbox, GraphSetupError, GraphSource, MAILBOX_CONCURRENCY,
 };

@@ -79,7 +79,7 @@ pub(crate) fn event_json(item: &CalendarItem, id: &dyn Fn(&str) -> String) -> Va
         "recurrence": null,
         "attachments": item.attachments.iter().map(|a| json!({
             "@odata.type": "#microsoft.graph.fileAttachment",
-            "id": a.id, "name": a.name, "contentType": a.content_type, "size": a.size,
+            "id": id(&a.id), "name": a.name, "contentType": a.content_type, "size": a.size,
         })).collect::<Vec<_>>(),
     });
     if let Some(rec) = &item.recurrence {

@@ -259,7 +259,7 @@ fn one(state: &State, post: bool, target: &Target, mailbox: &EmailAddress, body:
             }
         }
         (false, ["users", _, "events", _, "attachments", attachment, "$value"]) => {
-            match m.attachment_by_id(attachment) {
+            match ews_id(attachment).and_then(|raw| m.attachment_by_id(&raw)) {
                 Some(bytes) => Reply {
                     status: 200,
                     body: bytes,

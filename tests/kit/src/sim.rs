@@ -87,13 +87,20 @@ impl SimFixture {
     #[allow(clippy::expect_used)]
     pub fn engine(&self, config: Config) -> (Engine, Arc<SqliteReplica>) {
         let replica = Arc::new(SqliteReplica::open_in_memory().expect("replica"));
+        (self.engine_over(config, replica.clone()), replica)
+    }
+
+    /// An engine over `config` and an existing `replica` (another
+    /// configuration's engine wrote it), the clock as [`Self::engine`]'s.
+    ///
+    /// # Panics
+    ///
+    /// Never: the clock's time is a constant.
+    #[allow(clippy::expect_used)]
+    pub fn engine_over(&self, config: Config, replica: Arc<SqliteReplica>) -> Engine {
         let clock = ManualClock::new("2026-11-20T00:00:00Z".parse().expect("time"));
-        let engine = {
-            let sources = Sources::from_config(&config);
-            Engine::new(config, replica.clone() as Arc<dyn Replica>, Arc::new(clock))
-                .with_sources(sources)
-        };
-        (engine, replica)
+        let sources = Sources::from_config(&config);
+        Engine::new(config, replica as Arc<dyn Replica>, Arc::new(clock)).with_sources(sources)
     }
 }
 
@@ -153,28 +160,46 @@ impl SimFixture {
                 assert!(calendars.is_empty(), "{address} should not be replicated");
                 continue;
             }
-            let mailbox = self.demo.source.mailbox(address);
-            for calendar in self.rt.block_on(mailbox.calendars()).expect("calendars") {
-                let mut source: Vec<CalendarItem> = mailbox
-                    .items_of(&calendar.id)
+            compared += self.assert_mailbox_equals_source(replica, shown, address);
+        }
+        compared
+    }
+
+    /// One mailbox's replica equals its source under the ids a face shows;
+    /// returns how many items were compared.
+    ///
+    /// # Panics
+    ///
+    /// If it does not, or cannot be read.
+    #[allow(clippy::expect_used)]
+    pub fn assert_mailbox_equals_source(
+        &self,
+        replica: &SqliteReplica,
+        shown: fn(&str) -> String,
+        address: &EmailAddress,
+    ) -> usize {
+        let mut compared = 0;
+        let mailbox = self.demo.source.mailbox(address);
+        for calendar in self.rt.block_on(mailbox.calendars()).expect("calendars") {
+            let mut source: Vec<CalendarItem> = mailbox
+                .items_of(&calendar.id)
+                .into_iter()
+                .map(|item| as_shown(item, shown))
+                .collect();
+            let stored_calendar = CalendarId::new(shown(calendar.id.as_str()));
+            let mut stored: Vec<CalendarItem> =
+                crate::fixture::block(replica.items(address, &stored_calendar))
+                    .expect("read")
                     .into_iter()
-                    .map(|item| as_shown(item, shown))
+                    .map(|mut i| {
+                        i.zone.resolved_by = None;
+                        i
+                    })
                     .collect();
-                let stored_calendar = CalendarId::new(shown(calendar.id.as_str()));
-                let mut stored: Vec<CalendarItem> =
-                    crate::fixture::block(replica.items(address, &stored_calendar))
-                        .expect("read")
-                        .into_iter()
-                        .map(|mut i| {
-                            i.zone.resolved_by = None;
-                            i
-                        })
-                        .collect();
-                source.sort_by(|a, b| a.id.cmp(&b.id));
-                stored.sort_by(|a, b| a.id.cmp(&b.id));
-                assert_eq!(stored, source, "{address} {}", calendar.id);
-                compared += source.len();
-            }
+            source.sort_by(|a, b| a.id.cmp(&b.id));
+            stored.sort_by(|a, b| a.id.cmp(&b.id));
+            assert_eq!(stored, source, "{address} {}", calendar.id);
+            compared += source.len();
         }
         compared
     }
@@ -187,6 +212,9 @@ fn as_shown(mut item: CalendarItem, shown: fn(&str) -> String) -> CalendarItem {
         for m in &mut rec.modified {
             m.item = m.item.as_ref().map(|i| ItemId::new(shown(i.as_str())));
         }
+    }
+    for a in &mut item.attachments {
+        a.id = shown(&a.id);
     }
     item
 }

@@ -1,13 +1,17 @@
 //! The engine against the simulator's Microsoft Graph face over real HTTP
 //! on 127.0.0.1: the same organisation the EWS tests read, replicated
 //! through calendarView/delta and master fetches — exact replicas, changes,
-//! resyncs, throttling, refused mailboxes, certificate sign-in, and what
-//! an EWS site is told once Exchange Online switches EWS off.
+//! resyncs, throttling, refused mailboxes, certificate sign-in, what an EWS
+//! site is told once Exchange Online switches EWS off, and a replica read
+//! over EWS moved to Graph ids without being read again.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
+
 use calrep_core::calendar::CalendarId;
 use calrep_core::engine::RunReport;
+use calrep_core::graph::{GraphSource, MoveReport, move_from_ews};
 use calrep_core::replica::{ReplicaReader, SqliteReplica};
 use calrep_core::sim::{Fault, FaultRule, SimApp, SimOptions, graph_id};
 use calrep_core::{Config, EmailAddress};
@@ -68,6 +72,29 @@ impl Fixture {
     fn assert_replica_equals_source(&self, replica: &SqliteReplica) -> usize {
         self.0
             .assert_replica_equals_source(replica, graph_id, &self.1)
+    }
+
+    /// A replica of every demo mailbox read over the simulator's EWS face.
+    fn replicate_over_ews(&self) -> Arc<SqliteReplica> {
+        let ews = self.0.config(
+            &self.sim.url(),
+            &format!(
+                "timeout_seconds = 2\n{}",
+                calrep_testkit::ews::basic_account()
+            ),
+            "",
+        );
+        let (engine, replica) = self.engine(ews);
+        assert_eq!(failed(&self.run(&engine)), Vec::<String>::new());
+        replica
+    }
+
+    /// `replica` moved to the Graph ids of `graph`'s site.
+    fn move_to_graph(&self, graph: &Config, replica: &SqliteReplica) -> MoveReport {
+        let source = GraphSource::from_site(&graph.sites[0], &self.dir).unwrap();
+        self.rt
+            .block_on(move_from_ews(&source, replica, &graph.sites[0].id, 4))
+            .unwrap()
     }
 
     /// How many demo mailboxes a Graph site replicates.
@@ -266,4 +293,165 @@ fn an_ews_site_refused_by_exchange_online_says_to_move_to_graph() {
         "{json}"
     );
     assert!(f.sim.requests().get("ews_disabled").copied().unwrap_or(0) > 0);
+}
+
+#[test]
+fn a_replica_read_over_ews_moves_to_graph_and_its_first_graph_run_writes_nothing() {
+    let f = Fixture::new("move", 12, SimOptions::default());
+    let replica = f.replicate_over_ews();
+    let stored_before = count_items(&f, &replica);
+    let attachments_before = f.sim.requests().get("attachment").copied().unwrap_or(0)
+        + f.sim
+            .requests()
+            .get("graph.attachment")
+            .copied()
+            .unwrap_or(0);
+
+    let graph = f.config(&secret_app());
+    let report = f.move_to_graph(&graph, &replica);
+    assert_eq!(report.failed(), 0, "{report:?}");
+    assert_eq!(report.mailboxes.len(), f.demo.addresses.len());
+    let renamed: u64 = report.mailboxes.iter().map(|m| m.rekeyed.items).sum();
+    assert_eq!(renamed as usize, stored_before, "every stored item renamed");
+    assert!(
+        report.mailboxes.iter().any(|m| m.rekeyed.attachments > 0),
+        "{report:?}"
+    );
+    assert_eq!(
+        f.sim.requests().get("graph.delta").copied().unwrap_or(0),
+        0,
+        "the move reads no calendar"
+    );
+
+    // The first Graph run: a full sync that finds everything in place.
+    let graph_engine = f.engine_over(graph.clone(), replica.clone());
+    let second = f.run(&graph_engine);
+    assert_eq!(
+        failed(&second),
+        Vec::<String>::new(),
+        "{}",
+        second.to_json()
+    );
+    for m in &second.mailboxes {
+        let c = &m.counts;
+        assert_eq!(
+            (
+                c.items_created,
+                c.items_updated,
+                c.items_deleted,
+                c.attachment_bytes
+            ),
+            (0, 0, 0, 0),
+            "{}: {}",
+            m.address,
+            second.to_json()
+        );
+    }
+    let downloads = f
+        .sim
+        .requests()
+        .get("graph.attachment")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(
+        downloads, 0,
+        "no attachment read again (EWS read {attachments_before})"
+    );
+    // Every mailbox EWS replicated is keyed as Graph shows it, including
+    // those the Graph directory skips (disabled, unlicensed): they keep
+    // their replica.
+    f.0.assert_replica_equals_source(&replica, graph_id, &[]);
+    f.verify_equal(&graph_engine);
+
+    // Then only changes are applied.
+    let changed = f.demo.apply_changes(1);
+    assert!(changed > 0);
+    let third = f.run(&graph_engine);
+    assert_eq!(failed(&third), Vec::<String>::new());
+    let written: u64 = third
+        .mailboxes
+        .iter()
+        .map(|m| m.counts.items_created + m.counts.items_updated + m.counts.items_deleted)
+        .sum();
+    assert!(
+        written > 0 && written as usize <= 3 * changed,
+        "{written} writes for {changed} changes"
+    );
+    for address in f.demo.addresses.iter().filter(|a| !f.1.contains(a)) {
+        f.assert_mailbox_equals_source(&replica, graph_id, address);
+    }
+    f.verify_equal(&graph_engine);
+
+    // A second move finds nothing left on EWS ids.
+    let again = f.move_to_graph(&graph, &replica);
+    assert!(again.mailboxes.is_empty(), "{again:?}");
+}
+
+#[test]
+fn a_mailbox_graph_refuses_or_a_run_holds_is_left_as_it_was_and_the_rest_move() {
+    let demo = calrep_core::demo::DemoOrganisation::generate(42, 6, 0);
+    let (denied, busy) = (demo.addresses[1].clone(), demo.addresses[2].clone());
+    let mut options = SimOptions::default();
+    options.graph_denied = vec![denied.clone()];
+    let f = Fixture::new("move-refused", 6, options);
+    let replica = f.replicate_over_ews();
+    let untouched = |address: &EmailAddress| {
+        let calendars = block(replica.calendar_ids(address)).unwrap();
+        calendars
+            .iter()
+            .flat_map(|c| block(replica.items(address, c)).unwrap())
+            .map(|i| i.id.to_string())
+            .collect::<Vec<_>>()
+    };
+    let (denied_before, busy_before) = (untouched(&denied), untouched(&busy));
+    let now = chrono::Utc::now();
+    block(calrep_core::replica::ReplicaWriter::acquire_lease(
+        replica.as_ref(),
+        &busy,
+        &"everyone".into(),
+        "another-host",
+        now,
+        chrono::TimeDelta::minutes(5),
+    ))
+    .unwrap();
+
+    let report = f.move_to_graph(&f.config(&secret_app()), &replica);
+    assert_eq!(report.failed(), 2, "{report:?}");
+    let error = |address: &EmailAddress| {
+        let m = report
+            .mailboxes
+            .iter()
+            .find(|m| m.mailbox == address.as_str())
+            .unwrap();
+        m.error.clone().unwrap_or_default()
+    };
+    assert!(
+        error(&denied).contains("RBAC for Applications"),
+        "{}",
+        error(&denied)
+    );
+    assert!(
+        error(&busy).contains("task everyone is replicating it"),
+        "{}",
+        error(&busy)
+    );
+    assert_eq!(untouched(&denied), denied_before);
+    assert_eq!(untouched(&busy), busy_before);
+    for m in report.mailboxes.iter().filter(|m| m.error.is_none()) {
+        assert!(m.rekeyed.items > 0, "{m:?}");
+    }
+}
+
+fn count_items(f: &Fixture, replica: &SqliteReplica) -> usize {
+    f.demo
+        .addresses
+        .iter()
+        .map(|a| {
+            let calendars = block(replica.calendar_ids(a)).unwrap();
+            calendars
+                .iter()
+                .map(|c| block(replica.items(a, c)).unwrap().len())
+                .sum::<usize>()
+        })
+        .sum()
 }

@@ -2,13 +2,15 @@
 //!
 //! Exit codes: 0 success; 1 a runtime failure (e.g. a directory or replica
 //! that could not be read); 2 bad usage or an invalid configuration; `run`:
-//! 3 Enabled With Errors, 4 Failed; `verify`: 5 the replica differs.
+//! 3 Enabled With Errors, 4 Failed; `verify`: 5 the replica differs;
+//! `move-to-graph`: 3 some mailboxes were not moved.
 
 mod check;
 mod demo;
 mod expand;
 mod export;
 mod groups;
+mod move_to_graph;
 mod next_runs;
 mod progress;
 mod run;
@@ -167,6 +169,19 @@ enum Command {
     },
     /// Resolve a task's group: its mailboxes, then what was skipped and why.
     Groups(TaskArgs),
+    /// Move a site's replica from EWS ids to the Graph ids of its [graph]
+    /// app, in place: the first Graph run then rewrites nothing unchanged.
+    /// Exit 3 if some mailboxes could not be moved (they stay as they were).
+    MoveToGraph {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The site's id.
+        #[arg(long)]
+        site: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// How a command ended.
@@ -217,6 +232,9 @@ fn main() -> ExitCode {
             count,
         } => next_runs::run(&config.path, &schedule, after.as_deref(), count, &mut out),
         Command::Groups(task) => groups::run(&task, &mut out),
+        Command::MoveToGraph { config, site, json } => {
+            move_to_graph::run(&config.path, &site, json, &mut out)
+        }
         Command::Expand {
             rrule,
             dtstart,

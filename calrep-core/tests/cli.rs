@@ -288,30 +288,10 @@ fn serve_stops_on_sigterm(config: &str) {
 fn demo_run_plan_verify_export_status_work_together() {
     let dir = temp_dir("demo");
     let demo_dir = dir.join("calrep-demo");
-    let out = calrep(&[
-        "demo",
-        "--dir",
-        demo_dir.to_str().unwrap(),
-        "--mailboxes",
-        "20",
-    ]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        text(&out.stderr)
-    );
-    assert!(stdout.contains("the replica equals the source"), "{stdout}");
+    let stdout = run_demo(&demo_dir, "ews");
     assert!(stdout.contains("over HTTP"), "{stdout}");
     let config = demo_dir.join("calrep.toml");
-    let toml = std::fs::read_to_string(&config).unwrap();
-    let port = toml
-        .split("http://127.0.0.1:")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap()
-        .to_owned();
+    let port = demo_port(&std::fs::read_to_string(&config).unwrap());
     let config = config.to_str().unwrap();
     // The demo's simulator is gone; `calrep sim` serves the organisation
     // again, as the demo's last lines say.
@@ -735,5 +715,115 @@ fn check_reports_schema_problems_and_missing_files_in_one_pass() {
             "{expected:?} missing from:\n{stderr}"
         );
     }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// `calrep demo` of 20 mailboxes into `at` over `backend`, which must
+/// verify equal; its output.
+fn run_demo(at: &std::path::Path, backend: &str) -> String {
+    let at = at.to_str().unwrap();
+    let stdout = succeeded(&[
+        "demo",
+        "--dir",
+        at,
+        "--mailboxes",
+        "20",
+        "--backend",
+        backend,
+    ]);
+    assert!(stdout.contains("the replica equals the source"), "{stdout}");
+    stdout
+}
+
+/// The output of a `calrep` command that must exit 0.
+fn succeeded(args: &[&str]) -> String {
+    let out = calrep(args);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}: {stdout}\n{}",
+        text(&out.stderr)
+    );
+    stdout
+}
+
+/// The port of the simulator a demo's configuration names.
+fn demo_port(toml: &str) -> String {
+    toml.split("http://127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '"']).next())
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_demo_runs_over_graph_and_an_ews_replica_moves_to_graph_from_the_command_line() {
+    let dir = temp_dir("graph");
+    let (graph_dir, ews_dir) = (dir.join("graph"), dir.join("ews"));
+    assert!(run_demo(&graph_dir, "graph").contains("served over Microsoft Graph"));
+    run_demo(&ews_dir, "ews");
+
+    // The EWS demo's site gains the Graph demo's [graph] section, pointed
+    // at the same simulator, serving the organisation as the demo left it.
+    let graph_toml = std::fs::read_to_string(graph_dir.join("calrep.toml")).unwrap();
+    let ews_toml = std::fs::read_to_string(ews_dir.join("calrep.toml")).unwrap();
+    let port = demo_port(&ews_toml);
+    let graph_section = graph_toml
+        .split("[sites.graph]\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .unwrap()
+        .replace(&demo_port(&graph_toml), &port);
+    std::fs::copy(
+        graph_dir.join("sim-app-secret"),
+        ews_dir.join("sim-app-secret"),
+    )
+    .unwrap();
+    let both = ews_toml.replace(
+        "impersonation = true\n",
+        &format!("impersonation = true\n[sites.graph]\n{graph_section}\n"),
+    );
+    let config = ews_dir.join("calrep.toml");
+    std::fs::write(&config, &both).unwrap();
+    let config = config.to_str().unwrap();
+    let _sim = SimProcess::start(&port, 1);
+
+    let stdout = succeeded(&["move-to-graph", "--config", config, "--site", "demo"]);
+    assert!(stdout.contains("20 of 20 mailboxes moved"), "{stdout}");
+    assert!(
+        stdout.contains("remove the site's [ews] section"),
+        "{stdout}"
+    );
+
+    // Without [ews], the site reads Graph: the first run writes nothing.
+    let ews_lines = both
+        .split("[sites.ews]\n")
+        .nth(1)
+        .and_then(|rest| rest.split("[sites.graph]").next())
+        .unwrap();
+    let graph_only = both
+        .replace(&format!("[sites.ews]\n{ews_lines}"), "")
+        .replace("directory = \"exchange\"", "directory = \"graph\"");
+    std::fs::write(config, graph_only).unwrap();
+    let out = calrep(&["run", "--config", config, "--task", "all-staff", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for count in [
+        "items_created",
+        "items_updated",
+        "items_deleted",
+        "attachment_bytes",
+    ] {
+        assert_eq!(report["totals"][count], 0, "{count}: {report}");
+    }
+    let out = calrep(&["verify", "--config", config, "--task", "all-staff"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let out = calrep(&["move-to-graph", "--config", config, "--site", "demo"]);
+    assert!(
+        text(&out.stdout).contains("0 of 0 mailboxes moved"),
+        "{}",
+        text(&out.stdout)
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,6 +1,6 @@
 //! `calrep demo`: the whole product on a generated organisation, served by
-//! the EWS simulator over HTTP on 127.0.0.1 and read through the real EWS
-//! client.
+//! the simulator over HTTP on 127.0.0.1 and read through the real EWS or
+//! Microsoft Graph client.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -14,19 +14,30 @@ use crate::{Outcome, load_config, open_engine, progress, run, runtime, try_outco
 
 const TASK: &str = "all-staff";
 const PASSWORD_FILE: &str = "sim-password";
+const SECRET_FILE: &str = "sim-app-secret";
 
-fn config_text(url: &str) -> String {
-    format!(
-        r#"# Written by `calrep demo`. The site is the EWS simulator the demo ran;
-# `calrep sim` serves the same organisation again (see the demo's last lines),
-# and then every calrep command works with this file, e.g.
-#   calrep run --config calrep-demo/calrep.toml --task {TASK}
-#   calrep verify --config calrep-demo/calrep.toml --task {TASK}
+/// Which of the simulator's faces the demo reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Backend {
+    /// Exchange Web Services (Exchange Server, and Exchange Online until EWS is switched off).
+    Ews,
+    /// Microsoft Graph (Microsoft 365).
+    Graph,
+}
 
-[replica]
-path = "replica.db"
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Ews => "EWS",
+            Self::Graph => "Microsoft Graph",
+        }
+    }
 
-# Exchange Web Services, as a real Exchange server is configured: the service
+    /// The demo site's lines: how it reaches the simulator and expands groups.
+    fn site(self, sim: &Simulator) -> String {
+        match self {
+            Self::Ews => format!(
+                r#"# Exchange Web Services, as a real Exchange server is configured: the service
 # account impersonates each mailbox; groups are expanded by Exchange (ExpandDL).
 [[sites]]
 id = "demo"
@@ -37,7 +48,45 @@ url = "{url}"
 username = "{user}"
 password_file = "{PASSWORD_FILE}"
 impersonation = true
+"#,
+                url = sim.url(),
+                user = SimOptions::USERNAME,
+            ),
+            Self::Graph => format!(
+                r#"# Microsoft Graph, as a Microsoft 365 tenant is configured: an app registration
+# with the Calendars.Read and GroupMember.Read.All application permissions signs
+# in with its secret (or a certificate); groups are expanded by transitiveMembers.
+[[sites]]
+id = "demo"
+description = "The Graph simulator serving a generated organisation"
+directory = "graph"
+[sites.graph]
+tenant = "demo.onmicrosoft.com"
+client_id = "{client}"
+secret_file = "{SECRET_FILE}"
+authority = "{authority}"
+url = "{url}"
+"#,
+                client = SimOptions::CLIENT_ID,
+                authority = sim.authority(),
+                url = sim.graph_url(),
+            ),
+        }
+    }
+}
 
+fn config_text(sim: &Simulator, backend: Backend) -> String {
+    format!(
+        r#"# Written by `calrep demo`. The site is the simulator the demo ran;
+# `calrep sim` serves the same organisation again (see the demo's last lines),
+# and then every calrep command works with this file, e.g.
+#   calrep run --config calrep-demo/calrep.toml --task {TASK}
+#   calrep verify --config calrep-demo/calrep.toml --task {TASK}
+
+[replica]
+path = "replica.db"
+
+{site}
 [[definitions]]
 id = "all-calendars"
 description = "Every calendar; private appointments masked; attachments up to 1 MiB"
@@ -57,7 +106,7 @@ definition = "all-calendars"
 schedule = "every-15-minutes"
 group = {{ distribution_group = "{all}" }}
 "#,
-        user = SimOptions::USERNAME,
+        site = backend.site(sim),
         all = DemoOrganisation::ALL_STAFF_ADDRESS,
     )
 }
@@ -66,6 +115,7 @@ pub(crate) fn run(
     dir: &Path,
     mailboxes: usize,
     seed: u64,
+    backend: Backend,
     out: &mut impl Write,
 ) -> io::Result<Outcome> {
     if !(10..=100_000).contains(&mailboxes) {
@@ -86,22 +136,30 @@ pub(crate) fn run(
     let simulator = rt.block_on(Simulator::start_demo(&demo, SimOptions::default()));
     let simulator = match simulator {
         Ok(s) => s,
-        Err(e) => return Ok(failed("cannot start the EWS simulator", &e)),
+        Err(e) => return Ok(failed("cannot start the simulator", &e)),
     };
     let config_path = dir.join("calrep.toml");
-    let written = std::fs::write(dir.join(PASSWORD_FILE), SimOptions::PASSWORD)
-        .and_then(|()| std::fs::write(&config_path, config_text(&simulator.url())));
+    let text = config_text(&simulator, backend);
+    let written = match backend {
+        Backend::Ews => std::fs::write(dir.join(PASSWORD_FILE), SimOptions::PASSWORD),
+        Backend::Graph => std::fs::write(dir.join(SECRET_FILE), SimOptions::CLIENT_SECRET),
+    }
+    .and_then(|()| std::fs::write(&config_path, &text));
     if let Err(e) = written {
         return Ok(failed(&format!("cannot write {}", dir.display()), &e));
     }
     writeln!(
         out,
         "calrep demo: a generated organisation of {mailboxes} mailboxes (seed {seed}), \
-         served over EWS by the simulator at {}",
-        simulator.url()
+         served over {} by the simulator at {}",
+        backend.name(),
+        match backend {
+            Backend::Ews => simulator.url(),
+            Backend::Graph => simulator.graph_url(),
+        }
     )?;
     writeln!(out, "configuration written to {}:\n", config_path.display())?;
-    for line in config_text(&simulator.url()).lines() {
+    for line in text.lines() {
         writeln!(out, "    {line}")?;
     }
     let task = TaskId::new(TASK);

@@ -75,8 +75,11 @@ enum Command {
         /// The generator's seed.
         #[arg(long, default_value_t = 7)]
         seed: u64,
+        /// Read the simulator over EWS or over Microsoft Graph.
+        #[arg(long, value_enum, default_value_t = demo::Backend::Ews)]
+        backend: demo::Backend,
     },
-    /// Serve a demo organisation over EWS on 127.0.0.1 until Ctrl-C.
+    /// Serve a demo organisation over EWS and Microsoft Graph on 127.0.0.1 until Ctrl-C.
     Sim(sim::Settings),
     /// Check a configuration file (and the directory snapshots it names).
     Check(ConfigArg),
@@ -203,7 +206,8 @@ fn main() -> ExitCode {
             dir,
             mailboxes,
             seed,
-        } => demo::run(&dir, mailboxes, seed, &mut out),
+            backend,
+        } => demo::run(&dir, mailboxes, seed, backend, &mut out),
         Command::Sim(settings) => sim::run(&settings, &mut out),
         Command::Check(config) => check::run(&config.path, &mut out),
         Command::Run { task, force } => run::run(&task, run::Mode::Run { force }, &mut out),

@@ -1,5 +1,5 @@
-//! `calrep sim`: the EWS simulator as a standalone server, serving a demo
-//! organisation until Ctrl-C.
+//! `calrep sim`: the simulator (EWS and Microsoft Graph) as a standalone
+//! server, serving a demo organisation until Ctrl-C.
 
 use std::io::{self, Write};
 use std::time::Duration;
@@ -90,7 +90,13 @@ pub(crate) fn run(settings: &Settings, out: &mut impl Write) -> io::Result<Outco
     )?;
     writeln!(
         out,
-        "  groups by address, e.g. {} (ExpandDL)\nCtrl-C stops it.",
+        "  Microsoft Graph at {} (authority {}, any tenant)",
+        sim.graph_url(),
+        sim.authority()
+    )?;
+    writeln!(
+        out,
+        "  groups by address, e.g. {} (EWS ExpandDL, Graph transitiveMembers)\nCtrl-C stops it.",
         DemoOrganisation::ALL_STAFF_ADDRESS
     )?;
     out.flush()?;

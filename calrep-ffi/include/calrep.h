@@ -523,6 +523,29 @@ calrep_status calrep_sim_url(const calrep_sim *sim,
                              calrep_string **url_out,
                              calrep_error **error_out);
 
+// The simulator's Microsoft Graph base URL
+// (`http://127.0.0.1:PORT/v1.0`), for a `[sites.graph]` `url`; its token
+// authority is the same origin (`calrep_sim_authority`). The app
+// registration is client id `6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d` with
+// secret `calrep-sim-app-secret`, in any tenant.
+//
+// # Safety
+//
+// `sim` is live; `url_out` is writable; `error_out` is NULL or writable.
+calrep_status calrep_sim_graph_url(const calrep_sim *sim,
+                                   calrep_string **url_out,
+                                   calrep_error **error_out);
+
+// The simulator's token authority (`http://127.0.0.1:PORT`), for a
+// `[sites.graph]` `authority`.
+//
+// # Safety
+//
+// `sim` is live; `url_out` is writable; `error_out` is NULL or writable.
+calrep_status calrep_sim_authority(const calrep_sim *sim,
+                                   calrep_string **url_out,
+                                   calrep_error **error_out);
+
 // A fresh access token the simulator accepts (an app-only token, as its
 // token endpoint would issue): what a host's token callback hands over in
 // its own tests of `host_tokens = true` sites.

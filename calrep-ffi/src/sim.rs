@@ -1,4 +1,4 @@
-//! The EWS simulator, for hosts' own tests.
+//! The simulator (EWS and Microsoft Graph), for hosts' own tests.
 
 use std::sync::Arc;
 
@@ -76,15 +76,43 @@ pub unsafe extern "C" fn calrep_sim_url(
     url_out: *mut *mut calrep_string,
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
-    guard(error_out, || {
-        // SAFETY: the caller passes NULL or a writable out-pointer.
-        let url_out = unsafe { Out::new(url_out, "url_out")? };
-        // SAFETY: the host keeps the simulator alive during the call.
-        let sim = unsafe { calrep_sim::arg(sim, "sim")? };
-        let url = sim.sim.as_ref().map(Simulator::url).unwrap_or_default();
-        url_out.put(calrep_string::boxed(url));
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's own contract.
+    unsafe { text_of(sim, url_out, error_out, Simulator::url) }
+}
+
+/// The simulator's Microsoft Graph base URL
+/// (`http://127.0.0.1:PORT/v1.0`), for a `[sites.graph]` `url`; its token
+/// authority is the same origin (`calrep_sim_authority`). The app
+/// registration is client id `6f1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d` with
+/// secret `calrep-sim-app-secret`, in any tenant.
+///
+/// # Safety
+///
+/// `sim` is live; `url_out` is writable; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_sim_graph_url(
+    sim: *const calrep_sim,
+    url_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    // SAFETY: forwarded from this function's own contract.
+    unsafe { text_of(sim, url_out, error_out, Simulator::graph_url) }
+}
+
+/// The simulator's token authority (`http://127.0.0.1:PORT`), for a
+/// `[sites.graph]` `authority`.
+///
+/// # Safety
+///
+/// `sim` is live; `url_out` is writable; `error_out` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn calrep_sim_authority(
+    sim: *const calrep_sim,
+    url_out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+) -> calrep_status {
+    // SAFETY: forwarded from this function's own contract.
+    unsafe { text_of(sim, url_out, error_out, Simulator::authority) }
 }
 
 /// A fresh access token the simulator accepts (an app-only token, as its
@@ -100,19 +128,8 @@ pub unsafe extern "C" fn calrep_sim_issue_token(
     token_out: *mut *mut calrep_string,
     error_out: *mut *mut calrep_error,
 ) -> calrep_status {
-    guard(error_out, || {
-        // SAFETY: the caller passes NULL or a writable out-pointer.
-        let token_out = unsafe { Out::new(token_out, "token_out")? };
-        // SAFETY: the host keeps the simulator alive during the call.
-        let sim = unsafe { calrep_sim::arg(sim, "sim")? };
-        let token = sim
-            .sim
-            .as_ref()
-            .map(Simulator::issue_token)
-            .unwrap_or_default();
-        token_out.put(calrep_string::boxed(token));
-        Ok(())
-    })
+    // SAFETY: forwarded from this function's own contract.
+    unsafe { text_of(sim, token_out, error_out, Simulator::issue_token) }
 }
 
 /// Makes the simulator wait `latency_ms` before answering each EWS request
@@ -134,6 +151,29 @@ pub unsafe extern "C" fn calrep_sim_set_latency(
         if let Some(s) = &sim.sim {
             s.set_latency(std::time::Duration::from_millis(u64::from(latency_ms)));
         }
+        Ok(())
+    })
+}
+
+/// Writes `f(sim)` to `out` as a new string: the simulator's text getters.
+///
+/// # Safety
+///
+/// `sim` is live; `out` is writable; `error_out` is NULL or writable.
+unsafe fn text_of(
+    sim: *const calrep_sim,
+    out: *mut *mut calrep_string,
+    error_out: *mut *mut calrep_error,
+    f: fn(&Simulator) -> String,
+) -> calrep_status {
+    guard(error_out, || {
+        // SAFETY: the caller passes NULL or a writable out-pointer.
+        let out = unsafe { Out::new(out, "out")? };
+        // SAFETY: the host keeps the simulator alive during the call.
+        let sim = unsafe { calrep_sim::arg(sim, "sim")? };
+        out.put(calrep_string::boxed(
+            sim.sim.as_ref().map(f).unwrap_or_default(),
+        ));
         Ok(())
     })
 }

@@ -1,5 +1,5 @@
-//! `calrep.Simulator`: the EWS simulator serving a generated organisation,
-//! for tests (a context manager).
+//! `calrep.Simulator`: the simulator serving a generated organisation over
+//! EWS and Microsoft Graph, for tests (a context manager).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -18,6 +18,8 @@ use crate::runtime::{runtime, wait};
 pub(crate) struct PySimulator {
     sim: Mutex<Option<Simulator>>,
     url: String,
+    graph_url: String,
+    authority: String,
     addresses: Vec<String>,
 }
 
@@ -54,6 +56,8 @@ impl PySimulator {
         .map_err(|e| error(Kind::Calrep, format!("the simulator cannot listen: {e}")))?;
         Ok(Self {
             url: sim.url(),
+            graph_url: sim.graph_url(),
+            authority: sim.authority(),
             sim: Mutex::new(Some(sim)),
             addresses: demo.addresses.iter().map(ToString::to_string).collect(),
         })
@@ -63,6 +67,30 @@ impl PySimulator {
     #[getter]
     fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The Microsoft Graph base URL (`…/v1.0`), for a `graph` site's `url`.
+    #[getter]
+    fn graph_url(&self) -> &str {
+        &self.graph_url
+    }
+
+    /// The token authority, for a `graph` site's `authority` (any tenant).
+    #[getter]
+    fn authority(&self) -> &str {
+        &self.authority
+    }
+
+    /// The app registration's client id, for a `graph` site.
+    #[getter]
+    fn client_id(&self) -> &'static str {
+        SimOptions::CLIENT_ID
+    }
+
+    /// The app registration's client secret.
+    #[getter]
+    fn client_secret(&self) -> &'static str {
+        SimOptions::CLIENT_SECRET
     }
 
     /// The Basic account's user name.

@@ -38,14 +38,23 @@ impl SimFixture {
     /// # Panics
     ///
     /// If the runtime, the simulator or the folder cannot be made.
-    #[allow(clippy::expect_used)]
     pub fn new(name: &str, mailboxes: usize, options: SimOptions) -> Self {
+        Self::with_seed(name, 42, mailboxes, options)
+    }
+
+    /// As [`Self::new`], the organisation generated from `seed`.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime, the simulator or the folder cannot be made.
+    #[allow(clippy::expect_used)]
+    pub fn with_seed(name: &str, seed: u64, mailboxes: usize, options: SimOptions) -> Self {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
-        let demo = DemoOrganisation::generate(42, mailboxes, 0);
+        let demo = DemoOrganisation::generate(seed, mailboxes, 0);
         let sim = rt
             .block_on(Simulator::start_demo(&demo, options))
             .expect("simulator");
@@ -205,8 +214,9 @@ impl SimFixture {
     }
 }
 
-/// A source item under the ids a simulator face shows.
-fn as_shown(mut item: CalendarItem, shown: fn(&str) -> String) -> CalendarItem {
+/// A source item under the ids a simulator face shows (the Graph face:
+/// [`calrep_core::sim::graph_id`] of the EWS face's ids).
+pub fn as_shown(mut item: CalendarItem, shown: fn(&str) -> String) -> CalendarItem {
     item.id = ItemId::new(shown(item.id.as_str()));
     if let Some(rec) = &mut item.recurrence {
         for m in &mut rec.modified {

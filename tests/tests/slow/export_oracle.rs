@@ -1,19 +1,23 @@
 //! The iCalendar export, checked by an outside reader: python-dateutil
 //! expands each exported series (DTSTART, RRULE, EXDATE as written) and must
 //! find exactly the occurrences the replica holds, on a demo organisation
-//! with every pattern kind, all-day series, moved and deleted occurrences.
+//! with every pattern kind, all-day series, moved and deleted occurrences —
+//! once as read from the in-memory source, once as read over Microsoft
+//! Graph from the simulator (masters, cancelled and exception occurrences).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 
-use calrep_core::ManualClock;
 use calrep_core::engine::{Engine, RunOptions};
 use calrep_core::ical::{AttachmentStyle, export};
 use calrep_core::replica::{Replica, ReplicaReader, SqliteReplica};
+use calrep_core::sim::SimOptions;
 use calrep_core::sources::Sources;
+use calrep_core::{Config, ManualClock};
 use calrep_testkit::config::ConfigBuilder;
 use calrep_testkit::fixture::block;
+use calrep_testkit::sim::SimFixture;
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Value, json};
 
@@ -63,6 +67,28 @@ fn exported_series_expand_to_the_replicas_occurrences() {
     rt.block_on(engine.run_task(&"t".into(), RunOptions::default()))
         .unwrap();
 
+    assert_dateutil_agrees(&replica, now);
+}
+
+#[test]
+fn series_read_over_graph_export_to_what_dateutil_expands() {
+    let f = SimFixture::with_seed("export-graph", 3, 12, SimOptions::default());
+    let mut graph = Config::parse(
+        &calrep_testkit::graph::config_text(&f.sim, &calrep_testkit::graph::secret_app(), 2),
+        "graph.toml",
+    )
+    .unwrap();
+    graph.base_dir = f.dir.clone();
+    let (engine, replica) = f.engine(graph);
+    f.demo.apply_changes(1);
+    assert!(calrep_testkit::sim::failed(&f.run(&engine)).is_empty());
+    // The clock of the fixture's engines.
+    assert_dateutil_agrees(&replica, "2026-11-20T00:00:00Z".parse().unwrap());
+}
+
+/// python-dateutil expands every series `replica` exports, as written
+/// (DTSTART, RRULE, EXDATE), to exactly the occurrences it holds.
+fn assert_dateutil_agrees(replica: &SqliteReplica, now: DateTime<Utc>) {
     // Compare well inside the replica's horizon (one year back, two ahead).
     let (from, to) = (now - TimeDelta::days(300), now + TimeDelta::days(700));
     let mut cases = Vec::new();

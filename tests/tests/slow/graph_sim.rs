@@ -214,6 +214,61 @@ fn throttling_and_the_mailbox_concurrency_limit_fail_no_mailbox() {
 }
 
 #[test]
+fn faults_in_the_middle_of_batches_lose_nothing_and_duplicate_nothing() {
+    let mut options = SimOptions::default();
+    options.faults = vec![
+        // Retried transparently: a dropped connection and a stalled body
+        // (the client's 2 s timeout gives up on it).
+        FaultRule::new(Fault::ConnectionReset)
+            .operation("graph.batch")
+            .skip(4)
+            .times(2),
+        FaultRule::new(Fault::StalledBody)
+            .operation("graph.delta")
+            .skip(6)
+            .times(1),
+        // Not retryable: the mailbox that meets them fails alone.
+        FaultRule::new(Fault::InternalError)
+            .operation("graph.batch")
+            .skip(10)
+            .times(1),
+        FaultRule::new(Fault::TruncatedBody)
+            .operation("graph.batch")
+            .skip(20)
+            .times(1),
+    ];
+    let f = Fixture::new("faults", 16, options);
+    let (engine, replica) = f.engine(f.config(&secret_app()));
+    let first = f.run(&engine);
+    let (healthy, failed) = outcomes(&first);
+    assert!((1..=2).contains(&failed.len()), "{}", first.to_json());
+    assert_eq!(
+        healthy + failed.len(),
+        f.replicated(),
+        "{}",
+        first.to_json()
+    );
+    assert!(
+        f.sim
+            .faults()
+            .iter()
+            .all(|r| r.fired() == 1 || r.fired() == 2),
+        "every fault fired"
+    );
+    // What the failed mailboxes wrote before the fault stays, with the
+    // state that goes with it: the next run finishes them.
+    let second = f.run(&engine);
+    assert_eq!(
+        outcomes(&second),
+        (f.replicated(), vec![]),
+        "{}",
+        second.to_json()
+    );
+    f.assert_replica_equals_source(&replica);
+    f.verify_equal(&engine);
+}
+
+#[test]
 fn refused_mailboxes_fail_alone_with_what_to_do() {
     let demo = calrep_core::demo::DemoOrganisation::generate(42, 10, 0);
     let (denied, no_rest): (EmailAddress, EmailAddress) =

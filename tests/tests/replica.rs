@@ -20,7 +20,7 @@ fn an_in_memory_sqlite_replica_passes_the_conformance_suite() {
     let cases = runtime().block_on(calrep_testkit::conformance::check(|| {
         Arc::new(SqliteReplica::open_in_memory().unwrap()) as Arc<dyn Replica>
     }));
-    assert_eq!(cases.len(), 12, "cases run: {cases:?}");
+    assert_eq!(cases.len(), 13, "cases run: {cases:?}");
 }
 
 #[test]
@@ -32,6 +32,6 @@ fn an_sqlite_replica_file_passes_the_conformance_suite() {
         let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Arc::new(SqliteReplica::open(&dir.join(format!("{n}.db"))).unwrap()) as Arc<dyn Replica>
     }));
-    assert_eq!(cases.len(), 12, "cases run: {cases:?}");
+    assert_eq!(cases.len(), 13, "cases run: {cases:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,6 +8,7 @@
 //! nothing. Every item write also advances its calendar's change number,
 //! which readers turn into sync tokens and ETags ([`ReplicaReader::changes`]).
 
+mod access;
 pub(crate) mod owner;
 mod rekey;
 mod schema;
@@ -25,6 +26,7 @@ use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId, Occurrence
 use crate::mailbox::SyncState;
 use crate::{SiteId, TaskId};
 
+pub use access::{AccessAccount, AccessStore};
 pub use rekey::{Rekey, Rekeyed};
 pub use sqlite::SqliteReplica;
 
@@ -494,11 +496,11 @@ pub trait ReplicaReader: Send + Sync + fmt::Debug {
     ) -> Result<Option<ChangeSet>, ReplicaError>;
 }
 
-/// A store that both writes and reads: what an
+/// A store that both writes and reads, and keeps who may read it: what an
 /// [`Engine`](crate::engine::Engine) runs over.
-pub trait Replica: ReplicaWriter + ReplicaReader {}
+pub trait Replica: ReplicaWriter + ReplicaReader + AccessStore {}
 
-impl<T: ReplicaWriter + ReplicaReader + ?Sized> Replica for T {}
+impl<T: ReplicaWriter + ReplicaReader + AccessStore + ?Sized> Replica for T {}
 
 /// A calendar's changes since a change number: what a CalDAV
 /// `sync-collection` report or a feed's conditional GET needs.

@@ -105,6 +105,19 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (calendar_id, source_id)
     ) WITHOUT ROWID;
     ",
+    // 3 -> 4: accounts that may read the replica (continuity access), kept
+    // here so that checking them needs no directory.
+    r"
+    CREATE TABLE access_accounts (
+        name          TEXT PRIMARY KEY COLLATE NOCASE,
+        password_hash TEXT NOT NULL,           -- Argon2id, PHC string
+        admin         INTEGER NOT NULL,
+        mailboxes     TEXT NOT NULL,           -- JSON array of addresses
+        delegated     TEXT NOT NULL,           -- JSON array of addresses
+        expires_at    INTEGER,                 -- Unix seconds
+        created_at    INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this calrep writes.

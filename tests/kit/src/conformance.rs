@@ -26,7 +26,9 @@ use calrep_core::calendar::{
 };
 use calrep_core::engine::EngineOptions;
 use calrep_core::mailbox::SyncState;
-use calrep_core::replica::{Batch, FullSync, ItemWrite, Lease, Rekey, Replica, SyncKey};
+use calrep_core::replica::{
+    AccessAccount, Batch, FullSync, ItemWrite, Lease, Rekey, Replica, SyncKey,
+};
 use calrep_core::{EmailAddress, SiteId, TaskId};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -62,6 +64,7 @@ pub async fn check(fresh: impl Fn() -> Arc<dyn Replica>) -> Vec<&'static str> {
         removing_a_calendar_removes_its_items_and_state,
         mailboxes_are_frozen_and_synced,
         rekeying_renames_every_key_and_a_full_sync_then_writes_nothing,
+        access_accounts_are_kept_replaced_and_removed,
     )
 }
 
@@ -694,4 +697,38 @@ fn ids_of(ids: &[ItemId]) -> Vec<&str> {
     let mut names: Vec<&str> = ids.iter().map(ItemId::as_str).collect();
     names.sort_unstable();
     names
+}
+
+async fn access_accounts_are_kept_replaced_and_removed(store: Arc<dyn Replica>) {
+    assert!(store.accounts().await.unwrap().is_empty());
+    let mut ann = AccessAccount::new("ann", "$argon2id$v=19$hash-1", t("2026-11-01T00:00:00Z"));
+    ann.mailboxes = vec!["ann@example.com".into()];
+    ann.delegated = vec!["ceo@example.com".into(), "cfo@example.com".into()];
+    ann.expires = Some(t("2027-01-01T00:00:00Z"));
+    store.put_account(&ann).await.unwrap();
+    let mut root = AccessAccount::new("root", "$argon2id$v=19$hash-2", t("2026-11-02T00:00:00Z"));
+    root.admin = true;
+    store.put_account(&root).await.unwrap();
+    assert_eq!(
+        store.account("ANN").await.unwrap().as_ref(),
+        Some(&ann),
+        "names ignore case"
+    );
+    let names: Vec<String> = store
+        .accounts()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+    assert_eq!(names, ["ann", "root"]);
+    // A new password replaces the old one; grants go with it.
+    ann.password_hash = "$argon2id$v=19$hash-3".into();
+    ann.delegated.clear();
+    store.put_account(&ann).await.unwrap();
+    assert_eq!(store.account("ann").await.unwrap(), Some(ann));
+    assert!(store.remove_account("Ann").await.unwrap());
+    assert!(!store.remove_account("ann").await.unwrap(), "removed once");
+    assert_eq!(store.account("ann").await.unwrap(), None);
+    assert_eq!(store.accounts().await.unwrap().len(), 1);
 }

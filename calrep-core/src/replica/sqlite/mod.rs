@@ -12,6 +12,7 @@
 //! [`write`] (batches and their state, full syncs, horizons, the change
 //! number), [`lease`] (leases and run history), [`read`] (everything read).
 
+mod access;
 mod lease;
 mod open;
 mod read;

@@ -114,6 +114,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "access")]
+pub mod access;
 mod address;
 mod auth;
 mod base64;

@@ -5,6 +5,7 @@
 //! 3 Enabled With Errors, 4 Failed; `verify`: 5 the replica differs;
 //! `move-to-graph`: 3 some mailboxes were not moved.
 
+mod access;
 mod check;
 mod demo;
 mod expand;
@@ -172,6 +173,9 @@ enum Command {
     },
     /// Resolve a task's group: its mailboxes, then what was skipped and why.
     Groups(TaskArgs),
+    /// Accounts that may read the replica in an outage: grant, revoke, list.
+    #[command(subcommand)]
+    Access(access::Action),
     /// Move a site's replica from EWS ids to the Graph ids of its [graph]
     /// app, in place: the first Graph run then rewrites nothing unchanged.
     /// Exit 3 if some mailboxes could not be moved (they stay as they were).
@@ -236,6 +240,7 @@ fn main() -> ExitCode {
             count,
         } => next_runs::run(&config.path, &schedule, after.as_deref(), count, &mut out),
         Command::Groups(task) => groups::run(&task, &mut out),
+        Command::Access(action) => access::run(&action, &mut out),
         Command::MoveToGraph { config, site, json } => {
             move_to_graph::run(&config.path, &site, json, &mut out)
         }

@@ -38,13 +38,17 @@ pub fn new_app_password() -> Result<Secret, AccessError> {
     Ok(Secret::new(crate::base64::encode_url(&bytes)))
 }
 
+/// Verified passwords: stored hash → (keyed digest of the password, until
+/// when).
+type Remembered = HashMap<String, ([u8; 32], Instant)>;
+
 /// Hashes and checks app passwords; cheap to clone (one cache).
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     /// Verified passwords: stored hash → (keyed digest of the password,
     /// until when).
-    remembered: Arc<Mutex<HashMap<String, ([u8; 32], Instant)>>>,
+    remembered: Arc<Mutex<Remembered>>,
     key: [u8; 32],
     /// Checked when the name is unknown, so that it costs the same.
     dummy: Arc<std::sync::OnceLock<String>>,
@@ -133,10 +137,11 @@ impl PasswordHasher {
                 .unwrap_or_else(PoisonError::into_inner)
                 .get(stored)
                 .copied();
-            if let Some((known, until)) = remembered {
-                if Instant::now() < until && same(&known, &digest) {
-                    return true;
-                }
+            if let Some((known, until)) = remembered
+                && Instant::now() < until
+                && same(&known, &digest)
+            {
+                return true;
             }
         }
         let target = match stored {

@@ -31,7 +31,7 @@ fn percent_encode(value: &str, space_as_plus: bool) -> String {
 
 /// Percent-decoding of a form value or query value (`plus_is_space`) or a
 /// path segment; `None` for a broken `%XX` or bytes that are not UTF-8.
-#[cfg(feature = "sim")]
+#[cfg(any(feature = "sim", feature = "access"))]
 pub(crate) fn percent_decode(text: &str, plus_is_space: bool) -> Option<String> {
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;

@@ -2,22 +2,53 @@
 //! is down — in CalDAV clients, feeds and a web page — as accounts the
 //! administrator issues allow.
 //!
-//! This module holds the accounts' side: app passwords (random, shown once,
-//! kept only as Argon2id hashes) and the grants that say whose calendars an
-//! account may read ([`grant`], [`revoke`], [`sign_in`]). The accounts live
-//! in the store beside the replica ([`AccessStore`]), so signing in needs
-//! neither the directory nor Exchange.
+//! Accounts: app passwords (random, shown once, kept only as Argon2id
+//! hashes) and the grants that say whose calendars an account may read
+//! ([`grant`], [`revoke`], [`sign_in`]). They live in the store beside the
+//! replica ([`AccessStore`]), so signing in needs neither the directory nor
+//! Exchange. [`AccessServer`] serves the replica over HTTP: read-only
+//! CalDAV for now (see DESIGN.md for what follows).
 
+mod caldav;
+mod dav;
 mod password;
+mod server;
 
 use chrono::{DateTime, Utc};
 
 use crate::address::EmailAddress;
 use crate::error::{Classify, ErrorKind};
-use crate::replica::{AccessAccount, AccessStore, ReplicaError};
+use crate::replica::{AccessAccount, AccessStore, ReplicaError, ReplicaReader};
 use crate::secret::Secret;
 
 pub use password::{PasswordHasher, new_app_password};
+pub use server::AccessServer;
+
+/// What the front end reads: the replica and its accounts. Any store that
+/// is both (an `SqliteReplica` opened read-only, say) is one.
+pub trait AccessReplica: ReplicaReader + AccessStore {}
+
+impl<T: ReplicaReader + AccessStore + ?Sized> AccessReplica for T {}
+
+/// An HTTP answer before it is written.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: Vec<u8>,
+    pub(crate) headers: Vec<(&'static str, String)>,
+}
+
+impl Answer {
+    pub(crate) fn text(status: u16, text: &str) -> Self {
+        Self {
+            status,
+            content_type: "text/plain; charset=utf-8",
+            body: text.as_bytes().to_vec(),
+            headers: Vec::new(),
+        }
+    }
+}
 
 /// Why an access operation failed.
 #[derive(Debug, thiserror::Error)]

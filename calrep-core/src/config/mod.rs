@@ -65,12 +65,34 @@ pub struct Config {
     /// What runs.
     #[serde(default)]
     pub tasks: Vec<Task>,
+    /// Continuity access: where people read the replica in an outage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access: Option<AccessConfig>,
     /// The folder relative paths start from: the configuration file's folder.
     #[serde(skip)]
     pub base_dir: PathBuf,
     /// The name problems are reported under (the file name).
     #[serde(skip)]
     pub source_name: String,
+}
+
+/// The read-only front end (`calrep serve`, `calrep serve --access-only`).
+///
+/// ```
+/// let config = calrep_core::Config::parse("[access]\nlisten = \"127.0.0.1:8008\"\n", "calrep.toml")?;
+/// assert_eq!(config.access.map(|a| a.listen), Some("127.0.0.1:8008".to_owned()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AccessConfig {
+    /// The address and port it listens on, e.g. `127.0.0.1:8008`.
+    pub listen: String,
+    /// A TLS-terminating proxy is in front of it. Without TLS of its own,
+    /// a listener on anything but loopback is refused unless this is set:
+    /// app passwords must not cross a network in clear text.
+    #[serde(default)]
+    pub behind_tls_proxy: bool,
 }
 
 /// Where and how the replica is stored.
@@ -198,6 +220,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "replica",
     "engine",
     "directory",
+    "access",
     "sites",
     "definitions",
     "schedules",
@@ -278,6 +301,9 @@ impl Config {
         let directory = root
             .remove("directory")
             .and_then(|v| document::element::<DirectorySource>(v, "directory", &mut report));
+        let access = root
+            .remove("access")
+            .and_then(|v| document::element::<AccessConfig>(v, "access", &mut report));
         let (sites, broken_sites) = document::section::<Site>(&mut root, "sites", &mut report);
         let (definitions, broken_definitions) =
             document::section::<Definition>(&mut root, "definitions", &mut report);
@@ -298,6 +324,7 @@ impl Config {
             definitions: definitions.into_iter().map(|(_, d)| d).collect(),
             schedules: schedules.into_iter().map(|(_, s)| s).collect(),
             tasks: tasks.into_iter().map(|(_, t)| t).collect(),
+            access,
             base_dir: PathBuf::new(),
             source_name: name.to_owned(),
         };

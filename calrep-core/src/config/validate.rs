@@ -51,6 +51,9 @@ pub(super) fn check(config: &Config, at: &Positions, broken: &Broken, report: &m
         report.add("replica.path", "must not be empty");
     }
     check_engine(&config.engine, report);
+    if let Some(access) = &config.access {
+        check_access(access, report);
+    }
     if let Some(source) = &config.directory {
         check_directory(source, "directory", report);
     }
@@ -93,6 +96,27 @@ pub(super) fn check(config: &Config, at: &Positions, broken: &Broken, report: &m
     }
     for (i, task) in config.tasks.iter().enumerate() {
         check_task(config, task, broken, &path("tasks", &at.tasks, i), report);
+    }
+}
+
+fn check_access(access: &crate::config::AccessConfig, report: &mut Report) {
+    match access.listen.parse::<std::net::SocketAddr>() {
+        Err(_) => report.add(
+            "access.listen",
+            format!(
+                "expected an address and port such as 127.0.0.1:8008, got {:?}",
+                access.listen
+            ),
+        ),
+        Ok(addr) if !addr.ip().is_loopback() && !access.behind_tls_proxy => report.add(
+            "access.listen",
+            format!(
+                "{addr} is reachable from the network, and calrep does not serve TLS itself yet: \
+                 app passwords would cross it in clear text. Listen on 127.0.0.1 behind a \
+                 TLS-terminating proxy and set behind_tls_proxy = true"
+            ),
+        ),
+        Ok(_) => {}
     }
 }
 

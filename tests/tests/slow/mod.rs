@@ -1,5 +1,6 @@
 //! The slow tier: real sockets, real timeouts, outside references.
 
+mod access;
 mod ews_graph_props;
 mod ews_sim;
 mod export_oracle;

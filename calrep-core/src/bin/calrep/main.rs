@@ -93,8 +93,16 @@ enum Command {
         force: bool,
     },
     /// Run enabled tasks by their schedules until stopped (Ctrl-C); the
-    /// configuration is re-read every minute.
-    Serve(ConfigArg),
+    /// configuration is re-read every minute. With an [access] section,
+    /// also serve the replica read-only to the people granted access.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Only serve the replica (a host that reads a shared store): no
+        /// schedules, nothing written.
+        #[arg(long)]
+        access_only: bool,
+    },
     /// Show what a run of a task would change, writing nothing.
     Plan(TaskArgs),
     /// Compare a task's replicas with their sources; exit 5 if they differ.
@@ -215,7 +223,10 @@ fn main() -> ExitCode {
         Command::Sim(settings) => sim::run(&settings, &mut out),
         Command::Check(config) => check::run(&config.path, &mut out),
         Command::Run { task, force } => run::run(&task, run::Mode::Run { force }, &mut out),
-        Command::Serve(config) => serve::run(&config.path, &mut out),
+        Command::Serve {
+            config,
+            access_only,
+        } => serve::run(&config.path, access_only, &mut out),
         Command::Plan(task) => run::run(&task, run::Mode::Plan, &mut out),
         Command::Verify(task) => verify::run(&task, &mut out),
         Command::Status { config, json } => status::run(&config.path, json, &mut out),

@@ -1,9 +1,11 @@
-//! `calrep serve`: run tasks by their schedules until Ctrl-C.
+//! `calrep serve`: run tasks by their schedules until Ctrl-C, and serve the
+//! replica to the people granted access (or only that: `--access-only`).
 
 use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
+use calrep_core::access::{AccessReplica, AccessServer, PasswordHasher};
 use calrep_core::engine::{Engine, Event, EventSink, Service, StopSignal};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sources::Sources;
@@ -11,13 +13,72 @@ use calrep_core::{Config, SystemClock};
 
 use crate::{Outcome, load_config, runtime, try_outcome};
 
-pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
+/// Starts the front end of `config`'s `[access]` section over `replica`.
+fn start_access(
+    rt: &tokio::runtime::Runtime,
+    config: &Config,
+    replica: Arc<dyn AccessReplica>,
+) -> Result<Option<AccessServer>, Outcome> {
+    let Some(access) = &config.access else {
+        return Ok(None);
+    };
+    let listen = access
+        .listen
+        .parse()
+        .map_err(|_| Outcome::Invalid(vec![format!("access.listen: {:?}", access.listen)]))?;
+    rt.block_on(AccessServer::start(
+        listen,
+        replica,
+        PasswordHasher::default(),
+        Arc::new(SystemClock),
+    ))
+    .map(Some)
+    .map_err(|e| Outcome::Failed(format!("cannot listen on {listen}: {e}")))
+}
+
+fn access_line(server: &AccessServer) -> String {
+    format!(
+        "access: http://{0}/ (CalDAV: http://{0}/.well-known/caldav)",
+        server.addr()
+    )
+}
+
+/// `--access-only`: the front end over a replica opened read-only.
+fn serve_access_only(path: &Path, config: &Config, out: &mut impl Write) -> io::Result<Outcome> {
+    if config.access.is_none() {
+        return Ok(Outcome::Invalid(vec![format!(
+            "{}: --access-only needs an [access] section (listen = \"127.0.0.1:8008\")",
+            path.display()
+        )]));
+    }
+    let replica = try_outcome!(crate::open_replica_read_only(config));
+    let rt = try_outcome!(runtime());
+    let mut signals = {
+        let _entered = rt.enter();
+        StopSignals::register()
+    };
+    let server = try_outcome!(start_access(&rt, config, Arc::new(replica)));
+    if let Some(server) = &server {
+        writeln!(out, "calrep serve --access-only: {}", access_line(server))?;
+    }
+    out.flush()?;
+    let signal = rt.block_on(signals.next());
+    eprintln!("stopping on {signal}");
+    drop(server);
+    Ok(Outcome::Ok)
+}
+
+pub(crate) fn run(path: &Path, access_only: bool, out: &mut impl Write) -> io::Result<Outcome> {
     let config = try_outcome!(load_config(path));
+    if access_only {
+        return serve_access_only(path, &config, out);
+    }
     let replica_path = config.resolve_path(&config.replica.path);
-    let replica: Arc<dyn Replica> = match SqliteReplica::open(&replica_path) {
+    let store = match SqliteReplica::open(&replica_path) {
         Ok(r) => Arc::new(r),
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
+    let replica: Arc<dyn Replica> = store.clone();
     // Signals are caught before the first line is printed: whoever reads
     // that line (systemd, a test) may stop the service at once.
     let rt = try_outcome!(runtime());
@@ -38,6 +99,10 @@ pub(crate) fn run(path: &Path, out: &mut impl Write) -> io::Result<Outcome> {
     let load = Box::new(move || Config::load(&config_path));
     for line in next_runs(&config, None) {
         writeln!(out, "{line}")?;
+    }
+    let access = try_outcome!(start_access(&rt, &config, store));
+    if let Some(server) = &access {
+        writeln!(out, "{}", access_line(server))?;
     }
     out.flush()?;
     let schedules = config.clone();

@@ -1,0 +1,562 @@
+//! CalDAV, read-only (RFC 4791, with RFC 6764 discovery and RFC 5397's
+//! current-user-principal), over the replica: one collection per calendar
+//! an account may read, one resource per series (its overrides inside).
+//!
+//! URLs:
+//! - `/dav/principals/{account}/` — the signed-in account;
+//! - `/dav/calendars/{account}/` — its calendar home;
+//! - `/dav/calendars/{account}/{mailbox}~{calendar}/` — a collection, the
+//!   calendar named by its base64url display name (stable when a site
+//!   moves from EWS to Graph and every source id changes);
+//! - `…/{uid}.ics` — a series or single, named by its base64url
+//!   iCalendar UID for the same reason.
+//!
+//! Another account's URLs, and calendars the account may not read, answer
+//! 404 exactly as ones that do not exist.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use super::dav::{self, CALDAV, CS, DAV, MultiStatus, Node, PropName, escape};
+use super::{AccessReplica, Answer};
+use crate::base64::encode_url;
+use crate::calendar::CalendarItem;
+use crate::ical::{AttachmentStyle, export};
+use crate::replica::{AccessAccount, ReplicaCalendar};
+
+/// How deep a PROPFIND looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Depth {
+    Zero,
+    One,
+}
+
+/// One calendar the account may read.
+struct Collection {
+    mailbox: String,
+    calendar: ReplicaCalendar,
+    /// Others' private items are masked for a delegate.
+    mask_private: bool,
+    segment: String,
+}
+
+/// What a path names.
+enum Target {
+    /// `/`, `/dav/`: the service root.
+    Root,
+    Principal,
+    Home,
+    Collection(String),
+    Resource(String, String),
+}
+
+fn principal(account: &AccessAccount) -> String {
+    format!("/dav/principals/{}/", account.name)
+}
+
+fn home(account: &AccessAccount) -> String {
+    format!("/dav/calendars/{}/", account.name)
+}
+
+fn parse_target(account: &AccessAccount, path: &str) -> Option<Target> {
+    let trimmed = path.trim_end_matches('/');
+    if trimmed.is_empty() || trimmed == "/dav" {
+        return Some(Target::Root);
+    }
+    let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+    let mine = |name: &str| name.eq_ignore_ascii_case(&account.name);
+    match parts.as_slice() {
+        ["dav", "principals", name] if mine(name) => Some(Target::Principal),
+        ["dav", "calendars", name] if mine(name) => Some(Target::Home),
+        ["dav", "calendars", name, col] if mine(name) => {
+            Some(Target::Collection((*col).to_owned()))
+        }
+        ["dav", "calendars", name, col, res] if mine(name) => {
+            Some(Target::Resource((*col).to_owned(), (*res).to_owned()))
+        }
+        _ => None,
+    }
+}
+
+fn not_found() -> Answer {
+    Answer::text(404, "Not Found")
+}
+
+/// Every collection `account` may read.
+async fn collections(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+) -> Result<Vec<Collection>, Answer> {
+    let mailboxes = replica.mailboxes().await.map_err(|_| unavailable())?;
+    let mut out = Vec::new();
+    for mailbox in mailboxes {
+        let own = account.grant(&mailbox.address);
+        if !account.admin && own.is_none() {
+            continue;
+        }
+        let Ok(address) = mailbox.address.parse() else {
+            continue;
+        };
+        let calendars = replica
+            .calendars(&address)
+            .await
+            .map_err(|_| unavailable())?;
+        for calendar in calendars {
+            out.push(Collection {
+                segment: format!(
+                    "{}~{}",
+                    mailbox.address,
+                    encode_url(calendar.name.as_bytes())
+                ),
+                mailbox: mailbox.address.clone(),
+                mask_private: !account.admin && own == Some(false),
+                calendar,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn unavailable() -> Answer {
+    Answer::text(503, "The replica cannot be read right now.")
+}
+
+/// The items of a collection, as the account may see them, with their
+/// resource names and ETags.
+async fn resources(
+    replica: &dyn AccessReplica,
+    c: &Collection,
+) -> Result<(Vec<(String, String, CalendarItem)>, u64), Answer> {
+    let Ok(address) = c.mailbox.parse() else {
+        return Err(not_found());
+    };
+    let items = replica
+        .items(&address, &c.calendar.id)
+        .await
+        .map_err(|_| unavailable())?;
+    let changes = replica
+        .changes(&address, &c.calendar.id, 0)
+        .await
+        .map_err(|_| unavailable())?
+        .unwrap_or_default();
+    let seqs: HashMap<_, _> = changes.changed.into_iter().collect();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let name = format!("{}.ics", encode_url(item.uid.as_bytes()));
+        let etag = format!(
+            "\"{}-{}\"",
+            changes.version,
+            seqs.get(&item.id).copied().unwrap_or(0)
+        );
+        let item = if c.mask_private && item.sensitivity.is_private() {
+            item.masked()
+        } else {
+            item
+        };
+        out.push((name, etag, item));
+    }
+    Ok((out, changes.version))
+}
+
+fn calendar_data(c: &Collection, item: &CalendarItem, now: DateTime<Utc>) -> String {
+    export(
+        &c.calendar.name,
+        std::slice::from_ref(item),
+        |_, _| None,
+        AttachmentStyle::HashUri,
+        now,
+    )
+}
+
+/// The properties asked for (`None`: all the ones we have).
+fn requested(body: Option<&Node>) -> Option<Vec<PropName>> {
+    let prop = body?.child(DAV, "prop")?;
+    Some(
+        prop.children
+            .iter()
+            .map(|c| PropName::new(&c.ns, &c.name))
+            .collect(),
+    )
+}
+
+/// Splits what we have into what was asked for and found, and what was
+/// asked for and is missing.
+fn select(
+    have: Vec<(PropName, String)>,
+    asked: Option<&[PropName]>,
+) -> (Vec<(PropName, String)>, Vec<PropName>) {
+    let Some(asked) = asked else {
+        return (have, Vec::new());
+    };
+    let mut found = Vec::new();
+    let mut missing = Vec::new();
+    for name in asked {
+        match have.iter().find(|(n, _)| n == name) {
+            Some(p) => found.push(p.clone()),
+            None => missing.push(name.clone()),
+        }
+    }
+    (found, missing)
+}
+
+fn href(inner: &str) -> String {
+    format!("<d:href>{}</d:href>", escape(inner))
+}
+
+/// The read-only privileges every resource here has.
+const READ_ONLY: &str = "<d:privilege><d:read/></d:privilege><d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+
+fn account_props(account: &AccessAccount) -> Vec<(PropName, String)> {
+    let addresses: String = account
+        .mailboxes
+        .iter()
+        .map(|m| href(&format!("mailto:{m}")))
+        .collect();
+    vec![
+        (
+            PropName::new(DAV, "current-user-principal"),
+            href(&principal(account)),
+        ),
+        (
+            PropName::new(DAV, "principal-URL"),
+            href(&principal(account)),
+        ),
+        (
+            PropName::new(CALDAV, "calendar-home-set"),
+            href(&home(account)),
+        ),
+        (
+            PropName::new(CALDAV, "calendar-user-address-set"),
+            addresses,
+        ),
+        (PropName::new(DAV, "displayname"), escape(&account.name)),
+        (
+            PropName::new(DAV, "current-user-privilege-set"),
+            READ_ONLY.into(),
+        ),
+    ]
+}
+
+fn collection_props(
+    c: &Collection,
+    version: u64,
+    account: &AccessAccount,
+) -> Vec<(PropName, String)> {
+    let name = format!("{} — {}", c.mailbox, c.calendar.name);
+    vec![
+        (
+            PropName::new(DAV, "resourcetype"),
+            "<d:collection/><c:calendar/>".into(),
+        ),
+        (PropName::new(DAV, "displayname"), escape(&name)),
+        (
+            PropName::new(CALDAV, "calendar-description"),
+            escape(&format!("Read-only replica of {name}")),
+        ),
+        (
+            PropName::new(CALDAV, "supported-calendar-component-set"),
+            "<c:comp name=\"VEVENT\"/>".into(),
+        ),
+        (PropName::new(CS, "getctag"), version.to_string()),
+        (PropName::new(DAV, "sync-token"), format!("data:,{version}")),
+        (
+            PropName::new(DAV, "current-user-privilege-set"),
+            READ_ONLY.into(),
+        ),
+        (
+            PropName::new(DAV, "current-user-principal"),
+            href(&principal(account)),
+        ),
+        (
+            PropName::new(DAV, "owner"),
+            href(&format!("mailto:{}", c.mailbox)),
+        ),
+    ]
+}
+
+fn resource_props(etag: &str, data: Option<String>) -> Vec<(PropName, String)> {
+    let mut props = vec![
+        (PropName::new(DAV, "resourcetype"), String::new()),
+        (PropName::new(DAV, "getetag"), escape(etag)),
+        (
+            PropName::new(DAV, "getcontenttype"),
+            "text/calendar; charset=utf-8; component=VEVENT".into(),
+        ),
+    ];
+    if let Some(data) = data {
+        props.push((PropName::new(CALDAV, "calendar-data"), escape(&data)));
+    }
+    props
+}
+
+fn multistatus(ms: MultiStatus, extra: &str) -> Answer {
+    Answer {
+        status: 207,
+        content_type: "application/xml; charset=utf-8",
+        body: ms.finish(extra).into_bytes(),
+        headers: Vec::new(),
+    }
+}
+
+fn bad_request(message: &str) -> Answer {
+    Answer::text(400, message)
+}
+
+/// Answers one CalDAV request of a signed-in account.
+pub(crate) async fn handle(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+    method: &str,
+    path: &str,
+    depth: Depth,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Answer {
+    let Some(target) = parse_target(account, path) else {
+        return not_found();
+    };
+    let parsed = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match dav::parse(body) {
+            Ok(node) => Some(node),
+            Err(e) => return bad_request(&e),
+        }
+    };
+    match method {
+        "PROPFIND" => propfind(replica, account, &target, depth, parsed.as_ref(), now).await,
+        "REPORT" => match (&target, parsed) {
+            (Target::Collection(segment), Some(body)) => {
+                report(replica, account, segment, &body, now).await
+            }
+            (Target::Collection(_), None) => bad_request("a REPORT needs a body"),
+            _ => not_found(),
+        },
+        "GET" | "HEAD" => match &target {
+            Target::Resource(segment, name) => get(replica, account, segment, name, now).await,
+            Target::Collection(_) | Target::Home | Target::Principal | Target::Root => {
+                Answer::text(
+                    200,
+                    "calrep: a read-only replica of Exchange calendars. Use a CalDAV client.",
+                )
+            }
+        },
+        _ => Answer::text(405, "Method Not Allowed"),
+    }
+}
+
+async fn find_collection(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+    segment: &str,
+) -> Result<Collection, Answer> {
+    collections(replica, account)
+        .await?
+        .into_iter()
+        .find(|c| c.segment == segment)
+        .ok_or_else(not_found)
+}
+
+/// The collection `segment` names, its resources and its version.
+async fn open(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+    segment: &str,
+) -> Result<(Collection, Vec<(String, String, CalendarItem)>, u64), Answer> {
+    let c = find_collection(replica, account, segment).await?;
+    let (items, version) = resources(replica, &c).await?;
+    Ok((c, items, version))
+}
+
+async fn propfind(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+    target: &Target,
+    depth: Depth,
+    body: Option<&Node>,
+    now: DateTime<Utc>,
+) -> Answer {
+    let asked = requested(body);
+    let asked = asked.as_deref();
+    let mut ms = MultiStatus::default();
+    match target {
+        Target::Root | Target::Principal => {
+            let here = match target {
+                Target::Root => "/dav/".to_owned(),
+                _ => principal(account),
+            };
+            let mut props = account_props(account);
+            props.push((
+                PropName::new(DAV, "resourcetype"),
+                match target {
+                    Target::Root => "<d:collection/>".into(),
+                    _ => "<d:collection/><d:principal/>".into(),
+                },
+            ));
+            let (found, missing) = select(props, asked);
+            ms.response(&here, &found, &missing);
+        }
+        Target::Home => {
+            let mut props = account_props(account);
+            props.push((PropName::new(DAV, "resourcetype"), "<d:collection/>".into()));
+            let (found, missing) = select(props, asked);
+            ms.response(&home(account), &found, &missing);
+            if depth == Depth::One {
+                let all = match collections(replica, account).await {
+                    Ok(c) => c,
+                    Err(answer) => return answer,
+                };
+                for c in &all {
+                    let version = match resources(replica, c).await {
+                        Ok((_, v)) => v,
+                        Err(answer) => return answer,
+                    };
+                    let (found, missing) = select(collection_props(c, version, account), asked);
+                    ms.response(
+                        &format!("{}{}/", home(account), c.segment),
+                        &found,
+                        &missing,
+                    );
+                }
+            }
+        }
+        Target::Collection(segment) => {
+            let (c, items, version) = match open(replica, account, segment).await {
+                Ok(opened) => opened,
+                Err(answer) => return answer,
+            };
+            let base = format!("{}{}/", home(account), c.segment);
+            let (found, missing) = select(collection_props(&c, version, account), asked);
+            ms.response(&base, &found, &missing);
+            if depth == Depth::One {
+                for (name, etag, _) in &items {
+                    let (found, missing) = select(resource_props(etag, None), asked);
+                    ms.response(&format!("{base}{name}"), &found, &missing);
+                }
+            }
+        }
+        Target::Resource(segment, name) => {
+            let (c, items, _) = match open(replica, account, segment).await {
+                Ok(opened) => opened,
+                Err(answer) => return answer,
+            };
+            let Some((_, etag, item)) = items.iter().find(|(n, _, _)| n == name) else {
+                return not_found();
+            };
+            let data = calendar_data(&c, item, now);
+            let (found, missing) = select(resource_props(etag, Some(data)), asked);
+            ms.response(
+                &format!("{}{}/{name}", home(account), c.segment),
+                &found,
+                &missing,
+            );
+        }
+    }
+    multistatus(ms, "")
+}
+
+/// An iCalendar UTC instant (`20261129T000000Z`).
+fn instant(text: &str) -> Option<DateTime<Utc>> {
+    NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
+async fn report(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+    segment: &str,
+    body: &Node,
+    now: DateTime<Utc>,
+) -> Answer {
+    let (c, items, _) = match open(replica, account, segment).await {
+        Ok(opened) => opened,
+        Err(answer) => return answer,
+    };
+    let base = format!("{}{}/", home(account), c.segment);
+    let asked = requested(Some(body));
+    let asked = asked.as_deref();
+    let wants_data = asked.is_none_or(|a| {
+        a.iter()
+            .any(|p| p.ns == CALDAV && p.name == "calendar-data")
+    });
+    let mut ms = MultiStatus::default();
+    let answer = |ms: &mut MultiStatus, name: &str, etag: &str, item: &CalendarItem| {
+        let data = wants_data.then(|| calendar_data(&c, item, now));
+        let (found, missing) = select(resource_props(etag, data), asked);
+        ms.response(&format!("{base}{name}"), &found, &missing);
+    };
+    if body.is(CALDAV, "calendar-multiget") {
+        let mut hrefs = Vec::new();
+        body.descendants(DAV, "href", &mut hrefs);
+        for h in hrefs {
+            let wanted = crate::encoding::percent_decode(h.text.trim(), false)
+                .unwrap_or_else(|| h.text.trim().to_owned());
+            let name = wanted.rsplit('/').next().unwrap_or_default();
+            match items.iter().find(|(n, _, _)| n == name) {
+                Some((name, etag, item)) => answer(&mut ms, name, etag, item),
+                None => ms.status(&wanted, "404 Not Found"),
+            }
+        }
+        return multistatus(ms, "");
+    }
+    if !body.is(CALDAV, "calendar-query") {
+        return Answer {
+            status: 403,
+            content_type: "application/xml; charset=utf-8",
+            body: b"<?xml version=\"1.0\" encoding=\"utf-8\"?><d:error xmlns:d=\"DAV:\"><d:supported-report/></d:error>".to_vec(),
+            headers: Vec::new(),
+        };
+    }
+    let mut ranges = Vec::new();
+    body.descendants(CALDAV, "time-range", &mut ranges);
+    let range = match ranges.first() {
+        None => None,
+        Some(r) => {
+            let from = r.attribute("start").map(instant);
+            let to = r.attribute("end").map(instant);
+            match (from, to) {
+                (Some(None), _) | (_, Some(None)) => {
+                    return bad_request("a time-range start or end is not a UTC date-time");
+                }
+                (from, to) => Some((
+                    from.flatten().unwrap_or(DateTime::<Utc>::MIN_UTC),
+                    to.flatten().unwrap_or(DateTime::<Utc>::MAX_UTC),
+                )),
+            }
+        }
+    };
+    for (name, etag, item) in &items {
+        let inside = match range {
+            None => true,
+            Some((from, to)) => item.occurrences(from, to).map_or(true, |o| !o.is_empty()),
+        };
+        if inside {
+            answer(&mut ms, name, etag, item);
+        }
+    }
+    multistatus(ms, "")
+}
+
+async fn get(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+    segment: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> Answer {
+    let (c, items, _) = match open(replica, account, segment).await {
+        Ok(opened) => opened,
+        Err(answer) => return answer,
+    };
+    let Some((_, etag, item)) = items.iter().find(|(n, _, _)| n == name) else {
+        return not_found();
+    };
+    Answer {
+        status: 200,
+        content_type: "text/calendar; charset=utf-8",
+        body: calendar_data(&c, item, now).into_bytes(),
+        headers: vec![("etag", etag.clone())],
+    }
+}

@@ -1,0 +1,58 @@
+"""A real CalDAV client against calrep's front end: the python `caldav`
+library discovers the account from the well-known URL, lists its
+calendars and searches each in a window; then raw HTTP checks what must be
+refused. Prints what it saw as JSON for the Rust test to compare with the
+replica."""
+
+import base64
+import json
+import sys
+import urllib.error
+import urllib.request
+from datetime import datetime, timezone
+
+import caldav
+import icalendar
+
+
+def status(method, url, user=None, password=None, body=None):
+    request = urllib.request.Request(url, method=method, data=body)
+    if user is not None:
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    request.add_header("Depth", "1")
+    try:
+        with urllib.request.urlopen(request) as answer:
+            return answer.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def main():
+    case = json.load(sys.stdin)
+    base, user, password = case["base"], case["user"], case["password"]
+    lo = datetime.fromisoformat(case["from"].replace("Z", "+00:00"))
+    hi = datetime.fromisoformat(case["to"].replace("Z", "+00:00"))
+    client = caldav.DAVClient(url=base + "/.well-known/caldav", username=user, password=password)
+    principal = client.principal()
+    calendars = []
+    for calendar in principal.calendars():
+        found = calendar.search(start=lo, end=hi, event=True, expand=False)
+        uids = sorted({str(icalendar.Calendar.from_ical(e.data).walk("VEVENT")[0]["UID"]) for e in found})
+        everything = calendar.events()
+        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything)})
+    checks = {
+        "no_credentials": status("PROPFIND", base + "/dav/"),
+        "wrong_password": status("PROPFIND", base + "/dav/", user, password + "x"),
+        "unknown_account": status("PROPFIND", base + "/dav/", "nobody", password),
+        "write": status("PUT", calendars[0]["url"] + "new.ics", user, password, b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n") if calendars else 0,
+        "delete": status("DELETE", calendars[0]["url"], user, password) if calendars else 0,
+    }
+    for name, (other, secret) in case.get("credentials", {}).items():
+        checks["creds:" + name] = status("PROPFIND", base + "/dav/", other, secret)
+    for name, url in case.get("guessed", {}).items():
+        checks["guessed:" + name] = status("PROPFIND", base + url, user, password)
+    json.dump({"principal": str(principal.url), "calendars": calendars, "checks": checks}, sys.stdout)
+
+
+main()

@@ -1,0 +1,173 @@
+//! Continuity access with a real client: a replica read over EWS from the
+//! simulator is served by calrep's front end on 127.0.0.1, and the python
+//! `caldav` library discovers the account from the well-known URL, lists
+//! exactly the calendars it was granted and finds in a window exactly the
+//! series the replica holds there; then what must be refused is: no
+//! credentials, a wrong password, an unknown, expired or revoked account,
+//! writes, and someone else's calendar by a guessed URL (404, as if it did
+//! not exist).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use calrep_core::access::{AccessServer, Grants, PasswordHasher, grant, revoke};
+use calrep_core::replica::ReplicaReader;
+use calrep_core::sim::SimOptions;
+use calrep_core::{EmailAddress, ManualClock};
+use calrep_testkit::fixture::block;
+use calrep_testkit::sim::{SimFixture, failed};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+fn b64url(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n =
+            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
+    let f = SimFixture::new("access", 12, SimOptions::default());
+    let config = f.config(
+        &f.sim.url(),
+        &format!(
+            "timeout_seconds = 5\n{}",
+            calrep_testkit::ews::basic_account()
+        ),
+        "",
+    );
+    let (engine, replica) = f.engine(config);
+    assert_eq!(failed(&f.run(&engine)), Vec::<String>::new());
+    let (own, delegated, stranger): (EmailAddress, EmailAddress, EmailAddress) = (
+        f.demo.addresses[0].clone(),
+        f.demo.addresses[1].clone(),
+        f.demo.addresses[2].clone(),
+    );
+    let now: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+    let hasher = PasswordHasher::default();
+    let issue = |name: &str, grants: Grants| {
+        f.rt.block_on(grant(replica.as_ref(), &hasher, name, &grants, now))
+            .unwrap()
+    };
+    let mut ann = Grants::default();
+    ann.mailboxes.push(own.clone());
+    ann.delegated.push(delegated.clone());
+    let password = issue("ann", ann);
+    let mut expired = Grants::default();
+    expired.mailboxes.push(own.clone());
+    expired.expires = Some("2026-11-01T00:00:00Z".parse().unwrap());
+    let expired_password = issue("old", expired);
+    let mut gone = Grants::default();
+    gone.mailboxes.push(own.clone());
+    let revoked_password = issue("gone", gone);
+    f.rt.block_on(revoke(replica.as_ref(), "gone")).unwrap();
+
+    let server =
+        f.rt.block_on(AccessServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            replica.clone(),
+            hasher,
+            Arc::new(ManualClock::new(now)),
+        ))
+        .unwrap();
+    let base = format!("http://{}", server.addr());
+    let stranger_calendar = format!("/dav/calendars/ann/{stranger}~{}/", b64url("Calendar"));
+    let (from, to) = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z");
+    let seen = calrep_testkit::run_oracle(
+        "caldav_client.py",
+        &json!({
+            "base": base, "user": "ann", "password": password.expose(), "from": from, "to": to,
+            "guessed": {
+                "someone else's calendar": stranger_calendar,
+                "someone else's home": "/dav/calendars/bob/",
+                "someone else's principal": "/dav/principals/bob/",
+            },
+            "credentials": {
+                "expired": ["old", expired_password.expose()],
+                "revoked": ["gone", revoked_password.expose()],
+            },
+        }),
+    );
+    server.stop();
+
+    assert!(
+        seen["principal"]
+            .as_str()
+            .unwrap()
+            .ends_with("/dav/principals/ann/"),
+        "{seen}"
+    );
+    // Exactly the granted calendars, each with exactly the series the
+    // replica holds in the window.
+    let mut expected = BTreeSet::new();
+    for address in [&own, &delegated] {
+        for calendar in block(replica.calendars(address)).unwrap() {
+            let items = block(replica.items(address, &calendar.id)).unwrap();
+            let in_window: BTreeSet<String> =
+                block(replica.occurrences(address, from.parse().unwrap(), to.parse().unwrap()))
+                    .unwrap()
+                    .into_iter()
+                    .filter(|o| o.calendar == calendar.id)
+                    .filter_map(|o| items.iter().find(|i| i.id == o.item).map(|i| i.uid.clone()))
+                    .collect();
+            expected.insert((
+                format!("{address}~{}", b64url(&calendar.name)),
+                in_window.into_iter().collect::<Vec<_>>(),
+                items.len(),
+            ));
+        }
+    }
+    let got: BTreeSet<(String, Vec<String>, usize)> = seen["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let url = c["url"].as_str().unwrap().replace("%40", "@");
+            let segment = url
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_owned();
+            let uids = c["uids_in_window"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u.as_str().unwrap().to_owned())
+                .collect();
+            (segment, uids, c["events"].as_u64().unwrap() as usize)
+        })
+        .collect();
+    assert_eq!(got, expected);
+    assert!(
+        got.iter().any(|(_, uids, _)| !uids.is_empty()),
+        "nothing in the window"
+    );
+
+    let checks = &seen["checks"];
+    let want: &[(&str, u64)] = &[
+        ("no_credentials", 401),
+        ("wrong_password", 401),
+        ("unknown_account", 401),
+        ("creds:expired", 401),
+        ("creds:revoked", 401),
+        ("write", 403),
+        ("delete", 403),
+        ("guessed:someone else's calendar", 404),
+        ("guessed:someone else's home", 404),
+        ("guessed:someone else's principal", 404),
+    ];
+    for (check, status) in want {
+        assert_eq!(checks[check], Value::from(*status), "{check}: {checks}");
+    }
+}

@@ -827,3 +827,130 @@ fn the_demo_runs_over_graph_and_an_ews_replica_moves_to_graph_from_the_command_l
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A raw HTTP/1.1 request to `addr`; the status code and the body.
+fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let authorization = auth.map_or_else(String::new, |(user, password)| {
+        use base64_line::encode;
+        format!(
+            "Authorization: Basic {}\r\n",
+            encode(&format!("{user}:{password}"))
+        )
+    });
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nDepth: 0\r\n{authorization}Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Base64 for one Basic credential line.
+mod base64_line {
+    pub(super) fn encode(text: &str) -> String {
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in text.as_bytes().chunks(3) {
+            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+                << (8 * (3 - chunk.len()));
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn access_accounts_and_serve_access_only_from_the_command_line() {
+    use std::io::BufRead;
+    let dir = temp_dir("access");
+    let demo_dir = dir.join("calrep-demo");
+    run_demo(&demo_dir, "ews");
+    let config = demo_dir.join("calrep.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}\n[access]\nlisten = \"127.0.0.1:0\"\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let status = succeeded(&["status", "--config", config, "--json"]);
+    let mailboxes: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let mailbox = mailboxes[0]["address"].as_str().unwrap().to_owned();
+
+    let issued = succeeded(&[
+        "access",
+        "grant",
+        "--config",
+        config,
+        "--account",
+        "ann",
+        "--mailbox",
+        &mailbox,
+    ]);
+    let password = issued.lines().nth(1).unwrap().trim().to_owned();
+    assert_eq!(password.len(), 27, "{issued}");
+    let listed = succeeded(&["access", "list", "--config", config, "--json"]);
+    assert!(
+        listed.contains("\"ann\"") && !listed.contains(&password),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains("argon2"),
+        "no hash in the listing: {listed}"
+    );
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_calrep"))
+        .args(["serve", "--access-only", "--config", config])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    let (status, _) = http(&addr, "PROPFIND", "/dav/", None);
+    assert_eq!(status, 401);
+    let (status, body) = http(&addr, "PROPFIND", "/dav/", Some(("ann", &password)));
+    assert_eq!(status, 207, "{body}");
+    assert!(body.contains("/dav/principals/ann/"), "{body}");
+    let (status, _) = http(&addr, "PROPFIND", "/dav/", Some(("ann", "guess")));
+    assert_eq!(status, 401);
+    // Revoked while the server runs: refused at once.
+    succeeded(&["access", "revoke", "--config", config, "--account", "ann"]);
+    let (status, _) = http(&addr, "PROPFIND", "/dav/", Some(("ann", &password)));
+    assert_eq!(status, 401);
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}

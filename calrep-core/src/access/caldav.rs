@@ -501,6 +501,9 @@ async fn report(
         }
         return multistatus(ms, "");
     }
+    if body.is(DAV, "sync-collection") {
+        return sync_collection(replica, &c, &items, &base, body, &answer).await;
+    }
     if !body.is(CALDAV, "calendar-query") {
         return Answer {
             status: 403,
@@ -537,6 +540,70 @@ async fn report(
         }
     }
     multistatus(ms, "")
+}
+
+/// RFC 6578: what changed since the client's token (everything for an
+/// empty one), removed resources as 404, and the token for next time —
+/// the calendar's change number.
+async fn sync_collection(
+    replica: &dyn AccessReplica,
+    c: &Collection,
+    items: &[(String, String, CalendarItem)],
+    base: &str,
+    body: &Node,
+    answer: &(dyn Fn(&mut MultiStatus, &str, &str, &CalendarItem) + Sync),
+) -> Answer {
+    let token = body
+        .child(DAV, "sync-token")
+        .map(|t| t.text.trim().to_owned())
+        .unwrap_or_default();
+    let Ok(address) = c.mailbox.parse() else {
+        return not_found();
+    };
+    let since = if token.is_empty() {
+        Some(0)
+    } else {
+        token
+            .strip_prefix("data:,")
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    let changes = match since {
+        Some(since) => replica
+            .changes(&address, &c.calendar.id, since)
+            .await
+            .map(|found| found.filter(|set| since <= set.version)),
+        None => Ok(None),
+    };
+    let changes = match changes {
+        Ok(Some(set)) => set,
+        Ok(None) => {
+            return Answer {
+                status: 403,
+                content_type: "application/xml; charset=utf-8",
+                body: b"<?xml version=\"1.0\" encoding=\"utf-8\"?><d:error xmlns:d=\"DAV:\"><d:valid-sync-token/></d:error>".to_vec(),
+                headers: Vec::new(),
+            };
+        }
+        Err(_) => return unavailable(),
+    };
+    let mut ms = MultiStatus::default();
+    for (id, _) in &changes.changed {
+        if let Some((name, etag, item)) = items.iter().find(|(_, _, i)| i.id == *id) {
+            answer(&mut ms, name, etag, item);
+        }
+    }
+    if !token.is_empty() {
+        for uid in &changes.removed_uids {
+            ms.status(
+                &format!("{base}{}.ics", encode_url(uid.as_bytes())),
+                "404 Not Found",
+            );
+        }
+    }
+    multistatus(
+        ms,
+        &format!("<d:sync-token>data:,{}</d:sync-token>", changes.version),
+    )
 }
 
 async fn get(

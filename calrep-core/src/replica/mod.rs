@@ -514,4 +514,8 @@ pub struct ChangeSet {
     pub changed: Vec<(ItemId, u64)>,
     /// Items removed after `since`, in order of id.
     pub removed: Vec<ItemId>,
+    /// The iCalendar UIDs that left the calendar after `since` (no item
+    /// there has them now), in order: what a reader that names resources
+    /// by UID reports as removed.
+    pub removed_uids: Vec<String>,
 }

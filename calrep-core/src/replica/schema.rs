@@ -106,7 +106,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     ",
     // 3 -> 4: accounts that may read the replica (continuity access), kept
-    // here so that checking them needs no directory.
+    // here so that checking them needs no directory; removed items keep
+    // their UID.
     r"
     CREATE TABLE access_accounts (
         name          TEXT PRIMARY KEY COLLATE NOCASE,
@@ -117,6 +118,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         expires_at    INTEGER,                 -- Unix seconds
         created_at    INTEGER NOT NULL
     ) WITHOUT ROWID;
+    -- A removed item's iCalendar UID: readers name resources by UID.
+    ALTER TABLE removed_items ADD COLUMN uid TEXT;
     ",
 ];
 

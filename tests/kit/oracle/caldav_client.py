@@ -28,9 +28,31 @@ def status(method, url, user=None, password=None, body=None):
         return e.code
 
 
+def sync(client, tokens):
+    """Each calendar's changes since its token (RFC 6578), as UIDs changed
+    and resource URLs removed."""
+    out = {}
+    for calendar in client.principal().calendars():
+        found = calendar.get_objects_by_sync_token(
+            sync_token=tokens[str(calendar.url)], load_objects=True, disable_fallback=True
+        )
+        deleted = {str(u) for u in found.deleted_urls}
+        changed = sorted(
+            str(icalendar.Calendar.from_ical(o.data).walk("VEVENT")[0]["UID"])
+            for o in found.objects
+            if str(o.url.canonical()) not in deleted and o.data
+        )
+        out[str(calendar.url)] = {"changed": changed, "removed": sorted(deleted), "token": str(found.sync_token)}
+    return out
+
+
 def main():
     case = json.load(sys.stdin)
     base, user, password = case["base"], case["user"], case["password"]
+    if "tokens" in case:
+        client = caldav.DAVClient(url=base + "/.well-known/caldav", username=user, password=password)
+        json.dump({"synced": sync(client, case["tokens"])}, sys.stdout)
+        return
     lo = datetime.fromisoformat(case["from"].replace("Z", "+00:00"))
     hi = datetime.fromisoformat(case["to"].replace("Z", "+00:00"))
     client = caldav.DAVClient(url=base + "/.well-known/caldav", username=user, password=password)
@@ -40,7 +62,8 @@ def main():
         found = calendar.search(start=lo, end=hi, event=True, expand=False)
         uids = sorted({str(icalendar.Calendar.from_ical(e.data).walk("VEVENT")[0]["UID"]) for e in found})
         everything = calendar.events()
-        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything)})
+        token = calendar.get_objects_by_sync_token(disable_fallback=True).sync_token
+        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything), "token": str(token)})
     checks = {
         "no_credentials": status("PROPFIND", base + "/dav/"),
         "wrong_password": status("PROPFIND", base + "/dav/", user, password + "x"),

@@ -358,6 +358,8 @@ async fn changes_since_a_number_name_what_changed(store: Arc<dyn Replica>) {
     assert!(later.version > first.version);
     assert_eq!(names(&later.changed), ["a"]);
     assert_eq!(later.removed, [ItemId::from("b")]);
+    assert_eq!(later.removed_uids, ["uid-b"], "readers by UID see it gone");
+    assert!(first.removed_uids.is_empty() && quiet.removed_uids.is_empty());
     let a_version = later.changed[0].1;
     assert!(a_version > first.version, "a's ETag did not change");
     // An item back after its removal is changed, not removed.
@@ -371,7 +373,7 @@ async fn changes_since_a_number_name_what_changed(store: Arc<dyn Replica>) {
         .unwrap()
         .unwrap();
     assert_eq!(names(&back.changed), ["a", "b"]);
-    assert!(back.removed.is_empty());
+    assert!(back.removed.is_empty() && back.removed_uids.is_empty());
 }
 
 async fn occurrences_are_found_by_overlap_with_a_window(store: Arc<dyn Replica>) {

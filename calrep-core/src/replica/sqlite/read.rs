@@ -372,12 +372,25 @@ pub(super) fn changes(
             .collect::<Result<Vec<_>, _>>()
         })
         .map_err(&err)?;
+    let removed_uids = tx
+        .prepare_cached(
+            "SELECT DISTINCT r.uid FROM removed_items r WHERE r.calendar_id = ?1 AND r.removed_seq > ?2
+             AND r.uid IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM items i WHERE i.calendar_id = ?1 AND i.uid = r.uid)
+             ORDER BY r.uid",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![calendar_row, since], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(&err)?;
     // Only reads happened: ending the snapshot cannot lose anything.
     let _ = tx.rollback();
     Ok(Some(ChangeSet {
         version: number(version),
         changed,
         removed,
+        removed_uids,
     }))
 }
 

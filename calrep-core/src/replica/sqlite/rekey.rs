@@ -65,8 +65,8 @@ pub(super) fn rekey(
             // there and written under the new one.
             exec(
                 &tx,
-                "INSERT OR REPLACE INTO removed_items (calendar_id, source_id, removed_seq) VALUES (?1, ?2, ?3)",
-                params![calendar, old_id, seq],
+                "INSERT OR REPLACE INTO removed_items (calendar_id, source_id, removed_seq, uid) VALUES (?1, ?2, ?3, ?4)",
+                params![calendar, old_id, seq, item.uid],
             )
             .map_err(&err)?;
         }

@@ -385,8 +385,8 @@ pub(super) fn delete_item(
 ) -> rusqlite::Result<()> {
     exec(
         tx,
-        "INSERT INTO removed_items (calendar_id, source_id, removed_seq) SELECT calendar_id, source_id, ?2 FROM items WHERE id = ?1
-         ON CONFLICT (calendar_id, source_id) DO UPDATE SET removed_seq = excluded.removed_seq",
+        "INSERT INTO removed_items (calendar_id, source_id, removed_seq, uid) SELECT calendar_id, source_id, ?2, uid FROM items WHERE id = ?1
+         ON CONFLICT (calendar_id, source_id) DO UPDATE SET removed_seq = excluded.removed_seq, uid = excluded.uid",
         params![item, seq],
     )?;
     counts.occurrences_deleted +=

@@ -33,12 +33,13 @@ pub(crate) enum Depth {
 }
 
 /// One calendar the account may read.
-struct Collection {
-    mailbox: String,
-    calendar: ReplicaCalendar,
+pub(crate) struct Collection {
+    pub(crate) mailbox: String,
+    pub(crate) calendar: ReplicaCalendar,
     /// Others' private items are masked for a delegate.
-    mask_private: bool,
-    segment: String,
+    pub(crate) mask_private: bool,
+    /// Its URL segment, `{mailbox}~{base64url of the calendar's name}`.
+    pub(crate) segment: String,
 }
 
 /// What a path names.
@@ -79,12 +80,12 @@ fn parse_target(account: &AccessAccount, path: &str) -> Option<Target> {
     }
 }
 
-fn not_found() -> Answer {
+pub(crate) fn not_found() -> Answer {
     Answer::text(404, "Not Found")
 }
 
 /// Every collection `account` may read.
-async fn collections(
+pub(crate) async fn collections(
     replica: &dyn AccessReplica,
     account: &AccessAccount,
 ) -> Result<Vec<Collection>, Answer> {
@@ -118,7 +119,7 @@ async fn collections(
     Ok(out)
 }
 
-fn unavailable() -> Answer {
+pub(crate) fn unavailable() -> Answer {
     Answer::text(503, "The replica cannot be read right now.")
 }
 

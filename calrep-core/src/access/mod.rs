@@ -11,6 +11,7 @@
 
 mod caldav;
 mod dav;
+mod feed;
 mod password;
 mod server;
 
@@ -143,6 +144,8 @@ pub async fn grant(
     let password = new_app_password()?;
     let hash = hasher.hash(&password).await?;
     let mut account = AccessAccount::new(name, hash, now);
+    // A new password and new grants keep the account's feed token.
+    account.feed_token_hash = store.account(name).await?.and_then(|a| a.feed_token_hash);
     let keys = |list: &[EmailAddress]| list.iter().map(|a| a.key().to_owned()).collect();
     account.mailboxes = keys(&grants.mailboxes);
     account.delegated = keys(&grants.delegated);
@@ -163,6 +166,65 @@ pub async fn revoke(store: &dyn AccessStore, name: &str) -> Result<(), AccessErr
     } else {
         Err(AccessError::Unknown(name.to_owned()))
     }
+}
+
+/// Issues `name` a new feed token (its subscription URLs'), replacing the
+/// old one, which stops working at once; returns it: the only time it is
+/// seen, since only its SHA-256 is kept.
+///
+/// # Errors
+///
+/// No such account, no randomness, or the store failing.
+pub async fn issue_feed_token(store: &dyn AccessStore, name: &str) -> Result<Secret, AccessError> {
+    let mut account = store
+        .account(name)
+        .await?
+        .ok_or_else(|| AccessError::Unknown(name.to_owned()))?;
+    let token = new_app_password()?;
+    account.feed_token_hash = Some(feed_token_hash(token.expose()));
+    store.put_account(&account).await?;
+    Ok(token)
+}
+
+/// The subscription URL of every calendar `name` may read, under `base`
+/// (e.g. `http://127.0.0.1:8008`), for `token`: (calendar, URL) pairs.
+///
+/// # Errors
+///
+/// No such account, or the store failing.
+pub async fn feed_urls(
+    replica: &dyn AccessReplica,
+    name: &str,
+    token: &Secret,
+    base: &str,
+) -> Result<Vec<(String, String)>, AccessError> {
+    let account = replica
+        .account(name)
+        .await?
+        .ok_or_else(|| AccessError::Unknown(name.to_owned()))?;
+    let all = caldav::collections(replica, &account)
+        .await
+        .map_err(|_| AccessError::Invalid("the replica cannot be read".into()))?;
+    Ok(all
+        .into_iter()
+        .map(|c| {
+            (
+                format!("{} — {}", c.mailbox, c.calendar.name),
+                format!(
+                    "{}/feeds/{}/{}.ics",
+                    base.trim_end_matches('/'),
+                    token.expose(),
+                    c.segment.replace('@', "%40")
+                ),
+            )
+        })
+        .collect())
+}
+
+/// The stored form of a feed token.
+pub(crate) fn feed_token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    crate::encoding::hex(&Sha256::digest(token.as_bytes()))
 }
 
 /// The account `name` signs into with `password` at `now`, or `None`: a

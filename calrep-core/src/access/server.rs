@@ -225,6 +225,24 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
             .map(str::to_owned)
     };
     let authorization = header(hyper::header::AUTHORIZATION);
+    if let Some(rest) = path.strip_prefix("/feeds/") {
+        let Some((token, name)) = rest.split_once('/') else {
+            return Answer::text(404, "Not Found");
+        };
+        if method != "GET" && method != "HEAD" {
+            return Answer::text(405, "Method Not Allowed");
+        }
+        let if_none_match = header(hyper::header::IF_NONE_MATCH);
+        let now = shared.clock.now();
+        return super::feed::handle(
+            shared.replica.as_ref(),
+            token,
+            name,
+            if_none_match.as_deref(),
+            now,
+        )
+        .await;
+    }
     let depth = match request.headers().get("depth").and_then(|v| v.to_str().ok()) {
         Some("0") => Depth::Zero,
         _ => Depth::One,

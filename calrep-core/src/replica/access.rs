@@ -40,6 +40,10 @@ pub struct AccessAccount {
     pub expires: Option<DateTime<Utc>>,
     /// When it was issued (or its password last replaced).
     pub created: DateTime<Utc>,
+    /// The SHA-256 (hex) of its feed token, if it has one: subscription
+    /// URLs carry the token, the store only its hash.
+    #[serde(skip_serializing)]
+    pub feed_token_hash: Option<String>,
 }
 
 impl AccessAccount {
@@ -57,6 +61,7 @@ impl AccessAccount {
             delegated: Vec::new(),
             expires: None,
             created,
+            feed_token_hash: None,
         }
     }
 
@@ -95,6 +100,9 @@ pub trait AccessStore: Send + Sync + std::fmt::Debug {
 
     /// Every account, by name.
     async fn accounts(&self) -> Result<Vec<AccessAccount>, ReplicaError>;
+
+    /// The account whose feed token hashes to `hash` (SHA-256, hex).
+    async fn account_by_feed(&self, hash: &str) -> Result<Option<AccessAccount>, ReplicaError>;
 
     /// Removes an account; whether there was one.
     async fn remove_account(&self, name: &str) -> Result<bool, ReplicaError>;

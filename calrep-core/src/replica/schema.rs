@@ -116,7 +116,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         mailboxes     TEXT NOT NULL,           -- JSON array of addresses
         delegated     TEXT NOT NULL,           -- JSON array of addresses
         expires_at    INTEGER,                 -- Unix seconds
-        created_at    INTEGER NOT NULL
+        created_at    INTEGER NOT NULL,
+        feed_token    TEXT UNIQUE              -- SHA-256 of the feed token
     ) WITHOUT ROWID;
     -- A removed item's iCalendar UID: readers name resources by UID.
     ALTER TABLE removed_items ADD COLUMN uid TEXT;

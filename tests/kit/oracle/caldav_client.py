@@ -46,8 +46,35 @@ def sync(client, tokens):
     return out
 
 
+def feeds(urls):
+    """Each feed read by the icalendar package, and fetched again with its
+    ETag (which must answer 304)."""
+    out = {}
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url) as answer:
+                etag = answer.headers["ETag"]
+                body = answer.read()
+        except urllib.error.HTTPError as e:
+            out[url] = {"status": e.code}
+            continue
+        calendar = icalendar.Calendar.from_ical(body)
+        uids = sorted({str(e["UID"]) for e in calendar.walk("VEVENT")})
+        request = urllib.request.Request(url, headers={"If-None-Match": etag})
+        try:
+            with urllib.request.urlopen(request) as again:
+                conditional = again.status
+        except urllib.error.HTTPError as e:
+            conditional = e.code
+        out[url] = {"status": 200, "uids": uids, "conditional": conditional}
+    return out
+
+
 def main():
     case = json.load(sys.stdin)
+    if "feeds" in case:
+        json.dump({"feeds": feeds(case["feeds"])}, sys.stdout)
+        return
     base, user, password = case["base"], case["user"], case["password"]
     if "tokens" in case:
         client = caldav.DAVClient(url=base + "/.well-known/caldav", username=user, password=password)

@@ -728,8 +728,22 @@ async fn access_accounts_are_kept_replaced_and_removed(store: Arc<dyn Replica>) 
     ann.password_hash = "$argon2id$v=19$hash-3".into();
     ann.delegated.clear();
     store.put_account(&ann).await.unwrap();
-    assert_eq!(store.account("ann").await.unwrap(), Some(ann));
+    assert_eq!(store.account("ann").await.unwrap(), Some(ann.clone()));
+    // A feed token is found by its hash only.
+    let hash = "9f".repeat(32);
+    ann.feed_token_hash = Some(hash.clone());
+    store.put_account(&ann).await.unwrap();
+    assert_eq!(
+        store.account_by_feed(&hash).await.unwrap().map(|a| a.name),
+        Some("ann".into())
+    );
+    assert_eq!(store.account_by_feed(&"00".repeat(32)).await.unwrap(), None);
     assert!(store.remove_account("Ann").await.unwrap());
+    assert_eq!(
+        store.account_by_feed(&hash).await.unwrap(),
+        None,
+        "gone with the account"
+    );
     assert!(!store.remove_account("ann").await.unwrap(), "removed once");
     assert_eq!(store.account("ann").await.unwrap(), None);
     assert_eq!(store.accounts().await.unwrap().len(), 1);

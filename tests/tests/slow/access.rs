@@ -12,7 +12,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use calrep_core::access::{AccessServer, Grants, PasswordHasher, grant, revoke};
+use calrep_core::access::{
+    AccessServer, Grants, PasswordHasher, feed_urls, grant, issue_feed_token, revoke,
+};
 use calrep_core::replica::ReplicaReader;
 use calrep_core::sim::SimOptions;
 use calrep_core::{EmailAddress, ManualClock};

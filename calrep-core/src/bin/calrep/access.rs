@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use calrep_core::EmailAddress;
-use calrep_core::access::{Grants, PasswordHasher, grant, revoke};
+use calrep_core::access::{Grants, PasswordHasher, feed_urls, grant, issue_feed_token, revoke};
 use calrep_core::replica::{AccessStore, SqliteReplica};
 
 use crate::{ConfigArg, Outcome, load_config, runtime, try_outcome};
@@ -33,6 +33,15 @@ pub(crate) enum Action {
         /// No sign-in after this instant (RFC 3339).
         #[arg(long)]
         expires: Option<String>,
+    },
+    /// Issue (or rotate) an account's feed token and print its
+    /// subscription URLs; the old token stops working at once.
+    Feed {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The sign-in name.
+        #[arg(long)]
+        account: String,
     },
     /// Remove an account: its password stops working at once.
     Revoke {
@@ -96,6 +105,31 @@ pub(crate) fn run(action: &Action, out: &mut impl Write) -> io::Result<Outcome> 
                 Ok(password) => {
                     writeln!(out, "account {account}: app password (shown only now):")?;
                     writeln!(out, "{}", password.expose())?;
+                    Ok(Outcome::Ok)
+                }
+                Err(e) => Ok(Outcome::Invalid(vec![e.to_string()])),
+            }
+        }
+        Action::Feed { config, account } => {
+            let loaded = try_outcome!(load_config(&config.path));
+            let base = loaded.access.as_ref().map_or_else(
+                || "http://127.0.0.1:8008".to_owned(),
+                |a| format!("http://{}", a.listen),
+            );
+            let store = try_outcome!(open(config));
+            let issued = rt.block_on(async {
+                let token = issue_feed_token(&store, account).await?;
+                feed_urls(&store, account, &token, &base).await
+            });
+            match issued {
+                Ok(urls) => {
+                    writeln!(
+                        out,
+                        "account {account}: feed URLs (shown only now; webcal:// works too):"
+                    )?;
+                    for (calendar, url) in urls {
+                        writeln!(out, "  {calendar}: {url}")?;
+                    }
                     Ok(Outcome::Ok)
                 }
                 Err(e) => Ok(Outcome::Invalid(vec![e.to_string()])),

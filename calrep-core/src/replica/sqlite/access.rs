@@ -10,7 +10,8 @@ use super::open::db;
 use super::{SqliteReplica, damaged, exec};
 use crate::replica::{AccessAccount, AccessStore, ReplicaError};
 
-const COLUMNS: &str = "name, password_hash, admin, mailboxes, delegated, expires_at, created_at";
+const COLUMNS: &str =
+    "name, password_hash, admin, mailboxes, delegated, expires_at, created_at, feed_token";
 
 fn row(path: &Path, r: &rusqlite::Row<'_>) -> Result<AccessAccount, ReplicaError> {
     let get = |e: rusqlite::Error| db(path)(e);
@@ -34,6 +35,7 @@ fn row(path: &Path, r: &rusqlite::Row<'_>) -> Result<AccessAccount, ReplicaError
         .map_err(get)?
         .map(at)
         .transpose()?;
+    account.feed_token_hash = r.get(7).map_err(get)?;
     Ok(account)
 }
 
@@ -42,7 +44,7 @@ fn put(conn: &mut Connection, path: &Path, a: &AccessAccount) -> Result<(), Repl
     exec(
         conn,
         &format!(
-            "INSERT OR REPLACE INTO access_accounts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            "INSERT OR REPLACE INTO access_accounts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
         ),
         params![
             a.name,
@@ -51,26 +53,36 @@ fn put(conn: &mut Connection, path: &Path, a: &AccessAccount) -> Result<(), Repl
             json(&a.mailboxes),
             json(&a.delegated),
             a.expires.map(|t| t.timestamp()),
-            a.created.timestamp()
+            a.created.timestamp(),
+            a.feed_token_hash
         ],
     )
     .map_err(db(path))?;
     Ok(())
 }
 
-/// The account named `name`, or every account (by name) for `None`.
+/// Which accounts a query selects.
+enum Which<'a> {
+    All,
+    Named(&'a str),
+    Feed(&'a str),
+}
+
+/// The accounts `which` selects, by name.
 fn select(
     conn: &Connection,
     path: &Path,
-    name: Option<&str>,
+    which: &Which<'_>,
 ) -> Result<Vec<AccessAccount>, ReplicaError> {
-    let all = format!("SELECT {COLUMNS} FROM access_accounts ORDER BY name");
-    let one = format!("SELECT {COLUMNS} FROM access_accounts WHERE name = ?1");
-    let mut stmt = conn
-        .prepare_cached(if name.is_some() { &one } else { &all })
-        .map_err(db(path))?;
-    let mut rows = match name {
-        Some(n) => stmt.query([n]),
+    let (filter, value) = match which {
+        Which::All => ("", None),
+        Which::Named(name) => ("WHERE name = ?1", Some(*name)),
+        Which::Feed(hash) => ("WHERE feed_token = ?1", Some(*hash)),
+    };
+    let sql = format!("SELECT {COLUMNS} FROM access_accounts {filter} ORDER BY name");
+    let mut stmt = conn.prepare_cached(&sql).map_err(db(path))?;
+    let mut rows = match value {
+        Some(v) => stmt.query([v]),
         None => stmt.query([]),
     }
     .map_err(db(path))?;
@@ -91,12 +103,21 @@ impl AccessStore for SqliteReplica {
 
     async fn account(&self, name: &str) -> Result<Option<AccessAccount>, ReplicaError> {
         let name = name.to_owned();
-        self.read(move |conn, path| Ok(select(conn, path, Some(&name))?.into_iter().next()))
-            .await
+        self.read(move |conn, path| {
+            Ok(select(conn, path, &Which::Named(&name))?.into_iter().next())
+        })
+        .await
     }
 
     async fn accounts(&self) -> Result<Vec<AccessAccount>, ReplicaError> {
-        self.read(|conn, path| select(conn, path, None)).await
+        self.read(|conn, path| select(conn, path, &Which::All))
+            .await
+    }
+
+    async fn account_by_feed(&self, hash: &str) -> Result<Option<AccessAccount>, ReplicaError> {
+        let hash = hash.to_owned();
+        self.read(move |conn, path| Ok(select(conn, path, &Which::Feed(&hash))?.into_iter().next()))
+            .await
     }
 
     async fn remove_account(&self, name: &str) -> Result<bool, ReplicaError> {

@@ -100,15 +100,7 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
             },
         }),
     );
-    server.stop();
 
-    assert!(
-        seen["principal"]
-            .as_str()
-            .unwrap()
-            .ends_with("/dav/principals/ann/"),
-        "{seen}"
-    );
     // Exactly the granted calendars, each with exactly the series the
     // replica holds in the window.
     let mut expected = BTreeSet::new();
@@ -129,6 +121,102 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
             ));
         }
     }
+    // The source changes: one series deleted, one retitled. After the next
+    // run the client's sync-collection finds exactly that.
+    let source = f.demo.source.mailbox(&own);
+    let calendar_id = calrep_core::calendar::CalendarId::new("calendar");
+    let items = source.items_of(&calendar_id);
+    let (gone, mut edited) = (items[0].clone(), items[1].clone());
+    assert!(source.delete_item(&calendar_id, &gone.id));
+    edited.subject.push_str(" (moved to Thursday)");
+    edited.change_key.push('+');
+    source.put_item(&calendar_id, edited.clone());
+    assert_eq!(failed(&f.run(&engine)), Vec::<String>::new());
+    let tokens: serde_json::Map<String, Value> = seen["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["url"].as_str().unwrap().to_owned(), c["token"].clone()))
+        .collect();
+    let synced = calrep_testkit::run_oracle(
+        "caldav_client.py",
+        &json!({"base": base, "user": "ann", "password": password.expose(), "tokens": tokens}),
+    );
+
+    // Feeds: the icalendar package reads each granted calendar's feed; a
+    // conditional GET is answered 304; a wrong token finds nothing.
+    let token =
+        f.rt.block_on(issue_feed_token(replica.as_ref(), "ann"))
+            .unwrap();
+    let urls: Vec<String> =
+        f.rt.block_on(feed_urls(replica.as_ref(), "ann", &token, &base))
+            .unwrap()
+            .into_iter()
+            .map(|(_, url)| url)
+            .collect();
+    assert_eq!(urls.len(), seen["calendars"].as_array().unwrap().len());
+    let forged = urls[0].replace(token.expose(), "not-the-token");
+    let mut asked = urls.clone();
+    asked.push(forged.clone());
+    let fed = calrep_testkit::run_oracle("caldav_client.py", &json!({ "feeds": asked }));
+    server.stop();
+
+    assert_eq!(fed["feeds"][&forged]["status"], 404, "{fed}");
+    let own_segment = format!(
+        "{}~{}",
+        own.as_str().replace('@', "%40"),
+        b64url("Calendar")
+    );
+    let own_feed = urls.iter().find(|u| u.contains(&own_segment)).unwrap();
+    let feed = &fed["feeds"][own_feed];
+    assert_eq!(feed["conditional"], 304, "{fed}");
+    let (window_from, window_to) = (
+        now - chrono::TimeDelta::days(365),
+        now + chrono::TimeDelta::days(730),
+    );
+    let mut expected_uids: Vec<String> = block(replica.items(&own, &calendar_id))
+        .unwrap()
+        .into_iter()
+        .filter(|i| {
+            i.occurrences(window_from, window_to)
+                .map_or(true, |o| !o.is_empty())
+        })
+        .map(|i| i.uid)
+        .collect();
+    expected_uids.sort();
+    expected_uids.dedup();
+    assert_eq!(feed["uids"], json!(expected_uids), "{fed}");
+    assert!(expected_uids.contains(&edited.uid) && !expected_uids.contains(&gone.uid));
+
+    let synced = synced["synced"].as_object().unwrap();
+    let own_url = synced
+        .keys()
+        .find(|u| {
+            u.replace("%40", "@")
+                .contains(&format!("{own}~{}", b64url("Calendar")))
+        })
+        .unwrap();
+    let own_sync = &synced[own_url];
+    assert_eq!(own_sync["changed"], json!([edited.uid]), "{own_sync}");
+    let removed: Vec<String> = own_sync["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u.as_str().unwrap().rsplit('/').next().unwrap().to_owned())
+        .collect();
+    assert_eq!(removed, [format!("{}.ics", b64url(&gone.uid))]);
+    for (url, other) in synced.iter().filter(|(u, _)| *u != own_url) {
+        assert_eq!(other["changed"], json!([]), "{url}");
+        assert_eq!(other["removed"], json!([]), "{url}");
+    }
+
+    assert!(
+        seen["principal"]
+            .as_str()
+            .unwrap()
+            .ends_with("/dav/principals/ann/"),
+        "{seen}"
+    );
     let got: BTreeSet<(String, Vec<String>, usize)> = seen["calendars"]
         .as_array()
         .unwrap()

@@ -4,8 +4,12 @@
 
 const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/// Encodes `bytes`, padded.
-pub(crate) fn encode(bytes: &[u8]) -> String {
+/// Encodes `bytes`, padded (a Basic `Authorization` header, say).
+///
+/// ```
+/// assert_eq!(calrep_core::base64::encode(b"ann:secret"), "YW5uOnNlY3JldA==");
+/// ```
+pub fn encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -26,8 +30,12 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 }
 
 /// Encodes `bytes` in the URL-safe alphabet without padding (RFC 4648 §5),
-/// as JSON Web Tokens do.
-pub(crate) fn encode_url(bytes: &[u8]) -> String {
+/// as JSON Web Tokens do, and as the CalDAV front end names resources.
+///
+/// ```
+/// assert_eq!(calrep_core::base64::encode_url(b"Calendar"), "Q2FsZW5kYXI");
+/// ```
+pub fn encode_url(bytes: &[u8]) -> String {
     encode(bytes)
         .trim_end_matches('=')
         .replace('+', "-")

@@ -118,7 +118,7 @@
 pub mod access;
 mod address;
 mod auth;
-mod base64;
+pub mod base64;
 pub mod calendar;
 mod clock;
 mod config;

@@ -833,11 +833,8 @@ fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>) -> (u1
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     let authorization = auth.map_or_else(String::new, |(user, password)| {
-        use base64_line::encode;
-        format!(
-            "Authorization: Basic {}\r\n",
-            encode(&format!("{user}:{password}"))
-        )
+        let credentials = calrep_core::base64::encode(format!("{user}:{password}").as_bytes());
+        format!("Authorization: Basic {credentials}\r\n")
     });
     write!(
         stream,
@@ -856,27 +853,6 @@ fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>) -> (u1
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
-}
-
-/// Base64 for one Basic credential line.
-mod base64_line {
-    pub(super) fn encode(text: &str) -> String {
-        const ALPHABET: &[u8; 64] =
-            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for chunk in text.as_bytes().chunks(3) {
-            let n = chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
-                << (8 * (3 - chunk.len()));
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
 }
 
 #[test]

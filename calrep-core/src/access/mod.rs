@@ -14,6 +14,7 @@ mod dav;
 mod feed;
 mod password;
 mod server;
+mod throttle;
 
 use chrono::{DateTime, Utc};
 
@@ -23,7 +24,7 @@ use crate::replica::{AccessAccount, AccessStore, ReplicaError, ReplicaReader};
 use crate::secret::Secret;
 
 pub use password::{PasswordHasher, new_app_password};
-pub use server::AccessServer;
+pub use server::{AccessLog, AccessRecord, AccessServer};
 
 /// What the front end reads: the replica and its accounts. Any store that
 /// is both (an `SqliteReplica` opened read-only, say) is one.

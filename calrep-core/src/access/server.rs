@@ -46,12 +46,56 @@ const WRITES: &[&str] = &[
     "ACL",
 ];
 
+/// One request as the access log records it: who, what, when, and the
+/// answer — never a password, and a feed's token left out of its path.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AccessRecord {
+    /// When it was answered.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Where it came from.
+    pub remote: SocketAddr,
+    /// The signed-in account (or the feed's), if any.
+    pub account: Option<String>,
+    /// The HTTP method.
+    pub method: String,
+    /// The path, with a feed's token replaced by `…`.
+    pub path: String,
+    /// The status answered.
+    pub status: u16,
+}
+
+impl std::fmt::Display for AccessRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {} {} {}",
+            self.at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            self.remote.ip(),
+            self.account.as_deref().unwrap_or("-"),
+            self.method,
+            self.path,
+            self.status
+        )
+    }
+}
+
+/// Where access records go (e.g. a line on standard error each).
+pub type AccessLog = Arc<dyn Fn(&AccessRecord) + Send + Sync>;
+
 /// What the server shares between connections.
-#[derive(Debug)]
 struct Shared {
     replica: Arc<dyn AccessReplica>,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
+    throttle: super::throttle::Throttle,
+    log: Option<AccessLog>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared").finish_non_exhaustive()
+    }
 }
 
 /// A running front end; stops when dropped or [`stop`](Self::stop)ped.
@@ -67,6 +111,7 @@ struct Shared {
 ///     replica,
 ///     PasswordHasher::default(),
 ///     Arc::new(calrep_core::SystemClock),
+///     Some(Arc::new(|record: &calrep_core::access::AccessRecord| eprintln!("access {record}"))),
 /// )
 /// .await?;
 /// println!("CalDAV at http://{}/.well-known/caldav", server.addr());
@@ -79,8 +124,9 @@ pub struct AccessServer {
 }
 
 impl AccessServer {
-    /// Listens on `listen` and serves `replica` to the accounts it holds.
-    /// Needs a tokio runtime with I/O and time enabled.
+    /// Listens on `listen` and serves `replica` to the accounts it holds,
+    /// recording every request in `log`. Needs a tokio runtime with I/O
+    /// and time enabled.
     ///
     /// # Errors
     ///
@@ -90,6 +136,7 @@ impl AccessServer {
         replica: Arc<dyn AccessReplica>,
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
+        log: Option<AccessLog>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -97,6 +144,8 @@ impl AccessServer {
             replica,
             hasher,
             clock,
+            throttle: super::throttle::Throttle::default(),
+            log,
         });
         let task = tokio::spawn(serve(listener, shared));
         Ok(Self { addr, task })
@@ -122,7 +171,7 @@ impl Drop for AccessServer {
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let mut connections = JoinSet::new();
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
+        let Ok((stream, remote)) = listener.accept().await else {
             // Out of descriptors, say: wait instead of spinning.
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
@@ -133,9 +182,25 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             let service = service_fn(move |request| {
                 let shared = Arc::clone(&shared);
                 async move {
-                    let answer = tokio::time::timeout(REQUEST_TIMEOUT, handle(&shared, request))
-                        .await
-                        .unwrap_or_else(|_| Answer::text(408, "Request Timeout"));
+                    let method = request.method().as_str().to_owned();
+                    let path = logged_path(request.uri().path());
+                    let mut account = None;
+                    let answer = tokio::time::timeout(
+                        REQUEST_TIMEOUT,
+                        handle(&shared, request, remote, &mut account),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Answer::text(408, "Request Timeout"));
+                    if let Some(log) = &shared.log {
+                        log(&AccessRecord {
+                            at: shared.clock.now(),
+                            remote,
+                            account,
+                            method,
+                            path,
+                            status: answer.status,
+                        });
+                    }
                     Ok::<_, Infallible>(respond(answer))
                 }
             });
@@ -196,7 +261,23 @@ fn challenge() -> Answer {
     answer
 }
 
-async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
+/// A path as the log shows it: a feed's token (a credential) left out.
+fn logged_path(path: &str) -> String {
+    match path.strip_prefix("/feeds/") {
+        Some(rest) => format!(
+            "/feeds/…/{}",
+            rest.split_once('/').map_or("", |(_, name)| name)
+        ),
+        None => path.to_owned(),
+    }
+}
+
+async fn handle(
+    shared: &Shared,
+    request: Request<Incoming>,
+    remote: SocketAddr,
+    signed_in: &mut Option<String>,
+) -> Answer {
     let method = request.method().as_str().to_owned();
     let raw_path = request.uri().path().to_owned();
     let Some(path) = percent_decode(&raw_path, false) else {
@@ -254,6 +335,13 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
     let Some((name, password)) = basic(authorization.as_deref()) else {
         return challenge();
     };
+    if let Some(wait) = shared.throttle.wait(&name, remote.ip()) {
+        let mut answer = Answer::text(429, "Too many failed sign-ins: wait, then try again.");
+        answer
+            .headers
+            .push(("retry-after", wait.as_secs().max(1).to_string()));
+        return answer;
+    }
     let now = shared.clock.now();
     let account = match sign_in(
         shared.replica.as_ref(),
@@ -265,9 +353,14 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Answer {
     .await
     {
         Ok(Some(account)) => account,
-        Ok(None) => return challenge(),
+        Ok(None) => {
+            shared.throttle.failed(&name, remote.ip());
+            return challenge();
+        }
         Err(_) => return Answer::text(503, "The replica cannot be read right now."),
     };
+    shared.throttle.succeeded(&name);
+    *signed_in = Some(account.name.clone());
     if WRITES.contains(&method.as_str()) {
         return Answer {
             status: 403,

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use calrep_core::access::{
-    AccessServer, Grants, PasswordHasher, feed_urls, grant, issue_feed_token, revoke,
+    AccessRecord, AccessServer, Grants, PasswordHasher, feed_urls, grant, issue_feed_token, revoke,
 };
 use calrep_core::replica::ReplicaReader;
 use calrep_core::sim::SimOptions;
@@ -24,17 +24,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 fn b64url(text: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = text.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n =
-            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
+    calrep_core::base64::encode_url(text.as_bytes())
 }
 
 #[test]
@@ -74,12 +64,17 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
     let revoked_password = issue("gone", gone);
     f.rt.block_on(revoke(replica.as_ref(), "gone")).unwrap();
 
+    let log: Arc<std::sync::Mutex<Vec<AccessRecord>>> = Arc::default();
+    let records = Arc::clone(&log);
     let server =
         f.rt.block_on(AccessServer::start(
             "127.0.0.1:0".parse().unwrap(),
             replica.clone(),
             hasher,
             Arc::new(ManualClock::new(now)),
+            Some(Arc::new(move |r: &AccessRecord| {
+                records.lock().unwrap().push(r.clone());
+            })),
         ))
         .unwrap();
     let base = format!("http://{}", server.addr());
@@ -260,4 +255,90 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
     for (check, status) in want {
         assert_eq!(checks[check], Value::from(*status), "{check}: {checks}");
     }
+
+    // Every request was logged: who, what, the answer; never a secret.
+    let records = log.lock().unwrap();
+    assert!(records.len() > 20, "{} records", records.len());
+    for r in records.iter() {
+        let line = r.to_string();
+        for secret in [password.expose(), token.expose(), expired_password.expose()] {
+            assert!(!line.contains(secret), "a secret in the log: {line}");
+        }
+    }
+    assert!(
+        records.iter().any(|r| r.account.as_deref() == Some("ann")
+            && r.method == "REPORT"
+            && r.status == 207)
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.account.is_none() && r.status == 401)
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r.path.starts_with("/feeds/…/") && r.status == 304)
+    );
+}
+
+/// The status of a PROPFIND of `/dav/` as `user`.
+fn propfind_status(addr: std::net::SocketAddr, user: &str, password: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    let credentials = calrep_core::base64::encode(format!("{user}:{password}").as_bytes());
+    write!(
+        stream,
+        "PROPFIND /dav/ HTTP/1.1\r\nHost: {addr}\r\nDepth: 0\r\nAuthorization: Basic {credentials}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn repeated_wrong_passwords_lock_the_account_but_not_others() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let replica = Arc::new(calrep_core::replica::SqliteReplica::open_in_memory().unwrap());
+    let hasher = PasswordHasher::fast_for_tests();
+    let now: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+    let mut grants = Grants::default();
+    grants.mailboxes.push("ann@example.com".parse().unwrap());
+    let ann = rt
+        .block_on(grant(replica.as_ref(), &hasher, "ann", &grants, now))
+        .unwrap();
+    let bob = rt
+        .block_on(grant(replica.as_ref(), &hasher, "bob", &grants, now))
+        .unwrap();
+    let server = rt
+        .block_on(AccessServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            replica,
+            hasher,
+            Arc::new(ManualClock::new(now)),
+            None,
+        ))
+        .unwrap();
+    let addr = server.addr();
+    assert_eq!(propfind_status(addr, "ann", ann.expose()), 207);
+    for _ in 0..10 {
+        assert_eq!(propfind_status(addr, "ann", "guess"), 401);
+    }
+    // Locked: even the right password is not checked now.
+    assert_eq!(propfind_status(addr, "ann", ann.expose()), 429);
+    assert_eq!(
+        propfind_status(addr, "bob", bob.expose()),
+        207,
+        "another account"
+    );
+    server.stop();
 }

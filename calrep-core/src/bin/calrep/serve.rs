@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use calrep_core::access::{AccessReplica, AccessServer, PasswordHasher};
+use calrep_core::access::{AccessRecord, AccessReplica, AccessServer, PasswordHasher};
 use calrep_core::engine::{Engine, Event, EventSink, Service, StopSignal};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sources::Sources;
@@ -31,6 +31,10 @@ fn start_access(
         replica,
         PasswordHasher::default(),
         Arc::new(SystemClock),
+        // Every request, on standard error: who, what, when, the answer.
+        Some(Arc::new(|record: &AccessRecord| {
+            eprintln!("access {record}")
+        })),
     ))
     .map(Some)
     .map_err(|e| Outcome::Failed(format!("cannot listen on {listen}: {e}")))

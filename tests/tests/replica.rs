@@ -7,13 +7,7 @@ use std::sync::Arc;
 
 use calrep_core::replica::{Replica, SqliteReplica};
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use calrep_testkit::fixture::runtime;
 
 #[test]
 fn an_in_memory_sqlite_replica_passes_the_conformance_suite() {

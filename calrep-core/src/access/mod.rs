@@ -15,6 +15,7 @@ mod feed;
 mod password;
 mod server;
 mod throttle;
+mod tls;
 
 use chrono::{DateTime, Utc};
 
@@ -25,6 +26,12 @@ use crate::secret::Secret;
 
 pub use password::{PasswordHasher, new_app_password};
 pub use server::{AccessLog, AccessRecord, AccessServer};
+pub use tls::tls_config;
+
+/// A TLS server configuration, as [`tls_config`] makes it and
+/// [`AccessServer::start`] takes it (rustls's, re-exported so that hosts
+/// need not name the crate).
+pub type TlsConfig = std::sync::Arc<rustls::ServerConfig>;
 
 /// What the front end reads: the replica and its accounts. Any store that
 /// is both (an `SqliteReplica` opened read-only, say) is one.

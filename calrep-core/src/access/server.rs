@@ -112,6 +112,7 @@ impl std::fmt::Debug for Shared {
 ///     PasswordHasher::default(),
 ///     Arc::new(calrep_core::SystemClock),
 ///     Some(Arc::new(|record: &calrep_core::access::AccessRecord| eprintln!("access {record}"))),
+///     None,
 /// )
 /// .await?;
 /// println!("CalDAV at http://{}/.well-known/caldav", server.addr());
@@ -125,7 +126,8 @@ pub struct AccessServer {
 
 impl AccessServer {
     /// Listens on `listen` and serves `replica` to the accounts it holds,
-    /// recording every request in `log`. Needs a tokio runtime with I/O
+    /// recording every request in `log`, over TLS when `tls` is given (see
+    /// [`tls_config`](super::tls_config)). Needs a tokio runtime with I/O
     /// and time enabled.
     ///
     /// # Errors
@@ -137,6 +139,7 @@ impl AccessServer {
         hasher: PasswordHasher,
         clock: Arc<dyn Clock>,
         log: Option<AccessLog>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
@@ -147,7 +150,8 @@ impl AccessServer {
             throttle: super::throttle::Throttle::default(),
             log,
         });
-        let task = tokio::spawn(serve(listener, shared));
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+        let task = tokio::spawn(serve(listener, shared, tls));
         Ok(Self { addr, task })
     }
 
@@ -168,7 +172,7 @@ impl Drop for AccessServer {
     }
 }
 
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+async fn serve(listener: TcpListener, shared: Arc<Shared>, tls: Option<tokio_rustls::TlsAcceptor>) {
     let mut connections = JoinSet::new();
     loop {
         let Ok((stream, remote)) = listener.accept().await else {
@@ -178,6 +182,7 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         let _ = stream.set_nodelay(true);
         let shared = Arc::clone(&shared);
+        let tls = tls.clone();
         connections.spawn(async move {
             let service = service_fn(move |request| {
                 let shared = Arc::clone(&shared);
@@ -204,12 +209,23 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                     Ok::<_, Infallible>(respond(answer))
                 }
             });
-            let _ = http1::Builder::new()
-                .max_buf_size(64 * 1024)
+            let mut http = http1::Builder::new();
+            http.max_buf_size(64 * 1024)
                 .header_read_timeout(REQUEST_TIMEOUT)
-                .timer(hyper_util::rt::TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .timer(hyper_util::rt::TokioTimer::new());
+            match tls {
+                None => {
+                    let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                }
+                Some(acceptor) => {
+                    // A handshake that never ends holds nothing for long.
+                    let accepted =
+                        tokio::time::timeout(REQUEST_TIMEOUT, acceptor.accept(stream)).await;
+                    if let Ok(Ok(stream)) = accepted {
+                        let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                    }
+                }
+            }
         });
         while connections.try_join_next().is_some() {}
     }

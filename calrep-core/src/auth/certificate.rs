@@ -134,11 +134,26 @@ impl CertificateCredential {
 
 /// The DER content of the first PEM block labelled `label`.
 fn pem_block(pem: &str, label: &str) -> Option<Vec<u8>> {
+    pem_blocks(pem, label).into_iter().next()
+}
+
+/// The DER content of every PEM block labelled `label`, in order (a
+/// certificate chain); a block that is not base64 ends the list.
+pub(crate) fn pem_blocks(pem: &str, label: &str) -> Vec<Vec<u8>> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
-    let start = pem.find(&begin)? + begin.len();
-    let stop = start + pem.get(start..)?.find(&end)?;
-    base64::decode(pem.get(start..stop)?)
+    let mut out = Vec::new();
+    let mut rest = pem;
+    while let Some(at) = rest.find(&begin) {
+        let body = &rest[at + begin.len()..];
+        let Some(stop) = body.find(&end) else { break };
+        let Some(der) = base64::decode(&body[..stop]) else {
+            break;
+        };
+        out.push(der);
+        rest = &body[stop + end.len()..];
+    }
+    out
 }
 
 /// Checks an RS256 assertion against `public_key` (DER `RSAPublicKey`) and

@@ -15,6 +15,8 @@ use crate::mailbox::MailboxError;
 use crate::secret::Secret;
 
 pub use certificate::CertificateCredential;
+#[cfg(feature = "access")]
+pub(crate) use certificate::pem_blocks;
 #[cfg(feature = "sim")]
 pub(crate) use certificate::verify_assertion;
 

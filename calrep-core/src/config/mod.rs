@@ -93,6 +93,13 @@ pub struct AccessConfig {
     /// app passwords must not cross a network in clear text.
     #[serde(default)]
     pub behind_tls_proxy: bool,
+    /// Serve TLS with this PEM certificate chain (leaf first)…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_file: Option<PathBuf>,
+    /// …and this PEM private key (relative paths start at the
+    /// configuration file's folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub private_key_file: Option<PathBuf>,
 }
 
 /// Where and how the replica is stored.

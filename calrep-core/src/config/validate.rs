@@ -100,6 +100,7 @@ pub(super) fn check(config: &Config, at: &Positions, broken: &Broken, report: &m
 }
 
 fn check_access(access: &crate::config::AccessConfig, report: &mut Report) {
+    let tls = access.certificate_file.is_some() && access.private_key_file.is_some();
     match access.listen.parse::<std::net::SocketAddr>() {
         Err(_) => report.add(
             "access.listen",
@@ -108,15 +109,21 @@ fn check_access(access: &crate::config::AccessConfig, report: &mut Report) {
                 access.listen
             ),
         ),
-        Ok(addr) if !addr.ip().is_loopback() && !access.behind_tls_proxy => report.add(
+        Ok(addr) if !addr.ip().is_loopback() && !tls && !access.behind_tls_proxy => report.add(
             "access.listen",
             format!(
-                "{addr} is reachable from the network, and calrep does not serve TLS itself yet: \
-                 app passwords would cross it in clear text. Listen on 127.0.0.1 behind a \
-                 TLS-terminating proxy and set behind_tls_proxy = true"
+                "{addr} is reachable from the network without TLS: app passwords would cross \
+                 it in clear text. Set certificate_file and private_key_file, or listen on \
+                 127.0.0.1 behind a TLS-terminating proxy and set behind_tls_proxy = true"
             ),
         ),
         Ok(_) => {}
+    }
+    if access.certificate_file.is_some() != access.private_key_file.is_some() {
+        report.add(
+            "access",
+            "TLS needs both certificate_file and private_key_file",
+        );
     }
 }
 

@@ -15,6 +15,9 @@ import caldav
 import icalendar
 
 
+CONTEXT = None
+
+
 def status(method, url, user=None, password=None, body=None):
     request = urllib.request.Request(url, method=method, data=body)
     if user is not None:
@@ -22,7 +25,7 @@ def status(method, url, user=None, password=None, body=None):
         request.add_header("Authorization", f"Basic {token}")
     request.add_header("Depth", "1")
     try:
-        with urllib.request.urlopen(request) as answer:
+        with urllib.request.urlopen(request, context=CONTEXT) as answer:
             return answer.status
     except urllib.error.HTTPError as e:
         return e.code
@@ -82,7 +85,14 @@ def main():
         return
     lo = datetime.fromisoformat(case["from"].replace("Z", "+00:00"))
     hi = datetime.fromisoformat(case["to"].replace("Z", "+00:00"))
-    client = caldav.DAVClient(url=base + "/.well-known/caldav", username=user, password=password)
+    global CONTEXT
+    if "ca" in case:
+        import ssl
+
+        CONTEXT = ssl.create_default_context(cafile=case["ca"])
+    client = caldav.DAVClient(
+        url=base + "/.well-known/caldav", username=user, password=password, ssl_verify_cert=case.get("ca", True)
+    )
     principal = client.principal()
     calendars = []
     for calendar in principal.calendars():

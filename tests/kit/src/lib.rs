@@ -98,6 +98,21 @@ pub mod fixture {
 
     use std::sync::Arc;
 
+    /// A multi-threaded runtime with two workers (as the machine has), time
+    /// and I/O: for servers and engines under test.
+    ///
+    /// # Panics
+    ///
+    /// If the runtime cannot be built.
+    #[allow(clippy::expect_used)]
+    pub fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime")
+    }
+
     /// Runs a future to completion on a fresh current-thread runtime: for
     /// a test's direct reads of a replica.
     ///

@@ -75,6 +75,7 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
             Some(Arc::new(move |r: &AccessRecord| {
                 records.lock().unwrap().push(r.clone());
             })),
+            None,
         ))
         .unwrap();
     let base = format!("http://{}", server.addr());
@@ -301,24 +302,29 @@ fn propfind_status(addr: std::net::SocketAddr, user: &str, password: &str) -> u1
         .unwrap_or(0)
 }
 
-#[test]
-fn repeated_wrong_passwords_lock_the_account_but_not_others() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+/// A front end over an empty replica with one account per name (admin
+/// for `root`, else its own mailbox), with `tls` if given; the passwords
+/// in the order of `names`.
+fn small_server(
+    rt: &tokio::runtime::Runtime,
+    names: &[&str],
+    tls: Option<calrep_core::access::TlsConfig>,
+) -> (AccessServer, Vec<calrep_core::Secret>) {
     let replica = Arc::new(calrep_core::replica::SqliteReplica::open_in_memory().unwrap());
     let hasher = PasswordHasher::fast_for_tests();
     let now: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
-    let mut grants = Grants::default();
-    grants.mailboxes.push("ann@example.com".parse().unwrap());
-    let ann = rt
-        .block_on(grant(replica.as_ref(), &hasher, "ann", &grants, now))
-        .unwrap();
-    let bob = rt
-        .block_on(grant(replica.as_ref(), &hasher, "bob", &grants, now))
-        .unwrap();
+    let passwords = names
+        .iter()
+        .map(|name| {
+            let mut grants = Grants::default();
+            grants.admin = *name == "root";
+            grants
+                .mailboxes
+                .push(format!("{name}@example.com").parse().unwrap());
+            rt.block_on(grant(replica.as_ref(), &hasher, name, &grants, now))
+                .unwrap()
+        })
+        .collect();
     let server = rt
         .block_on(AccessServer::start(
             "127.0.0.1:0".parse().unwrap(),
@@ -326,8 +332,19 @@ fn repeated_wrong_passwords_lock_the_account_but_not_others() {
             hasher,
             Arc::new(ManualClock::new(now)),
             None,
+            tls,
         ))
         .unwrap();
+    (server, passwords)
+}
+
+use calrep_testkit::fixture::runtime;
+
+#[test]
+fn repeated_wrong_passwords_lock_the_account_but_not_others() {
+    let rt = runtime();
+    let (server, passwords) = small_server(&rt, &["ann", "bob"], None);
+    let (ann, bob) = (&passwords[0], &passwords[1]);
     let addr = server.addr();
     assert_eq!(propfind_status(addr, "ann", ann.expose()), 207);
     for _ in 0..10 {
@@ -341,4 +358,63 @@ fn repeated_wrong_passwords_lock_the_account_but_not_others() {
         "another account"
     );
     server.stop();
+}
+
+#[test]
+fn over_tls_a_caldav_client_that_trusts_the_certificate_reads_the_calendars() {
+    let dir = std::env::temp_dir().join(format!("calrep-access-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("server.crt"), dir.join("server.key"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let rt = runtime();
+    assert!(
+        calrep_core::access::tls_config(&key, &cert).is_err(),
+        "swapped files are refused"
+    );
+    let tls = calrep_core::access::tls_config(&cert, &key).unwrap();
+    let (server, passwords) = small_server(&rt, &["root"], Some(tls));
+    let password = &passwords[0];
+    let base = format!("https://{}", server.addr());
+    let seen = calrep_testkit::run_oracle(
+        "caldav_client.py",
+        &json!({"base": base, "user": "root", "password": password.expose(),
+                "from": "2026-11-01T00:00:00Z", "to": "2026-12-01T00:00:00Z",
+                "ca": cert.to_str().unwrap()}),
+    );
+    assert!(
+        seen["principal"].as_str().unwrap().starts_with("https://"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["calendars"],
+        json!([]),
+        "an empty replica has no calendars"
+    );
+    // Plain HTTP to the TLS port gets no answer a client could read.
+    assert_eq!(propfind_status(server.addr(), "root", password.expose()), 0);
+    server.stop();
+    let _ = std::fs::remove_dir_all(&dir);
 }

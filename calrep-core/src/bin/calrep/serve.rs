@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use calrep_core::access::{AccessRecord, AccessReplica, AccessServer, PasswordHasher};
+use calrep_core::access::{AccessRecord, AccessReplica, AccessServer, PasswordHasher, tls_config};
 use calrep_core::engine::{Engine, Event, EventSink, Service, StopSignal};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sources::Sources;
@@ -26,6 +26,13 @@ fn start_access(
         .listen
         .parse()
         .map_err(|_| Outcome::Invalid(vec![format!("access.listen: {:?}", access.listen)]))?;
+    let tls = match (&access.certificate_file, &access.private_key_file) {
+        (Some(cert), Some(key)) => Some(
+            tls_config(&config.resolve_path(cert), &config.resolve_path(key))
+                .map_err(|e| Outcome::Invalid(vec![format!("access: {e}")]))?,
+        ),
+        _ => None,
+    };
     rt.block_on(AccessServer::start(
         listen,
         replica,
@@ -35,14 +42,23 @@ fn start_access(
         Some(Arc::new(|record: &AccessRecord| {
             eprintln!("access {record}")
         })),
+        tls,
     ))
     .map(Some)
     .map_err(|e| Outcome::Failed(format!("cannot listen on {listen}: {e}")))
 }
 
-fn access_line(server: &AccessServer) -> String {
+fn access_line(config: &Config, server: &AccessServer) -> String {
+    let scheme = match config
+        .access
+        .as_ref()
+        .and_then(|a| a.certificate_file.as_ref())
+    {
+        Some(_) => "https",
+        None => "http",
+    };
     format!(
-        "access: http://{0}/ (CalDAV: http://{0}/.well-known/caldav)",
+        "access: {scheme}://{0}/ (CalDAV: {scheme}://{0}/.well-known/caldav)",
         server.addr()
     )
 }
@@ -63,7 +79,11 @@ fn serve_access_only(path: &Path, config: &Config, out: &mut impl Write) -> io::
     };
     let server = try_outcome!(start_access(&rt, config, Arc::new(replica)));
     if let Some(server) = &server {
-        writeln!(out, "calrep serve --access-only: {}", access_line(server))?;
+        writeln!(
+            out,
+            "calrep serve --access-only: {}",
+            access_line(config, server)
+        )?;
     }
     out.flush()?;
     let signal = rt.block_on(signals.next());
@@ -106,7 +126,7 @@ pub(crate) fn run(path: &Path, access_only: bool, out: &mut impl Write) -> io::R
     }
     let access = try_outcome!(start_access(&rt, &config, store));
     if let Some(server) = &access {
-        writeln!(out, "{}", access_line(server))?;
+        writeln!(out, "{}", access_line(&config, server))?;
     }
     out.flush()?;
     let schedules = config.clone();

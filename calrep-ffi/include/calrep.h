@@ -198,6 +198,49 @@ const char *calrep_version(void);
 // one header compares it with `CALREP_JSON_VERSION` at start.
 uint32_t calrep_json_version(void);
 
+// Issues `account` an app password with the grants in `grants_json`
+// (`{"mailboxes": [...], "delegated": [...], "admin": false, "expires":
+// "2027-06-30T00:00:00Z"}`, every key optional), replacing its password
+// and grants if it exists. The password is written to `password_out`: the
+// only time it is seen (only its Argon2id hash is stored), so show it to
+// the person and free it.
+//
+// # Safety
+//
+// `engine` is live; each text pointer points to its length of bytes;
+// `password_out` is writable; `error_out` is NULL or writable.
+calrep_status calrep_engine_access_grant(const calrep_engine *engine,
+                                         const uint8_t *account,
+                                         size_t account_len,
+                                         const uint8_t *grants_json,
+                                         size_t grants_len,
+                                         calrep_string **password_out,
+                                         calrep_error **error_out);
+
+// Removes `account`: its password and feeds stop working at once.
+// `CALREP_STATUS_MAILBOX_UNKNOWN` if there is no such account.
+//
+// # Safety
+//
+// `engine` is live; `account` points to `account_len` bytes; `error_out`
+// is NULL or writable.
+calrep_status calrep_engine_access_revoke(const calrep_engine *engine,
+                                          const uint8_t *account,
+                                          size_t account_len,
+                                          calrep_error **error_out);
+
+// The access accounts as a JSON array of objects with `name`, `admin`,
+// `mailboxes`, `delegated`, `expires` and `created` — never a password or
+// its hash.
+//
+// # Safety
+//
+// `engine` is live; `json_out` is writable; `error_out` is NULL or
+// writable.
+calrep_status calrep_engine_access_list(const calrep_engine *engine,
+                                        calrep_string **json_out,
+                                        calrep_error **error_out);
+
 // The difference between two versions of a calendar given in `format` (a
 // `calrep_calendar_format`), with occurrence changes in [`from`, `to`)
 // (RFC 3339 instants): a JSON object with `added`, `removed`, `modified`

@@ -80,6 +80,13 @@ impl calrep_engine {
     }
 }
 
+impl calrep_engine {
+    /// The replica's store (accounts included).
+    pub(crate) fn replica(&self) -> &SqliteReplica {
+        &self.replica
+    }
+}
+
 impl Handle for calrep_engine {
     const NAME: &'static str = "calrep_engine";
 }

@@ -20,6 +20,7 @@
 
 #![allow(non_camel_case_types)]
 
+pub mod access;
 pub(crate) mod boundary;
 pub mod diff;
 pub mod engine;

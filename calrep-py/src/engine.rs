@@ -6,10 +6,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use calrep_core::access::{Grants, PasswordHasher, grant, revoke};
 use calrep_core::engine::{Engine, RunOptions, Service, StopSignal};
 use calrep_core::ews::{BlockingTokens, TokenAnswer};
 use calrep_core::ical::{AttachmentStyle, export_mailbox};
-use calrep_core::replica::{Replica, ReplicaReader, SqliteReplica};
+use calrep_core::replica::{AccessStore, Replica, ReplicaReader, SqliteReplica};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock, TaskId};
 use pyo3::exceptions::PyValueError;
@@ -244,6 +245,63 @@ impl PyEngine {
                 .into_iter()
                 .map(|m| m.address)
                 .collect())
+        };
+        wait(py, read, None)?
+    }
+
+    /// Issues `account` an app password (returned, the only time it is
+    /// seen) with its own `mailboxes`, `delegated` ones, `admin`, and an
+    /// optional `expires` instant (RFC 3339).
+    #[pyo3(signature = (account, *, mailboxes = Vec::new(), delegated = Vec::new(), admin = false, expires = None))]
+    fn access_grant(
+        &self,
+        py: Python<'_>,
+        account: String,
+        mailboxes: Vec<String>,
+        delegated: Vec<String>,
+        admin: bool,
+        expires: Option<String>,
+    ) -> PyResult<String> {
+        let mut grants = Grants::default();
+        grants.mailboxes = mailboxes
+            .iter()
+            .map(|m| address(m))
+            .collect::<PyResult<_>>()?;
+        grants.delegated = delegated
+            .iter()
+            .map(|m| address(m))
+            .collect::<PyResult<_>>()?;
+        grants.admin = admin;
+        grants.expires = expires.map(|e| instant("expires", &e)).transpose()?;
+        let replica = Arc::clone(&self.replica);
+        let issue = async move {
+            grant(
+                replica.as_ref(),
+                &PasswordHasher::default(),
+                &account,
+                &grants,
+                chrono::Utc::now(),
+            )
+            .await
+            .map(|p| p.expose().to_owned())
+            .map_err(core_error)
+        };
+        wait(py, issue, None)?
+    }
+
+    /// Removes `account`: its password and feeds stop working at once.
+    fn access_revoke(&self, py: Python<'_>, account: String) -> PyResult<()> {
+        let replica = Arc::clone(&self.replica);
+        let remove = async move { revoke(replica.as_ref(), &account).await.map_err(core_error) };
+        wait(py, remove, None)?
+    }
+
+    /// The access accounts as JSON (never a password or its hash).
+    fn access_accounts(&self, py: Python<'_>) -> PyResult<String> {
+        let replica = Arc::clone(&self.replica);
+        let read = async move {
+            let accounts = replica.accounts().await.map_err(core_error)?;
+            serde_json::to_string(&accounts).map_err(|e| error(Kind::Calrep, e.to_string()))
         };
         wait(py, read, None)?
     }

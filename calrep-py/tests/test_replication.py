@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
@@ -136,3 +137,20 @@ def test_a_microsoft_365_site_replicates_over_graph(sim: calrep.Simulator, tmp_p
     hosted = graph_config(sim, auth={"host_tokens": True}, base_dir=tmp_path / "hosted")
     calrep.Engine(hosted, token_provider=tokens).run_task("everyone").raise_for_failures()
     assert asked and set(asked) == {"sim"}
+
+
+def test_access_accounts_are_issued_listed_and_revoked(config: calrep.Config) -> None:
+    engine = calrep.Engine(config)
+    expires = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    password = engine.access_grant("ann", mailboxes=["ann@demo.example"], delegated=["ceo@demo.example"], expires=expires)
+    assert len(password) == 27
+    accounts = engine.access_accounts()
+    assert [a["name"] for a in accounts] == ["ann"]
+    assert accounts[0]["delegated"] == ["ceo@demo.example"] and accounts[0]["expires"] == "2030-01-01T00:00:00Z"
+    assert password not in json.dumps(accounts) and "argon2" not in json.dumps(accounts)
+    with pytest.raises(ValueError):
+        engine.access_grant("bob", mailboxes=["not an address"])
+    engine.access_revoke("ann")
+    assert engine.access_accounts() == []
+    with pytest.raises(calrep.CalrepError):
+        engine.access_revoke("ann")

@@ -330,6 +330,33 @@ static void graph_site(const char *dir, calrep_runtime *rt, calrep_sim *sim) {
     CHECK(atomic_load(&graph_tokens.asked) > 0, "graph tokens asked %d times", atomic_load(&graph_tokens.asked));
 }
 
+/* Continuity access: an account issued with a password shown once, listed
+ * without it, revoked; bad grants refused with their reason. */
+static void access_accounts(calrep_engine *engine) {
+    calrep_error *err = NULL;
+    calrep_string *password = NULL;
+    const char *grants = "{\"mailboxes\": [\"ann@demo.example\"], \"expires\": \"2030-01-01T00:00:00Z\"}";
+    CHECK(calrep_engine_access_grant(engine, TEXT("ann"), TEXT(grants), &password, &err) == CALREP_STATUS_OK,
+          "grant: %s", err ? calrep_error_message(err) : "");
+    CHECK(password != NULL && calrep_string_len(password) == 27, "password length");
+    calrep_string *list = NULL;
+    CHECK(calrep_engine_access_list(engine, &list, &err) == CALREP_STATUS_OK, "list");
+    CHECK(list != NULL && strstr(calrep_string_ptr(list), "\"ann\"") != NULL &&
+              strstr(calrep_string_ptr(list), calrep_string_ptr(password)) == NULL &&
+              strstr(calrep_string_ptr(list), "argon2") == NULL,
+          "list %s", list ? calrep_string_ptr(list) : "");
+    calrep_string_free(list);
+    calrep_string_free(password);
+    expect_error(calrep_engine_access_grant(engine, TEXT("bob"), TEXT("{\"mailboxes\": [\"not an address\"]}"),
+                                            &password, &err),
+                 &err, CALREP_STATUS_INVALID_ARGUMENT, "not an address", "bad grant address");
+    expect_error(calrep_engine_access_grant(engine, TEXT("bob"), TEXT("{}"), &password, &err), &err,
+                 CALREP_STATUS_INVALID_ARGUMENT, "would read nothing", "no grant at all");
+    CHECK(calrep_engine_access_revoke(engine, TEXT("ann"), &err) == CALREP_STATUS_OK, "revoke");
+    expect_error(calrep_engine_access_revoke(engine, TEXT("ann"), &err), &err, CALREP_STATUS_MAILBOX_UNKNOWN,
+                 "ann", "revoke twice");
+}
+
 static void replicate(const char *dir) {
     calrep_error *err = NULL;
     calrep_runtime *rt = NULL;
@@ -437,6 +464,7 @@ static void replicate(const char *dir) {
     CHECK(verify != NULL && strstr(calrep_string_ptr(verify), "\"differences\": []") != NULL, "verify %.300s",
           calrep_string_ptr(verify));
     calrep_string_free(verify);
+    access_accounts(engine);
 
     calrep_string *occurrences = NULL;
     CHECK(calrep_engine_occurrences(engine, TEXT(mailbox), TEXT("2026-11-01T00:00:00Z"),

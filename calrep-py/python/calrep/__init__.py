@@ -141,6 +141,36 @@ class Engine:
         """The addresses of the mailboxes in the replica."""
         return self._inner.mailboxes()
 
+    def access_grant(
+        self,
+        account: str,
+        *,
+        mailboxes: Sequence[str] = (),
+        delegated: Sequence[str] = (),
+        admin: bool = False,
+        expires: Optional[datetime] = None,
+    ) -> str:
+        """Issues ``account`` an app password for reading the replica in an
+        outage: its own ``mailboxes``, ``delegated`` ones (others' private items
+        masked), or everything (``admin``), until ``expires`` (aware). Returns the
+        password: the only time it is seen, since only its hash is kept."""
+        return self._inner.access_grant(
+            account,
+            mailboxes=list(mailboxes),
+            delegated=list(delegated),
+            admin=admin,
+            expires=None if expires is None else _instant("expires", expires),
+        )
+
+    def access_revoke(self, account: str) -> None:
+        """Removes ``account``: its password and feeds stop working at once."""
+        self._inner.access_revoke(account)
+
+    def access_accounts(self) -> List[Dict[str, Any]]:
+        """The access accounts and their grants (never a password or its hash)."""
+        accounts: List[Dict[str, Any]] = json.loads(self._inner.access_accounts())
+        return accounts
+
     def export(self, mailbox: str, calendar: Optional[str] = None, *, inline_attachments: bool = False) -> str:
         """A mailbox's replica (or one calendar of it) as an iCalendar document."""
         return self._inner.export(mailbox, calendar, inline_attachments=inline_attachments)

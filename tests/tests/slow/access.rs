@@ -23,13 +23,17 @@ use calrep_testkit::sim::{SimFixture, failed};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-fn b64url(text: &str) -> String {
-    calrep_core::base64::encode_url(text.as_bytes())
-}
-
-#[test]
-fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
-    let f = SimFixture::new("access", 12, SimOptions::default());
+/// A demo organisation of `mailboxes` replicated over EWS from the
+/// simulator: the fixture, its engine and the replica.
+fn replicated(
+    name: &str,
+    mailboxes: usize,
+) -> (
+    SimFixture,
+    calrep_core::engine::Engine,
+    Arc<calrep_core::replica::SqliteReplica>,
+) {
+    let f = SimFixture::new(name, mailboxes, SimOptions::default());
     let config = f.config(
         &f.sim.url(),
         &format!(
@@ -40,6 +44,16 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
     );
     let (engine, replica) = f.engine(config);
     assert_eq!(failed(&f.run(&engine)), Vec::<String>::new());
+    (f, engine, replica)
+}
+
+fn b64url(text: &str) -> String {
+    calrep_core::base64::encode_url(text.as_bytes())
+}
+
+#[test]
+fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
+    let (f, engine, replica) = replicated("access", 12);
     let (own, delegated, stranger): (EmailAddress, EmailAddress, EmailAddress) = (
         f.demo.addresses[0].clone(),
         f.demo.addresses[1].clone(),
@@ -417,4 +431,113 @@ fn over_tls_a_caldav_client_that_trusts_the_certificate_reads_the_calendars() {
     assert_eq!(propfind_status(server.addr(), "root", password.expose()), 0);
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn vdirsyncer_syncs_each_granted_calendar_and_every_series_arrives_as_served() {
+    let (f, _engine, replica) = replicated("access-vdirsyncer", 10);
+    let (own, delegated) = (f.demo.addresses[0].clone(), f.demo.addresses[1].clone());
+    let now: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+    let hasher = PasswordHasher::fast_for_tests();
+    let mut grants = Grants::default();
+    grants.mailboxes.push(own.clone());
+    grants.delegated.push(delegated.clone());
+    let password =
+        f.rt.block_on(grant(replica.as_ref(), &hasher, "ann", &grants, now))
+            .unwrap();
+    let server =
+        f.rt.block_on(AccessServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            replica.clone(),
+            hasher,
+            Arc::new(ManualClock::new(now)),
+            None,
+            None,
+        ))
+        .unwrap();
+    let dir = f.dir.join("vdirsyncer");
+    let local = dir.join("calendars");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "[general]\nstatus_path = \"{status}\"\n\n[pair cal]\na = \"local\"\nb = \"remote\"\n\
+             collections = [\"from b\"]\nconflict_resolution = \"b wins\"\n\n\
+             [storage local]\ntype = \"filesystem\"\npath = \"{local}\"\nfileext = \".ics\"\n\n\
+             [storage remote]\ntype = \"caldav\"\nurl = \"http://{addr}/\"\nusername = \"ann\"\n\
+             password = \"{password}\"\nread_only = true\n",
+            status = dir.join("status").display(),
+            local = local.display(),
+            addr = server.addr(),
+            password = password.expose(),
+        ),
+    )
+    .unwrap();
+    let python = std::env::var("CALREP_PYTHON").unwrap_or_else(|_| "python3".into());
+    for (step, input) in [("discover", "y\ny\ny\ny\ny\ny\n"), ("sync", "")] {
+        let mut child = std::process::Command::new(&python)
+            .args(["-m", "vdirsyncer", "-c"])
+            .arg(dir.join("config"))
+            .arg(step)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "vdirsyncer {step}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    server.stop();
+
+    // One local folder per granted calendar; in each, every item of the
+    // replica's calendar exactly as the server serves it (private items of
+    // the delegated mailbox masked).
+    let mut folders = 0;
+    for (address, delegate) in [(&own, false), (&delegated, true)] {
+        for calendar in block(replica.calendars(address)).unwrap() {
+            let folder = local.join(format!("{address}~{}", b64url(&calendar.name)));
+            let mut got: Vec<String> = std::fs::read_dir(&folder)
+                .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
+                .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
+                .collect();
+            got.sort();
+            let mut expected: Vec<String> = block(replica.items(address, &calendar.id))
+                .unwrap()
+                .into_iter()
+                .map(|item| {
+                    let item = if delegate && item.sensitivity.is_private() {
+                        item.masked()
+                    } else {
+                        item
+                    };
+                    calrep_core::ical::export(
+                        &calendar.name,
+                        std::slice::from_ref(&item),
+                        |_, _| None,
+                        calrep_core::ical::AttachmentStyle::HashUri,
+                        now,
+                    )
+                })
+                .collect();
+            expected.sort();
+            assert_eq!(got.len(), expected.len(), "{address} {}", calendar.name);
+            assert!(
+                got == expected,
+                "{address} {}: a series differs",
+                calendar.name
+            );
+            folders += 1;
+        }
+    }
+    assert_eq!(
+        std::fs::read_dir(&local).unwrap().count(),
+        folders,
+        "nothing else"
+    );
 }

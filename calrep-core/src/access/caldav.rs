@@ -22,7 +22,7 @@ use super::dav::{self, CALDAV, CS, DAV, MultiStatus, Node, PropName, escape};
 use super::{AccessReplica, Answer};
 use crate::base64::encode_url;
 use crate::calendar::CalendarItem;
-use crate::ical::{AttachmentStyle, export};
+use crate::ical::{AttachmentStyle, export, export_expanded};
 use crate::replica::{AccessAccount, ReplicaCalendar};
 
 /// How deep a PROPFIND looks.
@@ -482,9 +482,27 @@ async fn report(
         a.iter()
             .any(|p| p.ns == CALDAV && p.name == "calendar-data")
     });
+    // `<C:calendar-data><C:expand start end/>`: each instance on its own.
+    let mut expands = Vec::new();
+    body.descendants(CALDAV, "expand", &mut expands);
+    let expand = match expands.first() {
+        None => None,
+        Some(e) => match (
+            e.attribute("start").and_then(instant),
+            e.attribute("end").and_then(instant),
+        ) {
+            (Some(from), Some(to)) if from < to => Some((from, to)),
+            _ => return bad_request("expand needs a UTC start before its end"),
+        },
+    };
     let mut ms = MultiStatus::default();
     let answer = |ms: &mut MultiStatus, name: &str, etag: &str, item: &CalendarItem| {
-        let data = wants_data.then(|| calendar_data(&c, item, now));
+        let data = wants_data.then(|| match expand {
+            Some((from, to)) => {
+                export_expanded(&c.calendar.name, std::slice::from_ref(item), from, to, now)
+            }
+            None => calendar_data(&c, item, now),
+        });
         let (found, missing) = select(resource_props(etag, data), asked);
         ms.response(&format!("{base}{name}"), &found, &missing);
     };

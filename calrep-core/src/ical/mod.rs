@@ -71,15 +71,7 @@ pub fn export(
     style: AttachmentStyle,
     now: DateTime<Utc>,
 ) -> String {
-    let mut out = Lines::default();
-    out.line("BEGIN:VCALENDAR");
-    out.line("VERSION:2.0");
-    out.line(&format!(
-        "PRODID:-//calrep//calrep {}//EN",
-        env!("CARGO_PKG_VERSION")
-    ));
-    out.line("CALSCALE:GREGORIAN");
-    out.line(&format!("X-WR-CALNAME:{}", text(name)));
+    let mut out = Lines::calendar(name);
     // One VTIMEZONE per zone, covering the years the items need.
     let mut zones: BTreeMap<String, (i32, i32)> = BTreeMap::new();
     for item in items {
@@ -105,6 +97,88 @@ pub fn export(
     out.0
 }
 
+/// `items` as RFC 4791 §9.6.5 `expand` asks: every instance starting in
+/// `from..to` as its own VEVENT in UTC, a series' with its RECURRENCE-ID
+/// and no RRULE, a moved or retitled occurrence with its own time and
+/// text. All-day instances keep their dates.
+///
+/// ```
+/// use calrep_core::calendar::{CalendarItem, ItemTime};
+/// let item = CalendarItem::new("1", "u1", "Standup", ItemTime::Timed {
+///     start: "2026-11-02T09:00:00Z".parse()?, end: "2026-11-02T09:15:00Z".parse()? });
+/// let ics = calrep_core::ical::export_expanded(
+///     "Work", &[item], "2026-11-01T00:00:00Z".parse()?, "2026-12-01T00:00:00Z".parse()?,
+///     "2026-11-29T00:00:00Z".parse()?);
+/// assert!(ics.contains("DTSTART:20261102T090000Z\r\n"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn export_expanded(
+    name: &str,
+    items: &[CalendarItem],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> String {
+    let mut out = Lines::calendar(name);
+    let stamp = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let utc = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
+    for item in items {
+        let tz = zone_of(item).unwrap_or(Tz::UTC);
+        let all_day = matches!(item.time, ItemTime::AllDay { .. });
+        let Ok(instances) = item.occurrences(from, to) else {
+            continue;
+        };
+        for o in instances {
+            let modified = item.recurrence.as_ref().and_then(|r| {
+                r.modified
+                    .iter()
+                    .find(|m| m.original_start == o.original_start)
+            });
+            out.line("BEGIN:VEVENT");
+            out.line(&format!("UID:{}", text(&item.uid)));
+            out.line(&format!("DTSTAMP:{stamp}"));
+            let day = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y%m%d").to_string();
+            if item.recurrence.is_some() {
+                out.line(&if all_day {
+                    format!("RECURRENCE-ID;VALUE=DATE:{}", day(o.original_start))
+                } else {
+                    format!("RECURRENCE-ID:{}", utc(o.original_start))
+                });
+            }
+            if all_day {
+                out.line(&format!("DTSTART;VALUE=DATE:{}", day(o.start)));
+                out.line(&format!("DTEND;VALUE=DATE:{}", day(o.end)));
+            } else {
+                out.line(&format!("DTSTART:{}", utc(o.start)));
+                out.line(&format!("DTEND:{}", utc(o.end)));
+            }
+            let subject = modified
+                .and_then(|m| m.subject.as_deref())
+                .unwrap_or(&item.subject);
+            out.line(&format!("SUMMARY:{}", text(subject)));
+            let location = modified
+                .and_then(|m| m.location.as_deref())
+                .unwrap_or(&item.location);
+            if !location.is_empty() {
+                out.line(&format!("LOCATION:{}", text(location)));
+            }
+            let body = modified
+                .and_then(|m| m.body.as_deref())
+                .unwrap_or(&item.body);
+            if !body.is_empty() {
+                out.line(&format!("DESCRIPTION:{}", text(body)));
+            }
+            out.line(match item.free_busy {
+                FreeBusy::Free => "TRANSP:TRANSPARENT",
+                _ => "TRANSP:OPAQUE",
+            });
+            out.line("END:VEVENT");
+        }
+    }
+    out.line("END:VCALENDAR");
+    out.0
+}
+
 fn zone_of(item: &CalendarItem) -> Option<Tz> {
     item.zone.iana.parse().ok()
 }
@@ -121,6 +195,20 @@ fn start_instant(item: &CalendarItem) -> DateTime<Utc> {
 struct Lines(String);
 
 impl Lines {
+    /// A VCALENDAR's opening lines, for a calendar called `name`.
+    fn calendar(name: &str) -> Self {
+        let mut out = Self::default();
+        out.line("BEGIN:VCALENDAR");
+        out.line("VERSION:2.0");
+        out.line(&format!(
+            "PRODID:-//calrep//calrep {}//EN",
+            env!("CARGO_PKG_VERSION")
+        ));
+        out.line("CALSCALE:GREGORIAN");
+        out.line(&format!("X-WR-CALNAME:{}", text(name)));
+        out
+    }
+
     fn line(&mut self, line: &str) {
         let mut width = 0;
         for c in line.chars() {

@@ -31,6 +31,16 @@ def status(method, url, user=None, password=None, body=None):
         return e.code
 
 
+def instance(vevent):
+    """An expanded instance as "UID start": UTC for a time, DATE: for a day."""
+    start = vevent["DTSTART"].dt
+    if isinstance(start, datetime):
+        when = start.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    else:
+        when = "DATE:" + start.strftime("%Y%m%d")
+    return f"{vevent['UID']} {when}"
+
+
 def sync(client, tokens):
     """Each calendar's changes since its token (RFC 6578), as UIDs changed
     and resource URLs removed."""
@@ -98,9 +108,15 @@ def main():
     for calendar in principal.calendars():
         found = calendar.search(start=lo, end=hi, event=True, expand=False)
         uids = sorted({str(icalendar.Calendar.from_ical(e.data).walk("VEVENT")[0]["UID"]) for e in found})
+        expanded = {}
+        for side, server in (("server", True), ("client", False)):
+            objects = calendar.search(start=lo, end=hi, event=True, expand=True, server_expand=server)
+            expanded[side] = sorted(
+                instance(vevent) for o in objects for vevent in icalendar.Calendar.from_ical(o.data).walk("VEVENT")
+            )
         everything = calendar.events()
         token = calendar.get_objects_by_sync_token(disable_fallback=True).sync_token
-        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything), "token": str(token)})
+        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything), "token": str(token), "expanded": expanded})
     checks = {
         "no_credentials": status("PROPFIND", base + "/dav/"),
         "wrong_password": status("PROPFIND", base + "/dav/", user, password + "x"),

@@ -131,6 +131,60 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
             ));
         }
     }
+    // Expanded in the window, by the server (RFC 4791 `expand`) and by the
+    // client's own expander (recurring_ical_events) from the series as
+    // served: both give exactly the replica's occurrences.
+    let own_calendar = block(replica.calendars(&own))
+        .unwrap()
+        .into_iter()
+        .find(|c| c.name == "Calendar")
+        .unwrap();
+    let own_items = block(replica.items(&own, &own_calendar.id)).unwrap();
+    let mut instances: Vec<String> =
+        block(replica.occurrences(&own, from.parse().unwrap(), to.parse().unwrap()))
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.calendar == own_calendar.id)
+            .map(|o| {
+                let item = own_items.iter().find(|i| i.id == o.item).unwrap();
+                let when = match item.time {
+                    calrep_core::calendar::ItemTime::AllDay { .. } => {
+                        let tz: chrono_tz::Tz = item.zone.iana.parse().unwrap_or(chrono_tz::UTC);
+                        format!(
+                            "DATE:{}",
+                            o.occurrence.start.with_timezone(&tz).format("%Y%m%d")
+                        )
+                    }
+                    _ => o.occurrence.start.format("%Y%m%dT%H%M%SZ").to_string(),
+                };
+                format!("{} {when}", item.uid)
+            })
+            .collect();
+    instances.sort();
+    let own_seen = seen["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| {
+            c["url"]
+                .as_str()
+                .unwrap()
+                .replace("%40", "@")
+                .contains(&format!("{own}~{}", b64url("Calendar")))
+        })
+        .unwrap();
+    assert!(instances.len() > 10, "{instances:?}");
+    assert_eq!(
+        own_seen["expanded"]["server"],
+        json!(instances),
+        "server expand"
+    );
+    assert_eq!(
+        own_seen["expanded"]["client"],
+        json!(instances),
+        "client expand"
+    );
+
     // The source changes: one series deleted, one retitled. After the next
     // run the client's sync-collection finds exactly that.
     let source = f.demo.source.mailbox(&own);

@@ -184,7 +184,7 @@ fn unknown_keys_are_reported_wherever_they_are() {
         attachments = { enabled = true, max_byte = 5 }
         "#,
     );
-    assert!(lines.contains(&"calrep.toml: colour: unknown key; expected one of: replica, engine, directory, sites, definitions, schedules, tasks".to_owned()), "{lines:?}");
+    assert!(lines.contains(&"calrep.toml: colour: unknown key; expected one of: replica, engine, directory, access, sites, definitions, schedules, tasks".to_owned()), "{lines:?}");
     assert!(
         lines.contains(&"calrep.toml: replica.paht: unknown key".to_owned()),
         "{lines:?}"

@@ -40,6 +40,9 @@ pub(crate) struct Collection {
     pub(crate) mask_private: bool,
     /// Its URL segment, `{mailbox}~{base64url of the calendar's name}`.
     pub(crate) segment: String,
+    /// When the mailbox was last replicated (`None`: not yet), so that
+    /// people can tell how current what they see is.
+    pub(crate) replicated_at: Option<DateTime<Utc>>,
 }
 
 /// What a path names.
@@ -112,6 +115,7 @@ pub(crate) async fn collections(
                 ),
                 mailbox: mailbox.address.clone(),
                 mask_private: !account.admin && own == Some(false),
+                replicated_at: mailbox.last_synced,
                 calendar,
             });
         }
@@ -239,6 +243,23 @@ fn account_props(account: &AccessAccount) -> Vec<(PropName, String)> {
     ]
 }
 
+/// What a collection says about itself: read-only, and how current.
+fn description(c: &Collection) -> String {
+    let when = c.replicated_at.map_or_else(
+        || "not replicated yet".to_owned(),
+        |t| {
+            format!(
+                "as of {}",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            )
+        },
+    );
+    format!(
+        "Read-only replica of {} — {}, {when}",
+        c.mailbox, c.calendar.name
+    )
+}
+
 fn collection_props(
     c: &Collection,
     version: u64,
@@ -253,7 +274,7 @@ fn collection_props(
         (PropName::new(DAV, "displayname"), escape(&name)),
         (
             PropName::new(CALDAV, "calendar-description"),
-            escape(&format!("Read-only replica of {name}")),
+            escape(&description(c)),
         ),
         (
             PropName::new(CALDAV, "supported-calendar-component-set"),

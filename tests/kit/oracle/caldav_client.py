@@ -114,9 +114,10 @@ def main():
             expanded[side] = sorted(
                 instance(vevent) for o in objects for vevent in icalendar.Calendar.from_ical(o.data).walk("VEVENT")
             )
+        description = calendar.get_property(caldav.elements.cdav.CalendarDescription())
         everything = calendar.events()
         token = calendar.get_objects_by_sync_token(disable_fallback=True).sync_token
-        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything), "token": str(token), "expanded": expanded})
+        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything), "token": str(token), "expanded": expanded, "description": str(description)})
     checks = {
         "no_credentials": status("PROPFIND", base + "/dav/"),
         "wrong_password": status("PROPFIND", base + "/dav/", user, password + "x"),

@@ -174,6 +174,19 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
         })
         .unwrap();
     assert!(instances.len() > 10, "{instances:?}");
+    // Each collection says how current it is: the mailbox's last run.
+    let synced = block(replica.mailboxes())
+        .unwrap()
+        .into_iter()
+        .find(|m| m.address == own.as_str())
+        .and_then(|m| m.last_synced)
+        .unwrap();
+    let description = own_seen["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("Read-only replica")
+            && description.ends_with(&synced.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        "{description}"
+    );
     assert_eq!(
         own_seen["expanded"]["server"],
         json!(instances),

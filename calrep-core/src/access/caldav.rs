@@ -23,7 +23,7 @@ use super::{AccessReplica, Answer};
 use crate::base64::encode_url;
 use crate::calendar::CalendarItem;
 use crate::ical::{AttachmentStyle, export, export_expanded};
-use crate::replica::{AccessAccount, ReplicaCalendar};
+use crate::replica::{AccessAccount, ReplicaCalendar, ReplicaMailbox};
 
 /// How deep a PROPFIND looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,33 +94,80 @@ pub(crate) async fn collections(
 ) -> Result<Vec<Collection>, Answer> {
     let mailboxes = replica.mailboxes().await.map_err(|_| unavailable())?;
     let mut out = Vec::new();
-    for mailbox in mailboxes {
-        let own = account.grant(&mailbox.address);
-        if !account.admin && own.is_none() {
-            continue;
-        }
-        let Ok(address) = mailbox.address.parse() else {
-            continue;
-        };
-        let calendars = replica
-            .calendars(&address)
-            .await
-            .map_err(|_| unavailable())?;
-        for calendar in calendars {
-            out.push(Collection {
-                segment: format!(
-                    "{}~{}",
-                    mailbox.address,
-                    encode_url(calendar.name.as_bytes())
-                ),
-                mailbox: mailbox.address.clone(),
-                mask_private: !account.admin && own == Some(false),
-                replicated_at: mailbox.last_synced,
-                calendar,
-            });
-        }
+    for mailbox in &mailboxes {
+        out.extend(collections_of(replica, account, mailbox).await?);
     }
     Ok(out)
+}
+
+/// The collections of one mailbox `account` may read (none if it may not).
+async fn collections_of(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+    mailbox: &ReplicaMailbox,
+) -> Result<Vec<Collection>, Answer> {
+    let own = account.grant(&mailbox.address);
+    if !account.admin && own.is_none() {
+        return Ok(Vec::new());
+    }
+    let Ok(address) = mailbox.address.parse() else {
+        return Ok(Vec::new());
+    };
+    let calendars = replica
+        .calendars(&address)
+        .await
+        .map_err(|_| unavailable())?;
+    Ok(calendars
+        .into_iter()
+        .map(|calendar| Collection {
+            segment: format!(
+                "{}~{}",
+                mailbox.address,
+                encode_url(calendar.name.as_bytes())
+            ),
+            mailbox: mailbox.address.clone(),
+            mask_private: !account.admin && own == Some(false),
+            replicated_at: mailbox.last_synced,
+            calendar,
+        })
+        .collect())
+}
+
+/// The collection `segment` names, if `account` may read it: only its
+/// mailbox's calendars are read, whatever else the account may see.
+pub(crate) async fn find_collection(
+    replica: &dyn AccessReplica,
+    account: &AccessAccount,
+    segment: &str,
+) -> Result<Collection, Answer> {
+    let Some((address, _)) = segment.rsplit_once('~') else {
+        return Err(not_found());
+    };
+    let mailboxes = replica.mailboxes().await.map_err(|_| unavailable())?;
+    let Some(mailbox) = mailboxes
+        .iter()
+        .find(|m| m.address.eq_ignore_ascii_case(address))
+    else {
+        return Err(not_found());
+    };
+    collections_of(replica, account, mailbox)
+        .await?
+        .into_iter()
+        .find(|c| c.segment == segment)
+        .ok_or_else(not_found)
+}
+
+/// A collection's change number (its sync token and ctag), read without
+/// reading an item: changes after the last possible number are none.
+pub(crate) async fn version(replica: &dyn AccessReplica, c: &Collection) -> Result<u64, Answer> {
+    let Ok(address) = c.mailbox.parse() else {
+        return Err(not_found());
+    };
+    match replica.changes(&address, &c.calendar.id, u64::MAX).await {
+        Ok(Some(set)) => Ok(set.version),
+        Ok(None) => Err(not_found()),
+        Err(_) => Err(unavailable()),
+    }
 }
 
 pub(crate) fn unavailable() -> Answer {
@@ -368,18 +415,6 @@ pub(crate) async fn handle(
     }
 }
 
-async fn find_collection(
-    replica: &dyn AccessReplica,
-    account: &AccessAccount,
-    segment: &str,
-) -> Result<Collection, Answer> {
-    collections(replica, account)
-        .await?
-        .into_iter()
-        .find(|c| c.segment == segment)
-        .ok_or_else(not_found)
-}
-
 /// The collection `segment` names, its resources and its version.
 async fn open(
     replica: &dyn AccessReplica,
@@ -430,8 +465,8 @@ async fn propfind(
                     Err(answer) => return answer,
                 };
                 for c in &all {
-                    let version = match resources(replica, c).await {
-                        Ok((_, v)) => v,
+                    let version = match version(replica, c).await {
+                        Ok(v) => v,
                         Err(answer) => return answer,
                     };
                     let (found, missing) = select(collection_props(c, version, account), asked);

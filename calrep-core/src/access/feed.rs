@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::caldav::{collections, not_found, unavailable};
+use super::caldav::{find_collection, not_found, unavailable, version};
 use super::{AccessReplica, Answer, feed_token_hash};
 use crate::ical::{AttachmentStyle, export};
 
@@ -33,21 +33,16 @@ pub(crate) async fn handle(
     let Some(segment) = name.strip_suffix(".ics") else {
         return not_found();
     };
-    let all = match collections(replica, &account).await {
+    let c = match find_collection(replica, &account, segment).await {
         Ok(c) => c,
         Err(answer) => return answer,
-    };
-    let Some(c) = all.into_iter().find(|c| c.segment == segment) else {
-        return not_found();
     };
     let Ok(address) = c.mailbox.parse() else {
         return not_found();
     };
-    // Asking for changes after the last possible number reads no item.
-    let version = match replica.changes(&address, &c.calendar.id, u64::MAX).await {
-        Ok(Some(set)) => set.version,
-        Ok(None) => return not_found(),
-        Err(_) => return unavailable(),
+    let version = match version(replica, &c).await {
+        Ok(v) => v,
+        Err(answer) => return answer,
     };
     let etag = format!("\"{version}-{}\"", u8::from(c.mask_private));
     if if_none_match.is_some_and(|tags| tags.split(',').any(|t| t.trim() == etag)) {

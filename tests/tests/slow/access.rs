@@ -369,15 +369,15 @@ fn propfind_status(addr: std::net::SocketAddr, user: &str, password: &str) -> u1
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     let credentials = calrep_core::base64::encode(format!("{user}:{password}").as_bytes());
-    write!(
+    // A server that answers nothing readable may close or reset the
+    // connection while the request is written or read (a TLS port spoken
+    // to in plain HTTP): no status then.
+    let sent = write!(
         stream,
         "PROPFIND /dav/ HTTP/1.1\r\nHost: {addr}\r\nDepth: 0\r\nAuthorization: Basic {credentials}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    // A server that answers nothing readable may close or reset the
-    // connection (a TLS port spoken to in plain HTTP): no status then.
+    );
     let mut answer = String::new();
-    if stream.read_to_string(&mut answer).is_err() {
+    if sent.is_err() || stream.read_to_string(&mut answer).is_err() {
         return 0;
     }
     answer

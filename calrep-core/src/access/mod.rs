@@ -7,7 +7,7 @@
 //! ([`grant`], [`revoke`], [`sign_in`]). They live in the store beside the
 //! replica ([`AccessStore`]), so signing in needs neither the directory nor
 //! Exchange. [`AccessServer`] serves the replica over HTTP: read-only
-//! CalDAV for now (see DESIGN.md for what follows).
+//! CalDAV, subscription feeds and a web page.
 
 mod caldav;
 mod dav;
@@ -16,6 +16,7 @@ mod password;
 mod server;
 mod throttle;
 mod tls;
+mod web;
 
 use chrono::{DateTime, Utc};
 
@@ -25,11 +26,11 @@ use crate::replica::{AccessAccount, AccessStore, ReplicaError, ReplicaReader};
 use crate::secret::Secret;
 
 pub use password::{PasswordHasher, new_app_password};
-pub use server::{AccessLog, AccessRecord, AccessServer};
+pub use server::{AccessLog, AccessOptions, AccessRecord, AccessServer};
 pub use tls::tls_config;
 
 /// A TLS server configuration, as [`tls_config`] makes it and
-/// [`AccessServer::start`] takes it (rustls's, re-exported so that hosts
+/// [`AccessOptions::tls`] takes it (rustls's, re-exported so that hosts
 /// need not name the crate).
 pub type TlsConfig = std::sync::Arc<rustls::ServerConfig>;
 

@@ -31,11 +31,16 @@ const PASSWORD_BYTES: usize = 20;
 ///
 /// If the system has no randomness to give.
 pub fn new_app_password() -> Result<Secret, AccessError> {
-    let mut bytes = [0u8; PASSWORD_BYTES];
+    random_token(PASSWORD_BYTES).map(Secret::new)
+}
+
+/// `bytes` of the system's randomness, base64url without padding.
+pub(crate) fn random_token(bytes: usize) -> Result<String, AccessError> {
+    let mut buffer = vec![0u8; bytes];
     SystemRandom::new()
-        .fill(&mut bytes)
+        .fill(&mut buffer)
         .map_err(|_| AccessError::Password("the system's random source failed".into()))?;
-    Ok(Secret::new(crate::base64::encode_url(&bytes)))
+    Ok(crate::base64::encode_url(&buffer))
 }
 
 /// Verified passwords: stored hash → (keyed digest of the password, until
@@ -183,9 +188,12 @@ impl PasswordHasher {
 
 /// Whether two digests are equal, looking at every byte whatever the
 /// first difference.
-fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+/// Whether `a` and `b` are equal, in time that depends only on their
+/// lengths (tokens and digests are compared without telling how much of
+/// them matched).
+pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
-    std::hint::black_box(diff) == 0
+    a.len() == b.len() && std::hint::black_box(diff) == 0
 }
 
 #[cfg(test)]

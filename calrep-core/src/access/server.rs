@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use super::caldav::{self, Depth};
+use super::web::{self, Sessions, WebRequest};
 use super::{AccessReplica, Answer, PasswordHasher, sign_in};
 use crate::clock::Clock;
 use crate::encoding::percent_decode;
@@ -83,12 +84,102 @@ impl std::fmt::Display for AccessRecord {
 /// Where access records go (e.g. a line on standard error each).
 pub type AccessLog = Arc<dyn Fn(&AccessRecord) + Send + Sync>;
 
+/// How a front end runs, beyond what it serves: how passwords are
+/// checked, what time it is, where requests are logged, and TLS.
+///
+/// ```
+/// use std::sync::Arc;
+/// use calrep_core::access::{AccessOptions, AccessRecord, PasswordHasher};
+/// let options = AccessOptions::new()
+///     .hasher(PasswordHasher::default())
+///     .log(Arc::new(|record: &AccessRecord| eprintln!("access {record}")))
+///     .behind_tls_proxy(true);
+/// # let _ = options;
+/// ```
+#[derive(Clone)]
+pub struct AccessOptions {
+    hasher: PasswordHasher,
+    clock: Arc<dyn Clock>,
+    log: Option<AccessLog>,
+    tls: Option<super::TlsConfig>,
+    behind_tls_proxy: bool,
+}
+
+impl std::fmt::Debug for AccessOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessOptions")
+            .field("hasher", &self.hasher)
+            .field("log", &self.log.is_some())
+            .field("tls", &self.tls.is_some())
+            .field("behind_tls_proxy", &self.behind_tls_proxy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for AccessOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl AccessOptions {
+    /// Argon2id at OWASP's settings, the system clock, no log, plain HTTP.
+    pub fn new() -> Self {
+        Self {
+            hasher: PasswordHasher::default(),
+            clock: Arc::new(crate::clock::SystemClock),
+            log: None,
+            tls: None,
+            behind_tls_proxy: false,
+        }
+    }
+
+    /// How app passwords are checked.
+    #[must_use]
+    pub fn hasher(mut self, hasher: PasswordHasher) -> Self {
+        self.hasher = hasher;
+        self
+    }
+
+    /// What time it is (grants expire, sessions end, pages say "today").
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where every request is recorded.
+    #[must_use]
+    pub fn log(mut self, log: AccessLog) -> Self {
+        self.log = Some(log);
+        self
+    }
+
+    /// Serve over TLS (see [`tls_config`](super::tls_config)).
+    #[must_use]
+    pub fn tls(mut self, tls: super::TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Whether a proxy in front terminates TLS: the web page's cookies are
+    /// then marked `Secure` although this listener speaks plain HTTP.
+    #[must_use]
+    pub fn behind_tls_proxy(mut self, behind: bool) -> Self {
+        self.behind_tls_proxy = behind;
+        self
+    }
+}
+
 /// What the server shares between connections.
 struct Shared {
     replica: Arc<dyn AccessReplica>,
     hasher: PasswordHasher,
     clock: Arc<dyn Clock>,
     throttle: super::throttle::Throttle,
+    sessions: Sessions,
+    /// Whether the web page's cookies are `Secure`.
+    secure: bool,
     log: Option<AccessLog>,
 }
 
@@ -102,20 +193,14 @@ impl std::fmt::Debug for Shared {
 ///
 /// ```no_run
 /// use std::sync::Arc;
-/// use calrep_core::access::{AccessServer, PasswordHasher};
+/// use calrep_core::access::{AccessOptions, AccessRecord, AccessServer};
 /// use calrep_core::replica::SqliteReplica;
 /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
 /// let replica = Arc::new(SqliteReplica::open_read_only("replica.db".as_ref())?);
-/// let server = AccessServer::start(
-///     "127.0.0.1:8443".parse()?,
-///     replica,
-///     PasswordHasher::default(),
-///     Arc::new(calrep_core::SystemClock),
-///     Some(Arc::new(|record: &calrep_core::access::AccessRecord| eprintln!("access {record}"))),
-///     None,
-/// )
-/// .await?;
+/// let options = AccessOptions::new().log(Arc::new(|record: &AccessRecord| eprintln!("access {record}")));
+/// let server = AccessServer::start("127.0.0.1:8443".parse()?, replica, options).await?;
 /// println!("CalDAV at http://{}/.well-known/caldav", server.addr());
+/// println!("in a browser at http://{}/web/", server.addr());
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
@@ -125,10 +210,8 @@ pub struct AccessServer {
 }
 
 impl AccessServer {
-    /// Listens on `listen` and serves `replica` to the accounts it holds,
-    /// recording every request in `log`, over TLS when `tls` is given (see
-    /// [`tls_config`](super::tls_config)). Needs a tokio runtime with I/O
-    /// and time enabled.
+    /// Listens on `listen` and serves `replica` to the accounts it holds, as
+    /// `options` say. Needs a tokio runtime with I/O and time enabled.
     ///
     /// # Errors
     ///
@@ -136,21 +219,20 @@ impl AccessServer {
     pub async fn start(
         listen: SocketAddr,
         replica: Arc<dyn AccessReplica>,
-        hasher: PasswordHasher,
-        clock: Arc<dyn Clock>,
-        log: Option<AccessLog>,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        options: AccessOptions,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             replica,
-            hasher,
-            clock,
+            hasher: options.hasher,
+            clock: options.clock,
             throttle: super::throttle::Throttle::default(),
-            log,
+            sessions: Sessions::default(),
+            secure: options.tls.is_some() || options.behind_tls_proxy,
+            log: options.log,
         });
-        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
+        let tls = options.tls.map(tokio_rustls::TlsAcceptor::from);
         let task = tokio::spawn(serve(listener, shared, tls));
         Ok(Self { addr, task })
     }
@@ -254,7 +336,12 @@ fn respond(answer: Answer) -> Response<Full<Bytes>> {
     }
     for (name, value) in answer.headers {
         if let Ok(v) = value.parse() {
-            headers.insert(name, v);
+            // An answer's own value replaces a fixed one; cookies add up.
+            if name == "set-cookie" {
+                headers.append(name, v);
+            } else {
+                headers.insert(name, v);
+            }
         }
     }
     response
@@ -304,6 +391,15 @@ async fn handle(
         answer.headers.push(("location", "/dav/".to_owned()));
         return answer;
     }
+    if path == "/favicon.ico" {
+        // Browsers ask on their own: not found, rather than a sign-in prompt.
+        return Answer::text(404, "Not Found");
+    }
+    if path == "/" {
+        let mut answer = Answer::text(303, "See Other");
+        answer.headers.push(("location", "/web/".to_owned()));
+        return answer;
+    }
     if method == "OPTIONS" {
         let mut answer = Answer::text(200, "");
         answer
@@ -339,6 +435,46 @@ async fn handle(
             now,
         )
         .await;
+    }
+    if path == "/web" || path.starts_with("/web/") {
+        let query = request.uri().query().map(str::to_owned);
+        let cookie = header(hyper::header::COOKIE);
+        let origin = header(hyper::header::ORIGIN);
+        let host = header(hyper::header::HOST);
+        let fetch_site = request
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = match Limited::new(request.into_body(), MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(_) => return Answer::text(413, "The request body is too large."),
+        };
+        let context = web::Context {
+            replica: shared.replica.as_ref(),
+            hasher: &shared.hasher,
+            throttle: &shared.throttle,
+            sessions: &shared.sessions,
+            secure: shared.secure,
+            now: shared.clock.now(),
+        };
+        let (answer, account) = web::handle(
+            &context,
+            &WebRequest {
+                method: &method,
+                path: &path,
+                query: query.as_deref(),
+                cookie: cookie.as_deref(),
+                origin: origin.as_deref(),
+                host: host.as_deref(),
+                fetch_site: fetch_site.as_deref(),
+                body: &body,
+                remote,
+            },
+        )
+        .await;
+        *signed_in = account;
+        return answer;
     }
     let depth = match request.headers().get("depth").and_then(|v| v.to_str().ok()) {
         Some("0") => Depth::Zero,

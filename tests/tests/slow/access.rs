@@ -13,7 +13,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use calrep_core::access::{
-    AccessRecord, AccessServer, Grants, PasswordHasher, feed_urls, grant, issue_feed_token, revoke,
+    AccessOptions, AccessRecord, AccessServer, Grants, PasswordHasher, feed_urls, grant,
+    issue_feed_token, revoke,
 };
 use calrep_core::replica::ReplicaReader;
 use calrep_core::sim::SimOptions;
@@ -84,12 +85,12 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
         f.rt.block_on(AccessServer::start(
             "127.0.0.1:0".parse().unwrap(),
             replica.clone(),
-            hasher,
-            Arc::new(ManualClock::new(now)),
-            Some(Arc::new(move |r: &AccessRecord| {
-                records.lock().unwrap().push(r.clone());
-            })),
-            None,
+            AccessOptions::new()
+                .hasher(hasher)
+                .clock(Arc::new(ManualClock::new(now)))
+                .log(Arc::new(move |r: &AccessRecord| {
+                    records.lock().unwrap().push(r.clone());
+                })),
         ))
         .unwrap();
     let base = format!("http://{}", server.addr());
@@ -410,14 +411,17 @@ fn small_server(
                 .unwrap()
         })
         .collect();
+    let options = AccessOptions::new()
+        .hasher(hasher)
+        .clock(Arc::new(ManualClock::new(now)));
     let server = rt
         .block_on(AccessServer::start(
             "127.0.0.1:0".parse().unwrap(),
             replica,
-            hasher,
-            Arc::new(ManualClock::new(now)),
-            None,
-            tls,
+            match tls {
+                Some(tls) => options.tls(tls),
+                None => options,
+            },
         ))
         .unwrap();
     (server, passwords)
@@ -520,10 +524,9 @@ fn vdirsyncer_syncs_each_granted_calendar_and_every_series_arrives_as_served() {
         f.rt.block_on(AccessServer::start(
             "127.0.0.1:0".parse().unwrap(),
             replica.clone(),
-            hasher,
-            Arc::new(ManualClock::new(now)),
-            None,
-            None,
+            AccessOptions::new()
+                .hasher(hasher)
+                .clock(Arc::new(ManualClock::new(now))),
         ))
         .unwrap();
     let dir = f.dir.join("vdirsyncer");

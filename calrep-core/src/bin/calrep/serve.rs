@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::Arc;
 
-use calrep_core::access::{AccessRecord, AccessReplica, AccessServer, PasswordHasher, tls_config};
+use calrep_core::access::{AccessOptions, AccessRecord, AccessReplica, AccessServer, tls_config};
 use calrep_core::engine::{Engine, Event, EventSink, Service, StopSignal};
 use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sources::Sources;
@@ -33,19 +33,18 @@ fn start_access(
         ),
         _ => None,
     };
-    rt.block_on(AccessServer::start(
-        listen,
-        replica,
-        PasswordHasher::default(),
-        Arc::new(SystemClock),
-        // Every request, on standard error: who, what, when, the answer.
-        Some(Arc::new(|record: &AccessRecord| {
+    // Every request, on standard error: who, what, when, the answer.
+    let mut options = AccessOptions::new()
+        .log(Arc::new(|record: &AccessRecord| {
             eprintln!("access {record}")
-        })),
-        tls,
-    ))
-    .map(Some)
-    .map_err(|e| Outcome::Failed(format!("cannot listen on {listen}: {e}")))
+        }))
+        .behind_tls_proxy(access.behind_tls_proxy);
+    if let Some(tls) = tls {
+        options = options.tls(tls);
+    }
+    rt.block_on(AccessServer::start(listen, replica, options))
+        .map(Some)
+        .map_err(|e| Outcome::Failed(format!("cannot listen on {listen}: {e}")))
 }
 
 fn access_line(config: &Config, server: &AccessServer) -> String {

@@ -26,7 +26,7 @@ use serde_json::{Value, json};
 
 /// A demo organisation of `mailboxes` replicated over EWS from the
 /// simulator: the fixture, its engine and the replica.
-fn replicated(
+pub(super) fn replicated(
     name: &str,
     mailboxes: usize,
 ) -> (

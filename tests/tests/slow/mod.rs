@@ -7,6 +7,7 @@ mod export_oracle;
 mod graph_sim;
 mod hostile;
 mod schedule_oracle;
+mod web;
 
 /// The outside-reference harnesses, which print their counts and seeds
 /// (`scripts/test` runs them with `--nocapture`).

@@ -48,6 +48,34 @@ pub(super) fn replicated(
     (f, engine, replica)
 }
 
+/// A front end over `replica` at `now` with one account, `ann`, who owns
+/// `own` and reads `delegated` as a delegate; the server and her password.
+pub(super) fn serve_ann(
+    f: &SimFixture,
+    replica: &Arc<calrep_core::replica::SqliteReplica>,
+    own: &EmailAddress,
+    delegated: &EmailAddress,
+    now: DateTime<Utc>,
+) -> (AccessServer, calrep_core::Secret) {
+    let hasher = PasswordHasher::fast_for_tests();
+    let mut grants = Grants::default();
+    grants.mailboxes.push(own.clone());
+    grants.delegated.push(delegated.clone());
+    let password =
+        f.rt.block_on(grant(replica.as_ref(), &hasher, "ann", &grants, now))
+            .unwrap();
+    let server =
+        f.rt.block_on(AccessServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            replica.clone(),
+            AccessOptions::new()
+                .hasher(hasher)
+                .clock(Arc::new(ManualClock::new(now))),
+        ))
+        .unwrap();
+    (server, password)
+}
+
 fn b64url(text: &str) -> String {
     calrep_core::base64::encode_url(text.as_bytes())
 }
@@ -513,22 +541,7 @@ fn vdirsyncer_syncs_each_granted_calendar_and_every_series_arrives_as_served() {
     let (f, _engine, replica) = replicated("access-vdirsyncer", 10);
     let (own, delegated) = (f.demo.addresses[0].clone(), f.demo.addresses[1].clone());
     let now: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
-    let hasher = PasswordHasher::fast_for_tests();
-    let mut grants = Grants::default();
-    grants.mailboxes.push(own.clone());
-    grants.delegated.push(delegated.clone());
-    let password =
-        f.rt.block_on(grant(replica.as_ref(), &hasher, "ann", &grants, now))
-            .unwrap();
-    let server =
-        f.rt.block_on(AccessServer::start(
-            "127.0.0.1:0".parse().unwrap(),
-            replica.clone(),
-            AccessOptions::new()
-                .hasher(hasher)
-                .clock(Arc::new(ManualClock::new(now))),
-        ))
-        .unwrap();
+    let (server, password) = serve_ann(&f, &replica, &own, &delegated, now);
     let dir = f.dir.join("vdirsyncer");
     let local = dir.join("calendars");
     std::fs::create_dir_all(&dir).unwrap();

@@ -25,7 +25,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use super::access::replicated;
+use super::access::{replicated, serve_ann};
 
 fn b64url(text: &str) -> String {
     calrep_core::base64::encode_url(text.as_bytes())
@@ -186,34 +186,11 @@ fn in_chromium_a_person_sees_their_week_and_month_exactly_as_replicated_in_their
         })
         .expect("a mailbox with a private item in November")
         .clone();
-    let hasher = PasswordHasher::fast_for_tests();
-    let mut grants = Grants::default();
-    grants.mailboxes.push(own.clone());
-    grants.delegated.push(delegated.clone());
-    let password =
-        f.rt.block_on(grant(replica.as_ref(), &hasher, "ann", &grants, now))
-            .unwrap();
-    let server =
-        f.rt.block_on(AccessServer::start(
-            "127.0.0.1:0".parse().unwrap(),
-            replica.clone(),
-            AccessOptions::new()
-                .hasher(hasher)
-                .clock(Arc::new(ManualClock::new(now))),
-        ))
-        .unwrap();
+    let (server, password) = serve_ann(&f, &replica, &own, &delegated, now);
     let base = format!("http://{}", server.addr());
-    let calendar_of = |address: &EmailAddress| {
-        let c = block(replica.calendars(address))
-            .unwrap()
-            .into_iter()
-            .find(|c| c.name == "Calendar")
-            .unwrap();
-        let items = block(replica.items(address, &c.id)).unwrap();
-        (format!("/web/c/{address}~{}", b64url("Calendar")), items)
-    };
-    let (own_path, own_items) = calendar_of(&own);
-    let (delegated_path, delegated_items) = calendar_of(&delegated);
+    let path_of = |address: &EmailAddress| format!("/web/c/{address}~{}", b64url("Calendar"));
+    let (own_path, own_items) = (path_of(&own), items_of(&own));
+    let (delegated_path, delegated_items) = (path_of(&delegated), items_of(&delegated));
     let date = "2026-11-18";
     let week: Vec<NaiveDate> = (16..=22)
         .map(|d| NaiveDate::from_ymd_opt(2026, 11, d).unwrap())

@@ -930,3 +930,76 @@ fn access_accounts_and_serve_access_only_from_the_command_line() {
     assert_eq!(child.wait().unwrap().code(), Some(0));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_demo_with_serve_gives_a_person_a_web_page_caldav_and_a_feed_over_its_replica() {
+    use std::io::BufRead;
+    let dir = temp_dir("demo-serve");
+    let demo_dir = dir.join("calrep-demo");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_calrep"))
+        .args([
+            "demo",
+            "--mailboxes",
+            "10",
+            "--serve",
+            "127.0.0.1:0",
+            "--dir",
+        ])
+        .arg(&demo_dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let done = line.starts_with("calrep serve --access-only");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let printed = printed.join("\n");
+    let after = |label: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .unwrap_or_else(|| panic!("no {label:?} in:\n{printed}"))
+            .trim()
+            .to_owned()
+    };
+    let password = after("app password (shown only now):");
+    let page = after("in a browser:");
+    let addr = page
+        .strip_prefix("http://")
+        .and_then(|rest| rest.strip_suffix("/web/"))
+        .unwrap()
+        .to_owned();
+    assert!(!addr.ends_with(":0"), "{printed}");
+    assert_eq!(http(&addr, "GET", "/web/signin", None).0, 200);
+    // The printed address serves both: a browser is led to the page, a
+    // CalDAV client finds its principal there.
+    assert_eq!(http(&addr, "GET", "/", None).0, 303);
+    let (status, body) = http(&addr, "PROPFIND", "/", Some(("demo", &password)));
+    assert_eq!(status, 207, "{body}");
+    assert!(body.contains("/dav/principals/demo/"), "{body}");
+    let feed = printed
+        .lines()
+        .filter_map(|l| {
+            l.split_once(&format!("http://{addr}"))
+                .map(|(_, p)| p.to_owned())
+        })
+        .find(|p| p.starts_with("/feeds/"))
+        .unwrap_or_else(|| panic!("no feed URL in:\n{printed}"));
+    let (status, body) = http(&addr, "GET", &feed, None);
+    assert_eq!(status, 200);
+    assert!(body.starts_with("BEGIN:VCALENDAR"), "{body}");
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    std::fs::remove_dir_all(dir).unwrap();
+}

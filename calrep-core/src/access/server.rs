@@ -395,7 +395,12 @@ async fn handle(
         // Browsers ask on their own: not found, rather than a sign-in prompt.
         return Answer::text(404, "Not Found");
     }
-    if path == "/" {
+    // A browser at the root is led to the page; a CalDAV client (PROPFIND,
+    // or anything signed in) is answered by CalDAV below.
+    if path == "/"
+        && (method == "GET" || method == "HEAD")
+        && !request.headers().contains_key(hyper::header::AUTHORIZATION)
+    {
         let mut answer = Answer::text(303, "See Other");
         answer.headers.push(("location", "/web/".to_owned()));
         return answer;

@@ -6,8 +6,10 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use calrep_core::TaskId;
+use calrep_core::access::{Grants, PasswordHasher, feed_urls, grant, issue_feed_token};
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{RunOptions, TaskStatus};
+use calrep_core::replica::SqliteReplica;
 use calrep_core::sim::{SimOptions, Simulator};
 
 use crate::{Outcome, load_config, open_engine, progress, run, runtime, try_outcome, verify};
@@ -15,6 +17,22 @@ use crate::{Outcome, load_config, open_engine, progress, run, runtime, try_outco
 const TASK: &str = "all-staff";
 const PASSWORD_FILE: &str = "sim-password";
 const SECRET_FILE: &str = "sim-app-secret";
+
+/// How the demo runs.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// How many mailboxes the organisation has.
+    pub(crate) mailboxes: usize,
+    /// The generator's seed.
+    pub(crate) seed: u64,
+    /// Which face of the simulator is read.
+    pub(crate) backend: Backend,
+    /// Where to serve the replica afterwards, if at all.
+    pub(crate) serve: Option<String>,
+}
+
+/// The account `--serve` issues.
+const ACCOUNT: &str = "demo";
 
 /// Which of the simulator's faces the demo reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,7 +93,17 @@ url = "{url}"
     }
 }
 
-fn config_text(sim: &Simulator, backend: Backend) -> String {
+fn config_text(sim: &Simulator, backend: Backend, serve: Option<&str>) -> String {
+    let access = serve.map_or_else(String::new, |listen| {
+        format!(
+            r#"
+# Continuity access: people read the replica (web page, CalDAV, feeds)
+# while Exchange is down. `calrep serve --access-only` serves only that.
+[access]
+listen = "{listen}"
+"#
+        )
+    });
     format!(
         r#"# Written by `calrep demo`. The site is the simulator the demo ran;
 # `calrep sim` serves the same organisation again (see the demo's last lines),
@@ -105,19 +133,26 @@ site = "demo"
 definition = "all-calendars"
 schedule = "every-15-minutes"
 group = {{ distribution_group = "{all}" }}
-"#,
+{access}"#,
         site = backend.site(sim),
         all = DemoOrganisation::ALL_STAFF_ADDRESS,
     )
 }
 
-pub(crate) fn run(
-    dir: &Path,
-    mailboxes: usize,
-    seed: u64,
-    backend: Backend,
-    out: &mut impl Write,
-) -> io::Result<Outcome> {
+pub(crate) fn run(dir: &Path, settings: &Settings, out: &mut impl Write) -> io::Result<Outcome> {
+    let Settings {
+        mailboxes,
+        seed,
+        backend,
+        ..
+    } = *settings;
+    if let Some(listen) = &settings.serve
+        && listen.parse::<std::net::SocketAddr>().is_err()
+    {
+        return Ok(Outcome::Invalid(vec![format!(
+            "--serve takes an address such as 127.0.0.1:8008, got {listen:?}"
+        )]));
+    }
     if !(10..=100_000).contains(&mailboxes) {
         return Ok(Outcome::Invalid(vec![format!(
             "--mailboxes must be between 10 and 100000, got {mailboxes}"
@@ -139,7 +174,7 @@ pub(crate) fn run(
         Err(e) => return Ok(failed("cannot start the simulator", &e)),
     };
     let config_path = dir.join("calrep.toml");
-    let text = config_text(&simulator, backend);
+    let text = config_text(&simulator, backend, settings.serve.as_deref());
     let written = match backend {
         Backend::Ews => std::fs::write(dir.join(PASSWORD_FILE), SimOptions::PASSWORD),
         Backend::Graph => std::fs::write(dir.join(SECRET_FILE), SimOptions::CLIENT_SECRET),
@@ -228,9 +263,75 @@ pub(crate) fn run(
         second.status,
         TaskStatus::Enabled | TaskStatus::EnabledWithWarning
     );
-    Ok(if verification.is_equal() && healthy {
-        Outcome::Ok
+    if !(verification.is_equal() && healthy) {
+        return Ok(Outcome::Exit(5));
+    }
+    if settings.serve.is_some() {
+        serve(&rt, &config_path, &demo, out)
     } else {
-        Outcome::Exit(5)
+        Ok(Outcome::Ok)
+    }
+}
+
+/// Step 5 of `--serve`: a person's account over the replica just made,
+/// and the front end until Ctrl-C.
+fn serve(
+    rt: &tokio::runtime::Runtime,
+    config_path: &Path,
+    demo: &DemoOrganisation,
+    out: &mut impl Write,
+) -> io::Result<Outcome> {
+    let config = try_outcome!(load_config(config_path));
+    let store = match SqliteReplica::open(&config.resolve_path(&config.replica.path)) {
+        Ok(s) => s,
+        Err(e) => return Ok(Outcome::Failed(e.to_string())),
+    };
+    let (own, delegated) = match demo.addresses.as_slice() {
+        [own, delegated, ..] => (own.clone(), delegated.clone()),
+        _ => return Ok(Outcome::Failed("the organisation has no mailboxes".into())),
+    };
+    let mut grants = Grants::default();
+    grants.mailboxes.push(own.clone());
+    grants.delegated.push(delegated.clone());
+    let now = chrono::Utc::now();
+    let hasher = PasswordHasher::default();
+    let password = match rt.block_on(grant(&store, &hasher, ACCOUNT, &grants, now)) {
+        Ok(p) => p,
+        Err(e) => {
+            return Ok(Outcome::Failed(format!(
+                "cannot issue the demo account: {e}"
+            )));
+        }
+    };
+    let token = match rt.block_on(issue_feed_token(&store, ACCOUNT)) {
+        Ok(t) => t,
+        Err(e) => return Ok(Outcome::Failed(format!("cannot issue a feed token: {e}"))),
+    };
+    writeln!(
+        out,
+        "\n5. continuity access: the replica, read-only, for a person while Exchange is down\n  \
+         account {ACCOUNT}: owns {own}, reads {delegated} as a delegate (private items masked)\n  \
+         app password (shown only now): {}",
+        password.expose()
+    )?;
+    // The addresses are printed once the server listens (on the port it
+    // got, when asked for port 0).
+    crate::serve::serve_access_only(config_path, &config, out, |addr, out| {
+        let base = format!("http://{addr}");
+        writeln!(
+            out,
+            "  in a browser:       {base}/web/\n  \
+             in a CalDAV client: {base}/  (Thunderbird, Apple Calendar, DAVx⁵: user {ACCOUNT}, the app password)"
+        )?;
+        let feeds = rt
+            .block_on(feed_urls(&store, ACCOUNT, &token, &base))
+            .unwrap_or_default();
+        if let Some((calendar, url)) = feeds.first() {
+            writeln!(out, "  as a feed ({calendar}): {url}")?;
+        }
+        writeln!(
+            out,
+            "  Ctrl-C stops serving; the access log goes to standard error"
+        )
     })
 }

@@ -79,6 +79,10 @@ enum Command {
         /// Read the simulator over EWS or over Microsoft Graph.
         #[arg(long, value_enum, default_value_t = demo::Backend::Ews)]
         backend: demo::Backend,
+        /// Afterwards, serve the replica read-only on this address (a web
+        /// page, CalDAV, feeds) to a demo account, until Ctrl-C.
+        #[arg(long, num_args = 0..=1, default_missing_value = "127.0.0.1:8008", value_name = "ADDRESS")]
+        serve: Option<String>,
     },
     /// Serve a demo organisation over EWS and Microsoft Graph on 127.0.0.1 until Ctrl-C.
     Sim(sim::Settings),
@@ -219,7 +223,17 @@ fn main() -> ExitCode {
             mailboxes,
             seed,
             backend,
-        } => demo::run(&dir, mailboxes, seed, backend, &mut out),
+            serve,
+        } => demo::run(
+            &dir,
+            &demo::Settings {
+                mailboxes,
+                seed,
+                backend,
+                serve,
+            },
+            &mut out,
+        ),
         Command::Sim(settings) => sim::run(&settings, &mut out),
         Command::Check(config) => check::run(&config.path, &mut out),
         Command::Run { task, force } => run::run(&task, run::Mode::Run { force }, &mut out),

@@ -62,8 +62,14 @@ fn access_line(config: &Config, server: &AccessServer) -> String {
     )
 }
 
-/// `--access-only`: the front end over a replica opened read-only.
-fn serve_access_only(path: &Path, config: &Config, out: &mut impl Write) -> io::Result<Outcome> {
+/// `--access-only`: the front end over a replica opened read-only;
+/// `announce` says more once it listens (given the address it listens on).
+pub(crate) fn serve_access_only<W: Write>(
+    path: &Path,
+    config: &Config,
+    out: &mut W,
+    announce: impl FnOnce(std::net::SocketAddr, &mut W) -> io::Result<()>,
+) -> io::Result<Outcome> {
     if config.access.is_none() {
         return Ok(Outcome::Invalid(vec![format!(
             "{}: --access-only needs an [access] section (listen = \"127.0.0.1:8008\")",
@@ -78,6 +84,7 @@ fn serve_access_only(path: &Path, config: &Config, out: &mut impl Write) -> io::
     };
     let server = try_outcome!(start_access(&rt, config, Arc::new(replica)));
     if let Some(server) = &server {
+        announce(server.addr(), out)?;
         writeln!(
             out,
             "calrep serve --access-only: {}",
@@ -94,7 +101,7 @@ fn serve_access_only(path: &Path, config: &Config, out: &mut impl Write) -> io::
 pub(crate) fn run(path: &Path, access_only: bool, out: &mut impl Write) -> io::Result<Outcome> {
     let config = try_outcome!(load_config(path));
     if access_only {
-        return serve_access_only(path, &config, out);
+        return serve_access_only(path, &config, out, |_, _| Ok(()));
     }
     let replica_path = config.resolve_path(&config.replica.path);
     let store = match SqliteReplica::open(&replica_path) {

@@ -855,6 +855,16 @@ fn http(addr: &str, method: &str, path: &str, auth: Option<(&str, &str)>) -> (u1
     (status, body)
 }
 
+/// Sends SIGTERM (what systemd and containers send) and expects exit 0.
+fn terminate(child: &mut std::process::Child) {
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
 #[test]
 fn access_accounts_and_serve_access_only_from_the_command_line() {
     use std::io::BufRead;
@@ -922,12 +932,7 @@ fn access_accounts_and_serve_access_only_from_the_command_line() {
     succeeded(&["access", "revoke", "--config", config, "--account", "ann"]);
     let (status, _) = http(&addr, "PROPFIND", "/dav/", Some(("ann", &password)));
     assert_eq!(status, 401);
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    terminate(&mut child);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -995,11 +1000,6 @@ fn the_demo_with_serve_gives_a_person_a_web_page_caldav_and_a_feed_over_its_repl
     let (status, body) = http(&addr, "GET", &feed, None);
     assert_eq!(status, 200);
     assert!(body.starts_with("BEGIN:VCALENDAR"), "{body}");
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    assert_eq!(child.wait().unwrap().code(), Some(0));
+    terminate(&mut child);
     std::fs::remove_dir_all(dir).unwrap();
 }

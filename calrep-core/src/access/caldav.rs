@@ -211,6 +211,44 @@ async fn resources(
     Ok((out, changes.version))
 }
 
+/// The zone most of a calendar's items are written in (UTC only if all
+/// are), which clients take as the calendar's own (`calendar-timezone`).
+fn main_zone<'a>(items: impl Iterator<Item = &'a CalendarItem>) -> chrono_tz::Tz {
+    let mut counts: HashMap<chrono_tz::Tz, usize> = HashMap::new();
+    for item in items {
+        if let Ok(tz) = item.zone.iana.parse::<chrono_tz::Tz>() {
+            *counts.entry(tz).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by(|(a, m), (b, n)| {
+            (*a != chrono_tz::Tz::UTC, m, b.name()).cmp(&(*b != chrono_tz::Tz::UTC, n, a.name()))
+        })
+        .map_or(chrono_tz::Tz::UTC, |(tz, _)| tz)
+}
+
+/// The `calendar-timezone` property of a calendar whose items are `items`
+/// (only computed when a client names it: RFC 4791 keeps it out of
+/// `allprop`).
+fn timezone_prop<'a>(
+    items: impl Iterator<Item = &'a CalendarItem>,
+    now: DateTime<Utc>,
+) -> (PropName, String) {
+    (
+        PropName::new(CALDAV, "calendar-timezone"),
+        escape(&crate::ical::zone_calendar(main_zone(items), now)),
+    )
+}
+
+/// Whether the client named `calendar-timezone`.
+fn asks_timezone(asked: Option<&[PropName]>) -> bool {
+    asked.is_some_and(|a| {
+        a.iter()
+            .any(|p| p.ns == CALDAV && p.name == "calendar-timezone")
+    })
+}
+
 fn calendar_data(c: &Collection, item: &CalendarItem, now: DateTime<Utc>) -> String {
     export(
         &c.calendar.name,
@@ -469,7 +507,15 @@ async fn propfind(
                         Ok(v) => v,
                         Err(answer) => return answer,
                     };
-                    let (found, missing) = select(collection_props(c, version, account), asked);
+                    let mut props = collection_props(c, version, account);
+                    if asks_timezone(asked) {
+                        let (items, _) = match resources(replica, c).await {
+                            Ok(read) => read,
+                            Err(answer) => return answer,
+                        };
+                        props.push(timezone_prop(items.iter().map(|(_, _, i)| i), now));
+                    }
+                    let (found, missing) = select(props, asked);
                     ms.response(
                         &format!("{}{}/", home(account), c.segment),
                         &found,
@@ -484,7 +530,11 @@ async fn propfind(
                 Err(answer) => return answer,
             };
             let base = format!("{}{}/", home(account), c.segment);
-            let (found, missing) = select(collection_props(&c, version, account), asked);
+            let mut props = collection_props(&c, version, account);
+            if asks_timezone(asked) {
+                props.push(timezone_prop(items.iter().map(|(_, _, i)| i), now));
+            }
+            let (found, missing) = select(props, asked);
             ms.response(&base, &found, &missing);
             if depth == Depth::One {
                 for (name, etag, _) in &items {

@@ -97,6 +97,29 @@ pub fn export(
     out.0
 }
 
+/// A VCALENDAR holding only `zone`'s VTIMEZONE, for the years around
+/// `now` (a year back, two ahead), as CalDAV's `calendar-timezone`
+/// property carries a calendar's zone (RFC 4791 §5.2.2).
+///
+/// ```
+/// let text = calrep_core::ical::zone_calendar(chrono_tz::Europe::Berlin, "2026-11-29T00:00:00Z".parse()?);
+/// assert!(text.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n"));
+/// assert!(!text.contains("BEGIN:VEVENT"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn zone_calendar(zone: Tz, now: DateTime<Utc>) -> String {
+    let mut out = Lines::default();
+    out.line("BEGIN:VCALENDAR");
+    out.line("VERSION:2.0");
+    out.line(&format!(
+        "PRODID:-//calrep//calrep {}//EN",
+        env!("CARGO_PKG_VERSION")
+    ));
+    vtimezone(&mut out, zone, now.year() - 1, now.year() + 2);
+    out.line("END:VCALENDAR");
+    out.0
+}
+
 /// `items` as RFC 4791 §9.6.5 `expand` asks: every instance starting in
 /// `from..to` as its own VEVENT in UTC, a series' with its RECURRENCE-ID
 /// and no RRULE, a moved or retitled occurrence with its own time and

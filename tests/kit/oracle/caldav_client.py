@@ -115,9 +115,23 @@ def main():
                 instance(vevent) for o in objects for vevent in icalendar.Calendar.from_ical(o.data).walk("VEVENT")
             )
         description = calendar.get_property(caldav.elements.cdav.CalendarDescription())
+        # The calendar's own zone: a VCALENDAR with one VTIMEZONE, read by
+        # icalendar into a tzinfo; its UTC offsets in winter and summer.
+        zone_text = calendar.get_property(caldav.elements.cdav.CalendarTimeZone())
+        zone = None
+        if zone_text:
+            vtimezone = icalendar.Calendar.from_ical(zone_text).walk("VTIMEZONE")[0]
+            tz = vtimezone.to_tz()
+            zone = {
+                "tzid": str(vtimezone["TZID"]),
+                "offsets": [
+                    int(tz.utcoffset(datetime(2026, month, 15, 12)).total_seconds())
+                    for month in (1, 7)
+                ],
+            }
         everything = calendar.events()
         token = calendar.get_objects_by_sync_token(disable_fallback=True).sync_token
-        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything), "token": str(token), "expanded": expanded, "description": str(description)})
+        calendars.append({"url": str(calendar.url), "name": calendar.name, "uids_in_window": uids, "events": len(everything), "token": str(token), "expanded": expanded, "description": str(description), "zone": zone})
     checks = {
         "no_credentials": status("PROPFIND", base + "/dav/"),
         "wrong_password": status("PROPFIND", base + "/dav/", user, password + "x"),

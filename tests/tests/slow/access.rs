@@ -210,6 +210,35 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
         .find(|m| m.address == own.as_str())
         .and_then(|m| m.last_synced)
         .unwrap();
+    // The calendar's own zone (calendar-timezone): the one most of its
+    // items are written in, as a VTIMEZONE the icalendar package reads
+    // with the offsets chrono-tz gives.
+    let mut zones: std::collections::BTreeMap<String, usize> = Default::default();
+    for item in &own_items {
+        *zones.entry(item.zone.iana.clone()).or_default() += 1;
+    }
+    let (main_zone, _) = zones
+        .iter()
+        .filter(|(z, _)| *z != "UTC")
+        .max_by_key(|(z, n)| (**n, std::cmp::Reverse((*z).clone())))
+        .unwrap();
+    let tz: chrono_tz::Tz = main_zone.parse().unwrap();
+    let offsets: Vec<i64> = [1, 7]
+        .iter()
+        .map(|&month| {
+            use chrono::{Offset, TimeZone};
+            let at = chrono::NaiveDate::from_ymd_opt(2026, month, 15)
+                .unwrap()
+                .and_hms_opt(12, 0, 0)
+                .unwrap();
+            i64::from(tz.offset_from_utc_datetime(&at).fix().local_minus_utc())
+        })
+        .collect();
+    assert_eq!(
+        own_seen["zone"],
+        json!({"tzid": main_zone, "offsets": offsets}),
+        "{zones:?}"
+    );
     let description = own_seen["description"].as_str().unwrap();
     assert!(
         description.starts_with("Read-only replica")

@@ -108,13 +108,7 @@ pub fn export(
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn zone_calendar(zone: Tz, now: DateTime<Utc>) -> String {
-    let mut out = Lines::default();
-    out.line("BEGIN:VCALENDAR");
-    out.line("VERSION:2.0");
-    out.line(&format!(
-        "PRODID:-//calrep//calrep {}//EN",
-        env!("CARGO_PKG_VERSION")
-    ));
+    let mut out = Lines::begin();
     vtimezone(&mut out, zone, now.year() - 1, now.year() + 2);
     out.line("END:VCALENDAR");
     out.0
@@ -218,8 +212,8 @@ fn start_instant(item: &CalendarItem) -> DateTime<Utc> {
 struct Lines(String);
 
 impl Lines {
-    /// A VCALENDAR's opening lines, for a calendar called `name`.
-    fn calendar(name: &str) -> Self {
+    /// A VCALENDAR's first lines: who wrote it, in which version.
+    fn begin() -> Self {
         let mut out = Self::default();
         out.line("BEGIN:VCALENDAR");
         out.line("VERSION:2.0");
@@ -227,6 +221,12 @@ impl Lines {
             "PRODID:-//calrep//calrep {}//EN",
             env!("CARGO_PKG_VERSION")
         ));
+        out
+    }
+
+    /// A VCALENDAR's opening lines, for a calendar called `name`.
+    fn calendar(name: &str) -> Self {
+        let mut out = Self::begin();
         out.line("CALSCALE:GREGORIAN");
         out.line(&format!("X-WR-CALNAME:{}", text(name)));
         out

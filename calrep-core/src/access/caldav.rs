@@ -14,11 +14,14 @@
 //! Another account's URLs, and calendars the account may not read, answer
 //! 404 exactly as ones that do not exist.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::dav::{self, CALDAV, CS, DAV, MultiStatus, Node, PropName, escape};
+use super::resources::{ResourceCache, Resources};
 use super::{AccessReplica, Answer};
 use crate::base64::encode_url;
 use crate::calendar::CalendarItem;
@@ -174,41 +177,32 @@ pub(crate) fn unavailable() -> Answer {
     Answer::text(503, "The replica cannot be read right now.")
 }
 
-/// The items of a collection, as the account may see them, with their
-/// resource names and ETags.
-async fn resources(
+/// A collection's resources at its current version (read only when the
+/// version moved since `cache` last kept them).
+pub(crate) async fn resources(
     replica: &dyn AccessReplica,
+    cache: &ResourceCache,
     c: &Collection,
-) -> Result<(Vec<(String, String, CalendarItem)>, u64), Answer> {
+) -> Result<Arc<Resources>, Answer> {
     let Ok(address) = c.mailbox.parse() else {
         return Err(not_found());
     };
-    let items = replica
-        .items(&address, &c.calendar.id)
-        .await
-        .map_err(|_| unavailable())?;
-    let changes = replica
-        .changes(&address, &c.calendar.id, 0)
-        .await
-        .map_err(|_| unavailable())?
-        .unwrap_or_default();
-    let seqs: HashMap<_, _> = changes.changed.into_iter().collect();
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let name = format!("{}.ics", encode_url(item.uid.as_bytes()));
-        let etag = format!(
-            "\"{}-{}\"",
-            changes.version,
-            seqs.get(&item.id).copied().unwrap_or(0)
-        );
-        let item = if c.mask_private && item.sensitivity.is_private() {
-            item.masked()
-        } else {
-            item
-        };
-        out.push((name, etag, item));
+    let version = version(replica, c).await?;
+    match cache.get(replica, &address, &c.calendar.id, version).await {
+        Ok(Some(resources)) => Ok(resources),
+        Ok(None) => Err(not_found()),
+        Err(_) => Err(unavailable()),
     }
-    Ok((out, changes.version))
+}
+
+/// An item as the collection's reader may see it: others' private items
+/// masked for a delegate.
+pub(crate) fn shown<'a>(c: &Collection, item: &'a CalendarItem) -> Cow<'a, CalendarItem> {
+    if c.mask_private && item.sensitivity.is_private() {
+        Cow::Owned(item.masked())
+    } else {
+        Cow::Borrowed(item)
+    }
 }
 
 /// The zone most of a calendar's items are written in (UTC only if all
@@ -410,16 +404,30 @@ fn bad_request(message: &str) -> Answer {
     Answer::text(400, message)
 }
 
+/// One CalDAV request, as the server read it.
+#[derive(Debug)]
+pub(crate) struct DavRequest<'a> {
+    pub(crate) method: &'a str,
+    /// The decoded path.
+    pub(crate) path: &'a str,
+    pub(crate) depth: Depth,
+    pub(crate) body: &'a [u8],
+}
+
 /// Answers one CalDAV request of a signed-in account.
 pub(crate) async fn handle(
     replica: &dyn AccessReplica,
+    cache: &ResourceCache,
     account: &AccessAccount,
-    method: &str,
-    path: &str,
-    depth: Depth,
-    body: &[u8],
+    request: DavRequest<'_>,
     now: DateTime<Utc>,
 ) -> Answer {
+    let DavRequest {
+        method,
+        path,
+        depth,
+        body,
+    } = request;
     let Some(target) = parse_target(account, path) else {
         return not_found();
     };
@@ -432,16 +440,29 @@ pub(crate) async fn handle(
         }
     };
     match method {
-        "PROPFIND" => propfind(replica, account, &target, depth, parsed.as_ref(), now).await,
+        "PROPFIND" => {
+            propfind(
+                replica,
+                cache,
+                account,
+                &target,
+                depth,
+                parsed.as_ref(),
+                now,
+            )
+            .await
+        }
         "REPORT" => match (&target, parsed) {
             (Target::Collection(segment), Some(body)) => {
-                report(replica, account, segment, &body, now).await
+                report(replica, cache, account, segment, &body, now).await
             }
             (Target::Collection(_), None) => bad_request("a REPORT needs a body"),
             _ => not_found(),
         },
         "GET" | "HEAD" => match &target {
-            Target::Resource(segment, name) => get(replica, account, segment, name, now).await,
+            Target::Resource(segment, name) => {
+                get(replica, cache, account, segment, name, now).await
+            }
             Target::Collection(_) | Target::Home | Target::Principal | Target::Root => {
                 Answer::text(
                     200,
@@ -453,19 +474,21 @@ pub(crate) async fn handle(
     }
 }
 
-/// The collection `segment` names, its resources and its version.
+/// The collection `segment` names and its resources.
 async fn open(
     replica: &dyn AccessReplica,
+    cache: &ResourceCache,
     account: &AccessAccount,
     segment: &str,
-) -> Result<(Collection, Vec<(String, String, CalendarItem)>, u64), Answer> {
+) -> Result<(Collection, Arc<Resources>), Answer> {
     let c = find_collection(replica, account, segment).await?;
-    let (items, version) = resources(replica, &c).await?;
-    Ok((c, items, version))
+    let resources = resources(replica, cache, &c).await?;
+    Ok((c, resources))
 }
 
 async fn propfind(
     replica: &dyn AccessReplica,
+    cache: &ResourceCache,
     account: &AccessAccount,
     target: &Target,
     depth: Depth,
@@ -509,11 +532,11 @@ async fn propfind(
                     };
                     let mut props = collection_props(c, version, account);
                     if asks_timezone(asked) {
-                        let (items, _) = match resources(replica, c).await {
+                        let read = match resources(replica, cache, c).await {
                             Ok(read) => read,
                             Err(answer) => return answer,
                         };
-                        props.push(timezone_prop(items.iter().map(|(_, _, i)| i), now));
+                        props.push(timezone_prop(read.list.iter().map(|r| &r.item), now));
                     }
                     let (found, missing) = select(props, asked);
                     ms.response(
@@ -525,34 +548,35 @@ async fn propfind(
             }
         }
         Target::Collection(segment) => {
-            let (c, items, version) = match open(replica, account, segment).await {
+            let (c, read) = match open(replica, cache, account, segment).await {
                 Ok(opened) => opened,
                 Err(answer) => return answer,
             };
+            let version = read.version;
             let base = format!("{}{}/", home(account), c.segment);
             let mut props = collection_props(&c, version, account);
             if asks_timezone(asked) {
-                props.push(timezone_prop(items.iter().map(|(_, _, i)| i), now));
+                props.push(timezone_prop(read.list.iter().map(|r| &r.item), now));
             }
             let (found, missing) = select(props, asked);
             ms.response(&base, &found, &missing);
             if depth == Depth::One {
-                for (name, etag, _) in &items {
-                    let (found, missing) = select(resource_props(etag, None), asked);
-                    ms.response(&format!("{base}{name}"), &found, &missing);
+                for r in &read.list {
+                    let (found, missing) = select(resource_props(&r.etag, None), asked);
+                    ms.response(&format!("{base}{}", r.name), &found, &missing);
                 }
             }
         }
         Target::Resource(segment, name) => {
-            let (c, items, _) = match open(replica, account, segment).await {
+            let (c, read) = match open(replica, cache, account, segment).await {
                 Ok(opened) => opened,
                 Err(answer) => return answer,
             };
-            let Some((_, etag, item)) = items.iter().find(|(n, _, _)| n == name) else {
+            let Some(r) = read.named(name) else {
                 return not_found();
             };
-            let data = calendar_data(&c, item, now);
-            let (found, missing) = select(resource_props(etag, Some(data)), asked);
+            let data = calendar_data(&c, &shown(&c, &r.item), now);
+            let (found, missing) = select(resource_props(&r.etag, Some(data)), asked);
             ms.response(
                 &format!("{}{}/{name}", home(account), c.segment),
                 &found,
@@ -572,12 +596,13 @@ fn instant(text: &str) -> Option<DateTime<Utc>> {
 
 async fn report(
     replica: &dyn AccessReplica,
+    cache: &ResourceCache,
     account: &AccessAccount,
     segment: &str,
     body: &Node,
     now: DateTime<Utc>,
 ) -> Answer {
-    let (c, items, _) = match open(replica, account, segment).await {
+    let (c, read) = match open(replica, cache, account, segment).await {
         Ok(opened) => opened,
         Err(answer) => return answer,
     };
@@ -603,6 +628,7 @@ async fn report(
     };
     let mut ms = MultiStatus::default();
     let answer = |ms: &mut MultiStatus, name: &str, etag: &str, item: &CalendarItem| {
+        let item = &*shown(&c, item);
         let data = wants_data.then(|| match expand {
             Some((from, to)) => {
                 export_expanded(&c.calendar.name, std::slice::from_ref(item), from, to, now)
@@ -619,15 +645,15 @@ async fn report(
             let wanted = crate::encoding::percent_decode(h.text.trim(), false)
                 .unwrap_or_else(|| h.text.trim().to_owned());
             let name = wanted.rsplit('/').next().unwrap_or_default();
-            match items.iter().find(|(n, _, _)| n == name) {
-                Some((name, etag, item)) => answer(&mut ms, name, etag, item),
+            match read.named(name) {
+                Some(r) => answer(&mut ms, &r.name, &r.etag, &r.item),
                 None => ms.status(&wanted, "404 Not Found"),
             }
         }
         return multistatus(ms, "");
     }
     if body.is(DAV, "sync-collection") {
-        return sync_collection(replica, &c, &items, &base, body, &answer).await;
+        return sync_collection(replica, &c, &read, &base, body, &answer).await;
     }
     if !body.is(CALDAV, "calendar-query") {
         return Answer {
@@ -655,13 +681,9 @@ async fn report(
             }
         }
     };
-    for (name, etag, item) in &items {
-        let inside = match range {
-            None => true,
-            Some((from, to)) => item.occurrences(from, to).map_or(true, |o| !o.is_empty()),
-        };
-        if inside {
-            answer(&mut ms, name, etag, item);
+    for r in &read.list {
+        if range.is_none_or(|(from, to)| r.overlaps(from, to)) {
+            answer(&mut ms, &r.name, &r.etag, &r.item);
         }
     }
     multistatus(ms, "")
@@ -673,7 +695,7 @@ async fn report(
 async fn sync_collection(
     replica: &dyn AccessReplica,
     c: &Collection,
-    items: &[(String, String, CalendarItem)],
+    read: &Resources,
     base: &str,
     body: &Node,
     answer: &(dyn Fn(&mut MultiStatus, &str, &str, &CalendarItem) + Sync),
@@ -713,8 +735,8 @@ async fn sync_collection(
     };
     let mut ms = MultiStatus::default();
     for (id, _) in &changes.changed {
-        if let Some((name, etag, item)) = items.iter().find(|(_, _, i)| i.id == *id) {
-            answer(&mut ms, name, etag, item);
+        if let Some(r) = read.by_id(id) {
+            answer(&mut ms, &r.name, &r.etag, &r.item);
         }
     }
     if !token.is_empty() {
@@ -733,22 +755,23 @@ async fn sync_collection(
 
 async fn get(
     replica: &dyn AccessReplica,
+    cache: &ResourceCache,
     account: &AccessAccount,
     segment: &str,
     name: &str,
     now: DateTime<Utc>,
 ) -> Answer {
-    let (c, items, _) = match open(replica, account, segment).await {
+    let (c, read) = match open(replica, cache, account, segment).await {
         Ok(opened) => opened,
         Err(answer) => return answer,
     };
-    let Some((_, etag, item)) = items.iter().find(|(n, _, _)| n == name) else {
+    let Some(r) = read.named(name) else {
         return not_found();
     };
     Answer {
         status: 200,
         content_type: "text/calendar; charset=utf-8",
-        body: calendar_data(&c, item, now).into_bytes(),
-        headers: vec![("etag", etag.clone())],
+        body: calendar_data(&c, &shown(&c, &r.item), now).into_bytes(),
+        headers: vec![("etag", r.etag.clone())],
     }
 }

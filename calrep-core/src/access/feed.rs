@@ -7,7 +7,8 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::caldav::{find_collection, not_found, unavailable, version};
+use super::caldav::{find_collection, not_found, resources, shown, unavailable, version};
+use super::resources::ResourceCache;
 use super::{AccessReplica, Answer, feed_token_hash};
 use crate::ical::{AttachmentStyle, export};
 
@@ -19,6 +20,7 @@ const AHEAD: TimeDelta = TimeDelta::days(730);
 /// Answers `GET /feeds/{token}/{name}`.
 pub(crate) async fn handle(
     replica: &dyn AccessReplica,
+    cache: &ResourceCache,
     token: &str,
     name: &str,
     if_none_match: Option<&str>,
@@ -37,9 +39,6 @@ pub(crate) async fn handle(
         Ok(c) => c,
         Err(answer) => return answer,
     };
-    let Ok(address) = c.mailbox.parse() else {
-        return not_found();
-    };
     let version = match version(replica, &c).await {
         Ok(v) => v,
         Err(answer) => return answer,
@@ -51,21 +50,16 @@ pub(crate) async fn handle(
         answer.headers.push(("etag", etag));
         return answer;
     }
-    let items = match replica.items(&address, &c.calendar.id).await {
-        Ok(items) => items,
-        Err(_) => return unavailable(),
+    let read = match resources(replica, cache, &c).await {
+        Ok(read) => read,
+        Err(answer) => return answer,
     };
     let (from, to) = (now - BACK, now + AHEAD);
-    let shown: Vec<_> = items
-        .into_iter()
-        .filter(|i| i.occurrences(from, to).map_or(true, |o| !o.is_empty()))
-        .map(|i| {
-            if c.mask_private && i.sensitivity.is_private() {
-                i.masked()
-            } else {
-                i
-            }
-        })
+    let shown: Vec<_> = read
+        .list
+        .iter()
+        .filter(|r| r.overlaps(from, to))
+        .map(|r| shown(&c, &r.item).into_owned())
         .collect();
     Answer {
         status: 200,

@@ -13,6 +13,7 @@ mod caldav;
 mod dav;
 mod feed;
 mod password;
+mod resources;
 mod server;
 mod throttle;
 mod tls;

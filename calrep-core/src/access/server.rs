@@ -18,7 +18,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use super::caldav::{self, Depth};
+use super::caldav::{self, DavRequest, Depth};
+use super::resources::ResourceCache;
 use super::web::{self, Sessions, WebRequest};
 use super::{AccessReplica, Answer, PasswordHasher, sign_in};
 use crate::clock::Clock;
@@ -178,6 +179,8 @@ struct Shared {
     clock: Arc<dyn Clock>,
     throttle: super::throttle::Throttle,
     sessions: Sessions,
+    /// Calendars' items as last served, per calendar version.
+    resources: ResourceCache,
     /// Whether the web page's cookies are `Secure`.
     secure: bool,
     log: Option<AccessLog>,
@@ -229,6 +232,7 @@ impl AccessServer {
             clock: options.clock,
             throttle: super::throttle::Throttle::default(),
             sessions: Sessions::default(),
+            resources: ResourceCache::default(),
             secure: options.tls.is_some() || options.behind_tls_proxy,
             log: options.log,
         });
@@ -434,6 +438,7 @@ async fn handle(
         let now = shared.clock.now();
         return super::feed::handle(
             shared.replica.as_ref(),
+            &shared.resources,
             token,
             name,
             if_none_match.as_deref(),
@@ -460,6 +465,7 @@ async fn handle(
             hasher: &shared.hasher,
             throttle: &shared.throttle,
             sessions: &shared.sessions,
+            resources: &shared.resources,
             secure: shared.secure,
             now: shared.clock.now(),
         };
@@ -528,11 +534,14 @@ async fn handle(
     }
     caldav::handle(
         shared.replica.as_ref(),
+        &shared.resources,
         &account,
-        &method,
-        &path,
-        depth,
-        &body,
+        DavRequest {
+            method: &method,
+            path: &path,
+            depth,
+            body: &body,
+        },
         now,
     )
     .await

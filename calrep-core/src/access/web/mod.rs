@@ -47,6 +47,7 @@ pub(crate) struct Context<'a> {
     pub(crate) hasher: &'a super::PasswordHasher,
     pub(crate) throttle: &'a super::throttle::Throttle,
     pub(crate) sessions: &'a Sessions,
+    pub(crate) resources: &'a super::resources::ResourceCache,
     /// Whether cookies must be `Secure` (TLS here or at a proxy).
     pub(crate) secure: bool,
     pub(crate) now: DateTime<Utc>,
@@ -390,12 +391,13 @@ async fn shown(
     days: &[NaiveDate],
     zone: Tz,
 ) -> Option<(Vec<page::Entry>, usize)> {
-    let address = c.mailbox.parse().ok()?;
     let (first, last) = (days.first()?, days.last()?);
     let from = page::day_start(zone, *first);
     let to = page::day_start(zone, *last + TimeDelta::days(1));
-    let items = ctx.replica.items(&address, &c.calendar.id).await.ok()?;
-    Some(page::entries(items, c.mask_private, from, to))
+    let read = super::caldav::resources(ctx.replica, ctx.resources, c)
+        .await
+        .ok()?;
+    Some(page::entries(c, &read, from, to))
 }
 
 async fn overview(ctx: &Context<'_>, account: &AccessAccount, viewer: &Viewer<'_>) -> Answer {

@@ -12,9 +12,10 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, Months, NaiveDate, NaiveTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 
-use crate::access::caldav::Collection;
+use crate::access::caldav::{Collection, shown};
 use crate::access::dav::escape;
-use crate::calendar::{CalendarItem, FreeBusy, ItemTime};
+use crate::access::resources::Resources;
+use crate::calendar::{FreeBusy, ItemTime};
 use crate::encoding::{form_encode, path_segment};
 
 /// The years a page may show (a date outside is refused, not computed).
@@ -112,24 +113,24 @@ pub(crate) struct Entry {
     free_busy: FreeBusy,
 }
 
-/// The occurrences of `items` around `from..to` (a day more each side, so
-/// that all-day events in any zone are found), masked where `mask_private`
-/// says, and how many items could not be expanded.
+/// The occurrences of `c`'s resources around `from..to` (a day more each
+/// side, so that all-day events in any zone are found), masked as `c`'s
+/// reader may see them, and how many items could not be expanded.
 pub(crate) fn entries(
-    items: Vec<CalendarItem>,
-    mask_private: bool,
+    c: &Collection,
+    resources: &Resources,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> (Vec<Entry>, usize) {
     let mut out = Vec::new();
     let mut broken = 0;
     let margin = TimeDelta::days(2);
-    for item in items {
-        let item = if mask_private && item.sensitivity.is_private() {
-            item.masked()
-        } else {
-            item
-        };
+    let nearby = resources
+        .list
+        .iter()
+        .filter(|r| r.may_overlap(from - margin, to + margin));
+    for r in nearby {
+        let item = shown(c, &r.item);
         let Ok(occurrences) = item.occurrences(from - margin, to + margin) else {
             broken += 1;
             continue;

@@ -21,12 +21,13 @@ use std::sync::Arc;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use super::dav::{self, CALDAV, CS, DAV, MultiStatus, Node, PropName, escape};
-use super::resources::{ResourceCache, Resources};
+use super::resources::{Resource, ResourceCache, Resources};
 use super::{AccessReplica, Answer};
 use crate::base64::encode_url;
+use crate::calendar::CalendarId;
 use crate::calendar::CalendarItem;
 use crate::ical::{AttachmentStyle, export, export_expanded};
-use crate::replica::{AccessAccount, ReplicaCalendar, ReplicaMailbox};
+use crate::replica::{AccessAccount, ReplicaMailbox};
 
 /// How deep a PROPFIND looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,10 +36,19 @@ pub(crate) enum Depth {
     One,
 }
 
+/// A calendar as the front end names it.
+#[derive(Debug, Clone)]
+pub(crate) struct CalendarRef {
+    /// Its id at the source.
+    pub(crate) id: CalendarId,
+    /// Its display name (in its URL, base64url).
+    pub(crate) name: String,
+}
+
 /// One calendar the account may read.
 pub(crate) struct Collection {
     pub(crate) mailbox: String,
-    pub(crate) calendar: ReplicaCalendar,
+    pub(crate) calendar: CalendarRef,
     /// Others' private items are masked for a delegate.
     pub(crate) mask_private: bool,
     /// Its URL segment, `{mailbox}~{base64url of the calendar's name}`.
@@ -117,11 +127,12 @@ async fn collections_of(
         return Ok(Vec::new());
     };
     let calendars = replica
-        .calendars(&address)
+        .calendar_names(&address)
         .await
         .map_err(|_| unavailable())?;
     Ok(calendars
         .into_iter()
+        .map(|(id, name)| CalendarRef { id, name })
         .map(|calendar| Collection {
             segment: format!(
                 "{}~{}",
@@ -146,14 +157,13 @@ pub(crate) async fn find_collection(
     let Some((address, _)) = segment.rsplit_once('~') else {
         return Err(not_found());
     };
-    let mailboxes = replica.mailboxes().await.map_err(|_| unavailable())?;
-    let Some(mailbox) = mailboxes
-        .iter()
-        .find(|m| m.address.eq_ignore_ascii_case(address))
-    else {
+    let Ok(parsed) = address.parse() else {
         return Err(not_found());
     };
-    collections_of(replica, account, mailbox)
+    let Some(mailbox) = replica.mailbox(&parsed).await.map_err(|_| unavailable())? else {
+        return Err(not_found());
+    };
+    collections_of(replica, account, &mailbox)
         .await?
         .into_iter()
         .find(|c| c.segment == segment)
@@ -241,6 +251,21 @@ fn asks_timezone(asked: Option<&[PropName]>) -> bool {
         a.iter()
             .any(|p| p.ns == CALDAV && p.name == "calendar-timezone")
     })
+}
+
+/// A resource's calendar data as `c`'s reader may see it, escaped for
+/// XML: written once per resource, calendar name and masking, then copied.
+fn written_data(c: &Collection, r: &Resource, now: DateTime<Utc>) -> String {
+    let masked = c.mask_private && r.item.sensitivity.is_private();
+    let slot = &r.written[usize::from(masked)];
+    if let Some((name, text)) = slot.get()
+        && *name == c.calendar.name
+    {
+        return text.clone();
+    }
+    let text = escape(&calendar_data(c, &shown(c, &r.item), now));
+    let _ = slot.set((c.calendar.name.clone(), text.clone()));
+    text
 }
 
 fn calendar_data(c: &Collection, item: &CalendarItem, now: DateTime<Utc>) -> String {
@@ -376,6 +401,7 @@ fn collection_props(
     ]
 }
 
+/// A resource's properties; `data` is its calendar data, already escaped.
 fn resource_props(etag: &str, data: Option<String>) -> Vec<(PropName, String)> {
     let mut props = vec![
         (PropName::new(DAV, "resourcetype"), String::new()),
@@ -386,7 +412,7 @@ fn resource_props(etag: &str, data: Option<String>) -> Vec<(PropName, String)> {
         ),
     ];
     if let Some(data) = data {
-        props.push((PropName::new(CALDAV, "calendar-data"), escape(&data)));
+        props.push((PropName::new(CALDAV, "calendar-data"), data));
     }
     props
 }
@@ -575,7 +601,7 @@ async fn propfind(
             let Some(r) = read.named(name) else {
                 return not_found();
             };
-            let data = calendar_data(&c, &shown(&c, &r.item), now);
+            let data = written_data(&c, r, now);
             let (found, missing) = select(resource_props(&r.etag, Some(data)), asked);
             ms.response(
                 &format!("{}{}/{name}", home(account), c.segment),
@@ -627,16 +653,19 @@ async fn report(
         },
     };
     let mut ms = MultiStatus::default();
-    let answer = |ms: &mut MultiStatus, name: &str, etag: &str, item: &CalendarItem| {
-        let item = &*shown(&c, item);
+    let answer = |ms: &mut MultiStatus, r: &Resource| {
         let data = wants_data.then(|| match expand {
-            Some((from, to)) => {
-                export_expanded(&c.calendar.name, std::slice::from_ref(item), from, to, now)
-            }
-            None => calendar_data(&c, item, now),
+            Some((from, to)) => escape(&export_expanded(
+                &c.calendar.name,
+                std::slice::from_ref(&*shown(&c, &r.item)),
+                from,
+                to,
+                now,
+            )),
+            None => written_data(&c, r, now),
         });
-        let (found, missing) = select(resource_props(etag, data), asked);
-        ms.response(&format!("{base}{name}"), &found, &missing);
+        let (found, missing) = select(resource_props(&r.etag, data), asked);
+        ms.response(&format!("{base}{}", r.name), &found, &missing);
     };
     if body.is(CALDAV, "calendar-multiget") {
         let mut hrefs = Vec::new();
@@ -646,7 +675,7 @@ async fn report(
                 .unwrap_or_else(|| h.text.trim().to_owned());
             let name = wanted.rsplit('/').next().unwrap_or_default();
             match read.named(name) {
-                Some(r) => answer(&mut ms, &r.name, &r.etag, &r.item),
+                Some(r) => answer(&mut ms, r),
                 None => ms.status(&wanted, "404 Not Found"),
             }
         }
@@ -683,7 +712,7 @@ async fn report(
     };
     for r in &read.list {
         if range.is_none_or(|(from, to)| r.overlaps(from, to)) {
-            answer(&mut ms, &r.name, &r.etag, &r.item);
+            answer(&mut ms, r);
         }
     }
     multistatus(ms, "")
@@ -698,7 +727,7 @@ async fn sync_collection(
     read: &Resources,
     base: &str,
     body: &Node,
-    answer: &(dyn Fn(&mut MultiStatus, &str, &str, &CalendarItem) + Sync),
+    answer: &(dyn Fn(&mut MultiStatus, &Resource) + Sync),
 ) -> Answer {
     let token = body
         .child(DAV, "sync-token")
@@ -736,7 +765,7 @@ async fn sync_collection(
     let mut ms = MultiStatus::default();
     for (id, _) in &changes.changed {
         if let Some(r) = read.by_id(id) {
-            answer(&mut ms, &r.name, &r.etag, &r.item);
+            answer(&mut ms, r);
         }
     }
     if !token.is_empty() {

@@ -38,6 +38,9 @@ pub(crate) struct Resource {
     /// No occurrence starts before the first instant or ends after the
     /// second (conservatively wide).
     span: (DateTime<Utc>, DateTime<Utc>),
+    /// Its calendar data as written into XML once, as stored and masked:
+    /// (the calendar name it was written with, the escaped text).
+    pub(crate) written: [std::sync::OnceLock<(String, String)>; 2],
 }
 
 impl Resource {
@@ -178,6 +181,7 @@ impl ResourceCache {
                     seqs.get(&item.id).copied().unwrap_or(0)
                 ),
                 span: span(&item),
+                written: Default::default(),
                 item,
             });
         }

@@ -477,8 +477,38 @@ pub fn rrule(pattern: &Pattern, range: &Range, tz: Tz, all_day: bool) -> String 
         .to_string()
 }
 
-/// A VTIMEZONE listing the zone's transitions from `from` to `to` (years).
+/// A VTIMEZONE listing the zone's transitions from `from` to `to` (years),
+/// written once per zone and years and then copied.
 fn vtimezone(out: &mut Lines, tz: Tz, from: i32, to: i32) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+    /// Zones written recently, as text: finding a zone's transitions scans
+    /// its years in steps (about a millisecond for a few years), and a
+    /// calendar's items mostly share a zone and years.
+    type Written = HashMap<(Tz, i32, i32), String>;
+    static WRITTEN: OnceLock<Mutex<Written>> = OnceLock::new();
+    const KEEP: usize = 4096;
+    let written = WRITTEN.get_or_init(Mutex::default);
+    let known = written
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(&(tz, from, to))
+        .cloned();
+    let text = known.unwrap_or_else(|| {
+        let mut fresh = Lines::default();
+        write_vtimezone(&mut fresh, tz, from, to);
+        let mut kept = written.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() >= KEEP {
+            kept.clear();
+        }
+        kept.insert((tz, from, to), fresh.0.clone());
+        fresh.0
+    });
+    out.0.push_str(&text);
+}
+
+/// Writes the VTIMEZONE of `tz` for the years `from..=to`.
+fn write_vtimezone(out: &mut Lines, tz: Tz, from: i32, to: i32) {
     out.line("BEGIN:VTIMEZONE");
     out.line(&format!("TZID:{}", tz.name()));
     let offset_at = |t: i64| {

@@ -452,6 +452,35 @@ pub trait ReplicaReader: Send + Sync + fmt::Debug {
             .any(|m| m.address.eq_ignore_ascii_case(mailbox.as_str())))
     }
 
+    /// One replicated mailbox (addresses compare without regard to case),
+    /// or `None`; a store should answer without listing every mailbox.
+    async fn mailbox(
+        &self,
+        mailbox: &EmailAddress,
+    ) -> Result<Option<ReplicaMailbox>, ReplicaError> {
+        Ok(self
+            .mailboxes()
+            .await?
+            .into_iter()
+            .find(|m| m.address.eq_ignore_ascii_case(mailbox.as_str())))
+    }
+
+    /// The ids and names of a mailbox's calendars, in the order of
+    /// [`calendars`](Self::calendars), without counting their items (what a
+    /// server that only looks a calendar up needs); a store should answer
+    /// without counting.
+    async fn calendar_names(
+        &self,
+        mailbox: &EmailAddress,
+    ) -> Result<Vec<(CalendarId, String)>, ReplicaError> {
+        Ok(self
+            .calendars(mailbox)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect())
+    }
+
     /// The ids of a mailbox's calendars (cheaper than [`calendars`](Self::calendars)).
     async fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError>;
 

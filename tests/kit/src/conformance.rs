@@ -564,6 +564,25 @@ async fn mailboxes_are_frozen_and_synced(store: Arc<dyn Replica>) {
         .unwrap();
     let calendars = store.calendars(&mailbox()).await.unwrap();
     assert_eq!((calendars[0].items, calendars[0].is_default), (1, true));
+    // One mailbox and calendar names, as the lists give them.
+    let one = store.mailbox(&addr("ALICE@example.com")).await.unwrap();
+    assert_eq!(one.as_ref(), listed.first());
+    assert_eq!(
+        store.mailbox(&addr("nobody@example.com")).await.unwrap(),
+        None
+    );
+    let names: Vec<(CalendarId, String)> = calendars
+        .iter()
+        .map(|c| (c.id.clone(), c.name.clone()))
+        .collect();
+    assert_eq!(store.calendar_names(&mailbox()).await.unwrap(), names);
+    assert!(
+        store
+            .calendar_names(&addr("nobody@example.com"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// A series with a moved occurrence (its own item id) and a single with an

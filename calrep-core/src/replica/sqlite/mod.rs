@@ -571,6 +571,24 @@ impl ReplicaReader for SqliteReplica {
             .await
     }
 
+    async fn mailbox(
+        &self,
+        mailbox: &EmailAddress,
+    ) -> Result<Option<ReplicaMailbox>, ReplicaError> {
+        let mailbox = mailbox.clone();
+        self.read_point(move |conn, path| read::mailbox(conn, path, &mailbox))
+            .await
+    }
+
+    async fn calendar_names(
+        &self,
+        mailbox: &EmailAddress,
+    ) -> Result<Vec<(CalendarId, String)>, ReplicaError> {
+        let mailbox = mailbox.clone();
+        self.read_point(move |conn, path| read::calendar_names(conn, path, &mailbox))
+            .await
+    }
+
     async fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError> {
         let mailbox = mailbox.clone();
         self.read_point(move |conn, path| read::calendar_ids(conn, path, &mailbox))

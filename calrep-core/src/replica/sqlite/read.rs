@@ -124,6 +124,16 @@ pub(super) fn calendar_ids(
     rows.collect::<Result<_, _>>().map_err(db(path))
 }
 
+fn mailbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReplicaMailbox> {
+    Ok(ReplicaMailbox {
+        address: r.get(0)?,
+        frozen: r.get(1)?,
+        last_synced: r
+            .get::<_, Option<i64>>(2)?
+            .and_then(|t| DateTime::from_timestamp(t, 0)),
+    })
+}
+
 pub(super) fn mailboxes(
     conn: &Connection,
     path: &Path,
@@ -131,15 +141,36 @@ pub(super) fn mailboxes(
     let mut stmt = conn
         .prepare("SELECT display, frozen_reason, last_synced_at FROM mailboxes ORDER BY address")
         .map_err(db(path))?;
+    let rows = stmt.query_map([], mailbox_row).map_err(db(path))?;
+    rows.collect::<Result<_, _>>().map_err(db(path))
+}
+
+pub(super) fn mailbox(
+    conn: &Connection,
+    path: &Path,
+    mailbox: &EmailAddress,
+) -> Result<Option<ReplicaMailbox>, ReplicaError> {
+    conn.prepare_cached(
+        "SELECT display, frozen_reason, last_synced_at FROM mailboxes WHERE address = ?1",
+    )
+    .and_then(|mut stmt| stmt.query_row([mailbox.key()], mailbox_row).optional())
+    .map_err(db(path))
+}
+
+pub(super) fn calendar_names(
+    conn: &Connection,
+    path: &Path,
+    mailbox: &EmailAddress,
+) -> Result<Vec<(CalendarId, String)>, ReplicaError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT c.source_id, c.name FROM calendars c JOIN mailboxes m ON m.id = c.mailbox_id
+             WHERE m.address = ?1 ORDER BY c.is_default DESC, c.name",
+        )
+        .map_err(db(path))?;
     let rows = stmt
-        .query_map([], |r| {
-            Ok(ReplicaMailbox {
-                address: r.get(0)?,
-                frozen: r.get(1)?,
-                last_synced: r
-                    .get::<_, Option<i64>>(2)?
-                    .and_then(|t| DateTime::from_timestamp(t, 0)),
-            })
+        .query_map([mailbox.key()], |r| {
+            Ok((CalendarId::new(r.get::<_, String>(0)?), r.get(1)?))
         })
         .map_err(db(path))?;
     rows.collect::<Result<_, _>>().map_err(db(path))

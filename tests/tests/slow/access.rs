@@ -76,6 +76,30 @@ pub(super) fn serve_ann(
     (server, password)
 }
 
+/// What a [`logged_server`] recorded.
+pub(super) type Records = Arc<std::sync::Mutex<Vec<AccessRecord>>>;
+
+/// A front end over `replica` with `options`, recording every request.
+pub(super) fn logged_server(
+    f: &SimFixture,
+    replica: &Arc<calrep_core::replica::SqliteReplica>,
+    options: AccessOptions,
+) -> (AccessServer, Records) {
+    let log = Records::default();
+    let records = Arc::clone(&log);
+    let options = options.log(Arc::new(move |r: &AccessRecord| {
+        records.lock().unwrap().push(r.clone());
+    }));
+    let server =
+        f.rt.block_on(AccessServer::start(
+            "127.0.0.1:0".parse().unwrap(),
+            replica.clone(),
+            options,
+        ))
+        .unwrap();
+    (server, log)
+}
+
 fn b64url(text: &str) -> String {
     calrep_core::base64::encode_url(text.as_bytes())
 }
@@ -107,20 +131,13 @@ fn a_caldav_client_sees_exactly_what_was_granted_and_nothing_else() {
     let revoked_password = issue("gone", gone);
     f.rt.block_on(revoke(replica.as_ref(), "gone")).unwrap();
 
-    let log: Arc<std::sync::Mutex<Vec<AccessRecord>>> = Arc::default();
-    let records = Arc::clone(&log);
-    let server =
-        f.rt.block_on(AccessServer::start(
-            "127.0.0.1:0".parse().unwrap(),
-            replica.clone(),
-            AccessOptions::new()
-                .hasher(hasher)
-                .clock(Arc::new(ManualClock::new(now)))
-                .log(Arc::new(move |r: &AccessRecord| {
-                    records.lock().unwrap().push(r.clone());
-                })),
-        ))
-        .unwrap();
+    let (server, log) = logged_server(
+        &f,
+        &replica,
+        AccessOptions::new()
+            .hasher(hasher)
+            .clock(Arc::new(ManualClock::new(now))),
+    );
     let base = format!("http://{}", server.addr());
     let stranger_calendar = format!("/dav/calendars/ann/{stranger}~{}/", b64url("Calendar"));
     let (from, to) = ("2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z");

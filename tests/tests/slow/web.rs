@@ -13,9 +13,7 @@ use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use calrep_core::access::{
-    AccessOptions, AccessRecord, AccessServer, Grants, PasswordHasher, grant, revoke,
-};
+use calrep_core::access::{AccessOptions, AccessServer, Grants, PasswordHasher, grant, revoke};
 use calrep_core::calendar::{CalendarItem, ItemTime};
 use calrep_core::replica::ReplicaReader;
 use calrep_core::{EmailAddress, ManualClock};
@@ -25,7 +23,7 @@ use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
-use super::access::{replicated, serve_ann};
+use super::access::{logged_server, replicated, serve_ann};
 
 fn b64url(text: &str) -> String {
     calrep_core::base64::encode_url(text.as_bytes())
@@ -407,20 +405,13 @@ fn the_web_page_refuses_forged_posts_others_calendars_and_sessions_that_must_hav
             .unwrap()
     };
     let password = issue();
-    let log: Arc<std::sync::Mutex<Vec<AccessRecord>>> = Arc::default();
-    let records = Arc::clone(&log);
-    let server =
-        f.rt.block_on(AccessServer::start(
-            "127.0.0.1:0".parse().unwrap(),
-            replica.clone(),
-            AccessOptions::new()
-                .hasher(hasher.clone())
-                .clock(clock.clone())
-                .log(Arc::new(move |r: &AccessRecord| {
-                    records.lock().unwrap().push(r.clone());
-                })),
-        ))
-        .unwrap();
+    let (server, log) = logged_server(
+        &f,
+        &replica,
+        AccessOptions::new()
+            .hasher(hasher.clone())
+            .clock(clock.clone()),
+    );
     let addr = server.addr();
     let origin = format!("http://{addr}");
 

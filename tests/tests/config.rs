@@ -462,3 +462,42 @@ fn unknown_keys_inside_optional_tables_and_choices_are_named_exactly() {
         ]
     );
 }
+
+#[test]
+fn the_access_section_refuses_clear_text_on_the_network_and_bad_urls() {
+    let lines = problems(
+        r#"
+        [access]
+        listen = "0.0.0.0:8008"
+        certificate_file = "cert.pem"
+        public_url = "calendar.example.com"
+        "#,
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(
+            "calrep.toml: access.listen: 0.0.0.0:8008 is reachable from the network without TLS"
+        )),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(
+            &"calrep.toml: access: TLS needs both certificate_file and private_key_file".to_owned()
+        ),
+        "{lines:?}"
+    );
+    assert!(
+        lines.contains(&"calrep.toml: access.public_url: expected an http:// or https:// URL such as https://calendar.example.com, got \"calendar.example.com\"".to_owned()),
+        "{lines:?}"
+    );
+    // Behind a TLS-terminating proxy, with the URL people use: accepted,
+    // and feeds are made from that URL.
+    let config = Config::parse(
+        "[access]\nlisten = \"0.0.0.0:8008\"\nbehind_tls_proxy = true\npublic_url = \"https://calendar.example.com/\"\n",
+        "calrep.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        config.access.unwrap().base_url(),
+        "https://calendar.example.com"
+    );
+}

@@ -100,6 +100,34 @@ pub struct AccessConfig {
     /// configuration file's folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub private_key_file: Option<PathBuf>,
+    /// The URL people reach the front end at, e.g.
+    /// `https://calendar.example.com` behind a proxy; feed URLs are made
+    /// from it. Default: `http(s)://{listen}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_url: Option<String>,
+}
+
+impl AccessConfig {
+    /// The URL feeds and pages are reached at, without a trailing `/`.
+    ///
+    /// ```
+    /// let text = "[access]\nlisten = \"127.0.0.1:8008\"\nbehind_tls_proxy = true\npublic_url = \"https://cal.example.com/\"\n";
+    /// let config = calrep_core::Config::parse(text, "calrep.toml")?;
+    /// assert_eq!(config.access.map(|a| a.base_url()).as_deref(), Some("https://cal.example.com"));
+    /// let plain = calrep_core::Config::parse("[access]\nlisten = \"127.0.0.1:8008\"\n", "calrep.toml")?;
+    /// assert_eq!(plain.access.map(|a| a.base_url()).as_deref(), Some("http://127.0.0.1:8008"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => {
+                let tls = self.certificate_file.is_some() && self.private_key_file.is_some();
+                let scheme = if tls { "https" } else { "http" };
+                format!("{scheme}://{}", self.listen)
+            }
+        }
+    }
 }
 
 /// Where and how the replica is stored.

@@ -125,6 +125,21 @@ fn check_access(access: &crate::config::AccessConfig, report: &mut Report) {
             "TLS needs both certificate_file and private_key_file",
         );
     }
+    if let Some(url) = &access.public_url {
+        let authority = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .unwrap_or_default();
+        let host = authority.split('/').next().unwrap_or_default();
+        if host.is_empty() || url.contains(['?', '#', ' ']) {
+            report.add(
+                "access.public_url",
+                format!(
+                    "expected an http:// or https:// URL such as https://calendar.example.com, got {url:?}"
+                ),
+            );
+        }
+    }
 }
 
 fn check_engine(engine: &crate::config::EngineSettings, report: &mut Report) {

@@ -114,7 +114,7 @@ pub(crate) fn run(action: &Action, out: &mut impl Write) -> io::Result<Outcome> 
             let loaded = try_outcome!(load_config(&config.path));
             let base = loaded.access.as_ref().map_or_else(
                 || "http://127.0.0.1:8008".to_owned(),
-                |a| format!("http://{}", a.listen),
+                calrep_core::AccessConfig::base_url,
             );
             let store = try_outcome!(open(config));
             let issued = rt.block_on(async {

@@ -20,8 +20,9 @@ use crate::calendar::{CalendarId, CalendarItem, ItemId, ItemTime, Range};
 use crate::replica::{ReplicaError, ReplicaReader};
 
 /// Items kept at most, over all calendars (the least recently used
-/// calendars go first).
-const MAX_ITEMS: usize = 500_000;
+/// calendars go first): a kept item with its written data takes a few
+/// kilobytes, so this bounds the cache to a few hundred megabytes.
+const MAX_ITEMS: usize = 100_000;
 
 /// Widening of a span for zones: an all-day date or a day boundary is
 /// placed in the item's zone, at most 14 hours from UTC.

@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod ews;
 pub mod graph;
 pub mod hostile;
+pub mod postgres;
 pub mod sim;
 
 use std::io::Write;

@@ -6,6 +6,7 @@ mod ews_sim;
 mod export_oracle;
 mod graph_sim;
 mod hostile;
+mod postgres;
 mod schedule_oracle;
 mod web;
 

@@ -1,0 +1,238 @@
+//! A throwaway PostgreSQL cluster for tests: `initdb` into a temporary
+//! directory, `postgres` listening on 127.0.0.1 only, run as an
+//! unprivileged user even when the tests run as root (as on CI), stopped
+//! and removed when dropped. It can be stopped and started again on the
+//! same port and data, as a database restart mid-run needs.
+//!
+//! Needs the distribution's PostgreSQL server (`scripts/test` installs
+//! the `postgresql` package when `initdb` is missing).
+
+// A harness that cannot start its database cannot run its test.
+#![allow(clippy::expect_used, clippy::panic)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The account the cluster's files and processes belong to when the tests
+/// run as root: Debian's package creates `postgres`; else `nobody`.
+fn unprivileged() -> Option<&'static str> {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root {
+        return None;
+    }
+    let has_postgres = Command::new("id")
+        .arg("postgres")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    Some(if has_postgres { "postgres" } else { "nobody" })
+}
+
+/// The newest installed server's `bin` directory.
+fn server_bin() -> PathBuf {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL is not installed (scripts/test installs the postgresql package)")
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let version = e.file_name().to_str()?.parse().ok()?;
+            Some((version, e.path().join("bin")))
+        })
+        .filter(|(_, bin)| bin.join("initdb").exists())
+        .collect();
+    found.sort();
+    found.pop().expect("no initdb under /usr/lib/postgresql").1
+}
+
+/// A command run as the cluster's user.
+fn as_user(user: Option<&str>, program: &Path) -> Command {
+    match user {
+        Some(user) => {
+            let mut c = Command::new("runuser");
+            c.args(["-u", user, "--"]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// A running (or stopped) throwaway cluster.
+#[derive(Debug)]
+pub struct PgCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+    user: Option<&'static str>,
+    port: u16,
+    server: Option<Child>,
+}
+
+impl PgCluster {
+    /// Creates a cluster in a fresh temporary directory named after `name`
+    /// and starts it, with a database `calrep` that user `calrep` owns.
+    pub fn start(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("calrep-pg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("cluster directory");
+        let user = unprivileged();
+        if let Some(user) = user {
+            let chown = Command::new("chown")
+                .args(["-R", user])
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(chown.success(), "cannot give {} to {user}", dir.display());
+        }
+        let bin = server_bin();
+        let initdb = as_user(user, &bin.join("initdb"))
+            .args([
+                "-U",
+                "calrep",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+                "-D",
+            ])
+            .arg(dir.join("data"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("initdb");
+        assert!(initdb.success(), "initdb failed");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut cluster = Self {
+            dir,
+            bin,
+            user,
+            port,
+            server: None,
+        };
+        cluster.resume();
+        let created = Command::new(cluster.bin.join("createdb"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-U",
+                "calrep",
+                "calrep",
+            ])
+            .status()
+            .expect("createdb");
+        assert!(created.success(), "createdb failed");
+        cluster
+    }
+
+    /// Starts the server again after [`stop`](Self::stop) (same port and
+    /// data) and waits until it accepts connections.
+    pub fn resume(&mut self) {
+        let server = as_user(self.user, &self.bin.join("postgres"))
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-k"])
+            .arg(&self.dir)
+            // A throwaway cluster need not survive a power cut.
+            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(self.dir.join("server.log"))
+                    .map_or_else(|_| Stdio::null(), Stdio::from),
+            )
+            .spawn()
+            .expect("postgres");
+        self.server = Some(server);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = Command::new(self.bin.join("pg_isready"))
+                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-q"])
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "PostgreSQL did not start; see {}",
+                self.dir.join("server.log").display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server (a fast shutdown: sessions are cut, as in a
+    /// restart) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = as_user(self.user, &self.bin.join("pg_ctl"))
+                .args(["stop", "-m", "fast", "-D"])
+                .arg(self.dir.join("data"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            // If pg_ctl could not stop it, `runuser` (or the server) is
+            // told to end; it passes the signal on.
+            if !matches!(server.try_wait(), Ok(Some(_))) {
+                let _ = Command::new("kill").arg(server.id().to_string()).status();
+            }
+            let _ = server.wait();
+        }
+    }
+
+    /// The connection URL (trust authentication on loopback).
+    pub fn url(&self) -> String {
+        format!("postgres://calrep@127.0.0.1:{}/calrep", self.port)
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The directory holding its data, socket and log.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The process id of the server (of `runuser` when started as root).
+    pub fn server_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
+    /// Runs one SQL statement with `psql` and returns its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new(self.bin.join("psql"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "calrep",
+                "-d",
+                "calrep",
+            ])
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("psql");
+        assert!(
+            out.status.success(),
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+}
+
+impl Drop for PgCluster {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -15,7 +15,6 @@
 //! 404 exactly as ones that do not exist.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -194,10 +193,20 @@ pub(crate) async fn resources(
     cache: &ResourceCache,
     c: &Collection,
 ) -> Result<Arc<Resources>, Answer> {
+    let version = version(replica, c).await?;
+    resources_at(replica, cache, c, version).await
+}
+
+/// A collection's resources at `version`, its change number just read.
+pub(crate) async fn resources_at(
+    replica: &dyn AccessReplica,
+    cache: &ResourceCache,
+    c: &Collection,
+    version: u64,
+) -> Result<Arc<Resources>, Answer> {
     let Ok(address) = c.mailbox.parse() else {
         return Err(not_found());
     };
-    let version = version(replica, c).await?;
     match cache.get(replica, &address, &c.calendar.id, version).await {
         Ok(Some(resources)) => Ok(resources),
         Ok(None) => Err(not_found()),
@@ -215,33 +224,12 @@ pub(crate) fn shown<'a>(c: &Collection, item: &'a CalendarItem) -> Cow<'a, Calen
     }
 }
 
-/// The zone most of a calendar's items are written in (UTC only if all
-/// are), which clients take as the calendar's own (`calendar-timezone`).
-fn main_zone<'a>(items: impl Iterator<Item = &'a CalendarItem>) -> chrono_tz::Tz {
-    let mut counts: HashMap<chrono_tz::Tz, usize> = HashMap::new();
-    for item in items {
-        if let Ok(tz) = item.zone.iana.parse::<chrono_tz::Tz>() {
-            *counts.entry(tz).or_default() += 1;
-        }
-    }
-    counts
-        .into_iter()
-        .max_by(|(a, m), (b, n)| {
-            (*a != chrono_tz::Tz::UTC, m, b.name()).cmp(&(*b != chrono_tz::Tz::UTC, n, a.name()))
-        })
-        .map_or(chrono_tz::Tz::UTC, |(tz, _)| tz)
-}
-
-/// The `calendar-timezone` property of a calendar whose items are `items`
-/// (only computed when a client names it: RFC 4791 keeps it out of
-/// `allprop`).
-fn timezone_prop<'a>(
-    items: impl Iterator<Item = &'a CalendarItem>,
-    now: DateTime<Utc>,
-) -> (PropName, String) {
+/// The `calendar-timezone` property of a calendar (only given when a
+/// client names it: RFC 4791 keeps it out of `allprop`).
+fn timezone_prop(read: &Resources, now: DateTime<Utc>) -> (PropName, String) {
     (
         PropName::new(CALDAV, "calendar-timezone"),
-        escape(&crate::ical::zone_calendar(main_zone(items), now)),
+        escape(&crate::ical::zone_calendar(read.main_zone(), now)),
     )
 }
 
@@ -562,7 +550,7 @@ async fn propfind(
                             Ok(read) => read,
                             Err(answer) => return answer,
                         };
-                        props.push(timezone_prop(read.list.iter().map(|r| &r.item), now));
+                        props.push(timezone_prop(&read, now));
                     }
                     let (found, missing) = select(props, asked);
                     ms.response(
@@ -582,7 +570,7 @@ async fn propfind(
             let base = format!("{}{}/", home(account), c.segment);
             let mut props = collection_props(&c, version, account);
             if asks_timezone(asked) {
-                props.push(timezone_prop(read.list.iter().map(|r| &r.item), now));
+                props.push(timezone_prop(&read, now));
             }
             let (found, missing) = select(props, asked);
             ms.response(&base, &found, &missing);

@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::caldav::{find_collection, not_found, resources, shown, unavailable, version};
+use super::caldav::{find_collection, not_found, resources_at, shown, unavailable, version};
 use super::resources::ResourceCache;
 use super::{AccessReplica, Answer, feed_token_hash};
 use crate::ical::{AttachmentStyle, export};
@@ -50,7 +50,7 @@ pub(crate) async fn handle(
         answer.headers.push(("etag", etag));
         return answer;
     }
-    let read = match resources(replica, cache, &c).await {
+    let read = match resources_at(replica, cache, &c, version).await {
         Ok(read) => read,
         Err(answer) => return answer,
     };

@@ -59,6 +59,18 @@ impl Answer {
             headers: Vec::new(),
         }
     }
+
+    /// A redirect: 301 (moved for good) or 303 (see other) to `location`.
+    pub(crate) fn redirect(status: u16, location: &str) -> Self {
+        let reason = if status == 301 {
+            "Moved Permanently"
+        } else {
+            "See Other"
+        };
+        let mut answer = Self::text(status, reason);
+        answer.headers.push(("location", location.to_owned()));
+        answer
+    }
 }
 
 /// Why an access operation failed.

@@ -69,6 +69,8 @@ pub(crate) struct Resources {
     pub(crate) list: Vec<Resource>,
     by_name: HashMap<String, usize>,
     by_id: HashMap<ItemId, usize>,
+    /// The calendar's own zone, counted once when first asked for.
+    zone: std::sync::OnceLock<chrono_tz::Tz>,
 }
 
 impl Resources {
@@ -79,6 +81,31 @@ impl Resources {
     pub(crate) fn by_id(&self, id: &ItemId) -> Option<&Resource> {
         self.by_id.get(id).and_then(|&i| self.list.get(i))
     }
+
+    /// The zone most of the calendar's items are written in (UTC only if
+    /// all are), which clients take as the calendar's own.
+    pub(crate) fn main_zone(&self) -> chrono_tz::Tz {
+        *self
+            .zone
+            .get_or_init(|| main_zone(self.list.iter().map(|r| &r.item)))
+    }
+}
+
+/// The zone most of a calendar's items are written in (UTC only if all
+/// are), which clients take as the calendar's own (`calendar-timezone`).
+fn main_zone<'a>(items: impl Iterator<Item = &'a CalendarItem>) -> chrono_tz::Tz {
+    let mut counts: HashMap<chrono_tz::Tz, usize> = HashMap::new();
+    for item in items {
+        if let Ok(tz) = item.zone.iana.parse::<chrono_tz::Tz>() {
+            *counts.entry(tz).or_default() += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .max_by(|(a, m), (b, n)| {
+            (*a != chrono_tz::Tz::UTC, m, b.name()).cmp(&(*b != chrono_tz::Tz::UTC, n, a.name()))
+        })
+        .map_or(chrono_tz::Tz::UTC, |(tz, _)| tz)
 }
 
 fn midnight(day: NaiveDate) -> DateTime<Utc> {
@@ -199,6 +226,7 @@ impl ResourceCache {
                 .map(|(i, r)| (r.item.id.clone(), i))
                 .collect(),
             list,
+            zone: std::sync::OnceLock::new(),
         });
         // Kept only if nothing was written between the two reads.
         let now = replica

@@ -20,8 +20,9 @@ use tokio::task::JoinSet;
 
 use super::caldav::{self, DavRequest, Depth};
 use super::resources::ResourceCache;
+use super::throttle::{Attempt, retry_after};
 use super::web::{self, Sessions, WebRequest};
-use super::{AccessReplica, Answer, PasswordHasher, sign_in};
+use super::{AccessReplica, Answer, PasswordHasher};
 use crate::clock::Clock;
 use crate::encoding::percent_decode;
 
@@ -391,9 +392,7 @@ async fn handle(
         return Answer::text(400, "The path is not valid.");
     };
     if path.trim_end_matches('/') == "/.well-known/caldav" {
-        let mut answer = Answer::text(301, "Moved Permanently");
-        answer.headers.push(("location", "/dav/".to_owned()));
-        return answer;
+        return Answer::redirect(301, "/dav/");
     }
     if path == "/favicon.ico" {
         // Browsers ask on their own: not found, rather than a sign-in prompt.
@@ -405,9 +404,7 @@ async fn handle(
         && (method == "GET" || method == "HEAD")
         && !request.headers().contains_key(hyper::header::AUTHORIZATION)
     {
-        let mut answer = Answer::text(303, "See Other");
-        answer.headers.push(("location", "/web/".to_owned()));
-        return answer;
+        return Answer::redirect(303, "/web/");
     }
     if method == "OPTIONS" {
         let mut answer = Answer::text(200, "");
@@ -498,31 +495,28 @@ async fn handle(
     let Some((name, password)) = basic(authorization.as_deref()) else {
         return challenge();
     };
-    if let Some(wait) = shared.throttle.wait(&name, remote.ip()) {
-        let mut answer = Answer::text(429, "Too many failed sign-ins: wait, then try again.");
-        answer
-            .headers
-            .push(("retry-after", wait.as_secs().max(1).to_string()));
-        return answer;
-    }
     let now = shared.clock.now();
-    let account = match sign_in(
-        shared.replica.as_ref(),
-        &shared.hasher,
-        &name,
-        &password,
-        now,
-    )
-    .await
-    {
-        Ok(Some(account)) => account,
-        Ok(None) => {
-            shared.throttle.failed(&name, remote.ip());
-            return challenge();
+    let attempt = shared
+        .throttle
+        .sign_in(
+            shared.replica.as_ref(),
+            &shared.hasher,
+            &name,
+            &password,
+            remote.ip(),
+            now,
+        )
+        .await;
+    let account = match attempt {
+        Attempt::SignedIn(account) => account,
+        Attempt::Refused => return challenge(),
+        Attempt::Locked(wait) => {
+            let mut answer = Answer::text(429, "Too many failed sign-ins: wait, then try again.");
+            answer.headers.push(retry_after(wait));
+            return answer;
         }
-        Err(_) => return Answer::text(503, "The replica cannot be read right now."),
+        Attempt::Unavailable => return caldav::unavailable(),
     };
-    shared.throttle.succeeded(&name);
     *signed_in = Some(account.name.clone());
     if WRITES.contains(&method.as_str()) {
         return Answer {

@@ -7,6 +7,11 @@ use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
+
+use super::PasswordHasher;
+use crate::replica::{AccessAccount, AccessStore};
+
 /// How long failures are counted.
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Failures one account may have in a window.
@@ -15,6 +20,23 @@ const PER_ACCOUNT: u32 = 10;
 const PER_ADDRESS: u32 = 30;
 /// Keys remembered at most (a flood of names cannot grow memory forever).
 const MAX_KEYS: usize = 100_000;
+
+/// What one sign-in attempt came to.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    SignedIn(AccessAccount),
+    /// A wrong password, or an unknown, expired or revoked account.
+    Refused,
+    /// The account or the address must wait this long.
+    Locked(Duration),
+    /// The store could not be read.
+    Unavailable,
+}
+
+/// The `Retry-After` header for a lockout of `wait`.
+pub(crate) fn retry_after(wait: Duration) -> (&'static str, String) {
+    ("retry-after", wait.as_secs().max(1).to_string())
+}
 
 /// Counts of failed sign-ins per account and per address.
 #[derive(Debug, Default)]
@@ -46,6 +68,34 @@ impl Throttle {
             (*count >= limit).then_some(left)
         })
         .max()
+    }
+
+    /// Signs `name` in with `password` from `address` unless either is
+    /// locked out, and counts the outcome: every way in (Basic, the page's
+    /// form) goes through here.
+    pub(crate) async fn sign_in(
+        &self,
+        store: &dyn AccessStore,
+        hasher: &PasswordHasher,
+        name: &str,
+        password: &str,
+        address: std::net::IpAddr,
+        now: DateTime<Utc>,
+    ) -> Attempt {
+        if let Some(wait) = self.wait(name, address) {
+            return Attempt::Locked(wait);
+        }
+        match super::sign_in(store, hasher, name, password, now).await {
+            Ok(Some(account)) => {
+                self.succeeded(name);
+                Attempt::SignedIn(account)
+            }
+            Ok(None) => {
+                self.failed(name, address);
+                Attempt::Refused
+            }
+            Err(_) => Attempt::Unavailable,
+        }
     }
 
     /// Records a failed sign-in.

@@ -391,6 +391,32 @@ impl CalendarItem {
         })
     }
 
+    /// The series' modified occurrence whose pattern start is
+    /// `original_start` (its own time and text), if it has one.
+    ///
+    /// ```
+    /// use calrep_core::calendar::{CalendarItem, ItemTime, ModifiedOccurrence, Pattern, Range, Recurrence};
+    /// let start = "2026-01-05T09:00:00Z".parse()?;
+    /// let mut item = CalendarItem::new("1", "u", "Standup", ItemTime::Timed { start, end: "2026-01-05T09:15:00Z".parse()? });
+    /// let mut series = Recurrence::new(Pattern::Daily { interval: 1 }, Range::Numbered { start_date: "2026-01-05".parse()?, count: 5 });
+    /// let second = "2026-01-06T09:00:00Z".parse()?;
+    /// series.modified.push(ModifiedOccurrence::moved(second, "2026-01-06T11:00:00Z".parse()?, "2026-01-06T11:15:00Z".parse()?));
+    /// item.recurrence = Some(series);
+    /// assert!(item.modified_occurrence(second).is_some());
+    /// assert!(item.modified_occurrence(start).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn modified_occurrence(
+        &self,
+        original_start: DateTime<Utc>,
+    ) -> Option<&crate::calendar::ModifiedOccurrence> {
+        self.recurrence
+            .as_ref()?
+            .modified
+            .iter()
+            .find(|m| m.original_start == original_start)
+    }
+
     /// The item as a definition's "mask" policy shows it: times and busy
     /// state kept; subject, body, location, people and attachments dropped.
     ///

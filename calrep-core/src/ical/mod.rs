@@ -146,11 +146,7 @@ pub fn export_expanded(
             continue;
         };
         for o in instances {
-            let modified = item.recurrence.as_ref().and_then(|r| {
-                r.modified
-                    .iter()
-                    .find(|m| m.original_start == o.original_start)
-            });
+            let modified = item.modified_occurrence(o.original_start);
             out.line("BEGIN:VEVENT");
             out.line(&format!("UID:{}", text(&item.uid)));
             out.line(&format!("DTSTAMP:{stamp}"));

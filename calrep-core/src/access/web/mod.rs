@@ -19,7 +19,8 @@ use chrono_tz::Tz;
 pub(crate) use session::Sessions;
 
 use super::caldav::{Collection, collections, find_collection};
-use super::{AccessReplica, Answer, sign_in};
+use super::throttle::{Attempt, retry_after};
+use super::{AccessReplica, Answer};
 use crate::encoding::percent_decode;
 use crate::replica::AccessAccount;
 use page::{Span, Viewer};
@@ -127,12 +128,6 @@ fn html(status: u16, body: String) -> Answer {
     }
 }
 
-fn redirect(location: &str) -> Answer {
-    let mut answer = Answer::text(303, "See Other");
-    answer.headers.push(("location", location.to_owned()));
-    answer
-}
-
 fn asset(content_type: &'static str, text: &str) -> Answer {
     Answer {
         status: 200,
@@ -225,7 +220,7 @@ pub(crate) async fn handle(
         Ok(None) if request.path == "/web/signin" && read => {
             return (ctx.sign_in_page(200, "", None), None);
         }
-        Ok(None) if read => return (redirect("/web/signin"), None),
+        Ok(None) if read => return (Answer::redirect(303, "/web/signin"), None),
         Ok(None) => {
             return (
                 html(403, page::message("Refused", "Sign in first.", None)),
@@ -274,7 +269,7 @@ pub(crate) async fn handle(
     };
     let mut answer = match request.path {
         "/web" | "/web/" => overview(ctx, &account, &viewer).await,
-        "/web/signin" => redirect("/web/"),
+        "/web/signin" => Answer::redirect(303, "/web/"),
         path => match path.strip_prefix("/web/c/") {
             Some(segment) => calendar(ctx, &account, segment, request, &viewer).await,
             None => html(
@@ -312,21 +307,29 @@ async fn post_sign_in(ctx: &Context<'_>, request: &WebRequest<'_>) -> (Answer, O
             None,
         );
     }
-    if let Some(wait) = ctx.throttle.wait(&name, request.remote.ip()) {
-        let mut answer = ctx.sign_in_page(
-            429,
+    let attempt = ctx
+        .throttle
+        .sign_in(
+            ctx.replica,
+            ctx.hasher,
             &name,
-            Some("Too many failed sign-ins. Wait a few minutes, then try again."),
-        );
-        answer
-            .headers
-            .push(("retry-after", wait.as_secs().max(1).to_string()));
-        return (answer, None);
-    }
-    let account = match sign_in(ctx.replica, ctx.hasher, &name, &password, ctx.now).await {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            ctx.throttle.failed(&name, request.remote.ip());
+            &password,
+            request.remote.ip(),
+            ctx.now,
+        )
+        .await;
+    let account = match attempt {
+        Attempt::SignedIn(a) => a,
+        Attempt::Locked(wait) => {
+            let mut answer = ctx.sign_in_page(
+                429,
+                &name,
+                Some("Too many failed sign-ins. Wait a few minutes, then try again."),
+            );
+            answer.headers.push(retry_after(wait));
+            return (answer, None);
+        }
+        Attempt::Refused => {
             return (
                 ctx.sign_in_page(
                     401,
@@ -336,16 +339,15 @@ async fn post_sign_in(ctx: &Context<'_>, request: &WebRequest<'_>) -> (Answer, O
                 None,
             );
         }
-        Err(_) => return (unavailable(), None),
+        Attempt::Unavailable => return (unavailable(), None),
     };
-    ctx.throttle.succeeded(&name);
     let Ok(token) = ctx
         .sessions
         .start(&account.name, &account.password_hash, ctx.now)
     else {
         return (unavailable(), None);
     };
-    let mut answer = redirect("/web/");
+    let mut answer = Answer::redirect(303, "/web/");
     answer
         .headers
         .push(("set-cookie", ctx.cookie(SESSION_COOKIE, &token, None)));
@@ -371,7 +373,7 @@ fn sign_out(ctx: &Context<'_>, request: &WebRequest<'_>, session: &session::Sess
     if let Some(token) = request.cookie(SESSION_COOKIE) {
         ctx.sessions.end(token);
     }
-    let mut answer = redirect("/web/signin");
+    let mut answer = Answer::redirect(303, "/web/signin");
     answer
         .headers
         .push(("set-cookie", ctx.cookie(SESSION_COOKIE, "", Some(0))));

@@ -138,11 +138,7 @@ pub(crate) fn entries(
         let zone: Tz = item.zone.iana.parse().unwrap_or(Tz::UTC);
         let all_day = matches!(item.time, ItemTime::AllDay { .. });
         for o in occurrences {
-            let modified = item.recurrence.as_ref().and_then(|r| {
-                r.modified
-                    .iter()
-                    .find(|m| m.original_start == o.original_start)
-            });
+            let modified = item.modified_occurrence(o.original_start);
             let date = |t: DateTime<Utc>| t.with_timezone(&zone).date_naive();
             out.push(Entry {
                 uid: item.uid.clone(),

@@ -11,6 +11,15 @@ use crate::site::Proxy;
 
 /// Installs rustls's ring provider once per process: reqwest is built
 /// without a default provider, to keep aws-lc's C build out of the workspace.
+/// Fails only when a host installed a provider first; theirs is kept.
+pub(crate) fn install_crypto_provider() {
+    static PROVIDER: Once = Once::new();
+    PROVIDER.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+/// An HTTP client for `url` (see [`install_crypto_provider`]).
 ///
 /// Without a configured proxy the `HTTP(S)_PROXY` environment variables
 /// apply, except to a loopback `url` (a simulator, a local relay), which a
@@ -21,11 +30,7 @@ pub(crate) fn http_client(
     timeout: Duration,
     proxy: Option<&Proxy>,
 ) -> Result<reqwest::Client, String> {
-    static PROVIDER: Once = Once::new();
-    PROVIDER.call_once(|| {
-        // Fails only when a host installed a provider first; theirs is kept.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
+    install_crypto_provider();
     let mut builder = reqwest::Client::builder()
         .user_agent(user_agent)
         .timeout(timeout)

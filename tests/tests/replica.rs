@@ -11,7 +11,7 @@ use calrep_testkit::fixture::runtime;
 
 #[test]
 fn an_in_memory_sqlite_replica_passes_the_conformance_suite() {
-    let cases = runtime().block_on(calrep_testkit::conformance::check(|| {
+    let cases = runtime().block_on(calrep_testkit::conformance::check(|| async {
         Arc::new(SqliteReplica::open_in_memory().unwrap()) as Arc<dyn Replica>
     }));
     assert_eq!(cases.len(), 13, "cases run: {cases:?}");
@@ -22,9 +22,10 @@ fn an_sqlite_replica_file_passes_the_conformance_suite() {
     let dir = std::env::temp_dir().join(format!("calrep-conformance-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let next = std::sync::atomic::AtomicU32::new(0);
-    let cases = runtime().block_on(calrep_testkit::conformance::check(|| {
+    let cases = runtime().block_on(calrep_testkit::conformance::check(|| async {
         let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Arc::new(SqliteReplica::open(&dir.join(format!("{n}.db"))).unwrap()) as Arc<dyn Replica>
+        let path = dir.join(format!("{n}.db"));
+        Arc::new(SqliteReplica::open(&path).unwrap()) as Arc<dyn Replica>
     }));
     assert_eq!(cases.len(), 13, "cases run: {cases:?}");
     let _ = std::fs::remove_dir_all(&dir);

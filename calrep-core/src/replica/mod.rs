@@ -10,6 +10,8 @@
 
 mod access;
 pub(crate) mod owner;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod rekey;
 mod schema;
 mod sqlite;
@@ -27,6 +29,8 @@ use crate::mailbox::SyncState;
 use crate::{SiteId, TaskId};
 
 pub use access::{AccessAccount, AccessStore};
+#[cfg(feature = "postgres")]
+pub use postgres::{PgOptions, PgReplica};
 pub use rekey::{Rekey, Rekeyed};
 pub use sqlite::SqliteReplica;
 
@@ -314,6 +318,20 @@ pub enum ReplicaError {
         /// Why.
         reason: String,
     },
+    /// A database server (PostgreSQL) refused, failed or could not be
+    /// reached; `transient` says whether trying again may succeed (the
+    /// connection broke, the server is restarting, a deadlock was broken).
+    /// Nothing was half-written: the transaction rolled back, or (a lost
+    /// COMMIT answer) committed whole.
+    #[error("replica {store}: {detail}")]
+    Server {
+        /// The database, named without its password.
+        store: String,
+        /// What went wrong, in the server's or driver's words.
+        detail: String,
+        /// Whether another attempt may succeed.
+        transient: bool,
+    },
     /// Stored data could not be decoded.
     #[error("replica {path}: stored data is damaged: {detail}")]
     Damaged {
@@ -322,6 +340,34 @@ pub enum ReplicaError {
         /// What.
         detail: String,
     },
+}
+
+/// The key attachment contents are stored under: their SHA-256, in
+/// lower-case hex.
+pub(crate) fn sha256_hex(content: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    crate::encoding::hex(&Sha256::digest(content))
+}
+
+impl ReplicaError {
+    /// Whether trying the same call again may succeed: the store's server
+    /// was briefly unreachable or restarting. Everything else (a damaged
+    /// or foreign store, a full disk) stays wrong until someone acts.
+    ///
+    /// ```
+    /// use calrep_core::replica::ReplicaError;
+    /// let gone = ReplicaError::Missing { path: "r.db".into() };
+    /// assert!(!gone.is_transient());
+    /// ```
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Server {
+                transient: true,
+                ..
+            }
+        )
+    }
 }
 
 /// What the engine writes — each batch with the sync state that follows

@@ -44,6 +44,37 @@ pub(crate) fn is_provably_dead(owner: &str) -> bool {
     }
 }
 
+/// What asking for a mailbox's lease gives `owner` at `now` (Unix
+/// seconds), when `held` is the lease stored now as (task, owner, expiry):
+/// `Err` with the holder when another owner that may be alive holds it
+/// unexpired; else the lease to write, taken over if its holder died.
+pub(crate) fn lease_outcome(
+    held: Option<(String, String, i64)>,
+    owner: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<crate::replica::Lease, crate::replica::Lease> {
+    use crate::replica::Lease;
+    let Some((task, holder, expires)) = held else {
+        return Ok(Lease::Acquired);
+    };
+    if holder == owner || expires <= now.timestamp() {
+        return Ok(Lease::Acquired);
+    }
+    // A run that died on this machine frees its mailboxes at once; one
+    // that may be alive keeps them until its lease expires.
+    if is_provably_dead(&holder) {
+        Ok(Lease::TakenOver {
+            task: TaskId::new(task),
+            owner: holder,
+        })
+    } else {
+        Err(Lease::HeldBy {
+            task: TaskId::new(task),
+            until: chrono::DateTime::from_timestamp(expires, 0).unwrap_or(now),
+        })
+    }
+}
+
 /// The process id in an owner string, for messages.
 pub(crate) fn pid_of(owner: &str) -> Option<u32> {
     Owner::parse(owner).map(|o| o.pid)

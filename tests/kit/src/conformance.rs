@@ -1,5 +1,5 @@
-//! What every replica store must do, written once: the SQLite store runs it
-//! now, a PostgreSQL store will run the same cases.
+//! What every replica store must do, written once: the SQLite store and
+//! the PostgreSQL store run the same cases.
 //!
 //! Each case gets a fresh, empty store from the factory and panics with
 //! its name on the first broken promise. Migrations are the store's own
@@ -9,7 +9,7 @@
 //! use std::sync::Arc;
 //! use calrep_core::replica::{Replica, SqliteReplica};
 //! # async fn f() {
-//! calrep_testkit::conformance::check(|| {
+//! calrep_testkit::conformance::check(|| async {
 //!     Arc::new(SqliteReplica::open_in_memory().unwrap()) as Arc<dyn Replica>
 //! })
 //! .await;
@@ -34,18 +34,22 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::fixture::{addr, single, weekly};
 
-/// Runs every case on a fresh store from `fresh`; the names of the cases
-/// run are returned.
+/// Runs every case on a fresh store from `fresh` (async: a networked store
+/// connects); the names of the cases run are returned.
 ///
 /// Needs a multi-threaded tokio runtime (one case reads while another task
 /// writes).
-pub async fn check(fresh: impl Fn() -> Arc<dyn Replica>) -> Vec<&'static str> {
+pub async fn check<F, Fut>(fresh: F) -> Vec<&'static str>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn Replica>>,
+{
     /// Each case once: run on a fresh store, then named in the result.
     macro_rules! cases {
         ($($case:ident),+ $(,)?) => {{
             let mut ran = Vec::new();
             $(
-                $case(fresh()).await;
+                $case(fresh().await).await;
                 ran.push(stringify!($case));
             )+
             ran

@@ -190,6 +190,17 @@ impl PgCluster {
         format!("postgres://calrep@127.0.0.1:{}/calrep", self.port)
     }
 
+    /// Creates an empty database `name` (letters, digits and `_`) and
+    /// returns its connection URL: a fresh store for one test case.
+    pub fn database(&self, name: &str) -> String {
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{name:?}"
+        );
+        self.psql(&format!("CREATE DATABASE {name}"));
+        format!("postgres://calrep@127.0.0.1:{}/{name}", self.port)
+    }
+
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port

@@ -38,3 +38,24 @@ fn a_throwaway_cluster_is_unprivileged_on_loopback_restartable_and_removed() {
     assert!(!dir.exists(), "{} left behind", dir.display());
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+/// The storage conformance suite, each case on a database of its own.
+#[test]
+fn a_postgres_replica_passes_the_conformance_suite() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use calrep_core::replica::{PgOptions, PgReplica, Replica};
+
+    let cluster = PgCluster::start("conformance");
+    let next = AtomicU32::new(0);
+    let cases =
+        calrep_testkit::fixture::runtime().block_on(calrep_testkit::conformance::check(|| {
+            let url = cluster.database(&format!("case{}", next.fetch_add(1, Ordering::Relaxed)));
+            async move {
+                let options = PgOptions::new(&url).unwrap();
+                Arc::new(PgReplica::connect(options).await.unwrap()) as Arc<dyn Replica>
+            }
+        }));
+    assert_eq!(cases.len(), 13, "cases run: {cases:?}");
+}

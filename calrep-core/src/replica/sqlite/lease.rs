@@ -32,24 +32,10 @@ pub(super) fn acquire_lease(
     )
     .optional()
     .map_err(&err)?;
-    let mut outcome = Lease::Acquired;
-    if let Some((other_task, other_owner, expires)) = held
-        && other_owner != owner
-        && expires > now.timestamp()
-    {
-        // A run that died on this machine frees its mailboxes at once;
-        // one that may be alive keeps them until its lease expires.
-        if !crate::replica::owner::is_provably_dead(&other_owner) {
-            return Ok(Lease::HeldBy {
-                task: TaskId::new(other_task),
-                until: DateTime::from_timestamp(expires, 0).unwrap_or(now),
-            });
-        }
-        outcome = Lease::TakenOver {
-            task: TaskId::new(other_task),
-            owner: other_owner,
-        };
-    }
+    let outcome = match crate::replica::owner::lease_outcome(held, owner, now) {
+        Ok(outcome) => outcome,
+        Err(held) => return Ok(held),
+    };
     exec(&tx,
         "INSERT INTO leases (mailbox_id, task, owner, expires_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (mailbox_id) DO UPDATE SET task = excluded.task, owner = excluded.owner, expires_at = excluded.expires_at",

@@ -7,7 +7,6 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
-use sha2::{Digest, Sha256};
 
 use super::open::db;
 use super::{damaged, exec, one};
@@ -161,7 +160,7 @@ pub(super) fn apply(
         for (attachment_id, content) in &write.attachments {
             let sha = match content {
                 Some(bytes) => {
-                    let sha = sha256_hex(bytes);
+                    let sha = crate::replica::sha256_hex(bytes);
                     let size = i64::try_from(bytes.len()).unwrap_or(i64::MAX);
                     let added = tx
                         .prepare_cached("INSERT INTO blobs (sha256, size, content) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING")
@@ -528,10 +527,6 @@ pub(super) fn record_longest(tx: &Transaction<'_>, longest: i64) -> rusqlite::Re
     )?
     .execute([longest])?;
     Ok(())
-}
-
-pub(super) fn sha256_hex(content: &[u8]) -> String {
-    crate::encoding::hex(&Sha256::digest(content))
 }
 
 /// The change number of one transaction's item writes: taken from the

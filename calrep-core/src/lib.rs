@@ -151,7 +151,9 @@ pub mod tz;
 
 pub use address::{DistinguishedName, EmailAddress, NameError};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{AccessConfig, Config, ConfigError, EngineSettings, ReplicaConfig};
+pub use config::{
+    AccessConfig, Config, ConfigError, EngineSettings, PostgresConfig, ReplicaConfig,
+};
 pub use definition::{AttachmentPolicy, Definition, IncludeCalendars, PrivatePolicy, Window};
 pub use document::{Format, Problem, Problems};
 pub use error::{Classify, Error, ErrorKind};

@@ -130,7 +130,21 @@ impl AccessConfig {
     }
 }
 
-/// Where and how the replica is stored.
+/// Where and how the replica is stored: an SQLite file (the default, for
+/// one host), or a PostgreSQL database that several hosts share.
+///
+/// ```toml
+/// [replica]
+/// path = "replica.db"
+///
+/// # or, for several hosts:
+/// [replica.postgres]
+/// url = "postgres://calrep@db.example.com/calrep"
+/// password_env = "CALREP_DB_PASSWORD"   # or password_file
+/// # tls = true                          # the default unless the host is loopback
+/// # ca_file = "db-ca.pem"               # else the system's roots
+/// # pool_size = 16
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ReplicaConfig {
@@ -138,6 +152,101 @@ pub struct ReplicaConfig {
     /// file's folder.
     #[serde(default = "ReplicaConfig::default_path")]
     pub path: PathBuf,
+    /// A shared PostgreSQL store instead of the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<PostgresConfig>,
+}
+
+/// The PostgreSQL database several hosts share (`[replica.postgres]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PostgresConfig {
+    /// The connection string, without a password (`postgres://user@host/db`
+    /// or `key=value` pairs).
+    pub url: String,
+    /// The environment variable holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// The file holding the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_file: Option<PathBuf>,
+    /// Whether to encrypt the connection with TLS (verifying the server's
+    /// certificate). The default is on, except to a loopback address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<bool>,
+    /// PEM certificates to trust for the server instead of the system's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
+    /// The most connections this host opens (16 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool_size: Option<usize>,
+}
+
+impl PostgresConfig {
+    /// The password, by reference, if one is configured.
+    pub fn password(&self) -> Option<Result<crate::SecretRef, &'static str>> {
+        if self.password_env.is_none() && self.password_file.is_none() {
+            return None;
+        }
+        Some(crate::SecretRef::from_pair(
+            self.password_env.as_ref(),
+            self.password_file.as_ref(),
+        ))
+    }
+
+    /// Whether the connection is encrypted: as configured, else unless
+    /// every host the string names is a loopback address or a socket.
+    pub fn uses_tls(&self) -> bool {
+        self.tls.unwrap_or_else(|| !self.is_loopback())
+    }
+
+    fn is_loopback(&self) -> bool {
+        let hosts: Vec<String> = match url_hosts(&self.url) {
+            Some(hosts) => hosts,
+            None => return false,
+        };
+        !hosts.is_empty()
+            && hosts.iter().all(|h| {
+                h == "localhost"
+                    || h.starts_with('/')
+                    || h.trim_matches(['[', ']'])
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            })
+    }
+}
+
+/// The hosts a `postgres://` URL or `host=` pair names (empty: the
+/// default, a local socket); `None` when it cannot be read.
+fn url_hosts(url: &str) -> Option<Vec<String>> {
+    if let Some(rest) = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+    {
+        let authority = rest.split(['/', '?']).next()?;
+        let hosts = authority.rsplit('@').next()?;
+        if hosts.is_empty() {
+            return Some(Vec::new());
+        }
+        return Some(
+            hosts
+                .split(',')
+                .map(|h| match h.rsplit_once(':') {
+                    Some((host, port)) if !host.ends_with(']') || port.is_empty() => host,
+                    Some((host, _)) if host.starts_with('[') => host,
+                    _ => h,
+                })
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    let hosts = url
+        .split_whitespace()
+        .filter_map(|pair| pair.strip_prefix("host="))
+        .flat_map(|v| v.split(','))
+        .map(str::to_owned)
+        .collect();
+    Some(hosts)
 }
 
 impl ReplicaConfig {
@@ -150,6 +259,7 @@ impl Default for ReplicaConfig {
     fn default() -> Self {
         Self {
             path: Self::default_path(),
+            postgres: None,
         }
     }
 }

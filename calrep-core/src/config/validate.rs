@@ -42,6 +42,50 @@ pub(super) struct Broken {
     pub(super) schedules: Vec<String>,
 }
 
+/// `[replica.postgres]`: a string that names a database and holds no
+/// password, the password by reference, sane sizes.
+fn check_postgres(pg: &super::PostgresConfig, path_given: bool, report: &mut Report) {
+    let at = |field: &str| format!("replica.postgres.{field}");
+    if path_given {
+        report.add(
+            "replica.path",
+            "give either a file (path) or a database ([replica.postgres]), not both",
+        );
+    }
+    let url = pg.url.trim();
+    if url.is_empty() {
+        report.add(at("url"), "must not be empty");
+    }
+    let userinfo = url
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split(['/', '?']).next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .map(|(info, _)| info);
+    let pair = url.split_whitespace().any(|p| p.starts_with("password="));
+    let query = url
+        .split_once('?')
+        .is_some_and(|(_, q)| q.split('&').any(|p| p.starts_with("password=")));
+    if userinfo.is_some_and(|i| i.contains(':')) || pair || query {
+        // Never echoed: the string holds a secret.
+        report.add(
+            at("url"),
+            "holds a password: give it by reference (password_env or password_file), never in the connection string",
+        );
+    }
+    if let Some(Err(e)) = pg.password() {
+        report.add(at("password_env"), e);
+    }
+    if pg.pool_size.is_some_and(|n| n == 0 || n > 1_000) {
+        report.add(at("pool_size"), "must be between 1 and 1000");
+    }
+    if pg.ca_file.is_some() && pg.tls == Some(false) {
+        report.add(
+            at("ca_file"),
+            "needs tls (the file says whom to trust over TLS)",
+        );
+    }
+}
+
 fn path(section: &str, positions: &[usize], i: usize) -> String {
     format!("{section}[{}]", positions.get(i).copied().unwrap_or(i))
 }
@@ -49,6 +93,13 @@ fn path(section: &str, positions: &[usize], i: usize) -> String {
 pub(super) fn check(config: &Config, at: &Positions, broken: &Broken, report: &mut Report) {
     if config.replica.path.as_os_str().is_empty() {
         report.add("replica.path", "must not be empty");
+    }
+    if let Some(pg) = &config.replica.postgres {
+        check_postgres(
+            pg,
+            config.replica.path != super::ReplicaConfig::default().path,
+            report,
+        );
     }
     check_engine(&config.engine, report);
     if let Some(access) = &config.access {

@@ -15,6 +15,7 @@ mod postgres;
 mod rekey;
 mod schema;
 mod sqlite;
+mod store;
 
 use std::fmt;
 
@@ -33,6 +34,9 @@ pub use access::{AccessAccount, AccessStore};
 pub use postgres::{PgOptions, PgReplica};
 pub use rekey::{Rekey, Rekeyed};
 pub use sqlite::SqliteReplica;
+pub use store::ConfiguredStore;
+#[cfg(feature = "postgres")]
+pub use store::pg_options;
 
 /// Whose sync state: MSE ties a state to (site, task, mailbox), so another
 /// task means a full replication; calrep keeps one per calendar.

@@ -3,10 +3,12 @@
 //! directory and Exchange are down.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use calrep_core::EmailAddress;
-use calrep_core::access::{Grants, PasswordHasher, feed_urls, grant, issue_feed_token, revoke};
-use calrep_core::replica::{AccessStore, SqliteReplica};
+use calrep_core::access::{
+    AccessReplica, Grants, PasswordHasher, feed_urls, grant, issue_feed_token, revoke,
+};
 
 use crate::{ConfigArg, Outcome, load_config, runtime, try_outcome};
 
@@ -70,10 +72,13 @@ fn addresses(list: &[String], what: &str) -> Result<Vec<EmailAddress>, Outcome> 
         .collect()
 }
 
-fn open(config: &ConfigArg) -> Result<SqliteReplica, Outcome> {
+/// The configured store, as the front end reads it (accounts included).
+fn open(
+    config: &ConfigArg,
+    rt: &tokio::runtime::Runtime,
+) -> Result<Arc<dyn AccessReplica>, Outcome> {
     let config = load_config(&config.path)?;
-    let path = config.resolve_path(&config.replica.path);
-    SqliteReplica::open(&path).map_err(|e| Outcome::Failed(e.to_string()))
+    Ok(crate::open_store(&config, rt)?.reader())
 }
 
 pub(crate) fn run(action: &Action, out: &mut impl Write) -> io::Result<Outcome> {
@@ -98,10 +103,10 @@ pub(crate) fn run(action: &Action, out: &mut impl Write) -> io::Result<Outcome> 
                     return Ok(Outcome::Invalid(vec![format!("--expires: {e}")]));
                 }
             };
-            let store = try_outcome!(open(config));
+            let store = try_outcome!(open(config, &rt));
             let hasher = PasswordHasher::default();
             let now = chrono::Utc::now();
-            match rt.block_on(grant(&store, &hasher, account, &grants, now)) {
+            match rt.block_on(grant(&*store, &hasher, account, &grants, now)) {
                 Ok(password) => {
                     writeln!(out, "account {account}: app password (shown only now):")?;
                     writeln!(out, "{}", password.expose())?;
@@ -116,10 +121,10 @@ pub(crate) fn run(action: &Action, out: &mut impl Write) -> io::Result<Outcome> 
                 || "http://127.0.0.1:8008".to_owned(),
                 calrep_core::AccessConfig::base_url,
             );
-            let store = try_outcome!(open(config));
+            let store = try_outcome!(open(config, &rt));
             let issued = rt.block_on(async {
-                let token = issue_feed_token(&store, account).await?;
-                feed_urls(&store, account, &token, &base).await
+                let token = issue_feed_token(&*store, account).await?;
+                feed_urls(&*store, account, &token, &base).await
             });
             match issued {
                 Ok(urls) => {
@@ -136,8 +141,8 @@ pub(crate) fn run(action: &Action, out: &mut impl Write) -> io::Result<Outcome> 
             }
         }
         Action::Revoke { config, account } => {
-            let store = try_outcome!(open(config));
-            match rt.block_on(revoke(&store, account)) {
+            let store = try_outcome!(open(config, &rt));
+            match rt.block_on(revoke(&*store, account)) {
                 Ok(()) => {
                     writeln!(out, "account {account}: revoked")?;
                     Ok(Outcome::Ok)
@@ -146,7 +151,7 @@ pub(crate) fn run(action: &Action, out: &mut impl Write) -> io::Result<Outcome> 
             }
         }
         Action::List { config, json } => {
-            let store = try_outcome!(open(config));
+            let store = try_outcome!(open(config, &rt));
             let accounts = match rt.block_on(store.accounts()) {
                 Ok(a) => a,
                 Err(e) => return Ok(Outcome::Failed(e.to_string())),

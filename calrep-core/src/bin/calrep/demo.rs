@@ -204,7 +204,7 @@ pub(crate) fn run(dir: &Path, settings: &Settings, out: &mut impl Write) -> io::
         "\n1. first run: full replication over HTTP into {}",
         dir.join("replica.db").display()
     )?;
-    let (engine, _) = try_outcome!(open_engine(try_outcome!(load_config(&config_path))));
+    let (engine, _) = try_outcome!(open_engine(try_outcome!(load_config(&config_path)), &rt));
     let engine = engine.with_events(progress::sink("replicating"));
     let first = match rt.block_on(engine.run_task(&task, RunOptions::default())) {
         Ok(r) => r,

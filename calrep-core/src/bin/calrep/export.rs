@@ -17,7 +17,6 @@ pub(crate) fn run(
     out: &mut impl Write,
 ) -> io::Result<Outcome> {
     let config = try_outcome!(load_config(path));
-    let replica = try_outcome!(open_replica_read_only(&config));
     let address: EmailAddress = match mailbox.parse() {
         Ok(a) => a,
         Err(e) => return Ok(Outcome::Invalid(vec![format!("--mailbox: {e}")])),
@@ -28,7 +27,8 @@ pub(crate) fn run(
         AttachmentStyle::HashUri
     };
     let runtime = try_outcome!(runtime());
-    let export = export_mailbox(&replica, &address, calendar, style, chrono::Utc::now());
+    let replica = try_outcome!(open_replica_read_only(&config, &runtime)).replica();
+    let export = export_mailbox(&*replica, &address, calendar, style, chrono::Utc::now());
     let exported = match runtime.block_on(export) {
         Ok(e) => e,
         Err(e @ (ExportError::NoCalendars(_) | ExportError::NoSuchCalendar { .. })) => {

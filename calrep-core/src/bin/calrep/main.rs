@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use calrep_core::engine::Engine;
-use calrep_core::replica::{Replica, SqliteReplica};
+use calrep_core::replica::ConfiguredStore;
 use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock};
 use clap::{Parser, Subcommand};
@@ -347,25 +347,35 @@ pub(crate) fn known_task<'a>(
     )]))
 }
 
-/// Opens the configured replica and an engine over it.
-pub(crate) fn open_engine(config: Config) -> Result<(Engine, Arc<SqliteReplica>), Outcome> {
-    let path = config.resolve_path(&config.replica.path);
-    let replica = Arc::new(SqliteReplica::open(&path).map_err(|e| Outcome::Failed(e.to_string()))?);
+/// Opens the configured replica (in `rt`, which a shared store's
+/// connections live in) and an engine over it.
+pub(crate) fn open_engine(
+    config: Config,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(Engine, ConfiguredStore), Outcome> {
+    let store = open_store(&config, rt)?;
     let sources = Sources::from_config(&config);
-    let engine = Engine::new(
-        config,
-        replica.clone() as Arc<dyn Replica>,
-        Arc::new(SystemClock),
-    )
-    .with_sources(sources);
-    Ok((engine, replica))
+    let engine = Engine::new(config, store.replica(), Arc::new(SystemClock)).with_sources(sources);
+    Ok((engine, store))
 }
 
-/// Opens the configured replica for reading only: it must exist, and
-/// nothing in it or beside it is created or changed.
-pub(crate) fn open_replica_read_only(config: &Config) -> Result<SqliteReplica, Outcome> {
-    let path = config.resolve_path(&config.replica.path);
-    SqliteReplica::open_read_only(&path).map_err(|e| Outcome::Failed(e.to_string()))
+/// Opens (creating or migrating) the configured replica store in `rt`.
+pub(crate) fn open_store(
+    config: &Config,
+    rt: &tokio::runtime::Runtime,
+) -> Result<ConfiguredStore, Outcome> {
+    rt.block_on(ConfiguredStore::open(config))
+        .map_err(|e| Outcome::Failed(e.to_string()))
+}
+
+/// Opens the configured replica for reading only (in `rt`): it must
+/// exist, and nothing in it or beside it is created or changed.
+pub(crate) fn open_replica_read_only(
+    config: &Config,
+    rt: &tokio::runtime::Runtime,
+) -> Result<ConfiguredStore, Outcome> {
+    rt.block_on(ConfiguredStore::open_read_only(config))
+        .map_err(|e| Outcome::Failed(e.to_string()))
 }
 
 /// A runtime for one command.

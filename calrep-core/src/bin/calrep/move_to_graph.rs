@@ -6,7 +6,6 @@ use std::path::Path;
 
 use calrep_core::SiteId;
 use calrep_core::graph::{GraphSource, move_from_ews};
-use calrep_core::replica::SqliteReplica;
 
 use crate::{Outcome, load_config, runtime, try_outcome};
 
@@ -36,19 +35,16 @@ pub(crate) fn run(
         Err(e) => return Ok(Outcome::Invalid(vec![e.to_string()])),
     };
     let replica_path = config.resolve_path(&config.replica.path);
-    if !replica_path.exists() {
+    if config.replica.postgres.is_none() && !replica_path.exists() {
         return Ok(Outcome::Failed(format!(
             "there is no replica at {} to move",
             replica_path.display()
         )));
     }
-    let replica = match SqliteReplica::open(&replica_path) {
-        Ok(r) => r,
-        Err(e) => return Ok(Outcome::Failed(e.to_string())),
-    };
     let rt = try_outcome!(runtime());
+    let replica = try_outcome!(crate::open_store(&config, &rt)).replica();
     let concurrency = configured.graph.as_ref().map_or(8, |g| g.concurrency);
-    let report = match rt.block_on(move_from_ews(&source, &replica, &id, concurrency)) {
+    let report = match rt.block_on(move_from_ews(&source, &*replica, &id, concurrency)) {
         Ok(r) => r,
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };

@@ -24,13 +24,13 @@ pub(crate) fn run(args: &TaskArgs, mode: Mode, out: &mut impl Write) -> io::Resu
     let dry_run = matches!(mode, Mode::Plan);
     let config = try_outcome!(load_config(&args.config.path));
     try_outcome!(known_task(&config, task));
-    let (engine, _replica) = try_outcome!(open_engine(config));
+    let rt = try_outcome!(runtime());
+    let (engine, _store) = try_outcome!(open_engine(config, &rt));
     let engine = engine.with_events(progress::sink(if dry_run {
         "planning"
     } else {
         "replicating"
     }));
-    let rt = try_outcome!(runtime());
     let mut options = RunOptions::default();
     options.force = matches!(mode, Mode::Run { force: true });
     options.dry_run = dry_run;

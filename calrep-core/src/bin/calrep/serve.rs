@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use calrep_core::access::{AccessOptions, AccessRecord, AccessReplica, AccessServer, tls_config};
 use calrep_core::engine::{Engine, Event, EventSink, Service, StopSignal};
-use calrep_core::replica::{Replica, SqliteReplica};
 use calrep_core::sources::Sources;
 use calrep_core::{Config, SystemClock};
 
@@ -76,13 +75,13 @@ pub(crate) fn serve_access_only<W: Write>(
             path.display()
         )]));
     }
-    let replica = try_outcome!(crate::open_replica_read_only(config));
     let rt = try_outcome!(runtime());
+    let store = try_outcome!(crate::open_replica_read_only(config, &rt));
     let mut signals = {
         let _entered = rt.enter();
         StopSignals::register()
     };
-    let server = try_outcome!(start_access(&rt, config, Arc::new(replica)));
+    let server = try_outcome!(start_access(&rt, config, store.reader()));
     if let Some(server) = &server {
         announce(server.addr(), out)?;
         writeln!(
@@ -103,15 +102,11 @@ pub(crate) fn run(path: &Path, access_only: bool, out: &mut impl Write) -> io::R
     if access_only {
         return serve_access_only(path, &config, out, |_, _| Ok(()));
     }
-    let replica_path = config.resolve_path(&config.replica.path);
-    let store = match SqliteReplica::open(&replica_path) {
-        Ok(r) => Arc::new(r),
-        Err(e) => return Ok(Outcome::Failed(e.to_string())),
-    };
-    let replica: Arc<dyn Replica> = store.clone();
     // Signals are caught before the first line is printed: whoever reads
     // that line (systemd, a test) may stop the service at once.
     let rt = try_outcome!(runtime());
+    let store = try_outcome!(crate::open_store(&config, &rt));
+    let replica = store.replica();
     let mut signals = {
         let _entered = rt.enter();
         StopSignals::register()
@@ -121,7 +116,7 @@ pub(crate) fn run(path: &Path, access_only: bool, out: &mut impl Write) -> io::R
         out,
         "calrep serve: {enabled} enabled task(s) from {}; replica {}; Ctrl-C or SIGTERM stops after the current batch",
         path.display(),
-        replica_path.display()
+        store.describe()
     )?;
     out.flush()?;
     let shutdown = StopSignal::new();
@@ -130,7 +125,7 @@ pub(crate) fn run(path: &Path, access_only: bool, out: &mut impl Write) -> io::R
     for line in next_runs(&config, None) {
         writeln!(out, "{line}")?;
     }
-    let access = try_outcome!(start_access(&rt, &config, store));
+    let access = try_outcome!(start_access(&rt, &config, store.reader()));
     if let Some(server) = &access {
         writeln!(out, "{}", access_line(&config, server))?;
     }

@@ -3,15 +3,13 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use calrep_core::replica::ReplicaReader;
-
 use crate::{Outcome, load_config, open_replica_read_only, runtime, try_outcome};
 
 pub(crate) fn run(path: &Path, json: bool, out: &mut impl Write) -> io::Result<Outcome> {
     let config = try_outcome!(load_config(path));
-    let replica = try_outcome!(open_replica_read_only(&config));
     let runtime = try_outcome!(runtime());
-    let mailboxes = match runtime.block_on(replica.mailboxes()) {
+    let store = try_outcome!(open_replica_read_only(&config, &runtime));
+    let mailboxes = match runtime.block_on(store.replica().mailboxes()) {
         Ok(m) => m,
         Err(e) => return Ok(Outcome::Failed(e.to_string())),
     };
@@ -24,7 +22,7 @@ pub(crate) fn run(path: &Path, json: bool, out: &mut impl Write) -> io::Result<O
     writeln!(
         out,
         "replica {}: {} mailboxes ({frozen} frozen)",
-        replica.path().display(),
+        store.describe(),
         mailboxes.len()
     )?;
     for m in mailboxes {

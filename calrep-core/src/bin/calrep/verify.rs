@@ -13,9 +13,9 @@ pub(crate) fn run(args: &TaskArgs, out: &mut impl Write) -> io::Result<Outcome> 
     let (task, json) = (args.task.as_str(), args.json);
     let config = try_outcome!(load_config(&args.config.path));
     try_outcome!(known_task(&config, task));
-    let (engine, _replica) = try_outcome!(open_engine(config));
-    let engine = engine.with_events(progress::sink("verifying"));
     let rt = try_outcome!(runtime());
+    let (engine, _store) = try_outcome!(open_engine(config, &rt));
+    let engine = engine.with_events(progress::sink("verifying"));
     let verified = rt.block_on(engine.verify(&TaskId::new(task)));
     progress::clear();
     let report = match verified {

@@ -6,6 +6,7 @@
 mod events;
 mod report;
 mod service;
+mod shared;
 mod sync;
 mod verify;
 
@@ -470,6 +471,9 @@ impl Engine {
             not_mailboxes: 0,
             duration_ms: 0,
         };
+        // Whether this host records the run (of a shared run, the host
+        // that closes it does).
+        let mut records = true;
         match self.resolve(&ctx.task).await {
             Err(error) => {
                 report.status = TaskStatus::Failed;
@@ -485,11 +489,30 @@ impl Engine {
                     .iter()
                     .map(|m| m.address.clone())
                     .collect();
-                let mut mailboxes: Vec<MailboxReport> = futures_util::stream::iter(addresses)
-                    .map(|address| self.sync_mailbox(&ctx, address))
-                    .buffer_unordered(self.options.concurrency.max(1))
-                    .collect()
-                    .await;
+                let mut mailboxes: Vec<MailboxReport> =
+                    match self.replica.coordinator().filter(|_| !ctx.dry_run) {
+                        // A store several hosts share: one run they all join.
+                        Some(coordinator) => {
+                            match self.run_shared(&ctx, coordinator, addresses).await {
+                                Ok(shared) => {
+                                    records = shared.closed_here;
+                                    shared.mailboxes
+                                }
+                                Err(error) => {
+                                    records = false;
+                                    report.error = Some(error);
+                                    Vec::new()
+                                }
+                            }
+                        }
+                        None => {
+                            futures_util::stream::iter(addresses)
+                                .map(|address| self.sync_mailbox(&ctx, address))
+                                .buffer_unordered(self.options.concurrency.max(1))
+                                .collect()
+                                .await
+                        }
+                    };
                 report.not_mailboxes = resolution
                     .skipped
                     .iter()
@@ -536,7 +559,11 @@ impl Engine {
         report.throttled_wall_ms = ctx.throttling.wall_ms();
         report.finished = self.clock.now();
         report.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        if report.error.is_some() && report.status != TaskStatus::Failed {
+            report.status = TaskStatus::Failed;
+        }
         if !ctx.dry_run
+            && records
             && let Err(e) = self
                 .replica
                 .record_run(

@@ -3,12 +3,12 @@
 use std::fmt;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::replica::Counts;
 
 /// How one mailbox fared.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MailboxOutcome {
@@ -61,8 +61,8 @@ impl fmt::Display for MailboxOutcome {
     }
 }
 
-/// One mailbox's part of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One mailbox's part of a run (hosts sharing a run file it as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct MailboxReport {
     /// The mailbox.
@@ -83,7 +83,7 @@ pub struct MailboxReport {
     /// Wall time, in milliseconds.
     pub duration_ms: u64,
     /// Things worth knowing that did not stop the mailbox.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
 

@@ -13,6 +13,7 @@ pub(crate) mod owner;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rekey;
+mod runs;
 mod schema;
 mod sqlite;
 mod store;
@@ -33,6 +34,7 @@ pub use access::{AccessAccount, AccessStore};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgReplica};
 pub use rekey::{Rekey, Rekeyed};
+pub use runs::{RunCoordinator, RunProgress, RunRefused, SharedRun};
 pub use sqlite::SqliteReplica;
 pub use store::ConfiguredStore;
 #[cfg(feature = "postgres")]
@@ -168,7 +170,7 @@ impl Batch {
 }
 
 /// What a batch changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct Counts {
     /// Items new to the replica.
@@ -452,6 +454,19 @@ pub trait ReplicaWriter: Send + Sync + fmt::Debug {
 
     /// Freezes a mailbox's replica (kept, no longer updated) with a reason.
     async fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError>;
+
+    /// The store's coordinator of runs shared by several hosts, if it is
+    /// shared (PostgreSQL); `None` for a store only one host writes.
+    fn coordinator(&self) -> Option<&dyn RunCoordinator> {
+        None
+    }
+
+    /// Whether leases are timed by the store's own clock, which every host
+    /// shares, rather than by the `now` callers pass (which a store of one
+    /// host trusts).
+    fn keeps_lease_time(&self) -> bool {
+        false
+    }
 
     /// Records a finished run's report (JSON).
     async fn record_run(

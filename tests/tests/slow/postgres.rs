@@ -59,3 +59,73 @@ fn a_postgres_replica_passes_the_conformance_suite() {
         }));
     assert_eq!(cases.len(), 13, "cases run: {cases:?}");
 }
+
+/// Runs shared by hosts: each mailbox is claimed by one host at a time, a
+/// dead host's claims end in database time and are taken over, a host
+/// under another configuration is refused, and exactly one host closes.
+#[test]
+fn hosts_share_a_run_each_mailbox_claimed_once() {
+    use std::collections::BTreeSet;
+
+    use calrep_core::TaskId;
+    use calrep_core::replica::{PgOptions, PgReplica, RunCoordinator};
+    use chrono::TimeDelta;
+
+    let cluster = PgCluster::start("runs");
+    let url = cluster.database("runs");
+    calrep_testkit::fixture::runtime().block_on(async {
+        // Two hosts: two pools, as two processes would have.
+        let a = PgReplica::connect(PgOptions::new(&url).unwrap()).await.unwrap();
+        let b = PgReplica::connect(PgOptions::new(&url).unwrap()).await.unwrap();
+        let task = TaskId::from("t");
+        let mailboxes: Vec<String> = (0..40).map(|i| format!("m{i:02}@example.com")).collect();
+        let long = TimeDelta::minutes(10);
+        let run = a.join_run(&task, "d1", &mailboxes, long).await.unwrap().unwrap();
+        assert!(run.opened);
+        let joined = b.join_run(&task, "d1", &mailboxes, long).await.unwrap().unwrap();
+        assert_eq!((joined.id, joined.opened), (run.id, false), "one open run per task");
+        let refused = b.join_run(&task, "d2", &mailboxes, long).await.unwrap().unwrap_err();
+        assert!(refused.to_string().contains("different configuration"), "{refused}");
+        // Both claim at once, many times: every mailbox goes to one host.
+        let mut claimed = Vec::new();
+        for _ in 0..8 {
+            let (x, y) = tokio::join!(
+                a.claim(run.id, "host-a", 3, long),
+                b.claim(run.id, "host-b", 3, long)
+            );
+            claimed.extend(x.unwrap());
+            claimed.extend(y.unwrap());
+        }
+        let unique: BTreeSet<_> = claimed.iter().cloned().collect();
+        assert_eq!(unique.len(), claimed.len(), "a mailbox was claimed twice: {claimed:?}");
+        assert_eq!(claimed.len(), 40);
+        assert!(a.claim(run.id, "host-a", 5, long).await.unwrap().is_empty());
+        // Host b "dies" holding its claims; a files its own.
+        for m in claimed.iter().take(20) {
+            a.finish(run.id, m, "{}").await.unwrap();
+        }
+        let progress = a.progress(run.id).await.unwrap();
+        assert_eq!(progress.pending, 20);
+        assert!(progress.next_free.unwrap() > std::time::Duration::from_secs(60));
+        // Short claims end in the database's time and are taken over.
+        let rest: Vec<String> = claimed[20..].to_vec();
+        for m in &rest {
+            a.release(run.id, m, TimeDelta::milliseconds(300)).await.unwrap();
+        }
+        assert!(a.claim(run.id, "host-a", 40, long).await.unwrap().is_empty());
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        let taken = a.claim(run.id, "host-a", 40, long).await.unwrap();
+        assert_eq!(taken.len(), 20, "{taken:?}");
+        for m in &taken {
+            a.finish(run.id, m, "{}").await.unwrap();
+        }
+        assert_eq!(a.progress(run.id).await.unwrap().pending, 0);
+        let (first, second) = tokio::join!(a.close(run.id), b.close(run.id));
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(first.0 ^ second.0, "exactly one host closes the run");
+        assert_eq!(first.1.len(), 40);
+        // The next run is a new one.
+        let next = b.join_run(&task, "d2", &mailboxes, long).await.unwrap().unwrap();
+        assert!(next.opened && next.id != run.id);
+    });
+}

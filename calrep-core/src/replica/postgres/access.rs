@@ -51,55 +51,68 @@ impl PgReplica {
 #[async_trait::async_trait]
 impl AccessStore for PgReplica {
     async fn put_account(&self, a: &AccessAccount) -> Result<(), ReplicaError> {
-        let json = |list: &[String]| serde_json::to_string(list).unwrap_or_else(|_| "[]".into());
-        let client = self.client().await?;
-        exec(
-            &client,
-            &format!(
-                "INSERT INTO access_accounts (key, {COLUMNS}) VALUES (lower($1), $1, $2, $3, $4, $5, $6, $7, $8)
-                 ON CONFLICT (key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash,
-                 admin = excluded.admin, mailboxes = excluded.mailboxes, delegated = excluded.delegated,
-                 expires_at = excluded.expires_at, created_at = excluded.created_at, feed_token = excluded.feed_token"
-            ),
-            &[
-                &a.name,
-                &a.password_hash,
-                &a.admin,
-                &json(&a.mailboxes),
-                &json(&a.delegated),
-                &a.expires.map(|t| t.timestamp()),
-                &a.created.timestamp(),
-                &a.feed_token_hash,
-            ],
-        )
+        self.patiently(|| async {
+            let json = |list: &[String]| serde_json::to_string(list).unwrap_or_else(|_| "[]".into());
+            let client = self.client().await?;
+            exec(
+                &client,
+                &format!(
+                    "INSERT INTO access_accounts (key, {COLUMNS}) VALUES (lower($1), $1, $2, $3, $4, $5, $6, $7, $8)
+                     ON CONFLICT (key) DO UPDATE SET name = excluded.name, password_hash = excluded.password_hash,
+                     admin = excluded.admin, mailboxes = excluded.mailboxes, delegated = excluded.delegated,
+                     expires_at = excluded.expires_at, created_at = excluded.created_at, feed_token = excluded.feed_token"
+                ),
+                &[
+                    &a.name,
+                    &a.password_hash,
+                    &a.admin,
+                    &json(&a.mailboxes),
+                    &json(&a.delegated),
+                    &a.expires.map(|t| t.timestamp()),
+                    &a.created.timestamp(),
+                    &a.feed_token_hash,
+                ],
+            )
+            .await
+            .map_err(server(&self.name))?;
+            Ok(())
+        })
         .await
-        .map_err(server(&self.name))?;
-        Ok(())
     }
 
     async fn account(&self, name: &str) -> Result<Option<AccessAccount>, ReplicaError> {
-        let found = self.select("WHERE key = lower($1)", Some(name)).await?;
-        Ok(found.into_iter().next())
+        self.patiently(|| async {
+            let found = self.select("WHERE key = lower($1)", Some(name)).await?;
+            Ok(found.into_iter().next())
+        })
+        .await
     }
 
     async fn accounts(&self) -> Result<Vec<AccessAccount>, ReplicaError> {
-        self.select("", None).await
+        self.patiently(|| async { self.select("", None).await })
+            .await
     }
 
     async fn account_by_feed(&self, hash: &str) -> Result<Option<AccessAccount>, ReplicaError> {
-        let found = self.select("WHERE feed_token = $1", Some(hash)).await?;
-        Ok(found.into_iter().next())
+        self.patiently(|| async {
+            let found = self.select("WHERE feed_token = $1", Some(hash)).await?;
+            Ok(found.into_iter().next())
+        })
+        .await
     }
 
     async fn remove_account(&self, name: &str) -> Result<bool, ReplicaError> {
-        let client = self.client().await?;
-        let removed = exec(
-            &client,
-            "DELETE FROM access_accounts WHERE key = lower($1)",
-            &[&name],
-        )
+        self.patiently(|| async {
+            let client = self.client().await?;
+            let removed = exec(
+                &client,
+                "DELETE FROM access_accounts WHERE key = lower($1)",
+                &[&name],
+            )
+            .await
+            .map_err(server(&self.name))?;
+            Ok(removed > 0)
+        })
         .await
-        .map_err(server(&self.name))?;
-        Ok(removed > 0)
     }
 }

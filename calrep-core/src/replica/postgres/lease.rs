@@ -24,6 +24,14 @@ pub(super) async fn acquire_lease(
     let err = server(name);
     let tx = client.transaction().await.map_err(&err)?;
     let mailbox = mailbox_id(&tx, mailbox).await.map_err(&err)?;
+    // Leases are timed by the database's clock, which every host shares;
+    // the caller's `now` is one host's.
+    let _ = now;
+    let now = row(&tx, "SELECT extract(epoch FROM now())::int8", &[])
+        .await
+        .map_err(&err)?
+        .and_then(|r| DateTime::from_timestamp(r.get(0), 0))
+        .ok_or_else(|| super::damaged(name, "the database's clock"))?;
     // Lock the row, or (when there is none) the mailbox, so that a second
     // host asking now waits for this answer instead of racing it.
     let held = row(

@@ -26,6 +26,7 @@ mod access;
 mod lease;
 mod read;
 mod rekey;
+mod runs;
 mod schema;
 mod write;
 
@@ -333,6 +334,35 @@ impl PgReplica {
     }
 }
 
+/// The longest a call keeps trying a database that answers "try again"
+/// (restarting, or the connection broke) before it fails.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+impl PgReplica {
+    /// Runs `call` (one whole operation: a transaction, or a read) again
+    /// while it fails transiently, for at most [`PATIENCE`], with growing
+    /// pauses. Every operation is safe to repeat: a batch and its state are
+    /// written idempotently, and a COMMIT whose answer was lost may have
+    /// committed, so it must be.
+    async fn patiently<T, F, Fut>(&self, mut call: F) -> Result<T, ReplicaError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ReplicaError>>,
+    {
+        let deadline = std::time::Instant::now() + PATIENCE;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match call().await {
+                Err(e) if e.is_transient() && std::time::Instant::now() + pause < deadline => {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(5));
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
 /// Turns a driver error into a [`ReplicaError::Server`] that names the
 /// database and says whether trying again may help.
 pub(super) fn server(name: &str) -> impl Fn(tokio_postgres::Error) -> ReplicaError + '_ {
@@ -450,15 +480,22 @@ fn damaged(name: &str, detail: impl Into<String>) -> ReplicaError {
 #[async_trait]
 impl ReplicaWriter for PgReplica {
     async fn sync_state(&self, key: &SyncKey) -> Result<StoredState, ReplicaError> {
-        read::sync_state(&self.client().await?, &self.name, key).await
+        self.patiently(|| async { read::sync_state(&self.client().await?, &self.name, key).await })
+            .await
     }
 
     async fn apply(&self, batch: Batch) -> Result<Counts, ReplicaError> {
-        write::apply(&mut self.client().await?, &self.name, &batch).await
+        self.patiently(|| async {
+            write::apply(&mut self.client().await?, &self.name, &batch).await
+        })
+        .await
     }
 
     async fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError> {
-        write::begin_full_sync(&mut self.client().await?, &self.name, key).await
+        self.patiently(|| async {
+            write::begin_full_sync(&mut self.client().await?, &self.name, key).await
+        })
+        .await
     }
 
     async fn full_sync_progress(
@@ -466,7 +503,10 @@ impl ReplicaWriter for PgReplica {
         key: &SyncKey,
         generation: u64,
     ) -> Result<(u64, u64), ReplicaError> {
-        read::full_sync_progress(&self.client().await?, &self.name, key, generation).await
+        self.patiently(|| async {
+            read::full_sync_progress(&self.client().await?, &self.name, key, generation).await
+        })
+        .await
     }
 
     async fn task_mailboxes(
@@ -474,21 +514,30 @@ impl ReplicaWriter for PgReplica {
         site: &SiteId,
         task: &TaskId,
     ) -> Result<Vec<String>, ReplicaError> {
-        read::task_mailboxes(&self.client().await?, &self.name, site, task).await
+        self.patiently(|| async {
+            read::task_mailboxes(&self.client().await?, &self.name, site, task).await
+        })
+        .await
     }
 
     async fn site_states(
         &self,
         site: &SiteId,
     ) -> Result<Vec<(String, Option<crate::mailbox::SyncState>)>, ReplicaError> {
-        read::site_states(&self.client().await?, &self.name, site).await
+        self.patiently(|| async {
+            read::site_states(&self.client().await?, &self.name, site).await
+        })
+        .await
     }
 
     async fn rekey(
         &self,
         plan: crate::replica::Rekey,
     ) -> Result<crate::replica::Rekeyed, ReplicaError> {
-        rekey::rekey(&mut self.client().await?, &self.name, &plan).await
+        self.patiently(|| async {
+            rekey::rekey(&mut self.client().await?, &self.name, &plan).await
+        })
+        .await
     }
 
     async fn remove_calendar(
@@ -496,7 +545,10 @@ impl ReplicaWriter for PgReplica {
         mailbox: &EmailAddress,
         calendar: &CalendarId,
     ) -> Result<Counts, ReplicaError> {
-        write::remove_calendar(&mut self.client().await?, &self.name, mailbox, calendar).await
+        self.patiently(|| async {
+            write::remove_calendar(&mut self.client().await?, &self.name, mailbox, calendar).await
+        })
+        .await
     }
 
     async fn acquire_lease(
@@ -507,8 +559,11 @@ impl ReplicaWriter for PgReplica {
         now: DateTime<Utc>,
         ttl: TimeDelta,
     ) -> Result<Lease, ReplicaError> {
-        let mut client = self.client().await?;
-        lease::acquire_lease(&mut client, &self.name, mailbox, task, owner, now, ttl).await
+        self.patiently(|| async {
+            let mut client = self.client().await?;
+            lease::acquire_lease(&mut client, &self.name, mailbox, task, owner, now, ttl).await
+        })
+        .await
     }
 
     async fn release_lease(
@@ -517,12 +572,26 @@ impl ReplicaWriter for PgReplica {
         owner: &str,
         synced_at: Option<DateTime<Utc>>,
     ) -> Result<(), ReplicaError> {
-        let mut client = self.client().await?;
-        lease::release_lease(&mut client, &self.name, mailbox, owner, synced_at).await
+        self.patiently(|| async {
+            let mut client = self.client().await?;
+            lease::release_lease(&mut client, &self.name, mailbox, owner, synced_at).await
+        })
+        .await
     }
 
     async fn freeze(&self, mailbox: &EmailAddress, reason: &str) -> Result<(), ReplicaError> {
-        lease::freeze(&self.client().await?, &self.name, mailbox, reason).await
+        self.patiently(|| async {
+            lease::freeze(&self.client().await?, &self.name, mailbox, reason).await
+        })
+        .await
+    }
+
+    fn coordinator(&self) -> Option<&dyn super::RunCoordinator> {
+        Some(self)
+    }
+
+    fn keeps_lease_time(&self) -> bool {
+        true
     }
 
     async fn record_run(
@@ -532,8 +601,11 @@ impl ReplicaWriter for PgReplica {
         report_json: &str,
         finished: DateTime<Utc>,
     ) -> Result<(), ReplicaError> {
-        let client = self.client().await?;
-        lease::record_run(&client, &self.name, task, status, report_json, finished).await
+        self.patiently(|| async {
+            let client = self.client().await?;
+            lease::record_run(&client, &self.name, task, status, report_json, finished).await
+        })
+        .await
     }
 
     async fn horizon_until(
@@ -541,7 +613,10 @@ impl ReplicaWriter for PgReplica {
         mailbox: &EmailAddress,
         calendar: &CalendarId,
     ) -> Result<Option<DateTime<Utc>>, ReplicaError> {
-        read::horizon_until(&self.client().await?, &self.name, mailbox, calendar).await
+        self.patiently(|| async {
+            read::horizon_until(&self.client().await?, &self.name, mailbox, calendar).await
+        })
+        .await
     }
 
     async fn refresh_occurrences(
@@ -552,15 +627,18 @@ impl ReplicaWriter for PgReplica {
         horizon_from: DateTime<Utc>,
         horizon_until: DateTime<Utc>,
     ) -> Result<Counts, ReplicaError> {
-        write::refresh_occurrences(
-            &mut self.client().await?,
-            &self.name,
-            mailbox,
-            calendar,
-            &occurrences,
-            horizon_from,
-            horizon_until,
-        )
+        self.patiently(|| async {
+            write::refresh_occurrences(
+                &mut self.client().await?,
+                &self.name,
+                mailbox,
+                calendar,
+                &occurrences,
+                horizon_from,
+                horizon_until,
+            )
+            .await
+        })
         .await
     }
 }
@@ -568,7 +646,8 @@ impl ReplicaWriter for PgReplica {
 #[async_trait]
 impl ReplicaReader for PgReplica {
     async fn mailboxes(&self) -> Result<Vec<ReplicaMailbox>, ReplicaError> {
-        read::mailboxes(&self.client().await?, &self.name, None).await
+        self.patiently(|| async { read::mailboxes(&self.client().await?, &self.name, None).await })
+            .await
     }
 
     async fn has_mailbox(&self, mailbox: &EmailAddress) -> Result<bool, ReplicaError> {
@@ -579,15 +658,21 @@ impl ReplicaReader for PgReplica {
         &self,
         mailbox: &EmailAddress,
     ) -> Result<Option<ReplicaMailbox>, ReplicaError> {
-        let found = read::mailboxes(&self.client().await?, &self.name, Some(mailbox)).await?;
-        Ok(found.into_iter().next())
+        self.patiently(|| async {
+            let found = read::mailboxes(&self.client().await?, &self.name, Some(mailbox)).await?;
+            Ok(found.into_iter().next())
+        })
+        .await
     }
 
     async fn calendar_names(
         &self,
         mailbox: &EmailAddress,
     ) -> Result<Vec<(CalendarId, String)>, ReplicaError> {
-        read::calendar_names(&self.client().await?, &self.name, mailbox).await
+        self.patiently(|| async {
+            read::calendar_names(&self.client().await?, &self.name, mailbox).await
+        })
+        .await
     }
 
     async fn calendar_ids(&self, mailbox: &EmailAddress) -> Result<Vec<CalendarId>, ReplicaError> {
@@ -599,7 +684,10 @@ impl ReplicaReader for PgReplica {
         &self,
         mailbox: &EmailAddress,
     ) -> Result<Vec<ReplicaCalendar>, ReplicaError> {
-        read::calendars(&self.client().await?, &self.name, mailbox).await
+        self.patiently(|| async {
+            read::calendars(&self.client().await?, &self.name, mailbox).await
+        })
+        .await
     }
 
     async fn items(
@@ -607,7 +695,10 @@ impl ReplicaReader for PgReplica {
         mailbox: &EmailAddress,
         calendar: &CalendarId,
     ) -> Result<Vec<CalendarItem>, ReplicaError> {
-        read::items(&self.client().await?, &self.name, mailbox, calendar).await
+        self.patiently(|| async {
+            read::items(&self.client().await?, &self.name, mailbox, calendar).await
+        })
+        .await
     }
 
     async fn occurrences(
@@ -616,7 +707,10 @@ impl ReplicaReader for PgReplica {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<ReplicaOccurrence>, ReplicaError> {
-        read::occurrences(&self.client().await?, &self.name, mailbox, from, to).await
+        self.patiently(|| async {
+            read::occurrences(&self.client().await?, &self.name, mailbox, from, to).await
+        })
+        .await
     }
 
     async fn attachment_refs(
@@ -624,11 +718,17 @@ impl ReplicaReader for PgReplica {
         mailbox: &EmailAddress,
         calendar: &CalendarId,
     ) -> Result<Vec<(ItemId, String, Option<String>)>, ReplicaError> {
-        read::attachment_refs(&self.client().await?, &self.name, mailbox, calendar).await
+        self.patiently(|| async {
+            read::attachment_refs(&self.client().await?, &self.name, mailbox, calendar).await
+        })
+        .await
     }
 
     async fn attachment(&self, sha256: &str) -> Result<Option<Vec<u8>>, ReplicaError> {
-        read::attachment(&self.client().await?, &self.name, sha256).await
+        self.patiently(|| async {
+            read::attachment(&self.client().await?, &self.name, sha256).await
+        })
+        .await
     }
 
     async fn changes(
@@ -637,13 +737,16 @@ impl ReplicaReader for PgReplica {
         calendar: &CalendarId,
         since: u64,
     ) -> Result<Option<ChangeSet>, ReplicaError> {
-        read::changes(
-            &mut self.client().await?,
-            &self.name,
-            mailbox,
-            calendar,
-            since,
-        )
+        self.patiently(|| async {
+            read::changes(
+                &mut self.client().await?,
+                &self.name,
+                mailbox,
+                calendar,
+                since,
+            )
+            .await
+        })
         .await
     }
 }

@@ -116,6 +116,29 @@ const MIGRATIONS: &[&str] = &[
     CREATE SEQUENCE full_sync_generation;
     INSERT INTO meta (key, value) VALUES ('longest_occurrence', 0);
     ",
+    // 1 -> 2: runs several hosts share (see replica::runs): one open run
+    // per task, its mailboxes claimed in database time.
+    r"
+    CREATE TABLE shared_runs (
+        id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        task          TEXT NOT NULL,
+        config_digest TEXT NOT NULL,
+        opened_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
+        closed_at     TIMESTAMPTZ
+    );
+    CREATE UNIQUE INDEX shared_runs_one_open ON shared_runs (task) WHERE closed_at IS NULL;
+    CREATE TABLE shared_run_mailboxes (
+        run_id     BIGINT NOT NULL REFERENCES shared_runs(id) ON DELETE CASCADE,
+        address    TEXT NOT NULL,
+        host       TEXT,                       -- the claimant, while claimed
+        free_at    TIMESTAMPTZ,                -- the claim (or a deferral) ends
+        touched_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+        claims     INTEGER NOT NULL DEFAULT 0,
+        report     TEXT,                       -- JSON, once done
+        PRIMARY KEY (run_id, address)
+    );
+    CREATE INDEX shared_run_mailboxes_pending ON shared_run_mailboxes (run_id, address) WHERE report IS NULL;
+    ",
 ];
 
 /// The schema version this calrep writes.

@@ -1,3 +1,5 @@
-//! The slow tier: replications killed for real.
+//! The slow tier: replications killed for real, alone and among hosts
+//! sharing one PostgreSQL database.
 
 mod crash;
+mod hosts;

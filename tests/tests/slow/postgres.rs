@@ -75,17 +75,40 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
     let url = cluster.database("runs");
     calrep_testkit::fixture::runtime().block_on(async {
         // Two hosts: two pools, as two processes would have.
-        let a = PgReplica::connect(PgOptions::new(&url).unwrap()).await.unwrap();
-        let b = PgReplica::connect(PgOptions::new(&url).unwrap()).await.unwrap();
+        let a = PgReplica::connect(PgOptions::new(&url).unwrap())
+            .await
+            .unwrap();
+        let b = PgReplica::connect(PgOptions::new(&url).unwrap())
+            .await
+            .unwrap();
         let task = TaskId::from("t");
         let mailboxes: Vec<String> = (0..40).map(|i| format!("m{i:02}@example.com")).collect();
         let long = TimeDelta::minutes(10);
-        let run = a.join_run(&task, "d1", &mailboxes, long).await.unwrap().unwrap();
+        let run = a
+            .join_run(&task, "d1", &mailboxes, long)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(run.opened);
-        let joined = b.join_run(&task, "d1", &mailboxes, long).await.unwrap().unwrap();
-        assert_eq!((joined.id, joined.opened), (run.id, false), "one open run per task");
-        let refused = b.join_run(&task, "d2", &mailboxes, long).await.unwrap().unwrap_err();
-        assert!(refused.to_string().contains("different configuration"), "{refused}");
+        let joined = b
+            .join_run(&task, "d1", &mailboxes, long)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (joined.id, joined.opened),
+            (run.id, false),
+            "one open run per task"
+        );
+        let refused = b
+            .join_run(&task, "d2", &mailboxes, long)
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("different configuration"),
+            "{refused}"
+        );
         // Both claim at once, many times: every mailbox goes to one host.
         let mut claimed = Vec::new();
         for _ in 0..8 {
@@ -97,7 +120,11 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
             claimed.extend(y.unwrap());
         }
         let unique: BTreeSet<_> = claimed.iter().cloned().collect();
-        assert_eq!(unique.len(), claimed.len(), "a mailbox was claimed twice: {claimed:?}");
+        assert_eq!(
+            unique.len(),
+            claimed.len(),
+            "a mailbox was claimed twice: {claimed:?}"
+        );
         assert_eq!(claimed.len(), 40);
         assert!(a.claim(run.id, "host-a", 5, long).await.unwrap().is_empty());
         // Host b "dies" holding its claims; a files its own.
@@ -110,9 +137,16 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
         // Short claims end in the database's time and are taken over.
         let rest: Vec<String> = claimed[20..].to_vec();
         for m in &rest {
-            a.release(run.id, m, TimeDelta::milliseconds(300)).await.unwrap();
+            a.release(run.id, m, TimeDelta::milliseconds(300))
+                .await
+                .unwrap();
         }
-        assert!(a.claim(run.id, "host-a", 40, long).await.unwrap().is_empty());
+        assert!(
+            a.claim(run.id, "host-a", 40, long)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(400)).await;
         let taken = a.claim(run.id, "host-a", 40, long).await.unwrap();
         assert_eq!(taken.len(), 20, "{taken:?}");
@@ -125,7 +159,11 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
         assert!(first.0 ^ second.0, "exactly one host closes the run");
         assert_eq!(first.1.len(), 40);
         // The next run is a new one.
-        let next = b.join_run(&task, "d2", &mailboxes, long).await.unwrap().unwrap();
+        let next = b
+            .join_run(&task, "d2", &mailboxes, long)
+            .await
+            .unwrap()
+            .unwrap();
         assert!(next.opened && next.id != run.id);
     });
 }

@@ -114,6 +114,9 @@ pub struct RunOptions {
     /// mailbox finishes the batch it is writing, mailboxes not yet started
     /// are skipped, and the next run resumes from the last batch.
     pub cancel: Option<StopSignal>,
+    /// The schedule's instant this run fulfils, if a schedule started it:
+    /// hosts sharing a store run each instant once.
+    pub due: Option<DateTime<Utc>>,
 }
 
 /// Why a run could not start.
@@ -176,6 +179,8 @@ struct RunContext {
     force: bool,
     dry_run: bool,
     cancel: StopSignal,
+    /// The schedule's instant the run fulfils, if a schedule started it.
+    due: Option<DateTime<Utc>>,
     /// When the run's mailboxes waited on throttling.
     throttling: Arc<retry::ThrottleLog>,
 }
@@ -451,6 +456,7 @@ impl Engine {
             force: options.force,
             dry_run: options.dry_run,
             cancel: options.cancel.clone().unwrap_or_default(),
+            due: options.due,
             throttling: Arc::default(),
         };
         let mut report = RunReport {

@@ -163,8 +163,12 @@ impl Service {
                 }
                 // Runs missed while another ran are coalesced into this one.
                 checked.insert(task.id.clone(), self.clock.now().max(due));
+                let options = RunOptions {
+                    due: Some(due),
+                    ..RunOptions::default()
+                };
                 let status = engine
-                    .run_task(&task.id, RunOptions::default())
+                    .run_task(&task.id, options)
                     .await
                     .ok()
                     .map(|r| r.status);

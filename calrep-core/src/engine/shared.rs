@@ -35,90 +35,24 @@ impl Engine {
         let ttl = self.options.lease_ttl;
         let abandoned_after = (ttl * 4).max(TimeDelta::minutes(1));
         let run = coordinator
-            .join_run(&ctx.task.id, &digest, &keys, abandoned_after)
+            .join_run(
+                &ctx.task.id,
+                &digest,
+                ctx.due.map(|t| t.timestamp()),
+                &keys,
+                abandoned_after,
+            )
             .await
             .map_err(|e| e.to_string())?
             .map_err(|refused| refused.to_string())?;
-        let by_key: std::collections::HashMap<&str, &EmailAddress> =
-            keys.iter().map(String::as_str).zip(&addresses).collect();
-        let concurrency = self.options.concurrency.max(1);
-        // A mailbox another run holds is tried again after this.
-        let retry_locked = ttl.min(TimeDelta::seconds(5));
-        let mut in_flight = FuturesUnordered::new();
-        // What this host filed: its report when it stops before the end.
-        let mut mine = Vec::new();
-        loop {
-            let stopping = self.shutdown.is_requested() || ctx.cancel.is_requested();
-            let free = concurrency - in_flight.len();
-            if free > 0 && !stopping {
-                let claimed = coordinator
-                    .claim(run.id, &ctx.owner, free, ttl)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                for key in claimed {
-                    // A mailbox another host added to the run is parsed
-                    // here; one that does not parse is reported as such.
-                    let address = match by_key.get(key.as_str()) {
-                        Some(a) => (*a).clone(),
-                        None => match key.parse::<EmailAddress>() {
-                            Ok(a) => a,
-                            Err(e) => {
-                                let report = MailboxReport::new(
-                                    key.clone(),
-                                    MailboxOutcome::Failed {
-                                        error: e.to_string(),
-                                    },
-                                );
-                                self.file(coordinator, run.id, &key, &report).await?;
-                                continue;
-                            }
-                        },
-                    };
-                    in_flight.push(async move {
-                        let report = self.sync_mailbox(ctx, address).await;
-                        (key, report)
-                    });
-                }
+        // Another host already ran this due instant: only its report is left.
+        let mine = match run.finished {
+            true => Vec::new(),
+            false => {
+                self.work_on(ctx, coordinator, run.id, &keys, &addresses)
+                    .await?
             }
-            let Some((key, report)) = in_flight.next().await else {
-                if stopping {
-                    break;
-                }
-                let progress = coordinator
-                    .progress(run.id)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let Some(next_free) = progress.next_free else {
-                    break;
-                };
-                // Others hold what is left: wait for them to finish, or
-                // for a dead host's claim to end.
-                tokio::time::sleep(
-                    next_free.clamp(Duration::from_millis(50), Duration::from_secs(1)),
-                )
-                .await;
-                continue;
-            };
-            match &report.outcome {
-                MailboxOutcome::Locked { .. } => {
-                    coordinator
-                        .release(run.id, &key, retry_locked)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                MailboxOutcome::Skipped { .. } if stopping => {
-                    // Stopped: another host (or the next run) goes on.
-                    coordinator
-                        .release(run.id, &key, TimeDelta::zero())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                _ => {
-                    self.file(coordinator, run.id, &key, &report).await?;
-                    mine.push(report);
-                }
-            }
-        }
+        };
         let progress = coordinator
             .progress(run.id)
             .await
@@ -143,6 +77,98 @@ impl Engine {
             mailboxes,
             closed_here,
         })
+    }
+
+    /// This host's part of run `run`: claims mailboxes (up to its own
+    /// concurrency at once), replicates them and files their reports, until
+    /// nothing is left to claim or wait for, or a stop is requested;
+    /// returns the reports it filed.
+    async fn work_on(
+        &self,
+        ctx: &RunContext,
+        coordinator: &dyn RunCoordinator,
+        run: i64,
+        keys: &[String],
+        addresses: &[EmailAddress],
+    ) -> Result<Vec<MailboxReport>, String> {
+        let ttl = self.options.lease_ttl;
+        let by_key: std::collections::HashMap<&str, &EmailAddress> =
+            keys.iter().map(String::as_str).zip(addresses).collect();
+        let concurrency = self.options.concurrency.max(1);
+        // A mailbox another run holds is tried again after this.
+        let retry_locked = ttl.min(TimeDelta::seconds(5));
+        let mut in_flight = FuturesUnordered::new();
+        let mut mine = Vec::new();
+        loop {
+            let stopping = self.shutdown.is_requested() || ctx.cancel.is_requested();
+            let free = concurrency - in_flight.len();
+            if free > 0 && !stopping {
+                let claimed = coordinator
+                    .claim(run, &ctx.owner, free, ttl)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for key in claimed {
+                    // A mailbox another host added to the run is parsed
+                    // here; one that does not parse is reported as such.
+                    let address = match by_key.get(key.as_str()) {
+                        Some(a) => (*a).clone(),
+                        None => match key.parse::<EmailAddress>() {
+                            Ok(a) => a,
+                            Err(e) => {
+                                let report = MailboxReport::new(
+                                    key.clone(),
+                                    MailboxOutcome::Failed {
+                                        error: e.to_string(),
+                                    },
+                                );
+                                self.file(coordinator, run, &key, &report).await?;
+                                continue;
+                            }
+                        },
+                    };
+                    in_flight.push(async move {
+                        let report = self.sync_mailbox(ctx, address).await;
+                        (key, report)
+                    });
+                }
+            }
+            let Some((key, report)) = in_flight.next().await else {
+                if stopping {
+                    break;
+                }
+                let progress = coordinator.progress(run).await.map_err(|e| e.to_string())?;
+                let Some(next_free) = progress.next_free else {
+                    break;
+                };
+                // Others hold what is left: wait for them to finish, or
+                // for a dead host's claim to end.
+                tokio::time::sleep(
+                    next_free.clamp(Duration::from_millis(50), Duration::from_secs(1)),
+                )
+                .await;
+                continue;
+            };
+            match &report.outcome {
+                MailboxOutcome::Locked { .. } => {
+                    coordinator
+                        .release(run, &key, retry_locked)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                MailboxOutcome::Skipped { .. } if stopping => {
+                    // Stopped: another host (or the next run) goes on.
+                    coordinator
+                        .release(run, &key, TimeDelta::zero())
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                _ => {
+                    self.file(coordinator, run, &key, &report).await?;
+                    mine.push(report);
+                }
+            }
+        }
+        Ok(mine)
     }
 
     /// Files a finished mailbox's report with the run.

@@ -9,6 +9,8 @@
 //! which readers turn into sync tokens and ETags ([`ReplicaReader::changes`]).
 
 mod access;
+#[cfg(feature = "postgres")]
+mod copy;
 pub(crate) mod owner;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -31,6 +33,8 @@ use crate::mailbox::SyncState;
 use crate::{SiteId, TaskId};
 
 pub use access::{AccessAccount, AccessStore};
+#[cfg(feature = "postgres")]
+pub use copy::{CopyReport, copy_store};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgReplica};
 pub use rekey::{Rekey, Rekeyed};

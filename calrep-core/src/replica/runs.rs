@@ -25,6 +25,10 @@ pub struct SharedRun {
     pub id: i64,
     /// Whether this host opened it (else it joined one under way).
     pub opened: bool,
+    /// Whether it had already finished: another host ran this due instant
+    /// of the schedule, and this host has nothing to do but read its
+    /// report.
+    pub finished: bool,
 }
 
 /// Where a shared run stands.
@@ -46,10 +50,15 @@ pub trait RunCoordinator: Send + Sync + std::fmt::Debug {
     /// from `digest` is refused with [`RunRefused`]: hosts must replicate
     /// under the same rules. A run nobody has touched for `abandoned_after`
     /// (every host that worked on it died) is closed and a new one opened.
+    ///
+    /// With `due` (a schedule's instant, Unix seconds), the run fulfils
+    /// that instant once: a host that comes late to a due instant another
+    /// host's run already finished gets that run, marked finished.
     async fn join_run(
         &self,
         task: &TaskId,
         digest: &str,
+        due: Option<i64>,
         mailboxes: &[String],
         abandoned_after: TimeDelta,
     ) -> Result<Result<SharedRun, RunRefused>, ReplicaError>;

@@ -17,7 +17,12 @@ use calrep_testkit::postgres::PgCluster;
 const MAILBOXES: usize = 60;
 
 /// A `calrep sim` process (20 ms per answer), killed on drop.
-struct Sim(Child, String);
+struct Sim(
+    Child,
+    String,
+    // Kept open: the simulator writes more lines, and dies of a closed pipe.
+    #[allow(dead_code)] std::io::BufReader<std::process::ChildStdout>,
+);
 
 impl Sim {
     fn start() -> Self {
@@ -28,15 +33,14 @@ impl Sim {
             .spawn()
             .unwrap();
         let mut first = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut first).unwrap();
         let url = first
             .split_whitespace()
             .find(|w| w.starts_with("http://"))
             .unwrap_or_else(|| panic!("no address in {first:?}"))
             .to_owned();
-        Self(child, url)
+        Self(child, url, stdout)
     }
 }
 
@@ -159,8 +163,11 @@ fn three_hosts_share_a_run_one_is_killed_and_the_replica_is_exact() {
         }
         assert!(
             Instant::now() < deadline,
-            "the run did not get going: {}",
-            std::fs::read_to_string(dir.join("host1.err")).unwrap_or_default()
+            "the run did not get going: {filed} filed; runs {}; claims {}; sessions {}; host errors {:?}",
+            cluster.psql("SELECT string_agg(id || ':' || coalesce(closed_at::text, 'open'), ' ') FROM shared_runs"),
+            cluster.psql("SELECT count(*) || ' rows, ' || count(host) || ' claimed' FROM shared_run_mailboxes"),
+            cluster.psql("SELECT string_agg(state || '/' || coalesce(wait_event, '-') || '/' || left(query, 60), ' | ') FROM pg_stat_activity WHERE datname = 'calrep'"),
+            (0..3).map(|i| std::fs::read_to_string(dir.join(format!("host{i}.err"))).unwrap_or_default()).collect::<Vec<_>>()
         );
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -244,6 +251,101 @@ fn three_hosts_share_a_run_one_is_killed_and_the_replica_is_exact() {
         ours == reference,
         "the shared replica differs from one host's"
     );
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `calrep store copy` moves an installation from its SQLite file into
+/// PostgreSQL and back: every reader sees the same replica with the same
+/// change numbers, and the next run on the copy changes nothing.
+#[test]
+fn a_store_moves_to_postgres_and_back_and_the_next_run_is_incremental() {
+    let sim = Sim::start();
+    let cluster = PgCluster::start("copy");
+    let url = cluster.url();
+    let dir = std::env::temp_dir().join(format!("calrep-copy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    for sub in ["file", "db", "back"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    let file = config(
+        &dir.join("file"),
+        &sim.1,
+        "[replica]\npath = \"replica.db\"",
+    );
+    let db = config(
+        &dir.join("db"),
+        &sim.1,
+        &format!("[replica.postgres]\nurl = \"{url}\""),
+    );
+    let back = config(
+        &dir.join("back"),
+        &sim.1,
+        "[replica]\npath = \"replica.db\"",
+    );
+    let ok = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    ok(&mut calrep(&file, &["run", "--task", "t"]));
+    let copied = ok(&mut calrep(
+        &file,
+        &["store", "copy", "--to", db.to_str().unwrap()],
+    ));
+    assert!(copied.contains("occurrences"), "{copied}");
+    // Into a store that holds something: refused, nothing written.
+    let again = calrep(&file, &["store", "copy", "--to", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("empty store"));
+    ok(&mut calrep(
+        &db,
+        &["store", "copy", "--to", back.to_str().unwrap()],
+    ));
+
+    let rt = runtime();
+    let original = SqliteReplica::open(&dir.join("file/replica.db")).unwrap();
+    let pg = rt
+        .block_on(PgReplica::connect(PgOptions::new(&url).unwrap()))
+        .unwrap();
+    let returned = SqliteReplica::open(&dir.join("back/replica.db")).unwrap();
+    let (a, b, c) = rt.block_on(async {
+        (
+            snapshot(&original).await,
+            snapshot(&pg).await,
+            snapshot(&returned).await,
+        )
+    });
+    assert!(a.len() > 1_000, "too small: {}", a.len());
+    assert!(a == b, "the PostgreSQL copy differs");
+    assert!(a == c, "the copy back differs");
+    // Sync tokens carry over: each calendar's change number is the same.
+    let versions = |r: &dyn ReplicaReader| {
+        rt.block_on(async {
+            let mut out = Vec::new();
+            for m in r.mailboxes().await.unwrap() {
+                let address = m.address.parse().unwrap();
+                for c in r.calendars(&address).await.unwrap() {
+                    let changes = r.changes(&address, &c.id, 0).await.unwrap().unwrap();
+                    out.push((m.address.clone(), c.id.to_string(), changes.version));
+                }
+            }
+            out
+        })
+    };
+    assert_eq!(versions(&original), versions(&pg));
+    // The next run on the copy finds its sync states: nothing to write.
+    let run = ok(&mut calrep(&db, &["run", "--task", "t", "--json"]));
+    let report: serde_json::Value = serde_json::from_str(&run).unwrap();
+    assert_eq!(report["totals"]["items_created"], 0, "{run}");
+    assert_eq!(report["totals"]["items_updated"], 0, "{run}");
     drop(pg);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -85,13 +85,13 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
         let mailboxes: Vec<String> = (0..40).map(|i| format!("m{i:02}@example.com")).collect();
         let long = TimeDelta::minutes(10);
         let run = a
-            .join_run(&task, "d1", &mailboxes, long)
+            .join_run(&task, "d1", None, &mailboxes, long)
             .await
             .unwrap()
             .unwrap();
         assert!(run.opened);
         let joined = b
-            .join_run(&task, "d1", &mailboxes, long)
+            .join_run(&task, "d1", None, &mailboxes, long)
             .await
             .unwrap()
             .unwrap();
@@ -101,7 +101,7 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
             "one open run per task"
         );
         let refused = b
-            .join_run(&task, "d2", &mailboxes, long)
+            .join_run(&task, "d2", None, &mailboxes, long)
             .await
             .unwrap()
             .unwrap_err();
@@ -160,10 +160,40 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
         assert_eq!(first.1.len(), 40);
         // The next run is a new one.
         let next = b
-            .join_run(&task, "d2", &mailboxes, long)
+            .join_run(&task, "d2", None, &mailboxes, long)
             .await
             .unwrap()
             .unwrap();
         assert!(next.opened && next.id != run.id);
+        // A schedule's due instant is run once: a host that comes after
+        // that run closed gets it back, finished, and does nothing.
+        b.close(next.id).await.unwrap();
+        let due = Some(1_780_000_000);
+        let scheduled = a
+            .join_run(&task, "d2", due, &mailboxes, long)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(scheduled.opened && !scheduled.finished);
+        let claimed = a.claim(scheduled.id, "host-a", 40, long).await.unwrap();
+        for m in &claimed {
+            a.finish(scheduled.id, m, "{}").await.unwrap();
+        }
+        assert!(a.close(scheduled.id).await.unwrap().0);
+        let late = b
+            .join_run(&task, "d2", due, &mailboxes, long)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (late.id, late.opened, late.finished),
+            (scheduled.id, false, true)
+        );
+        let later = b
+            .join_run(&task, "d2", Some(1_780_000_900), &mailboxes, long)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(later.opened && !later.finished, "the next due instant runs");
     });
 }

@@ -18,6 +18,7 @@ mod run;
 mod serve;
 mod sim;
 mod status;
+mod store;
 mod verify;
 
 use std::io::Write;
@@ -188,6 +189,9 @@ enum Command {
     /// Accounts that may read the replica in an outage: grant, revoke, list.
     #[command(subcommand)]
     Access(access::Action),
+    /// The replica's store: copy it into another (SQLite to PostgreSQL, or back).
+    #[command(subcommand)]
+    Store(store::Action),
     /// Move a site's replica from EWS ids to the Graph ids of its [graph]
     /// app, in place: the first Graph run then rewrites nothing unchanged.
     /// Exit 3 if some mailboxes could not be moved (they stay as they were).
@@ -235,6 +239,7 @@ fn main() -> ExitCode {
             &mut out,
         ),
         Command::Sim(settings) => sim::run(&settings, &mut out),
+        Command::Store(action) => store::run(&action, &mut out),
         Command::Check(config) => check::run(&config.path, &mut out),
         Command::Run { task, force } => run::run(&task, run::Mode::Run { force }, &mut out),
         Command::Serve {

@@ -23,6 +23,7 @@
 //! [`lease`] keeps leases and runs, [`access`] the access accounts.
 
 mod access;
+mod copy;
 mod lease;
 mod read;
 mod rekey;

@@ -21,6 +21,7 @@ impl RunCoordinator for PgReplica {
         &self,
         task: &TaskId,
         digest: &str,
+        due: Option<i64>,
         mailboxes: &[String],
         abandoned_after: TimeDelta,
     ) -> Result<Result<SharedRun, RunRefused>, ReplicaError> {
@@ -36,6 +37,23 @@ impl RunCoordinator for PgReplica {
             )
             .await
             .map_err(&err)?;
+            if let Some(due) = due {
+                let done = row(
+                    &tx,
+                    "SELECT id FROM shared_runs WHERE task = $1 AND due_at = $2 AND closed_at IS NOT NULL",
+                    &[&task.as_str(), &due],
+                )
+                .await
+                .map_err(&err)?;
+                if let Some(done) = done {
+                    tx.commit().await.map_err(&err)?;
+                    return Ok(Ok(SharedRun {
+                        id: done.get(0),
+                        opened: false,
+                        finished: true,
+                    }));
+                }
+            }
             let open = row(
                 &tx,
                 "SELECT r.id, r.config_digest,
@@ -57,7 +75,11 @@ impl RunCoordinator for PgReplica {
                             ours: digest.to_owned(),
                         }));
                     }
-                    return Ok(Ok(SharedRun { id, opened: false }));
+                    return Ok(Ok(SharedRun {
+                        id,
+                        opened: false,
+                        finished: false,
+                    }));
                 }
                 // Every host that worked on it is gone: close it; its finished
                 // mailboxes are replicated, the rest are in the new run.
@@ -67,8 +89,8 @@ impl RunCoordinator for PgReplica {
             }
             let id: i64 = row(
                 &tx,
-                "INSERT INTO shared_runs (task, config_digest) VALUES ($1, $2) RETURNING id",
-                &[&task.as_str(), &digest],
+                "INSERT INTO shared_runs (task, config_digest, due_at) VALUES ($1, $2, $3) RETURNING id",
+                &[&task.as_str(), &digest, &due],
             )
             .await
             .map_err(&err)?
@@ -81,7 +103,11 @@ impl RunCoordinator for PgReplica {
             .await
             .map_err(&err)?;
             tx.commit().await.map_err(&err)?;
-            Ok(Ok(SharedRun { id, opened: true }))
+            Ok(Ok(SharedRun {
+                id,
+                opened: true,
+                finished: false,
+            }))
         })
         .await
     }

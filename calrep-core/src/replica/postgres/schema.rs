@@ -123,10 +123,12 @@ const MIGRATIONS: &[&str] = &[
         id            BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
         task          TEXT NOT NULL,
         config_digest TEXT NOT NULL,
+        due_at        BIGINT,                  -- the schedule's instant it fulfils
         opened_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
         closed_at     TIMESTAMPTZ
     );
     CREATE UNIQUE INDEX shared_runs_one_open ON shared_runs (task) WHERE closed_at IS NULL;
+    CREATE UNIQUE INDEX shared_runs_once_per_due ON shared_runs (task, due_at) WHERE due_at IS NOT NULL;
     CREATE TABLE shared_run_mailboxes (
         run_id     BIGINT NOT NULL REFERENCES shared_runs(id) ON DELETE CASCADE,
         address    TEXT NOT NULL,

@@ -13,6 +13,8 @@
 //! number), [`lease`] (leases and run history), [`read`] (everything read).
 
 mod access;
+#[cfg(feature = "postgres")]
+mod copy;
 mod lease;
 mod open;
 mod read;

@@ -349,3 +349,76 @@ fn a_store_moves_to_postgres_and_back_and_the_next_run_is_incremental() {
     drop(pg);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The database restarts in the middle of a run (every connection broken,
+/// a COMMIT's answer possibly lost): the hosts wait for it, repeat what
+/// failed, and finish; nothing is lost or written twice.
+#[test]
+fn a_database_restart_mid_run_loses_nothing() {
+    let sim = Sim::start();
+    let mut cluster = PgCluster::start("restart");
+    let url = cluster.url();
+    let dir = std::env::temp_dir().join(format!("calrep-restart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let shared = config(
+        &dir,
+        &sim.1,
+        &format!("[replica.postgres]\nurl = \"{url}\""),
+    );
+    let mut hosts: Vec<Child> = (0..2)
+        .map(|i| {
+            calrep(&shared, &["run", "--task", "t", "--json"])
+                .stdout(std::fs::File::create(dir.join(format!("host{i}.json"))).unwrap())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let filed = "SELECT count(*) FROM pg_tables WHERE tablename = 'shared_run_mailboxes'";
+    while cluster.psql(filed) != "1" {
+        assert!(Instant::now() < deadline, "no host made the schema");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while cluster
+        .psql("SELECT count(report) FROM shared_run_mailboxes")
+        .parse::<usize>()
+        .unwrap_or(0)
+        < 15
+    {
+        assert!(Instant::now() < deadline, "the run did not get going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A fast shutdown: sessions are ended mid-transaction.
+    assert!(
+        hosts.iter_mut().all(|h| h.try_wait().unwrap().is_none()),
+        "a host finished before the restart: the test proves nothing"
+    );
+    cluster.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    cluster.resume();
+    for (i, host) in hosts.iter_mut().enumerate() {
+        let status = host.wait().unwrap();
+        let report = std::fs::read_to_string(dir.join(format!("host{i}.json"))).unwrap();
+        assert!(status.success(), "host {i}: {status}: {report}");
+        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+        let healthy = report["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["outcome"] == "healthy")
+            .count();
+        assert_eq!(healthy, MAILBOXES, "host {i}: {report}");
+    }
+    let verify = calrep(&shared, &["verify", "--task", "t"])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    assert_eq!(cluster.psql("SELECT count(*) FROM runs"), "1");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -68,12 +68,27 @@ pub struct PgCluster {
     user: Option<&'static str>,
     port: u16,
     server: Option<Child>,
+    /// Whether commits reach the disk (benchmarks), or not (tests).
+    durable: bool,
 }
 
 impl PgCluster {
     /// Creates a cluster in a fresh temporary directory named after `name`
     /// and starts it, with a database `calrep` that user `calrep` owns.
+    /// Commits do not wait for the disk (a test's cluster need not survive
+    /// a power cut).
     pub fn start(name: &str) -> Self {
+        Self::create(name, false)
+    }
+
+    /// [`start`](Self::start), with PostgreSQL's default durability
+    /// (fsync, synchronous commit): what a benchmark compares with an
+    /// SQLite file that syncs its commits.
+    pub fn start_durable(name: &str) -> Self {
+        Self::create(name, true)
+    }
+
+    fn create(name: &str, durable: bool) -> Self {
         let dir = std::env::temp_dir().join(format!("calrep-pg-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("cluster directory");
@@ -112,6 +127,7 @@ impl PgCluster {
             user,
             port,
             server: None,
+            durable,
         };
         cluster.resume();
         let created = Command::new(cluster.bin.join("createdb"))
@@ -138,8 +154,11 @@ impl PgCluster {
             .arg(self.dir.join("data"))
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-k"])
             .arg(&self.dir)
-            // A throwaway cluster need not survive a power cut.
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
+            .args(if self.durable {
+                ["-c", "fsync=on", "-c", "synchronous_commit=on"]
+            } else {
+                ["-c", "fsync=off", "-c", "synchronous_commit=off"]
+            })
             .stdout(Stdio::null())
             .stderr(
                 std::fs::File::create(self.dir.join("server.log"))
@@ -216,8 +235,14 @@ impl PgCluster {
         self.server.as_ref().map(Child::id)
     }
 
-    /// Runs one SQL statement with `psql` and returns its unaligned output.
+    /// Runs one SQL statement with `psql` in database `calrep` and returns
+    /// its unaligned output.
     pub fn psql(&self, sql: &str) -> String {
+        self.psql_in("calrep", sql)
+    }
+
+    /// [`psql`](Self::psql) in database `db`.
+    pub fn psql_in(&self, db: &str, sql: &str) -> String {
         let out = Command::new(self.bin.join("psql"))
             .args([
                 "-h",
@@ -227,7 +252,7 @@ impl PgCluster {
                 "-U",
                 "calrep",
                 "-d",
-                "calrep",
+                db,
             ])
             .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()

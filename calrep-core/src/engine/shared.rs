@@ -3,11 +3,10 @@
 //! reports, and go on until no mailbox is left — taking over those whose
 //! host died — then assemble the whole run's report.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::TimeDelta;
-use futures_util::StreamExt;
-use futures_util::stream::FuturesUnordered;
 use sha2::{Digest, Sha256};
 
 use super::{Engine, MailboxOutcome, MailboxReport, RunContext};
@@ -79,10 +78,15 @@ impl Engine {
         })
     }
 
-    /// This host's part of run `run`: claims mailboxes (up to its own
-    /// concurrency at once), replicates them and files their reports, until
-    /// nothing is left to claim or wait for, or a stop is requested;
-    /// returns the reports it filed.
+    /// This host's part of run `run`: as many workers as its concurrency,
+    /// each claiming one mailbox at a time, replicating it and filing its
+    /// report, until nothing is left to claim or wait for, or a stop is
+    /// requested; returns the reports it filed.
+    ///
+    /// Each worker makes its own calls to the store. (One loop that claimed
+    /// for all while holding the others' unfinished futures would stop
+    /// polling them while it waited, and could wait for a connection that
+    /// only they would give back.)
     async fn work_on(
         &self,
         ctx: &RunContext,
@@ -91,54 +95,41 @@ impl Engine {
         keys: &[String],
         addresses: &[EmailAddress],
     ) -> Result<Vec<MailboxReport>, String> {
-        let ttl = self.options.lease_ttl;
-        let by_key: std::collections::HashMap<&str, &EmailAddress> =
+        let by_key: HashMap<&str, &EmailAddress> =
             keys.iter().map(String::as_str).zip(addresses).collect();
-        let concurrency = self.options.concurrency.max(1);
+        let workers = (0..self.options.concurrency.max(1))
+            .map(|_| self.worker(ctx, coordinator, run, &by_key));
+        let mut mine = Vec::new();
+        for filed in futures_util::future::join_all(workers).await {
+            mine.extend(filed?);
+        }
+        Ok(mine)
+    }
+
+    /// One worker of [`work_on`](Self::work_on).
+    async fn worker(
+        &self,
+        ctx: &RunContext,
+        coordinator: &dyn RunCoordinator,
+        run: i64,
+        by_key: &HashMap<&str, &EmailAddress>,
+    ) -> Result<Vec<MailboxReport>, String> {
+        let ttl = self.options.lease_ttl;
         // A mailbox another run holds is tried again after this.
         let retry_locked = ttl.min(TimeDelta::seconds(5));
-        let mut in_flight = FuturesUnordered::new();
         let mut mine = Vec::new();
         loop {
-            let stopping = self.shutdown.is_requested() || ctx.cancel.is_requested();
-            let free = concurrency - in_flight.len();
-            if free > 0 && !stopping {
-                let claimed = coordinator
-                    .claim(run, &ctx.owner, free, ttl)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                for key in claimed {
-                    // A mailbox another host added to the run is parsed
-                    // here; one that does not parse is reported as such.
-                    let address = match by_key.get(key.as_str()) {
-                        Some(a) => (*a).clone(),
-                        None => match key.parse::<EmailAddress>() {
-                            Ok(a) => a,
-                            Err(e) => {
-                                let report = MailboxReport::new(
-                                    key.clone(),
-                                    MailboxOutcome::Failed {
-                                        error: e.to_string(),
-                                    },
-                                );
-                                self.file(coordinator, run, &key, &report).await?;
-                                continue;
-                            }
-                        },
-                    };
-                    in_flight.push(async move {
-                        let report = self.sync_mailbox(ctx, address).await;
-                        (key, report)
-                    });
-                }
+            if self.shutdown.is_requested() || ctx.cancel.is_requested() {
+                return Ok(mine);
             }
-            let Some((key, report)) = in_flight.next().await else {
-                if stopping {
-                    break;
-                }
+            let claimed = coordinator
+                .claim(run, &ctx.owner, 1, ttl)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(key) = claimed.into_iter().next() else {
                 let progress = coordinator.progress(run).await.map_err(|e| e.to_string())?;
                 let Some(next_free) = progress.next_free else {
-                    break;
+                    return Ok(mine);
                 };
                 // Others hold what is left: wait for them to finish, or
                 // for a dead host's claim to end.
@@ -148,27 +139,39 @@ impl Engine {
                 .await;
                 continue;
             };
+            // A mailbox another host added to the run is parsed here; one
+            // that does not parse is reported as such.
+            let address = match by_key.get(key.as_str()) {
+                Some(a) => (*a).clone(),
+                None => match key.parse::<EmailAddress>() {
+                    Ok(a) => a,
+                    Err(e) => {
+                        let error = e.to_string();
+                        let report =
+                            MailboxReport::new(key.clone(), MailboxOutcome::Failed { error });
+                        self.file(coordinator, run, &key, &report).await?;
+                        continue;
+                    }
+                },
+            };
+            let report = self.sync_mailbox(ctx, address).await;
+            let stopping = self.shutdown.is_requested() || ctx.cancel.is_requested();
             match &report.outcome {
-                MailboxOutcome::Locked { .. } => {
-                    coordinator
-                        .release(run, &key, retry_locked)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-                MailboxOutcome::Skipped { .. } if stopping => {
-                    // Stopped: another host (or the next run) goes on.
-                    coordinator
-                        .release(run, &key, TimeDelta::zero())
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
+                MailboxOutcome::Locked { .. } => coordinator
+                    .release(run, &key, retry_locked)
+                    .await
+                    .map_err(|e| e.to_string())?,
+                // Stopped: another host (or the next run) goes on.
+                MailboxOutcome::Skipped { .. } if stopping => coordinator
+                    .release(run, &key, TimeDelta::zero())
+                    .await
+                    .map_err(|e| e.to_string())?,
                 _ => {
                     self.file(coordinator, run, &key, &report).await?;
                     mine.push(report);
                 }
             }
         }
-        Ok(mine)
     }
 
     /// Files a finished mailbox's report with the run.

@@ -263,14 +263,21 @@ impl PgReplica {
         // A host that vanishes must not hold rows locked for hours: the
         // server ends a session idle inside a transaction, and both ends
         // probe a silent connection.
+        //
+        // Commits do not wait for the disk (`synchronous_commit=off`): the
+        // promise of the SQLite file in WAL mode with `synchronous=NORMAL`.
+        // A server crash may forget the last fraction of a second of
+        // commits, never half of one; a forgotten batch and its state are
+        // simply read again from the source. Options in the connection
+        // string come after these, so an operator's own settings win.
         let ms = |d: Duration| d.as_millis().max(1);
         let session = format!(
-            "-c idle_in_transaction_session_timeout={} -c lock_timeout={} -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+            "-c synchronous_commit=off -c idle_in_transaction_session_timeout={} -c lock_timeout={} -c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
             ms(options.idle_in_transaction),
             ms(options.lock_timeout),
         );
         let joined = match config.get_options() {
-            Some(theirs) if !theirs.trim().is_empty() => format!("{theirs} {session}"),
+            Some(theirs) if !theirs.trim().is_empty() => format!("{session} {theirs}"),
             _ => session,
         };
         config

@@ -118,6 +118,24 @@ fn run_hosts(
     Ok((started.elapsed(), reports))
 }
 
+/// The machine's CPU time so far, busy and in all, in clock ticks
+/// (`/proc/stat`): how busy its cores were between two readings.
+fn cpu_ticks() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let ticks: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    let total: u64 = ticks.iter().sum();
+    // idle and iowait are not busy.
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
 fn count(report: &serde_json::Value, field: &str) -> u64 {
     report["totals"][field].as_u64().unwrap_or(0)
 }
@@ -142,7 +160,9 @@ fn main() -> Result<(), Error> {
         "{mailboxes} mailboxes, {latency_ms} ms per EWS answer, concurrency {concurrency} per host, {} cores",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("hosts | wall s | speed-up | per host (goal >= 0.85) | items | claimed twice");
+    println!(
+        "hosts | wall s | speed-up | per host (goal >= 0.85) | items | claimed twice | CPU busy"
+    );
     let mut one = None;
     for hosts in [1usize, 2, 4] {
         let db = format!("hosts{hosts}");
@@ -153,7 +173,10 @@ fn main() -> Result<(), Error> {
             &format!("[replica.postgres]\nurl = \"{url}\""),
             concurrency,
         )?;
+        let before = cpu_ticks();
         let (wall, reports) = run_hosts(&bin, &config, hosts)?;
+        let after = cpu_ticks();
+        let busy = (after.0 - before.0) as f64 / (after.1 - before.1).max(1) as f64;
         let items = reports.first().map_or(0, |r| count(r, "items_created"));
         let twice = cluster.psql_in(
             &db,
@@ -162,9 +185,10 @@ fn main() -> Result<(), Error> {
         let base = *one.get_or_insert(wall.as_secs_f64());
         let speedup = base / wall.as_secs_f64();
         println!(
-            "{hosts} | {:.1} | {speedup:.2} | {:.2} | {items} | {twice}",
+            "{hosts} | {:.1} | {speedup:.2} | {:.2} | {items} | {twice} | {:.0} %",
             wall.as_secs_f64(),
-            speedup / hosts as f64
+            speedup / hosts as f64,
+            busy * 100.0
         );
     }
 

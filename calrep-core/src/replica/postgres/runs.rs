@@ -124,11 +124,16 @@ impl RunCoordinator for PgReplica {
             let limit = i64::try_from(n).unwrap_or(i64::MAX);
             let claimed = rows(
                 &client,
-                "UPDATE shared_run_mailboxes m SET host = $2, free_at = now() + make_interval(secs => $3), touched_at = now(), claims = m.claims + 1
-                 FROM (SELECT address FROM shared_run_mailboxes
-                       WHERE run_id = $1 AND report IS NULL AND (free_at IS NULL OR free_at <= now())
-                       ORDER BY address LIMIT $4 FOR UPDATE SKIP LOCKED) AS free
-                 WHERE m.run_id = $1 AND m.address = free.address
+                // The free rows are chosen once, in a materialised CTE: as a
+                // subquery joined to the UPDATE, a plan made before the table
+                // had statistics ran it again for every row of the run,
+                // locking and skipping its way through all of them.
+                "WITH free AS MATERIALIZED (
+                     SELECT run_id, address FROM shared_run_mailboxes
+                     WHERE run_id = $1 AND report IS NULL AND (free_at IS NULL OR free_at <= now())
+                     ORDER BY address LIMIT $4 FOR UPDATE SKIP LOCKED)
+                 UPDATE shared_run_mailboxes m SET host = $2, free_at = now() + make_interval(secs => $3), touched_at = now(), claims = m.claims + 1
+                 FROM free WHERE m.run_id = free.run_id AND m.address = free.address
                  RETURNING m.address",
                 &[&run, &host, &seconds(ttl), &limit],
             )

@@ -117,6 +117,14 @@ impl Engine {
                     error: e.to_string(),
                 }
             }
+            // Another run took the mailbox over while this one paused:
+            // it is that run's now.
+            Err(Stop::Replica(ReplicaError::LeaseLost { holder, task, .. })) => {
+                report.warnings.push(format!(
+                    "the lease passed to {holder} (a run of task {task}) while this run paused; that run goes on from the last batch written"
+                ));
+                report.outcome = MailboxOutcome::Locked { task };
+            }
             Err(Stop::Replica(e)) => {
                 report.outcome = MailboxOutcome::Failed {
                     error: e.to_string(),
@@ -350,6 +358,7 @@ impl Engine {
                 state: page.state.clone(),
                 full_sync,
                 horizon_until: Some(ctx.horizon.1),
+                owner: Some(ctx.owner.clone()),
             };
             let mut guard = None;
             if let (FullSync::Last(g), false) = (full_sync, ctx.dry_run) {

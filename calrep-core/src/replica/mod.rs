@@ -141,6 +141,11 @@ pub struct Batch {
     /// The end of the horizon the batch's occurrences were computed for;
     /// recorded for the calendar when a full sync completes.
     pub horizon_until: Option<DateTime<Utc>>,
+    /// The run writing it, which holds the mailbox's lease: with it, the
+    /// store writes the batch only while that lease is still this run's
+    /// (checked in the batch's transaction), so a run that paused past its
+    /// lease and woke after another took the mailbox over writes nothing.
+    pub owner: Option<String>,
 }
 
 impl Batch {
@@ -169,6 +174,7 @@ impl Batch {
             state,
             full_sync,
             horizon_until: None,
+            owner: None,
         }
     }
 }
@@ -341,6 +347,20 @@ pub enum ReplicaError {
         detail: String,
         /// Whether another attempt may succeed.
         transient: bool,
+    },
+    /// A batch's run no longer holds its mailbox's lease (it paused past
+    /// the lease, and another run took the mailbox over): nothing of the
+    /// batch was written.
+    #[error(
+        "{mailbox}: the lease passed to {holder} (a run of task {task}); this run's batch was not written"
+    )]
+    LeaseLost {
+        /// The mailbox.
+        mailbox: String,
+        /// The lease's holder now ("nobody" when it was released).
+        holder: String,
+        /// The holder's task.
+        task: String,
     },
     /// Stored data could not be decoded.
     #[error("replica {path}: stored data is damaged: {detail}")]

@@ -75,6 +75,28 @@ pub(crate) fn lease_outcome(
     }
 }
 
+/// Whether run `owner` may write a batch to `mailbox` whose lease is
+/// stored as `held` (task, owner): only while the lease is its own.
+pub(crate) fn fence(
+    held: Option<(String, String)>,
+    owner: &str,
+    mailbox: &crate::address::EmailAddress,
+) -> Result<(), crate::replica::ReplicaError> {
+    match held {
+        Some((_, holder)) if holder == owner => Ok(()),
+        Some((task, holder)) => Err(crate::replica::ReplicaError::LeaseLost {
+            mailbox: mailbox.to_string(),
+            holder,
+            task,
+        }),
+        None => Err(crate::replica::ReplicaError::LeaseLost {
+            mailbox: mailbox.to_string(),
+            holder: "nobody (it was released)".into(),
+            task: "none".into(),
+        }),
+    }
+}
+
 /// The process id in an owner string, for messages.
 pub(crate) fn pid_of(owner: &str) -> Option<u32> {
     Owner::parse(owner).map(|o| o.pid)

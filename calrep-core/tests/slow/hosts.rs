@@ -422,3 +422,84 @@ fn a_database_restart_mid_run_loses_nothing() {
     assert_eq!(cluster.psql("SELECT count(*) FROM runs"), "1");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A host that stops answering (SIGSTOP: its process frozen, its sockets
+/// open, as a host cut off from the network) past its lease: the other
+/// takes its mailboxes over once their claims end, and when it wakes it
+/// writes nothing over them (its batches name it as the lease holder, and
+/// the store refuses them). Both finish; the replica is exact.
+#[test]
+fn a_host_that_stops_past_its_lease_and_wakes_writes_nothing_stale() {
+    let sim = Sim::start();
+    let cluster = PgCluster::start("pause");
+    let url = cluster.url();
+    let dir = std::env::temp_dir().join(format!("calrep-pause-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let shared = config(
+        &dir,
+        &sim.1,
+        &format!("[replica.postgres]\nurl = \"{url}\""),
+    );
+    let mut hosts: Vec<Child> = (0..2)
+        .map(|i| {
+            calrep(&shared, &["run", "--task", "t", "--json"])
+                .stdout(std::fs::File::create(dir.join(format!("host{i}.json"))).unwrap())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let made = "SELECT count(*) FROM pg_tables WHERE tablename = 'shared_run_mailboxes'";
+    while cluster.psql(made) != "1" {
+        assert!(Instant::now() < deadline, "no host made the schema");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    while cluster
+        .psql("SELECT count(report) FROM shared_run_mailboxes")
+        .parse::<usize>()
+        .unwrap_or(0)
+        < 10
+    {
+        assert!(Instant::now() < deadline, "the run did not get going");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let paused = hosts[0].id().to_string();
+    let signal = |name: &str| {
+        let sent = Command::new("kill").args([name, &paused]).status().unwrap();
+        assert!(sent.success());
+    };
+    signal("-STOP");
+    let held = cluster.psql(&format!(
+        "SELECT count(*) FROM shared_run_mailboxes WHERE report IS NULL AND host LIKE 't:{paused}:%'"
+    ));
+    // Three lease times: its claims and leases end, the other takes over.
+    std::thread::sleep(Duration::from_secs(9));
+    signal("-CONT");
+    for (i, host) in hosts.iter_mut().enumerate() {
+        let status = host.wait().unwrap();
+        let text = std::fs::read_to_string(dir.join(format!("host{i}.json"))).unwrap();
+        assert!(status.success(), "host {i}: {status}: {text}");
+    }
+    let closed = cluster.psql("SELECT count(*) FROM shared_runs WHERE closed_at IS NOT NULL");
+    assert_eq!(closed, "1");
+    let healthy = cluster.psql(
+        "SELECT count(*) FROM shared_run_mailboxes WHERE report::json->>'outcome' = 'healthy'",
+    );
+    assert_eq!(
+        healthy,
+        MAILBOXES.to_string(),
+        "the paused host held {held}"
+    );
+    let verify = calrep(&shared, &["verify", "--task", "t"])
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    eprintln!("the paused host held {held} mailboxes when it stopped");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -69,6 +69,7 @@ where
         mailboxes_are_frozen_and_synced,
         rekeying_renames_every_key_and_a_full_sync_then_writes_nothing,
         access_accounts_are_kept_replaced_and_removed,
+        a_batch_from_a_run_that_lost_its_lease_is_refused,
     )
 }
 
@@ -792,4 +793,85 @@ async fn access_accounts_are_kept_replaced_and_removed(store: Arc<dyn Replica>) 
     assert!(!store.remove_account("ann").await.unwrap(), "removed once");
     assert_eq!(store.account("ann").await.unwrap(), None);
     assert_eq!(store.accounts().await.unwrap().len(), 1);
+}
+
+/// A run that paused past its lease, and woke after another run took the
+/// mailbox over, must not write: its batch names it as the owner, and the
+/// store refuses it whole.
+async fn a_batch_from_a_run_that_lost_its_lease_is_refused(store: Arc<dyn Replica>) {
+    let now = Utc::now();
+    let ttl = TimeDelta::minutes(10);
+    let (a, b) = (TaskId::from("a"), TaskId::from("b"));
+    let owned = |state: &str, owner: &str, items: Vec<CalendarItem>| {
+        let mut batch = batch(state, FullSync::No, items);
+        batch.owner = Some(owner.to_owned());
+        batch
+    };
+    assert_eq!(
+        store
+            .acquire_lease(&mailbox(), &a, "run-a", now, ttl)
+            .await
+            .unwrap(),
+        Lease::Acquired
+    );
+    store
+        .apply(owned("s1", "run-a", vec![single("x", "X", 1)]))
+        .await
+        .unwrap();
+    // run-a's lease passes to run-b (here released and taken; a takeover
+    // after expiry leaves the store in the same state).
+    store
+        .release_lease(&mailbox(), "run-a", None)
+        .await
+        .unwrap();
+    let refused = store
+        .apply(owned("s2", "run-a", vec![single("y", "Y", 2)]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            calrep_core::replica::ReplicaError::LeaseLost { .. }
+        ),
+        "a released lease: {refused}"
+    );
+    assert_eq!(
+        store
+            .acquire_lease(&mailbox(), &b, "run-b", now, ttl)
+            .await
+            .unwrap(),
+        Lease::Acquired
+    );
+    let refused = store
+        .apply(owned("s2", "run-a", vec![single("y", "Y", 2)]))
+        .await
+        .unwrap_err();
+    match refused {
+        calrep_core::replica::ReplicaError::LeaseLost { holder, task, .. } => {
+            assert_eq!((holder.as_str(), task.as_str()), ("run-b", "b"));
+        }
+        other => panic!("not refused as a lost lease: {other}"),
+    }
+    // Nothing of the refused batches was written.
+    assert_eq!(
+        ids(&store.items(&mailbox(), &calendar()).await.unwrap()),
+        ["x"]
+    );
+    assert_eq!(
+        store.sync_state(&key()).await.unwrap().state,
+        Some(SyncState::new("s1"))
+    );
+    // The holder writes; a batch naming no owner is not checked.
+    store
+        .apply(owned("s3", "run-b", vec![single("z", "Z", 3)]))
+        .await
+        .unwrap();
+    store
+        .apply(batch("s4", FullSync::No, vec![single("w", "W", 4)]))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&store.items(&mailbox(), &calendar()).await.unwrap()),
+        ["w", "x", "z"]
+    );
 }

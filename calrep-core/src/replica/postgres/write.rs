@@ -49,6 +49,19 @@ pub(super) async fn apply(
     let mut counts = Counts::default();
     let mut change = ChangeNumbers::default();
     let mailbox = mailbox_id(&tx, &batch.key.mailbox).await.map_err(&err)?;
+    if let Some(owner) = &batch.owner {
+        // FOR SHARE: a takeover (which updates the row) waits until this
+        // batch is committed, so the fence holds to the end of it.
+        let held = row(
+            &tx,
+            "SELECT task, owner FROM leases WHERE mailbox_id = $1 FOR SHARE",
+            &[&mailbox],
+        )
+        .await
+        .map_err(&err)?
+        .map(|r| (r.get(0), r.get(1)));
+        crate::replica::owner::fence(held, owner, &batch.key.mailbox)?;
+    }
     let calendar = calendar_id(&tx, mailbox, &batch.calendar)
         .await
         .map_err(&err)?;

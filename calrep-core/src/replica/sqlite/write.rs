@@ -50,6 +50,17 @@ pub(super) fn apply(
     let mut counts = Counts::default();
     let mut change = ChangeNumber::default();
     let mailbox = mailbox_id(&tx, &batch.key.mailbox).map_err(&err)?;
+    if let Some(owner) = &batch.owner {
+        let held: Option<(String, String)> = one(
+            &tx,
+            "SELECT task, owner FROM leases WHERE mailbox_id = ?1",
+            [mailbox],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(&err)?;
+        crate::replica::owner::fence(held, owner, &batch.key.mailbox)?;
+    }
     let calendar = calendar_id(&tx, mailbox, &batch.calendar).map_err(&err)?;
     let generation = match batch.full_sync {
         FullSync::No => None,

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::sim::{SimOptions, Simulator};
-use calrep_testkit::postgres::PgCluster;
+use calrep_testkit::postgres::{PgCluster, shared_task_config};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -41,52 +41,6 @@ fn calrep_bin() -> Result<PathBuf, Error> {
         .into());
     }
     Ok(bin)
-}
-
-fn write_config(
-    dir: &Path,
-    sim: &str,
-    replica: &str,
-    concurrency: usize,
-) -> Result<PathBuf, Error> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("sim-password"), SimOptions::PASSWORD)?;
-    let path = dir.join("calrep.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-{replica}
-[engine]
-concurrency = {concurrency}
-lease_ttl_seconds = 60
-
-[[sites]]
-id = "hq"
-directory = "exchange"
-ews = {{ url = "{sim}", username = "{user}", password_file = "sim-password", impersonation = true }}
-
-[[definitions]]
-id = "all"
-include = "all"
-
-[[schedules]]
-id = "s"
-time_zone = "UTC"
-when.daily.once.start = "02:00"
-
-[[tasks]]
-id = "t"
-site = "hq"
-definition = "all"
-schedule = "s"
-group = {{ distribution_group = "{group}" }}
-"#,
-            user = SimOptions::USERNAME,
-            group = DemoOrganisation::ALL_STAFF_ADDRESS,
-        ),
-    )?;
-    Ok(path)
 }
 
 /// Runs `hosts` processes of `calrep run` at once; the wall time and each
@@ -167,12 +121,14 @@ fn main() -> Result<(), Error> {
     for hosts in [1usize, 2, 4] {
         let db = format!("hosts{hosts}");
         let url = cluster.database(&db);
-        let config = write_config(
+        let config = shared_task_config(
             &work.join(&db),
             &sim.url(),
             &format!("[replica.postgres]\nurl = \"{url}\""),
             concurrency,
-        )?;
+            60,
+            256,
+        );
         let before = cpu_ticks();
         let (wall, reports) = run_hosts(&bin, &config, hosts)?;
         let after = cpu_ticks();
@@ -200,7 +156,8 @@ fn main() -> Result<(), Error> {
         ("SQLite", "[replica]\npath = \"replica.db\"".to_owned()),
         ("PostgreSQL", format!("[replica.postgres]\nurl = \"{url}\"")),
     ] {
-        let config = write_config(&work.join(name), &sim.url(), &replica, concurrency)?;
+        let config =
+            shared_task_config(&work.join(name), &sim.url(), &replica, concurrency, 60, 256);
         let (full, reports) = run_hosts(&bin, &config, 1)?;
         let items = reports.first().map_or(0, |r| count(r, "items_created"));
         let (incremental, reports) = run_hosts(&bin, &config, 1)?;

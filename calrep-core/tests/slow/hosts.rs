@@ -51,41 +51,50 @@ impl Drop for Sim {
     }
 }
 
+/// Two mailboxes at once per host, leases of 3 s, pages of 20 changes
+/// (many batches, so a kill or a pause lands inside a mailbox).
 fn config(dir: &Path, sim: &str, replica: &str) -> PathBuf {
-    std::fs::write(dir.join("sim-password"), "calrep-sim").unwrap();
-    let text = format!(
-        r#"
-{replica}
-[engine]
-concurrency = 2
-lease_ttl_seconds = 3
-page_size = 20
+    calrep_testkit::postgres::shared_task_config(dir, sim, replica, 2, 3, 20)
+}
 
-[[sites]]
-id = "hq"
-directory = "exchange"
-ews = {{ url = "{sim}", username = "svc-calrep@demo.example", password_file = "sim-password", impersonation = true }}
+/// `hosts` processes of `calrep run --task t --json`, each writing its
+/// report to `dir/host{i}.json`.
+fn start_hosts(config: &Path, dir: &Path, hosts: usize) -> Vec<Child> {
+    (0..hosts)
+        .map(|i| {
+            calrep(config, &["run", "--task", "t", "--json"])
+                .stdout(std::fs::File::create(dir.join(format!("host{i}.json"))).unwrap())
+                .stderr(std::fs::File::create(dir.join(format!("host{i}.err"))).unwrap())
+                .spawn()
+                .unwrap()
+        })
+        .collect()
+}
 
-[[definitions]]
-id = "all"
-include = "all"
-
-[[schedules]]
-id = "s"
-time_zone = "UTC"
-when.daily.once.start = "02:00"
-
-[[tasks]]
-id = "t"
-site = "hq"
-definition = "all"
-schedule = "s"
-group = {{ distribution_group = "all-staff@demo.example" }}
-"#
-    );
-    let path = dir.join("calrep.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+/// Waits (at most a minute) until the hosts have filed `n` mailboxes'
+/// reports: the run is under way.
+fn wait_until_filed(cluster: &PgCluster, dir: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let made = "SELECT count(*) FROM pg_tables WHERE tablename = 'shared_run_mailboxes'";
+    while cluster.psql(made) != "1" {
+        assert!(Instant::now() < deadline, "no host made the schema");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    loop {
+        let filed = cluster.psql("SELECT count(report) FROM shared_run_mailboxes");
+        if filed.parse::<usize>().unwrap_or(0) >= n {
+            return;
+        }
+        let errors: Vec<String> = (0..4)
+            .filter_map(|i| std::fs::read_to_string(dir.join(format!("host{i}.err"))).ok())
+            .collect();
+        assert!(
+            Instant::now() < deadline,
+            "the run did not get going: {filed} filed; runs {}; hosts said {errors:?}",
+            cluster.psql("SELECT string_agg(id || ':' || coalesce(closed_at::text, 'open'), ' ') FROM shared_runs"),
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn calrep(config: &Path, args: &[&str]) -> Command {
@@ -139,38 +148,10 @@ fn three_hosts_share_a_run_one_is_killed_and_the_replica_is_exact() {
     );
 
     // Three hosts start the task together.
-    let mut hosts: Vec<Child> = (0..3)
-        .map(|i| {
-            calrep(&shared, &["run", "--task", "t", "--json"])
-                .stdout(std::fs::File::create(dir.join(format!("host{i}.json"))).unwrap())
-                .stderr(std::fs::File::create(dir.join(format!("host{i}.err"))).unwrap())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let mut hosts = start_hosts(&shared, &dir, 3);
     // Kill the first once the run is under way (some mailboxes filed),
     // mid-batch as likely as not.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let made = "SELECT count(*) FROM pg_tables WHERE tablename = 'shared_run_mailboxes'";
-    while cluster.psql(made) != "1" {
-        assert!(Instant::now() < deadline, "no host made the schema");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    loop {
-        let filed = cluster.psql("SELECT count(report) FROM shared_run_mailboxes");
-        if filed.parse::<usize>().unwrap_or(0) >= 10 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the run did not get going: {filed} filed; runs {}; claims {}; sessions {}; host errors {:?}",
-            cluster.psql("SELECT string_agg(id || ':' || coalesce(closed_at::text, 'open'), ' ') FROM shared_runs"),
-            cluster.psql("SELECT count(*) || ' rows, ' || count(host) || ' claimed' FROM shared_run_mailboxes"),
-            cluster.psql("SELECT string_agg(state || '/' || coalesce(wait_event, '-') || '/' || left(query, 60), ' | ') FROM pg_stat_activity WHERE datname = 'calrep'"),
-            (0..3).map(|i| std::fs::read_to_string(dir.join(format!("host{i}.err"))).unwrap_or_default()).collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until_filed(&cluster, &dir, 10);
     // SIGKILL: no destructor, no goodbye; its claims stay until they end.
     let killed = hosts[0].id();
     hosts[0].kill().unwrap();
@@ -366,30 +347,8 @@ fn a_database_restart_mid_run_loses_nothing() {
         &sim.1,
         &format!("[replica.postgres]\nurl = \"{url}\""),
     );
-    let mut hosts: Vec<Child> = (0..2)
-        .map(|i| {
-            calrep(&shared, &["run", "--task", "t", "--json"])
-                .stdout(std::fs::File::create(dir.join(format!("host{i}.json"))).unwrap())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let filed = "SELECT count(*) FROM pg_tables WHERE tablename = 'shared_run_mailboxes'";
-    while cluster.psql(filed) != "1" {
-        assert!(Instant::now() < deadline, "no host made the schema");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    while cluster
-        .psql("SELECT count(report) FROM shared_run_mailboxes")
-        .parse::<usize>()
-        .unwrap_or(0)
-        < 15
-    {
-        assert!(Instant::now() < deadline, "the run did not get going");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut hosts = start_hosts(&shared, &dir, 2);
+    wait_until_filed(&cluster, &dir, 15);
     // A fast shutdown: sessions are ended mid-transaction.
     assert!(
         hosts.iter_mut().all(|h| h.try_wait().unwrap().is_none()),
@@ -441,30 +400,8 @@ fn a_host_that_stops_past_its_lease_and_wakes_writes_nothing_stale() {
         &sim.1,
         &format!("[replica.postgres]\nurl = \"{url}\""),
     );
-    let mut hosts: Vec<Child> = (0..2)
-        .map(|i| {
-            calrep(&shared, &["run", "--task", "t", "--json"])
-                .stdout(std::fs::File::create(dir.join(format!("host{i}.json"))).unwrap())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let made = "SELECT count(*) FROM pg_tables WHERE tablename = 'shared_run_mailboxes'";
-    while cluster.psql(made) != "1" {
-        assert!(Instant::now() < deadline, "no host made the schema");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    while cluster
-        .psql("SELECT count(report) FROM shared_run_mailboxes")
-        .parse::<usize>()
-        .unwrap_or(0)
-        < 10
-    {
-        assert!(Instant::now() < deadline, "the run did not get going");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut hosts = start_hosts(&shared, &dir, 2);
+    wait_until_filed(&cluster, &dir, 10);
     let paused = hosts[0].id().to_string();
     let signal = |name: &str| {
         let sent = Command::new("kill").args([name, &paused]).status().unwrap();

@@ -272,3 +272,59 @@ impl Drop for PgCluster {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// The configuration the multi-host tests and the `hosts-on-postgres`
+/// benchmark give every host: `replica` (a `[replica]` or
+/// `[replica.postgres]` section), one task replicating the demo
+/// organisation's All Staff group from the simulator at `sim_url` (its
+/// password in `sim-password` beside the file), `concurrency` mailboxes at
+/// once, leases of `lease_ttl_seconds` and pages of `page_size` changes.
+/// Written to `dir/calrep.toml`, whose path is returned.
+pub fn shared_task_config(
+    dir: &Path,
+    sim_url: &str,
+    replica: &str,
+    concurrency: usize,
+    lease_ttl_seconds: u64,
+    page_size: u32,
+) -> PathBuf {
+    use calrep_core::demo::DemoOrganisation;
+    use calrep_core::sim::SimOptions;
+    std::fs::create_dir_all(dir).expect("configuration folder");
+    std::fs::write(dir.join("sim-password"), SimOptions::PASSWORD).expect("password file");
+    let text = format!(
+        r#"
+{replica}
+[engine]
+concurrency = {concurrency}
+lease_ttl_seconds = {lease_ttl_seconds}
+page_size = {page_size}
+
+[[sites]]
+id = "hq"
+directory = "exchange"
+ews = {{ url = "{sim_url}", username = "{user}", password_file = "sim-password", impersonation = true }}
+
+[[definitions]]
+id = "all"
+include = "all"
+
+[[schedules]]
+id = "s"
+time_zone = "UTC"
+when.daily.once.start = "02:00"
+
+[[tasks]]
+id = "t"
+site = "hq"
+definition = "all"
+schedule = "s"
+group = {{ distribution_group = "{group}" }}
+"#,
+        user = SimOptions::USERNAME,
+        group = DemoOrganisation::ALL_STAFF_ADDRESS,
+    );
+    let path = dir.join("calrep.toml");
+    std::fs::write(&path, text).expect("configuration file");
+    path
+}

@@ -97,6 +97,37 @@ fn wait_until_filed(cluster: &PgCluster, dir: &Path, n: usize) {
     }
 }
 
+/// What every multi-host test starts with: the simulator, a cluster, a
+/// folder, and the configuration that shares the cluster's database.
+struct Shared {
+    sim: Sim,
+    cluster: PgCluster,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl Shared {
+    fn start(name: &str) -> Self {
+        let sim = Sim::start();
+        let cluster = PgCluster::start(name);
+        let dir = std::env::temp_dir().join(format!("calrep-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = cluster.url();
+        let config = config(
+            &dir,
+            &sim.1,
+            &format!("[replica.postgres]\nurl = \"{url}\""),
+        );
+        Self {
+            sim,
+            cluster,
+            dir,
+            config,
+        }
+    }
+}
+
 fn calrep(config: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_calrep"));
     cmd.args(args).arg("--config").arg(config);
@@ -135,17 +166,13 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn three_hosts_share_a_run_one_is_killed_and_the_replica_is_exact() {
-    let sim = Sim::start();
-    let cluster = PgCluster::start("hosts");
+    let Shared {
+        sim,
+        cluster,
+        dir,
+        config: shared,
+    } = Shared::start("hosts");
     let url = cluster.url();
-    let dir = std::env::temp_dir().join(format!("calrep-hosts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let shared = config(
-        &dir,
-        &sim.1,
-        &format!("[replica.postgres]\nurl = \"{url}\""),
-    );
 
     // Three hosts start the task together.
     let mut hosts = start_hosts(&shared, &dir, 3);
@@ -336,17 +363,12 @@ fn a_store_moves_to_postgres_and_back_and_the_next_run_is_incremental() {
 /// failed, and finish; nothing is lost or written twice.
 #[test]
 fn a_database_restart_mid_run_loses_nothing() {
-    let sim = Sim::start();
-    let mut cluster = PgCluster::start("restart");
-    let url = cluster.url();
-    let dir = std::env::temp_dir().join(format!("calrep-restart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let shared = config(
-        &dir,
-        &sim.1,
-        &format!("[replica.postgres]\nurl = \"{url}\""),
-    );
+    let Shared {
+        sim: _sim,
+        mut cluster,
+        dir,
+        config: shared,
+    } = Shared::start("restart");
     let mut hosts = start_hosts(&shared, &dir, 2);
     wait_until_filed(&cluster, &dir, 15);
     // A fast shutdown: sessions are ended mid-transaction.
@@ -389,17 +411,12 @@ fn a_database_restart_mid_run_loses_nothing() {
 /// the store refuses them). Both finish; the replica is exact.
 #[test]
 fn a_host_that_stops_past_its_lease_and_wakes_writes_nothing_stale() {
-    let sim = Sim::start();
-    let cluster = PgCluster::start("pause");
-    let url = cluster.url();
-    let dir = std::env::temp_dir().join(format!("calrep-pause-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let shared = config(
-        &dir,
-        &sim.1,
-        &format!("[replica.postgres]\nurl = \"{url}\""),
-    );
+    let Shared {
+        sim: _sim,
+        cluster,
+        dir,
+        config: shared,
+    } = Shared::start("pause");
     let mut hosts = start_hosts(&shared, &dir, 2);
     wait_until_filed(&cluster, &dir, 10);
     let paused = hosts[0].id().to_string();

@@ -196,6 +196,21 @@ impl PostgresConfig {
 
     /// Whether the connection is encrypted: as configured, else unless
     /// every host the string names is a loopback address or a socket.
+    ///
+    /// ```
+    /// let config = calrep_core::Config::parse(
+    ///     "[replica.postgres]\nurl = \"postgres://calrep@db.example.com/calrep\"\npassword_env = \"PGPW\"",
+    ///     "calrep.toml",
+    /// )?;
+    /// let pg = config.replica.postgres.as_ref().ok_or("no section")?;
+    /// assert!(pg.uses_tls(), "a database on the network is reached over TLS");
+    /// let local = calrep_core::Config::parse(
+    ///     "[replica.postgres]\nurl = \"postgres://calrep@127.0.0.1:5432/calrep\"",
+    ///     "calrep.toml",
+    /// )?;
+    /// assert!(!local.replica.postgres.as_ref().ok_or("no section")?.uses_tls());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn uses_tls(&self) -> bool {
         self.tls.unwrap_or_else(|| !self.is_loopback())
     }

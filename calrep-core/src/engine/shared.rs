@@ -64,7 +64,10 @@ impl Engine {
                 closed_here: false,
             });
         }
-        let (closed_here, reports) = coordinator.close(run.id).await.map_err(|e| e.to_string())?;
+        let (closed_here, reports) = coordinator
+            .close(run.id, &ctx.owner)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut mailboxes = Vec::with_capacity(reports.len());
         for json in &reports {
             match serde_json::from_str::<MailboxReport>(json) {

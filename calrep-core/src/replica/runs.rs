@@ -83,12 +83,19 @@ pub trait RunCoordinator: Send + Sync + std::fmt::Debug {
     /// Where the run stands.
     async fn progress(&self, run: i64) -> Result<RunProgress, ReplicaError>;
 
-    /// Closes the run if it is still open; whether this call closed it
-    /// (exactly one host's does), and every mailbox's report so far.
-    async fn close(&self, run: i64) -> Result<(bool, Vec<String>), ReplicaError>;
+    /// Closes the run for `host` if it is still open; whether `host` closed
+    /// it (exactly one host did: asking again, after a lost answer, gets
+    /// the same yes), and every mailbox's report so far.
+    async fn close(&self, run: i64, host: &str) -> Result<(bool, Vec<String>), ReplicaError>;
 }
 
 /// Why a host may not join a task's run.
+///
+/// ```
+/// use calrep_core::replica::RunRefused;
+/// let refused = RunRefused::new("sales", "a1", "b2");
+/// assert!(refused.to_string().contains("digest a1, ours b2"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
     "another host is running task {task} under a different configuration (its digest {theirs}, ours {ours}): give every host the same configuration, then run again"
@@ -101,4 +108,20 @@ pub struct RunRefused {
     pub theirs: String,
     /// This host's.
     pub ours: String,
+}
+
+impl RunRefused {
+    /// A refusal to join `task`'s run, whose digest is `theirs`, for a
+    /// host whose digest is `ours`.
+    pub fn new(
+        task: impl Into<String>,
+        theirs: impl Into<String>,
+        ours: impl Into<String>,
+    ) -> Self {
+        Self {
+            task: task.into(),
+            theirs: theirs.into(),
+            ours: ours.into(),
+        }
+    }
 }

@@ -70,6 +70,9 @@ pub struct PgCluster {
     server: Option<Child>,
     /// Whether commits reach the disk (benchmarks), or not (tests).
     durable: bool,
+    /// Whether it accepts only TLS connections, with a self-signed
+    /// certificate (`server.crt` in its folder).
+    tls: bool,
 }
 
 impl PgCluster {
@@ -78,17 +81,31 @@ impl PgCluster {
     /// Commits do not wait for the disk (a test's cluster need not survive
     /// a power cut).
     pub fn start(name: &str) -> Self {
-        Self::create(name, false)
+        Self::create(name, false, false)
+    }
+
+    /// [`start`](Self::start), accepting only TLS connections (clear text
+    /// is rejected by `pg_hba.conf`), with a certificate for 127.0.0.1 and
+    /// localhost signed by a throwaway authority (both made by `openssl`),
+    /// whose certificate is [`certificate`](Self::certificate).
+    pub fn start_tls(name: &str) -> Self {
+        Self::create(name, false, true)
+    }
+
+    /// The PEM certificate of the throwaway authority that signed a TLS
+    /// cluster's certificate: what a client that should trust it trusts.
+    pub fn certificate(&self) -> PathBuf {
+        self.dir.join("ca.crt")
     }
 
     /// [`start`](Self::start), with PostgreSQL's default durability
     /// (fsync, synchronous commit): what a benchmark compares with an
     /// SQLite file that syncs its commits.
     pub fn start_durable(name: &str) -> Self {
-        Self::create(name, true)
+        Self::create(name, true, false)
     }
 
-    fn create(name: &str, durable: bool) -> Self {
+    fn create(name: &str, durable: bool, tls: bool) -> Self {
         let dir = std::env::temp_dir().join(format!("calrep-pg-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("cluster directory");
@@ -128,7 +145,11 @@ impl PgCluster {
             port,
             server: None,
             durable,
+            tls,
         };
+        if tls {
+            cluster.make_certificate();
+        }
         cluster.resume();
         let created = Command::new(cluster.bin.join("createdb"))
             .args([
@@ -159,6 +180,18 @@ impl PgCluster {
             } else {
                 ["-c", "fsync=off", "-c", "synchronous_commit=off"]
             })
+            .args(if self.tls {
+                vec![
+                    "-c".to_owned(),
+                    "ssl=on".to_owned(),
+                    "-c".to_owned(),
+                    format!("ssl_cert_file={}", self.dir.join("server.crt").display()),
+                    "-c".to_owned(),
+                    format!("ssl_key_file={}", self.dir.join("server.key").display()),
+                ]
+            } else {
+                Vec::new()
+            })
             .stdout(Stdio::null())
             .stderr(
                 std::fs::File::create(self.dir.join("server.log"))
@@ -182,6 +215,81 @@ impl PgCluster {
                 self.dir.join("server.log").display()
             );
             std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// A throwaway authority, a server certificate it signed for
+    /// 127.0.0.1 and localhost (webpki refuses a CA certificate used as
+    /// the server's own), and a `pg_hba.conf` that takes TLS only.
+    fn make_certificate(&self) {
+        let at = |name: &str| self.dir.join(name).display().to_string();
+        let (cert, key) = (self.dir.join("server.crt"), self.dir.join("server.key"));
+        std::fs::write(
+            self.dir.join("server.ext"),
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n",
+        )
+        .expect("extensions file");
+        let words =
+            |list: &[&str]| -> Vec<String> { list.iter().map(|w| (*w).to_owned()).collect() };
+        let mut authority = words(&[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ]);
+        authority.extend(words(&["-subj", "/CN=calrep test authority", "-keyout"]));
+        authority.extend([at("ca.key"), "-out".into(), at("ca.crt")]);
+        let mut request = words(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        request.extend([
+            "-keyout".into(),
+            at("server.key"),
+            "-out".into(),
+            at("server.csr"),
+        ]);
+        let mut signed = words(&["x509", "-req", "-days", "2", "-CAcreateserial", "-in"]);
+        signed.extend([
+            at("server.csr"),
+            "-CA".into(),
+            at("ca.crt"),
+            "-CAkey".into(),
+            at("ca.key"),
+        ]);
+        signed.extend([
+            "-extfile".into(),
+            at("server.ext"),
+            "-out".into(),
+            at("server.crt"),
+        ]);
+        for step in [authority, request, signed] {
+            let made = Command::new("openssl")
+                .args(&step)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl");
+            assert!(made.success(), "openssl {step:?} failed");
+        }
+        std::fs::write(
+            self.dir.join("data/pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n",
+        )
+        .expect("pg_hba.conf");
+        // The server refuses a key others may read; it runs as `user`.
+        let _ = Command::new("chmod").arg("600").arg(&key).status();
+        if let Some(user) = self.user {
+            let _ = Command::new("chown")
+                .arg(user)
+                .arg(&key)
+                .arg(&cert)
+                .status();
+            let _ = Command::new("chown")
+                .arg(user)
+                .arg(self.dir.join("data/pg_hba.conf"))
+                .status();
         }
     }
 

@@ -154,7 +154,7 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
             a.finish(run.id, m, "{}").await.unwrap();
         }
         assert_eq!(a.progress(run.id).await.unwrap().pending, 0);
-        let (first, second) = tokio::join!(a.close(run.id), b.close(run.id));
+        let (first, second) = tokio::join!(a.close(run.id, "host-a"), b.close(run.id, "host-b"));
         let (first, second) = (first.unwrap(), second.unwrap());
         assert!(first.0 ^ second.0, "exactly one host closes the run");
         assert_eq!(first.1.len(), 40);
@@ -167,7 +167,7 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
         assert!(next.opened && next.id != run.id);
         // A schedule's due instant is run once: a host that comes after
         // that run closed gets it back, finished, and does nothing.
-        b.close(next.id).await.unwrap();
+        b.close(next.id, "host-b").await.unwrap();
         let due = Some(1_780_000_000);
         let scheduled = a
             .join_run(&task, "d2", due, &mailboxes, long)
@@ -179,7 +179,10 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
         for m in &claimed {
             a.finish(scheduled.id, m, "{}").await.unwrap();
         }
-        assert!(a.close(scheduled.id).await.unwrap().0);
+        assert!(a.close(scheduled.id, "host-a").await.unwrap().0);
+        // Asking again (a lost answer) gets the same yes; another host a no.
+        assert!(a.close(scheduled.id, "host-a").await.unwrap().0);
+        assert!(!b.close(scheduled.id, "host-b").await.unwrap().0);
         let late = b
             .join_run(&task, "d2", due, &mailboxes, long)
             .await
@@ -196,4 +199,55 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
             .unwrap();
         assert!(later.opened && !later.finished, "the next due instant runs");
     });
+}
+
+/// TLS to the database: with the cluster's certificate trusted (from the
+/// configuration's `ca_file`) the store connects; clear text is refused by
+/// the server; a certificate nobody vouched for is refused by calrep; and a
+/// server that offers no TLS is refused rather than used in clear text.
+#[test]
+fn tls_to_the_database_is_verified_and_never_downgraded() {
+    use calrep_core::replica::{ConfiguredStore, PgOptions, PgReplica, ReplicaReader};
+
+    let cluster = PgCluster::start_tls("tls");
+    let url = cluster.url();
+    let dir = cluster.dir().to_path_buf();
+    let config = |extra: &str| {
+        calrep_core::Config::parse(
+            &format!("[replica.postgres]\nurl = \"{url}\"\n{extra}"),
+            &dir.join("calrep.toml").display().to_string(),
+        )
+        .unwrap()
+    };
+    let mut trusting = config(&format!(
+        "tls = true\nca_file = \"{}\"",
+        cluster.certificate().display()
+    ));
+    trusting.base_dir = dir.clone();
+    calrep_testkit::fixture::runtime().block_on(async {
+        let store = ConfiguredStore::open(&trusting).await.unwrap();
+        assert!(store.replica().mailboxes().await.unwrap().is_empty());
+
+        // Loopback defaults to clear text, which this server refuses.
+        let plain = ConfiguredStore::open(&config("")).await.unwrap_err();
+        assert!(plain.to_string().contains("no encryption"), "{plain}");
+
+        // TLS with the system's roots: the self-signed certificate fails.
+        let roots = PgOptions::tls_roots(None).unwrap();
+        let options = PgOptions::new(&url).unwrap().tls(roots);
+        let untrusted = PgReplica::connect(options).await.unwrap_err();
+        assert!(
+            untrusted.to_string().to_lowercase().contains("certificate"),
+            "{untrusted}"
+        );
+    });
+
+    // A server without TLS (or someone answering for it): refused.
+    let clear = PgCluster::start("no-tls");
+    let ca = PgOptions::tls_roots(Some(&cluster.certificate())).unwrap();
+    let options = PgOptions::new(&clear.url()).unwrap().tls(ca);
+    let refused = calrep_testkit::fixture::runtime()
+        .block_on(PgReplica::connect(options))
+        .unwrap_err();
+    assert!(refused.to_string().contains("TLS"), "{refused}");
 }

@@ -125,9 +125,13 @@ impl PgOptions {
 
     /// Encrypts the connection with TLS, verifying the server with
     /// `config` (see [`PgOptions::tls_roots`] for a configuration from a CA
-    /// file or the system's roots).
+    /// file or the system's roots). TLS is then required: a server (or
+    /// someone in between) that answers "no TLS" is refused, never used in
+    /// clear text.
     pub fn tls(mut self, config: Arc<rustls::ClientConfig>) -> Self {
         self.tls = Some(config);
+        self.config
+            .ssl_mode(tokio_postgres::config::SslMode::Require);
         self
     }
 
@@ -418,12 +422,27 @@ fn is_transient(e: &tokio_postgres::Error) -> bool {
                 ]
                 .contains(code)
         }
-        // No answer from the server at all: the network or the socket.
+        // No answer from the server at all: the network or the socket
+        // (refused, reset, timed out) may come back; a certificate or
+        // protocol that does not check out will not.
         None => {
+            use std::io::ErrorKind::{
+                BrokenPipe, ConnectionAborted, ConnectionRefused, ConnectionReset, NotConnected,
+                TimedOut, UnexpectedEof,
+            };
             let mut cause = std::error::Error::source(e);
             while let Some(c) = cause {
-                if c.is::<std::io::Error>() {
-                    return true;
+                if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                    return matches!(
+                        io.kind(),
+                        BrokenPipe
+                            | ConnectionAborted
+                            | ConnectionRefused
+                            | ConnectionReset
+                            | NotConnected
+                            | TimedOut
+                            | UnexpectedEof
+                    );
                 }
                 cause = c.source();
             }

@@ -199,14 +199,17 @@ impl RunCoordinator for PgReplica {
         .await
     }
 
-    async fn close(&self, run: i64) -> Result<(bool, Vec<String>), ReplicaError> {
+    async fn close(&self, run: i64, host: &str) -> Result<(bool, Vec<String>), ReplicaError> {
         self.patiently(|| async {
             let err = server(&self.name);
             let client = self.client().await?;
             let closed = exec(
                 &client,
-                "UPDATE shared_runs SET closed_at = now() WHERE id = $1 AND closed_at IS NULL",
-                &[&run],
+                // Idempotent for its closer: a retry after a lost answer
+                // finds its own name and gets the same yes.
+                "UPDATE shared_runs SET closed_at = coalesce(closed_at, now()), closed_by = coalesce(closed_by, $2)
+                 WHERE id = $1 AND (closed_at IS NULL OR closed_by = $2)",
+                &[&run, &host],
             )
             .await
             .map_err(&err)?;

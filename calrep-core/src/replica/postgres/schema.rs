@@ -125,7 +125,8 @@ const MIGRATIONS: &[&str] = &[
         config_digest TEXT NOT NULL,
         due_at        BIGINT,                  -- the schedule's instant it fulfils
         opened_at     TIMESTAMPTZ NOT NULL DEFAULT now(),
-        closed_at     TIMESTAMPTZ
+        closed_at     TIMESTAMPTZ,
+        closed_by     TEXT                     -- the host that closed it (and records it)
     );
     CREATE UNIQUE INDEX shared_runs_one_open ON shared_runs (task) WHERE closed_at IS NULL;
     CREATE UNIQUE INDEX shared_runs_once_per_due ON shared_runs (task, due_at) WHERE due_at IS NOT NULL;

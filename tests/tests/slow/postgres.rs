@@ -207,7 +207,7 @@ fn hosts_share_a_run_each_mailbox_claimed_once() {
 /// server that offers no TLS is refused rather than used in clear text.
 #[test]
 fn tls_to_the_database_is_verified_and_never_downgraded() {
-    use calrep_core::replica::{ConfiguredStore, PgOptions, PgReplica, ReplicaReader};
+    use calrep_core::replica::{ConfiguredStore, PgOptions, PgReplica};
 
     let cluster = PgCluster::start_tls("tls");
     let url = cluster.url();

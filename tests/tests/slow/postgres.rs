@@ -227,6 +227,12 @@ fn tls_to_the_database_is_verified_and_never_downgraded() {
     calrep_testkit::fixture::runtime().block_on(async {
         let store = ConfiguredStore::open(&trusting).await.unwrap();
         assert!(store.replica().mailboxes().await.unwrap().is_empty());
+        // Opened for reading only, the server refuses its writes.
+        let reader = ConfiguredStore::open_read_only(&trusting).await.unwrap();
+        let account =
+            calrep_core::replica::AccessAccount::new("ann", "$argon2id$x", chrono::Utc::now());
+        let refused = reader.replica().put_account(&account).await.unwrap_err();
+        assert!(refused.to_string().contains("read-only"), "{refused}");
 
         // Loopback defaults to clear text, which this server refuses.
         let plain = ConfiguredStore::open(&config("")).await.unwrap_err();

@@ -72,6 +72,8 @@ pub struct PgOptions {
     wait: Duration,
     lock_timeout: Duration,
     idle_in_transaction: Duration,
+    /// Every transaction read-only (the server refuses writes).
+    read_only: bool,
 }
 
 impl fmt::Debug for PgOptions {
@@ -103,6 +105,7 @@ impl PgOptions {
             wait: Duration::from_secs(30),
             lock_timeout: Duration::from_secs(60),
             idle_in_transaction: Duration::from_secs(60),
+            read_only: false,
         };
         if options.config.get_password().is_some() {
             return Err(ReplicaError::Server {
@@ -250,6 +253,8 @@ impl PgReplica {
     /// Connects to a replica for reading only: nothing is created or
     /// migrated, and a schema other than this calrep's is refused.
     pub async fn connect_read_only(options: PgOptions) -> Result<Self, ReplicaError> {
+        let mut options = options;
+        options.read_only = true;
         let replica = Self::pool(options)?;
         let client = replica.client().await?;
         schema::check(&client, &replica.name).await?;
@@ -280,6 +285,12 @@ impl PgReplica {
             ms(options.idle_in_transaction),
             ms(options.lock_timeout),
         );
+        // A reader's sessions cannot write, whatever calls them.
+        let session = if options.read_only {
+            format!("{session} -c default_transaction_read_only=on")
+        } else {
+            session
+        };
         let joined = match config.get_options() {
             Some(theirs) if !theirs.trim().is_empty() => format!("{session} {theirs}"),
             _ => session,

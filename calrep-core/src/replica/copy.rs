@@ -194,10 +194,12 @@ pub async fn copy_store(
     from: &ConfiguredStore,
     to: &ConfiguredStore,
 ) -> Result<CopyReport, ReplicaError> {
+    let destination = to.describe();
+    let (from, to) = (from.rows(), to.rows());
     let held = to.row_count("mailboxes").await? + to.row_count("access_accounts").await?;
     if held > 0 {
         return Err(ReplicaError::Server {
-            store: to.describe(),
+            store: destination,
             detail: format!(
                 "the destination already holds {held} mailboxes and accounts: copy only into an empty store"
             ),
@@ -219,47 +221,40 @@ pub async fn copy_store(
     Ok(report)
 }
 
-impl ConfiguredStore {
-    async fn row_count(&self, table: &'static str) -> Result<u64, ReplicaError> {
-        match self {
-            Self::Sqlite(r) => r.row_count(table).await,
-            Self::Postgres(r) => r.row_count(table).await,
-        }
-    }
+/// What each store does for a copy: count, stream out and take in one
+/// table's rows, and carry the sequences' positions.
+#[async_trait::async_trait]
+pub(crate) trait CopyRows: Send + Sync {
+    /// How many rows `table` holds.
+    async fn row_count(&self, table: &'static str) -> Result<u64, ReplicaError>;
 
+    /// Sends every row of `table`, in chunks of at most [`CHUNK`].
     async fn read_rows(
         &self,
         table: &'static Table,
         sender: tokio::sync::mpsc::Sender<Rows>,
-    ) -> Result<(), ReplicaError> {
-        match self {
-            Self::Sqlite(r) => r.read_rows(table, sender).await,
-            Self::Postgres(r) => r.read_rows(table, sender).await,
-        }
-    }
+    ) -> Result<(), ReplicaError>;
 
+    /// Writes every row received into `table`, in one transaction; how many.
     async fn write_rows(
         &self,
         table: &'static Table,
         receiver: tokio::sync::mpsc::Receiver<Rows>,
-    ) -> Result<u64, ReplicaError> {
-        match self {
-            Self::Sqlite(r) => r.write_rows(table, receiver).await,
-            Self::Postgres(r) => r.write_rows(table, receiver).await,
-        }
-    }
+    ) -> Result<u64, ReplicaError>;
 
-    async fn counters(&self) -> Result<Counters, ReplicaError> {
-        match self {
-            Self::Sqlite(r) => r.counters().await,
-            Self::Postgres(r) => r.counters().await,
-        }
-    }
+    /// Where the store's sequences stand.
+    async fn counters(&self) -> Result<Counters, ReplicaError>;
 
-    async fn set_counters(&self, counters: Counters) -> Result<(), ReplicaError> {
+    /// Moves the sequences to at least `counters`.
+    async fn set_counters(&self, counters: Counters) -> Result<(), ReplicaError>;
+}
+
+impl ConfiguredStore {
+    /// The store as a copy reads and writes it.
+    fn rows(&self) -> &dyn CopyRows {
         match self {
-            Self::Sqlite(r) => r.set_counters(counters).await,
-            Self::Postgres(r) => r.set_counters(counters).await,
+            Self::Sqlite(r) => r,
+            Self::Postgres(r) => r,
         }
     }
 }

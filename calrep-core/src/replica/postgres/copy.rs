@@ -7,7 +7,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{PgReplica, row, server};
 use crate::replica::ReplicaError;
-use crate::replica::copy::{CHUNK, Cell, Counters, Kind, Rows, Table};
+use crate::replica::copy::{CHUNK, Cell, CopyRows, Counters, Kind, Rows, Table};
 
 /// A cell as a parameter of its column's type.
 fn param(cell: Cell, kind: Kind) -> Box<dyn ToSql + Sync + Send> {
@@ -26,8 +26,23 @@ fn param(cell: Cell, kind: Kind) -> Box<dyn ToSql + Sync + Send> {
     }
 }
 
-impl PgReplica {
-    pub(crate) async fn row_count(&self, table: &'static str) -> Result<u64, ReplicaError> {
+/// One row's insert (a named future, so the copy's future is `Send` for
+/// every lifetime the trait asks).
+async fn insert(
+    tx: &tokio_postgres::Transaction<'_>,
+    statement: &tokio_postgres::Statement,
+    params: &[Box<dyn ToSql + Sync + Send>],
+) -> Result<u64, tokio_postgres::Error> {
+    let params: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    tx.execute(statement, &params).await
+}
+
+#[async_trait::async_trait]
+impl CopyRows for PgReplica {
+    async fn row_count(&self, table: &'static str) -> Result<u64, ReplicaError> {
         let client = self.client().await?;
         let n: i64 = row(&client, &format!("SELECT count(*) FROM {table}"), &[])
             .await
@@ -36,7 +51,7 @@ impl PgReplica {
         Ok(super::unsigned(n))
     }
 
-    pub(crate) async fn read_rows(
+    async fn read_rows(
         &self,
         table: &'static Table,
         sender: tokio::sync::mpsc::Sender<Rows>,
@@ -79,7 +94,7 @@ impl PgReplica {
         Ok(())
     }
 
-    pub(crate) async fn write_rows(
+    async fn write_rows(
         &self,
         table: &'static Table,
         mut receiver: tokio::sync::mpsc::Receiver<Rows>,
@@ -118,16 +133,11 @@ impl PgReplica {
                 })
                 .collect();
             // Many statements in flight on one connection: pipelined.
-            let inserts = futures_util::stream::iter(rows.iter().map(|params| {
-                let params: Vec<&(dyn ToSql + Sync)> = params
-                    .iter()
-                    .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                    .collect();
-                let statement = &statement;
-                let tx = &tx;
-                async move { tx.execute(statement, &params).await }
-            }))
-            .buffer_unordered(64);
+            let mut pending = Vec::with_capacity(rows.len());
+            for params in &rows {
+                pending.push(insert(&tx, &statement, params));
+            }
+            let inserts = futures_util::stream::iter(pending).buffer_unordered(64);
             pin_mut!(inserts);
             while let Some(done) = inserts.next().await {
                 written += done.map_err(&err)?;
@@ -149,7 +159,7 @@ impl PgReplica {
         Ok(written)
     }
 
-    pub(crate) async fn counters(&self) -> Result<Counters, ReplicaError> {
+    async fn counters(&self) -> Result<Counters, ReplicaError> {
         let client = self.client().await?;
         let found = row(
             &client,
@@ -167,7 +177,7 @@ impl PgReplica {
         }))
     }
 
-    pub(crate) async fn set_counters(&self, counters: Counters) -> Result<(), ReplicaError> {
+    async fn set_counters(&self, counters: Counters) -> Result<(), ReplicaError> {
         let client = self.client().await?;
         let err = server(&self.name);
         for (sequence, value) in [

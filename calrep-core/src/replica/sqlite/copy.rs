@@ -5,10 +5,11 @@ use rusqlite::types::{Value, ValueRef};
 use super::open::db;
 use super::{SqliteReplica, exec};
 use crate::replica::ReplicaError;
-use crate::replica::copy::{CHUNK, Cell, Counters, Kind, Rows, Table};
+use crate::replica::copy::{CHUNK, Cell, CopyRows, Counters, Kind, Rows, Table};
 
-impl SqliteReplica {
-    pub(crate) async fn row_count(&self, table: &'static str) -> Result<u64, ReplicaError> {
+#[async_trait::async_trait]
+impl CopyRows for SqliteReplica {
+    async fn row_count(&self, table: &'static str) -> Result<u64, ReplicaError> {
         self.read(move |conn, path| {
             let n: i64 = conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
@@ -18,7 +19,7 @@ impl SqliteReplica {
         .await
     }
 
-    pub(crate) async fn read_rows(
+    async fn read_rows(
         &self,
         table: &'static Table,
         sender: tokio::sync::mpsc::Sender<Rows>,
@@ -56,7 +57,7 @@ impl SqliteReplica {
         .await
     }
 
-    pub(crate) async fn write_rows(
+    async fn write_rows(
         &self,
         table: &'static Table,
         mut receiver: tokio::sync::mpsc::Receiver<Rows>,
@@ -98,7 +99,7 @@ impl SqliteReplica {
         .await
     }
 
-    pub(crate) async fn counters(&self) -> Result<Counters, ReplicaError> {
+    async fn counters(&self) -> Result<Counters, ReplicaError> {
         self.read(|conn, path| {
             let get = |key: &str| -> Result<i64, ReplicaError> {
                 conn.query_row(
@@ -117,7 +118,7 @@ impl SqliteReplica {
         .await
     }
 
-    pub(crate) async fn set_counters(&self, counters: Counters) -> Result<(), ReplicaError> {
+    async fn set_counters(&self, counters: Counters) -> Result<(), ReplicaError> {
         self.write(move |conn, path| {
             for (key, value) in [
                 ("change_seq", counters.change_seq),

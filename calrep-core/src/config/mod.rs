@@ -171,7 +171,8 @@ pub struct PostgresConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_file: Option<PathBuf>,
     /// Whether to encrypt the connection with TLS (verifying the server's
-    /// certificate). The default is on, except to a loopback address.
+    /// certificate). The default is on, except when every host the URL
+    /// names is this machine (a loopback address, `localhost` or a socket).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<bool>,
     /// PEM certificates to trust for the server instead of the system's.
@@ -193,75 +194,6 @@ impl PostgresConfig {
             self.password_file.as_ref(),
         ))
     }
-
-    /// Whether the connection is encrypted: as configured, else unless
-    /// every host the string names is a loopback address or a socket.
-    ///
-    /// ```
-    /// let config = calrep_core::Config::parse(
-    ///     "[replica.postgres]\nurl = \"postgres://calrep@db.example.com/calrep\"\npassword_env = \"PGPW\"",
-    ///     "calrep.toml",
-    /// )?;
-    /// let pg = config.replica.postgres.as_ref().ok_or("no section")?;
-    /// assert!(pg.uses_tls(), "a database on the network is reached over TLS");
-    /// let local = calrep_core::Config::parse(
-    ///     "[replica.postgres]\nurl = \"postgres://calrep@127.0.0.1:5432/calrep\"",
-    ///     "calrep.toml",
-    /// )?;
-    /// assert!(!local.replica.postgres.as_ref().ok_or("no section")?.uses_tls());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    pub fn uses_tls(&self) -> bool {
-        self.tls.unwrap_or_else(|| !self.is_loopback())
-    }
-
-    fn is_loopback(&self) -> bool {
-        let hosts: Vec<String> = match url_hosts(&self.url) {
-            Some(hosts) => hosts,
-            None => return false,
-        };
-        !hosts.is_empty()
-            && hosts.iter().all(|h| {
-                h == "localhost"
-                    || h.starts_with('/')
-                    || h.trim_matches(['[', ']'])
-                        .parse::<std::net::IpAddr>()
-                        .is_ok_and(|ip| ip.is_loopback())
-            })
-    }
-}
-
-/// The hosts a `postgres://` URL or `host=` pair names (empty: the
-/// default, a local socket); `None` when it cannot be read.
-fn url_hosts(url: &str) -> Option<Vec<String>> {
-    if let Some(rest) = url
-        .strip_prefix("postgres://")
-        .or_else(|| url.strip_prefix("postgresql://"))
-    {
-        let authority = rest.split(['/', '?']).next()?;
-        let hosts = authority.rsplit('@').next()?;
-        if hosts.is_empty() {
-            return Some(Vec::new());
-        }
-        return Some(
-            hosts
-                .split(',')
-                .map(|h| match h.rsplit_once(':') {
-                    Some((host, port)) if !host.ends_with(']') || port.is_empty() => host,
-                    Some((host, _)) if host.starts_with('[') => host,
-                    _ => h,
-                })
-                .map(str::to_owned)
-                .collect(),
-        );
-    }
-    let hosts = url
-        .split_whitespace()
-        .filter_map(|pair| pair.strip_prefix("host="))
-        .flat_map(|v| v.split(','))
-        .map(str::to_owned)
-        .collect();
-    Some(hosts)
 }
 
 impl ReplicaConfig {

@@ -146,7 +146,9 @@ pub fn pg_options(config: &Config) -> Result<super::PgOptions, ReplicaError> {
     if let Some(size) = pg.pool_size {
         options = options.pool_size(size);
     }
-    if pg.uses_tls() {
+    // On unless every host is this machine: the driver's own parse of the
+    // connection string decides which hosts those are.
+    if pg.tls.unwrap_or_else(|| !options.is_local()) {
         let ca = pg.ca_file.as_ref().map(|f| config.resolve_path(f));
         options = options.tls(super::PgOptions::tls_roots(ca.as_deref())?);
     }
@@ -156,4 +158,30 @@ pub fn pg_options(config: &Config) -> Result<super::PgOptions, ReplicaError> {
 #[cfg(feature = "postgres")]
 fn options_name(url: &str) -> String {
     super::PgOptions::new(url).map_or_else(|_| "postgres".into(), |o| o.name())
+}
+
+#[cfg(all(test, feature = "postgres"))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn options(section: &str) -> super::super::PgOptions {
+        let config =
+            Config::parse(&format!("[replica.postgres]\n{section}\n"), "calrep.toml").unwrap();
+        pg_options(&config).unwrap()
+    }
+
+    #[test]
+    fn tls_is_on_unless_every_host_is_this_machine_or_configured_off() {
+        let remote = r#"url = "postgres://calrep@db.example.com/calrep""#;
+        assert!(options(remote).tls.is_some(), "a host on the network");
+        let mixed = r#"url = "host=localhost,db.example.com user=calrep""#;
+        assert!(options(mixed).tls.is_some(), "one host on the network");
+        let local = r#"url = "postgres://calrep@[::1]:5432/calrep""#;
+        assert!(options(local).tls.is_none(), "loopback only");
+        let off = format!("{remote}\ntls = false");
+        assert!(options(&off).tls.is_none(), "configured off");
+        let on = format!("{local}\ntls = true");
+        assert!(options(&on).tls.is_some(), "configured on");
+    }
 }

@@ -67,7 +67,7 @@ use crate::{SiteId, TaskId};
 #[derive(Clone)]
 pub struct PgOptions {
     config: tokio_postgres::Config,
-    tls: Option<Arc<rustls::ClientConfig>>,
+    pub(crate) tls: Option<Arc<rustls::ClientConfig>>,
     pool_size: usize,
     wait: Duration,
     lock_timeout: Duration,
@@ -149,6 +149,32 @@ impl PgOptions {
     pub fn wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
         self
+    }
+
+    /// Whether every host the connection string names is this machine (a
+    /// loopback address, `localhost` or a socket): where TLS is off unless
+    /// configured.
+    ///
+    /// ```
+    /// use calrep_core::replica::PgOptions;
+    /// assert!(PgOptions::new("postgres://calrep@127.0.0.1:5432/calrep")?.is_local());
+    /// assert!(PgOptions::new("host=localhost,::1 user=calrep")?.is_local());
+    /// assert!(!PgOptions::new("postgres://calrep@db.example.com/calrep")?.is_local());
+    /// assert!(!PgOptions::new("postgres://calrep@localhost,db.example.com/calrep")?.is_local());
+    /// # Ok::<(), calrep_core::replica::ReplicaError>(())
+    /// ```
+    pub fn is_local(&self) -> bool {
+        self.config.get_hosts().iter().all(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => {
+                name == "localhost"
+                    || name
+                        .trim_matches(['[', ']'])
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(_) => true,
+        })
     }
 
     /// The database as the connection string names it, without a password:

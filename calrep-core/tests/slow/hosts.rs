@@ -128,6 +128,40 @@ impl Shared {
     }
 }
 
+/// Waits for each host in `which` (index into `hosts`), and checks it
+/// succeeded and reported the whole run: every mailbox of the group healthy
+/// (the group also names a contact and a cycle, skipped).
+fn finish_healthy(hosts: &mut [Child], which: std::ops::Range<usize>, dir: &Path) {
+    for i in which {
+        let status = hosts[i].wait().unwrap();
+        let text = std::fs::read_to_string(dir.join(format!("host{i}.json"))).unwrap();
+        assert!(status.success(), "host {i}: {status}: {text}");
+        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mailboxes: Vec<_> = report["mailboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["outcome"] != "skipped")
+            .collect();
+        assert_eq!(mailboxes.len(), MAILBOXES, "host {i}: {text}");
+        assert!(
+            mailboxes.iter().all(|m| m["outcome"] == "healthy"),
+            "host {i}: {text}"
+        );
+    }
+}
+
+/// `calrep verify` compares the shared replica with the source: equal.
+fn assert_verified(config: &Path) {
+    let verify = calrep(config, &["verify", "--task", "t"]).output().unwrap();
+    assert!(
+        verify.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
 fn calrep(config: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_calrep"));
     cmd.args(args).arg("--config").arg(config);
@@ -187,28 +221,8 @@ fn three_hosts_share_a_run_one_is_killed_and_the_replica_is_exact() {
         "SELECT string_agg(address, ',' ORDER BY address) FROM shared_run_mailboxes WHERE report IS NULL AND host LIKE 't:{killed}:%'"
     );
     let held = cluster.psql(&held_sql);
-    for host in &mut hosts[1..] {
-        let status = host.wait().unwrap();
-        assert!(status.success(), "a surviving host failed: {status}");
-    }
-
     // Both survivors report the whole run: every mailbox healthy.
-    for i in 1..3 {
-        let text = std::fs::read_to_string(dir.join(format!("host{i}.json"))).unwrap();
-        let report: serde_json::Value = serde_json::from_str(&text).unwrap();
-        // (The group also names a contact and a cycle: skipped.)
-        let mailboxes: Vec<_> = report["mailboxes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["outcome"] != "skipped")
-            .collect();
-        assert_eq!(mailboxes.len(), MAILBOXES, "host {i}: {text}");
-        assert!(
-            mailboxes.iter().all(|m| m["outcome"] == "healthy"),
-            "host {i}: {text}"
-        );
-    }
+    finish_healthy(&mut hosts, 1..3, &dir);
     // One run, recorded once; claimed again only what the killed host held.
     assert_eq!(
         cluster.psql("SELECT count(*) FROM shared_runs WHERE closed_at IS NOT NULL"),
@@ -223,16 +237,7 @@ fn three_hosts_share_a_run_one_is_killed_and_the_replica_is_exact() {
     assert_eq!(again, held, "claimed again vs held by the killed host");
     eprintln!("the killed host held {held:?}, taken over by the others");
 
-    // `verify` compares the shared replica with the source: equal.
-    let verify = calrep(&shared, &["verify", "--task", "t"])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&verify.stdout),
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_verified(&shared);
 
     // One host into SQLite, from the same source: the same replica.
     let alone_dir = dir.join("alone");
@@ -379,27 +384,8 @@ fn a_database_restart_mid_run_loses_nothing() {
     cluster.stop();
     std::thread::sleep(Duration::from_secs(3));
     cluster.resume();
-    for (i, host) in hosts.iter_mut().enumerate() {
-        let status = host.wait().unwrap();
-        let report = std::fs::read_to_string(dir.join(format!("host{i}.json"))).unwrap();
-        assert!(status.success(), "host {i}: {status}: {report}");
-        let report: serde_json::Value = serde_json::from_str(&report).unwrap();
-        let healthy = report["mailboxes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["outcome"] == "healthy")
-            .count();
-        assert_eq!(healthy, MAILBOXES, "host {i}: {report}");
-    }
-    let verify = calrep(&shared, &["verify", "--task", "t"])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    finish_healthy(&mut hosts, 0..2, &dir);
+    assert_verified(&shared);
     assert_eq!(cluster.psql("SELECT count(*) FROM runs"), "1");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -431,11 +417,7 @@ fn a_host_that_stops_past_its_lease_and_wakes_writes_nothing_stale() {
     // Three lease times: its claims and leases end, the other takes over.
     std::thread::sleep(Duration::from_secs(9));
     signal("-CONT");
-    for (i, host) in hosts.iter_mut().enumerate() {
-        let status = host.wait().unwrap();
-        let text = std::fs::read_to_string(dir.join(format!("host{i}.json"))).unwrap();
-        assert!(status.success(), "host {i}: {status}: {text}");
-    }
+    finish_healthy(&mut hosts, 0..2, &dir);
     let closed = cluster.psql("SELECT count(*) FROM shared_runs WHERE closed_at IS NOT NULL");
     assert_eq!(closed, "1");
     let healthy = cluster.psql(
@@ -446,14 +428,7 @@ fn a_host_that_stops_past_its_lease_and_wakes_writes_nothing_stale() {
         MAILBOXES.to_string(),
         "the paused host held {held}"
     );
-    let verify = calrep(&shared, &["verify", "--task", "t"])
-        .output()
-        .unwrap();
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stdout)
-    );
+    assert_verified(&shared);
     eprintln!("the paused host held {held} mailboxes when it stopped");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -10,8 +10,9 @@ use chrono::{
 use chrono_tz::Tz;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDate, PyDateTime, PyString, PyTzInfo};
+use pyo3::types::{PyBytes, PyDate, PyDateTime, PyString, PyTzInfo};
 
+use crate::datetime_api::DateTimeApi;
 use crate::errors::{core_error, core_error_about};
 
 /// A date, a naive datetime or an aware one, as Python gave it.
@@ -120,6 +121,59 @@ pub(crate) fn expand<'py>(
     exdates: Option<Vec<Bound<'py, PyAny>>>,
     rdates: Option<Vec<Bound<'py, PyAny>>>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    // Only an RDATE given as an instant can fall in the second of two equal
+    // wall times: occurrences made from wall times take the first (RFC 5545).
+    let may_fold = rdates.iter().flatten().any(|d| {
+        d.getattr("utcoffset")
+            .and_then(|f| f.call0())
+            .is_ok_and(|offset| !offset.is_none())
+    });
+    let (found, zone) = occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
+    let (tzinfo, zone) = python_zone(py, zone)?;
+    let api = DateTimeApi::get(py);
+    found
+        .into_iter()
+        .map(|instance| to_python(py, api, instance, (zone, may_fold), &tzinfo))
+        .collect()
+}
+
+/// The same occurrences as POSIX seconds, in an `array.array('q')` (a
+/// buffer: `numpy.frombuffer(found, dtype=numpy.int64)` reads it without a
+/// copy). Dates and floating times are read as wall-clock times in `tz`.
+#[pyfunction]
+#[pyo3(signature = (rrule, dtstart, tz, start, end, exdates = None, rdates = None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn expand_posix<'py>(
+    py: Python<'py>,
+    rrule: &str,
+    dtstart: &Bound<'py, PyAny>,
+    tz: Option<&Bound<'py, PyAny>>,
+    start: &Bound<'py, PyAny>,
+    end: &Bound<'py, PyAny>,
+    exdates: Option<Vec<Bound<'py, PyAny>>>,
+    rdates: Option<Vec<Bound<'py, PyAny>>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (found, zone) = occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
+    let mut bytes = Vec::with_capacity(found.len() * 8);
+    for instance in found {
+        bytes.extend_from_slice(&instance.instant(zone).timestamp().to_ne_bytes());
+    }
+    let array = py.import("array")?.getattr("array")?.call1(("q",))?;
+    array.call_method1("frombytes", (PyBytes::new(py, &bytes),))?;
+    Ok(array)
+}
+
+/// The arguments read and the set expanded (without the GIL): the
+/// occurrences and the series' zone.
+fn occurrences<'py>(
+    py: Python<'py>,
+    rrule: &str,
+    dtstart: &Bound<'py, PyAny>,
+    tz: Option<&Bound<'py, PyAny>>,
+    (start, end): (&Bound<'py, PyAny>, &Bound<'py, PyAny>),
+    exdates: Option<Vec<Bound<'py, PyAny>>>,
+    rdates: Option<Vec<Bound<'py, PyAny>>>,
+) -> PyResult<(Vec<Instance>, Tz)> {
     let zone = zone(tz)?;
     let (from, to) = (bound("start", start)?, bound("end", end)?);
     // As the command line and the C ABI: an empty or reversed window is a
@@ -146,11 +200,7 @@ pub(crate) fn expand<'py>(
         set = set.rdate(set_date("rdates", d, zone, floating)?);
     }
     let found = py.detach(|| set.between(from, to)).map_err(core_error)?;
-    let (tzinfo, zone) = python_zone(py, zone)?;
-    found
-        .into_iter()
-        .map(|instance| to_python(py, instance, zone, &tzinfo))
-        .collect()
+    Ok((found, zone))
 }
 
 /// `zoneinfo.ZoneInfo(name)` for the zone and the zone itself, or UTC for
@@ -169,36 +219,45 @@ fn python_zone(py: Python<'_>, zone: Tz) -> PyResult<(Bound<'_, PyTzInfo>, Tz)> 
 
 fn to_python<'py>(
     py: Python<'py>,
+    api: Option<DateTimeApi>,
     instance: Instance,
-    zone: Tz,
+    (zone, may_fold): (Tz, bool),
     tzinfo: &Bound<'py, PyTzInfo>,
 ) -> PyResult<Bound<'py, PyAny>> {
     match instance {
-        Instance::Date(d) => {
-            Ok(PyDate::new(py, d.year(), d.month() as u8, d.day() as u8)?.into_any())
-        }
-        Instance::Floating(t) => datetime(py, t, None, false),
+        Instance::Date(d) => match api {
+            Some(api) => api.date(py, d.year(), d.month(), d.day()),
+            None => Ok(PyDate::new(py, d.year(), d.month() as u8, d.day() as u8)?.into_any()),
+        },
+        Instance::Floating(t) => datetime(py, api, t, None, false),
         Instance::At(t) => {
             let local = t.with_timezone(&zone);
             // The second of two equal wall times (the hour repeated when
-            // clocks go back) is `fold=1` in Python.
-            let fold = match zone.from_local_datetime(&local.naive_local()) {
-                chrono::LocalResult::Ambiguous(_, later) => {
-                    later.offset().fix() == local.offset().fix()
-                }
-                _ => false,
-            };
-            datetime(py, local.naive_local(), Some(tzinfo), fold)
+            // clocks go back) is `fold=1` in Python; only an RDATE instant
+            // can be one (`may_fold`), which spares the lookup otherwise.
+            let fold = may_fold
+                && match zone.from_local_datetime(&local.naive_local()) {
+                    chrono::LocalResult::Ambiguous(_, later) => {
+                        later.offset().fix() == local.offset().fix()
+                    }
+                    _ => false,
+                };
+            datetime(py, api, local.naive_local(), Some(tzinfo), fold)
         }
     }
 }
 
 fn datetime<'py>(
     py: Python<'py>,
+    api: Option<DateTimeApi>,
     t: NaiveDateTime,
     tzinfo: Option<&Bound<'py, PyTzInfo>>,
     fold: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(api) = api {
+        let date = (t.year(), t.month(), t.day());
+        return api.datetime(py, date, (t.hour(), t.minute(), t.second()), tzinfo, fold);
+    }
     let (y, mo, d) = (t.year(), t.month() as u8, t.day() as u8);
     let (h, mi, s) = (t.hour() as u8, t.minute() as u8, t.second() as u8);
     // Without a fold the plain constructor: under abi3 the one with a fold

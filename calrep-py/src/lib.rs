@@ -4,6 +4,7 @@
 
 mod args;
 mod config;
+mod datetime_api;
 mod diff;
 mod engine;
 mod errors;
@@ -24,6 +25,8 @@ fn calrep_py(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<engine::PyEngine>()?;
     m.add_class::<sim::PySimulator>()?;
     m.add_function(wrap_pyfunction!(expand::expand, m)?)?;
+    m.add_function(wrap_pyfunction!(expand::expand_posix, m)?)?;
+    m.add_function(wrap_pyfunction!(datetime_api::_use_datetime_capi, m)?)?;
     m.add_function(wrap_pyfunction!(diff::diff, m)?)?;
     // calrep's threads must be out of Python before the interpreter ends.
     let before_exit = wrap_pyfunction!(runtime::before_exit, m)?;

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import random
 from datetime import date, datetime, timedelta, timezone
-from typing import List
+from typing import Any, List, Tuple, Union
 from zoneinfo import ZoneInfo
 
 import pytest
 from dateutil.rrule import rrulestr
 
 import calrep
+from calrep import _calrep
 
 UTC = timezone.utc
 FROM, TO = datetime(2026, 1, 1, tzinfo=UTC), datetime(2031, 1, 1, tzinfo=UTC)
@@ -108,3 +109,56 @@ def test_expansion_matches_python_dateutil() -> None:
 def test_a_reversed_window_is_refused_as_on_the_command_line() -> None:
     with pytest.raises(ValueError, match="start must be before end"):
         calrep.expand("FREQ=DAILY;COUNT=3", datetime(2026, 3, 1, 9), "UTC", TO, FROM)
+
+
+def test_posix_seconds_are_the_instants_of_the_datetimes() -> None:
+    rng = random.Random(20261129)
+    for case in range(200):
+        zone = rng.choice(ZONES)
+        start = datetime(2026, 1, 1, rng.randint(0, 23), rng.choice([0, 30])) + timedelta(days=rng.randint(0, 700))
+        rule = random_rule(rng)
+        found = calrep.expand_posix(rule, start, zone, FROM, TO)
+        assert found.typecode == "q" and found.itemsize == 8
+        # Python's own arithmetic from the aware datetimes, independent of
+        # the Rust path that made the numbers.
+        assert list(found) == [int(d.timestamp()) for d in calrep.expand(rule, start, zone, FROM, TO)], (
+            f"case {case}: {rule} from {start} in {zone}"
+        )
+
+
+def test_posix_seconds_read_dates_as_midnight_in_the_zone() -> None:
+    found = calrep.expand_posix("FREQ=DAILY;COUNT=2", date(2026, 3, 28), "Europe/Berlin", FROM, TO)
+    berlin = ZoneInfo("Europe/Berlin")
+    assert list(found) == [int(datetime(2026, 3, d, tzinfo=berlin).timestamp()) for d in (28, 29)]
+    assert list(calrep.expand_posix("FREQ=DAILY", datetime(2026, 1, 1), "UTC", FROM, datetime(2026, 1, 1, 1, tzinfo=UTC))) == [
+        int(FROM.timestamp())
+    ]
+
+
+def _shape(found: List[Any]) -> List[Tuple[type, str, object, int]]:
+    return [(type(d), d.isoformat(), getattr(d, "tzinfo", None), getattr(d, "fold", 0)) for d in found]
+
+
+def test_the_datetime_capsule_builds_what_pyo3_builds() -> None:
+    # The capsule (datetime.datetime_CAPI) and pyo3's constructors must give
+    # equal objects: same type, fields, tzinfo and fold, dates and floating
+    # times included.
+    rng = random.Random(20261130)
+    cases: List[Tuple[str, Union[date, datetime], str]] = [
+        ("FREQ=HOURLY;COUNT=30", datetime(2026, 11, 1, 0, 30), "America/New_York")  # the fold
+    ]
+    cases += [("FREQ=DAILY;COUNT=5", date(2026, 3, 28), "Europe/Berlin")]
+    cases += [(random_rule(rng), datetime(2026, 1, 1, rng.randint(0, 23)), rng.choice(ZONES)) for _ in range(50)]
+    for rule, start, zone in cases:
+        fast = calrep.expand(rule, start, zone, FROM, TO)
+        before = _calrep._use_datetime_capi(False)
+        try:
+            slow = calrep.expand(rule, start, zone, FROM, TO)
+        finally:
+            _calrep._use_datetime_capi(before)
+        assert _shape(fast) == _shape(slow), (rule, start, zone)
+    found = calrep.expand("FREQ=DAILY;COUNT=2", datetime(2026, 3, 28, 9), "Europe/Berlin", FROM, TO)
+    assert [type(d) for d in found] == [datetime, datetime]
+    # Across the change to summer time (same-zone subtraction in Python
+    # ignores offsets, so instants are compared as timestamps).
+    assert found[1].timestamp() - found[0].timestamp() == 23 * 3600

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+from array import array
 from datetime import date, datetime, timezone, tzinfo
 from os import PathLike
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -55,6 +56,7 @@ __all__ = [
     "__version__",
     "diff",
     "expand",
+    "expand_posix",
     "load_config",
 ]
 
@@ -230,6 +232,29 @@ def expand(
     occurs twice means its first occurrence.
     """
     return _calrep.expand(rrule, dtstart, tz, start, end, list(exdates), list(rdates))
+
+
+def expand_posix(
+    rrule: str,
+    dtstart: When,
+    tz: Union[str, tzinfo, None],
+    start: datetime,
+    end: datetime,
+    exdates: Iterable[When] = (),
+    rdates: Iterable[When] = (),
+) -> array[int]:
+    """The occurrences :func:`expand` finds, as POSIX seconds in an
+    ``array.array('q')``: numbers for callers that want numbers, a buffer
+    ``numpy.frombuffer(found, dtype=numpy.int64)`` reads without a copy.
+    Dates and floating times are read as wall-clock times in ``tz``.
+
+    >>> import calrep, datetime
+    >>> utc = datetime.timezone.utc
+    >>> list(calrep.expand_posix("FREQ=DAILY;COUNT=2", datetime.datetime(2026, 3, 28, 9), "Europe/Berlin",
+    ...                          datetime.datetime(2026, 1, 1, tzinfo=utc), datetime.datetime(2027, 1, 1, tzinfo=utc)))
+    [1774684800, 1774767600]
+    """
+    return _calrep.expand_posix(rrule, dtstart, tz, start, end, list(exdates), list(rdates))
 
 
 CalendarText = Union[str, Sequence[Mapping[str, Any]]]

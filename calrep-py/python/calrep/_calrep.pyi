@@ -1,12 +1,13 @@
 """Types of the extension module; the `calrep` package wraps it."""
 
 import asyncio
+from array import array
 from datetime import date, datetime, tzinfo
 from os import PathLike
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, final
 
-__all__ = ["__version__", "Config", "Engine", "Simulator", "expand", "diff"]
+__all__ = ["__version__", "Config", "Engine", "Simulator", "expand", "expand_posix", "diff", "_use_datetime_capi"]
 
 __version__: str
 
@@ -93,4 +94,14 @@ def expand(
     exdates: Optional[Sequence[Union[date, datetime]]] = None,
     rdates: Optional[Sequence[Union[date, datetime]]] = None,
 ) -> List[Any]: ...
+def expand_posix(
+    rrule: str,
+    dtstart: Union[date, datetime],
+    tz: Union[str, tzinfo, None],
+    start: datetime,
+    end: datetime,
+    exdates: Optional[Sequence[Union[date, datetime]]] = None,
+    rdates: Optional[Sequence[Union[date, datetime]]] = None,
+) -> array[int]: ...
+def _use_datetime_capi(on: bool) -> bool: ...
 def diff(before: str, after: str, start: str, end: str, *, ical: bool) -> str: ...

@@ -139,6 +139,7 @@ pub mod mailbox;
 pub mod recur;
 pub mod replica;
 mod retry;
+pub mod rfc3339;
 pub mod schedule;
 mod secret;
 #[cfg(feature = "sim")]

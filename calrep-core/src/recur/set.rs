@@ -80,10 +80,7 @@ impl Instance {
     pub fn to_utc_text(self) -> String {
         match self {
             Self::Date(_) => self.to_string(),
-            other => other
-                .instant(chrono_tz::UTC)
-                .format("%Y-%m-%dT%H:%M:%SZ")
-                .to_string(),
+            other => crate::rfc3339::utc(other.instant(chrono_tz::UTC)),
         }
     }
 
@@ -109,11 +106,13 @@ impl std::fmt::Display for Instance {
     /// RFC 3339: `2026-03-01` for a date, `2026-03-01T09:00:00` for a
     /// floating time, `2026-03-01T08:00:00Z` for an instant.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Date(d) => write!(f, "{}", d.format("%Y-%m-%d")),
-            Self::Floating(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%S")),
-            Self::At(t) => write!(f, "{}", t.format("%Y-%m-%dT%H:%M:%SZ")),
+        let mut text = String::with_capacity(20);
+        match *self {
+            Self::Date(d) => crate::rfc3339::write_date(&mut text, d),
+            Self::Floating(t) => crate::rfc3339::write_local(&mut text, t),
+            Self::At(t) => crate::rfc3339::write_utc(&mut text, t),
         }
+        f.write_str(&text)
     }
 }
 

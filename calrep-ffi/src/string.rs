@@ -22,7 +22,14 @@ impl calrep_string {
     /// Boxes `text` for the caller (interior NULs, which JSON and iCalendar
     /// never contain, become U+FFFD).
     pub(crate) fn boxed(text: String) -> *mut calrep_string {
-        let text = CString::new(text.replace('\0', "\u{fffd}")).unwrap_or_default();
+        // A NUL would end the text early for C: replaced (rare, so the scan
+        // comes first and the common case keeps its buffer).
+        let text = if text.contains('\0') {
+            text.replace('\0', "\u{fffd}")
+        } else {
+            text
+        };
+        let text = CString::new(text).unwrap_or_default();
         calrep_string { text }.into_handle()
     }
 }
@@ -78,4 +85,34 @@ pub unsafe extern "C" fn calrep_string_len(s: *const calrep_string) -> usize {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn calrep_string_free(s: *mut calrep_string) {
     drop(calrep_string::release(s));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a C host reads back: the bytes up to the terminating NUL.
+    fn read_back(text: &str) -> String {
+        let s = calrep_string::boxed(text.to_owned());
+        // SAFETY: `s` was just returned and is freed once, below.
+        let (ptr, len) = unsafe { (calrep_string_ptr(s), calrep_string_len(s)) };
+        // SAFETY: the library's string is NUL-terminated and alive.
+        let read = unsafe { std::ffi::CStr::from_ptr(ptr) }
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(read.len(), len, "the length a host is told");
+        // SAFETY: returned above, not freed before.
+        unsafe { calrep_string_free(s) };
+        read
+    }
+
+    #[test]
+    fn a_nul_inside_the_text_is_replaced_not_an_early_end() {
+        assert_eq!(read_back("a\0b"), "a\u{fffd}b");
+        assert_eq!(
+            read_back("[\"2026-03-01T08:00:00Z\"]"),
+            "[\"2026-03-01T08:00:00Z\"]"
+        );
+        assert_eq!(read_back(""), "");
+    }
 }

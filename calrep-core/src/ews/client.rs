@@ -14,7 +14,7 @@ use super::directory::EwsDirectory;
 use super::item::{collect, read_item};
 use super::request::{self, Folder};
 use super::response::{self, Message};
-use super::transport::{CallOptions, Transport, USER_AGENT};
+use super::transport::{Answer, CallOptions, Transport, USER_AGENT};
 use super::xml::{Element, TYPES};
 use crate::address::EmailAddress;
 use crate::auth::{Auth, ClientCredentials, ClientProof, TokenProvider};
@@ -224,8 +224,8 @@ impl EwsMailbox {
         }
     }
 
-    /// Sends an operation and returns the parsed response.
-    pub(crate) async fn call(&self, body: &str) -> Result<Element, MailboxError> {
+    /// Sends an operation and returns the answer (see [`Self::read`]).
+    pub(crate) async fn call(&self, body: &str) -> Result<Answer, MailboxError> {
         let options = self.options();
         self.shared
             .transport
@@ -236,7 +236,7 @@ impl EwsMailbox {
     /// Sends an operation as the service account itself, never
     /// impersonating (`ExpandDL`: a service account need not have a
     /// mailbox, and impersonating one it does not have fails).
-    pub(crate) async fn call_as_service(&self, body: &str) -> Result<Element, MailboxError> {
+    pub(crate) async fn call_as_service(&self, body: &str) -> Result<Answer, MailboxError> {
         let options = CallOptions {
             act_as_mailbox: false,
             ..self.options()
@@ -247,20 +247,25 @@ impl EwsMailbox {
             .await
     }
 
+    /// An answer's element tree, borrowing its text.
+    pub(crate) fn read<'a>(&self, answer: &'a Answer) -> Result<Element<'a>, MailboxError> {
+        self.shared.transport.read(answer, &self.address)
+    }
+
     /// The site's secrets, removed from every error that leaves the EWS
     /// module (errors may quote the server, which may quote the request).
     pub(crate) fn redactor(&self) -> &Redactor {
         &self.shared.redactor
     }
 
-    fn messages<'a>(&self, root: &'a Element) -> Result<Vec<Message<'a>>, MailboxError> {
+    fn messages<'a>(&self, root: &'a Element<'a>) -> Result<Vec<Message<'a>>, MailboxError> {
         response::messages(root, self.address.as_str())
     }
 
     /// The first message, checked.
     fn first_ok<'a>(
         &self,
-        root: &'a Element,
+        root: &'a Element<'a>,
         calendar: Option<&CalendarId>,
     ) -> Result<Message<'a>, MailboxError> {
         let messages = self.messages(root)?;
@@ -273,9 +278,10 @@ impl EwsMailbox {
     }
 
     async fn default_calendar(&self) -> Result<Option<(String, String)>, MailboxError> {
-        let root = self
+        let answer = self
             .call(&request::get_default_calendar(self.delegate()))
             .await?;
+        let root = self.read(&answer)?;
         let message = self.first_ok(&root, None)?;
         let folder = message
             .element
@@ -288,15 +294,21 @@ impl EwsMailbox {
         }))
     }
 
-    /// Fetches one batch, shrinking it while the server times out.
-    async fn fetch(&self, ids: &[ItemId]) -> Result<Vec<(ItemId, Element)>, MailboxError> {
-        let mut out = Vec::with_capacity(ids.len());
+    /// Fetches `ids` in batches, shrinking them while the server times out,
+    /// and hands each found item's message to `read` (which takes what it
+    /// needs: the message borrows the batch's answer).
+    async fn fetch(
+        &self,
+        ids: &[ItemId],
+        mut read: impl FnMut(&ItemId, &Element<'_>) -> Result<(), MailboxError> + Send,
+    ) -> Result<(), MailboxError> {
         let mut rest = ids;
         while !rest.is_empty() {
             let size = self.shared.batch.load(Ordering::Relaxed).min(rest.len());
             let (chunk, tail) = rest.split_at(size);
             let refs: Vec<&str> = chunk.iter().map(ItemId::as_str).collect();
-            let root = self.call(&request::get_item(&refs)).await?;
+            let answer = self.call(&request::get_item(&refs)).await?;
+            let root = self.read(&answer)?;
             let messages = self.messages(&root)?;
             if messages.iter().any(|m| m.code == "ErrorTimeoutExpired") {
                 let smaller = (size / 2).clamp(MIN_BATCH, TIMEOUT_BATCH);
@@ -323,11 +335,11 @@ impl EwsMailbox {
                 if message.code == "ErrorItemNotFound" {
                     continue;
                 }
-                out.push((id.clone(), message.element.clone()));
+                read(id, message.element)?;
             }
             rest = tail;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Fills each modified occurrence's own subject, location and body from
@@ -342,19 +354,21 @@ impl EwsMailbox {
             return Ok(());
         }
         let mut own = std::collections::HashMap::new();
-        for (id, message) in self.fetch(&ids).await? {
+        self.fetch(&ids, |id, message| {
             let mut found = Vec::new();
-            collect(message_items(&message), &mut found);
+            collect(message_items(message), &mut found);
             if let Some(e) = found.first() {
-                let body = e.child("Body").map(|b| b.text.clone());
+                let body = e.child("Body").map(|b| b.text.clone().into_owned());
                 let fields = (
                     e.text_of("Subject").map(str::to_owned),
                     e.text_of("Location").map(str::to_owned),
                     body,
                 );
-                own.insert(id, fields);
+                own.insert(id.clone(), fields);
             }
-        }
+            Ok(())
+        })
+        .await?;
         for item in items.iter_mut() {
             let (subject, location, body) = (
                 item.subject.clone(),
@@ -378,7 +392,7 @@ impl EwsMailbox {
 }
 
 /// The `m:Items` of a `GetItem` message (or the message itself).
-fn message_items(message: &Element) -> &Element {
+fn message_items<'m, 'a>(message: &'m Element<'a>) -> &'m Element<'a> {
     message.message_child("Items").unwrap_or(message)
 }
 
@@ -440,12 +454,13 @@ impl EwsMailbox {
         let mut calendars = Vec::new();
         let mut state: Option<String> = None;
         for _ in 0..MAX_HIERARCHY_PAGES {
-            let root = self
+            let answer = self
                 .call(&request::sync_folder_hierarchy(
                     state.as_deref(),
                     self.delegate(),
                 ))
                 .await?;
+            let root = self.read(&answer)?;
             let message = self.first_ok(&root, None)?;
             calendars.extend(response::calendar_folders(
                 &message,
@@ -485,7 +500,8 @@ impl EwsMailbox {
             state.map(SyncState::as_str),
             max.min(self.shared.max_changes),
         );
-        let root = self.call(&body).await?;
+        let answer = self.call(&body).await?;
+        let root = self.read(&answer)?;
         let message = self.first_ok(&root, Some(calendar))?;
         let page = response::items_page(&message)?;
         Ok(ChangePage {
@@ -498,13 +514,15 @@ impl EwsMailbox {
 
     async fn read_items(&self, ids: &[ItemId]) -> Result<Vec<CalendarItem>, MailboxError> {
         let mut items = Vec::with_capacity(ids.len());
-        for (_, message) in self.fetch(ids).await? {
+        self.fetch(ids, |_, message| {
             let mut found = Vec::new();
-            collect(message_items(&message), &mut found);
+            collect(message_items(message), &mut found);
             for e in found {
                 items.push(read_item(e).map_err(|e| MailboxError::Protocol(e.to_string()))?);
             }
-        }
+            Ok(())
+        })
+        .await?;
         self.occurrence_details(&mut items).await?;
         Ok(items)
     }
@@ -523,7 +541,7 @@ impl EwsMailbox {
             ..self.options()
         };
         let body = request::get_attachment(&[attachment_id]);
-        let Some(root) = self
+        let Some(answer) = self
             .shared
             .transport
             .call_capped(&self.address, &body, options)
@@ -531,6 +549,7 @@ impl EwsMailbox {
         else {
             return Ok(None);
         };
+        let root = self.read(&answer)?;
         let message = self.first_ok(&root, None)?;
         let Some(file) = message
             .element

@@ -70,10 +70,11 @@ impl EwsDirectory {
         group: &GroupRef,
         address: &EmailAddress,
     ) -> Result<Result<GroupMembers, DirectoryError>, MailboxError> {
-        let root = self
+        let answer = self
             .account
             .call_as_service(&request::expand_dl(address.as_str()))
             .await?;
+        let root = self.account.read(&answer)?;
         let messages = response::messages(&root, self.account.address().as_str())?;
         let message = messages
             .first()

@@ -59,7 +59,7 @@ pub fn read_calendar_items(text: &str) -> Result<Vec<CalendarItem>, EwsItemError
     found.into_iter().map(read_item).collect()
 }
 
-pub(crate) fn collect<'a>(e: &'a Element, out: &mut Vec<&'a Element>) {
+pub(crate) fn collect<'a>(e: &'a Element<'a>, out: &mut Vec<&'a Element<'a>>) {
     for c in &e.children {
         if c.is(TYPES, "CalendarItem") {
             out.push(c);
@@ -71,7 +71,7 @@ pub(crate) fn collect<'a>(e: &'a Element, out: &mut Vec<&'a Element>) {
 
 /// Reading one item: remembers its id for error messages.
 struct Reader<'a> {
-    e: &'a Element,
+    e: &'a Element<'a>,
     id: String,
 }
 
@@ -292,7 +292,7 @@ fn recurrence(r: &Reader<'_>, e: &Element) -> Result<Recurrence, EwsItemError> {
         .ok_or_else(|| r.error("Recurrence", "no pattern element"))?;
     let p = pattern_element;
     let interval = |p: &Element| -> Result<u16, EwsItemError> { r.number(p, "Interval") };
-    let pattern = match p.name.as_str() {
+    let pattern = match p.name.as_ref() {
         "DailyRecurrence" => Pattern::Daily {
             interval: interval(p)?,
         },

@@ -179,7 +179,7 @@ mod tests {
 
     const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
-    fn body(request: &str) -> Element {
+    fn body(request: &str) -> Element<'static> {
         let root = xml::parse(request).unwrap();
         let envelope = root
             .children
@@ -193,6 +193,7 @@ mod tests {
             .unwrap()
             .children[0]
             .clone()
+            .into_owned()
     }
 
     #[test]
@@ -232,7 +233,7 @@ mod tests {
             &sync_folder_items(Folder::DefaultCalendar, None, 9_999),
         ));
         assert!(first.is(MESSAGES, "SyncFolderItems"));
-        let names: Vec<&str> = first.children.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = first.children.iter().map(|c| c.name.as_ref()).collect();
         assert_eq!(
             names,
             [
@@ -253,7 +254,7 @@ mod tests {
             None,
             &sync_folder_items(Folder::Id("AQ<&>"), Some("H4sI&x"), 0),
         ));
-        let names: Vec<&str> = next.children.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<&str> = next.children.iter().map(|c| c.name.as_ref()).collect();
         assert_eq!(
             names,
             [

@@ -16,7 +16,7 @@ const DEFAULT_BACK_OFF: Duration = Duration::from_secs(30);
 /// One `*ResponseMessage` of a response.
 #[derive(Debug, Clone)]
 pub(crate) struct Message<'a> {
-    pub(crate) element: &'a Element,
+    pub(crate) element: &'a Element<'a>,
     pub(crate) class: &'a str,
     pub(crate) code: &'a str,
     text: &'a str,
@@ -86,7 +86,7 @@ fn code_error(
 /// The response's messages, after the envelope, a SOAP fault or an
 /// unreadable body has been dealt with. `status` is the HTTP status.
 pub(crate) fn messages<'a>(
-    root: &'a Element,
+    root: &'a Element<'a>,
     mailbox: &str,
 ) -> Result<Vec<Message<'a>>, MailboxError> {
     let body = root
@@ -108,7 +108,7 @@ pub(crate) fn messages<'a>(
     Ok(out)
 }
 
-fn collect_messages<'a>(e: &'a Element, out: &mut Vec<Message<'a>>) {
+fn collect_messages<'a>(e: &'a Element<'a>, out: &mut Vec<Message<'a>>) {
     for c in &e.children {
         if c.ns == MESSAGES && c.name.ends_with("ResponseMessage") {
             let text_of = |name: &str| {
@@ -164,7 +164,7 @@ fn fault_error(fault: &Element, mailbox: &str) -> MailboxError {
 
 /// Parses a response body, turning an HTTP failure, an empty, truncated or
 /// non-XML body into a protocol error with a short snippet.
-pub(crate) fn parse_body(status: u16, body: &str) -> Result<Element, MailboxError> {
+pub(crate) fn parse_body(status: u16, body: &str) -> Result<Element<'_>, MailboxError> {
     if body.trim().is_empty() {
         return Err(MailboxError::Protocol(format!(
             "HTTP {status} with an empty body"
@@ -236,7 +236,7 @@ pub(crate) fn items_page(message: &Message<'_>) -> Result<ItemsPage, MailboxErro
                 .and_then(|i| i.attribute("Id"))
                 .map(ItemId::new)
         };
-        match change.name.as_str() {
+        match change.name.as_ref() {
             "Create" | "Update" => page.changed.extend(id(change)),
             "Delete" => page.deleted.extend(
                 change
@@ -316,7 +316,8 @@ mod tests {
 
     #[test]
     fn a_sync_page_lists_changes_and_deletions() {
-        let root = parse_body(200, &envelope(SYNC_ITEMS)).unwrap();
+        let text = envelope(SYNC_ITEMS);
+        let root = parse_body(200, &text).unwrap();
         let messages = messages(&root, "a@x.com").unwrap();
         messages[0].check("a@x.com", None).unwrap();
         let page = items_page(&messages[0]).unwrap();

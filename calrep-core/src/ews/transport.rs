@@ -122,15 +122,16 @@ impl Transport {
     }
 
     /// Sends `body` (an operation element) for `mailbox` and returns the
-    /// parsed response, after HTTP-level failures are turned into errors. A
-    /// SOAP fault or a response message's error code is the caller's to read
-    /// (with [`response::messages`]), because only it knows the context.
+    /// answer, after HTTP-level failures are turned into errors; read it
+    /// with [`Transport::read`]. A SOAP fault or a response message's error
+    /// code is the caller's to read (with [`response::messages`]), because
+    /// only it knows the context.
     pub(crate) async fn call(
         &self,
         mailbox: &EmailAddress,
         body: &str,
         options: CallOptions<'_>,
-    ) -> Result<Element, MailboxError> {
+    ) -> Result<Answer, MailboxError> {
         self.call_capped(mailbox, body, options)
             .await?
             .ok_or_else(|| {
@@ -150,7 +151,7 @@ impl Transport {
         mailbox: &EmailAddress,
         body: &str,
         options: CallOptions<'_>,
-    ) -> Result<Option<Element>, MailboxError> {
+    ) -> Result<Option<Answer>, MailboxError> {
         let impersonated = (self.impersonation && options.act_as_mailbox).then_some(mailbox);
         let envelope = request::envelope(self.version, impersonated, body);
         let _permit = self
@@ -214,10 +215,20 @@ impl Transport {
             Ok(text) => text,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
-        let root = response::parse_body(status, &text)?;
-        // ErrorServerBusy and its kind: the whole site waits exactly as long
-        // as asked. (ErrorTimeoutExpired is about one batch's size; the
-        // mailbox shrinks its batch instead.)
+        Ok(Some(Answer { status, text }))
+    }
+
+    /// Parses an answer (the tree borrows its text) and honours a
+    /// whole-site throttling message in it: ErrorServerBusy and its kind
+    /// make the whole site wait exactly as long as asked.
+    /// (ErrorTimeoutExpired is about one batch's size; the mailbox shrinks
+    /// its batch instead.)
+    pub(crate) fn read<'a>(
+        &self,
+        answer: &'a Answer,
+        mailbox: &EmailAddress,
+    ) -> Result<Element<'a>, MailboxError> {
+        let root = response::parse_body(answer.status, &answer.text)?;
         let throttled = response::messages(&root, mailbox.as_str()).and_then(|messages| {
             messages
                 .iter()
@@ -227,6 +238,14 @@ impl Transport {
         if let Err(MailboxError::Throttled { retry_after }) = throttled {
             self.pause(retry_after);
         }
-        Ok(Some(root))
+        Ok(root)
     }
+}
+
+/// A response body as the server sent it, past the HTTP-level checks.
+/// Kept whole so the element tree read from it can borrow its text.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    status: u16,
+    text: String,
 }

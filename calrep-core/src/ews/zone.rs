@@ -66,7 +66,7 @@ impl Definition {
             let mut fixed = None;
             for t in &g.children {
                 let to = periods.get(t.text_of("To")?).copied()?;
-                match t.name.as_str() {
+                match t.name.as_ref() {
                     "RecurringDayTransition" => yearly.push(Yearly {
                         offset: to,
                         month: t.text_of("Month")?.parse().ok()?,
@@ -90,7 +90,7 @@ impl Definition {
         let mut timeline = Vec::new();
         for t in &e.child("Transitions")?.children {
             let group = t.text_of("To")?.to_owned();
-            let from = match t.name.as_str() {
+            let from = match t.name.as_ref() {
                 "Transition" => None,
                 "AbsoluteDateTransition" => Some(t.text_of("DateTime")?.parse().ok()?),
                 _ => continue,

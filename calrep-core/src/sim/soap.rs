@@ -34,15 +34,15 @@ pub(crate) struct Caller<'a> {
 }
 
 /// A parsed request: its operation element and the mailbox it acts on.
-pub(crate) struct Request {
-    root: Element,
+pub(crate) struct Request<'a> {
+    root: Element<'a>,
     pub(crate) operation: String,
     pub(crate) mailbox: Option<EmailAddress>,
 }
 
-impl Request {
+impl<'a> Request<'a> {
     /// Parses a request body; a SOAP fault when it is not a request.
-    pub(crate) fn parse(body: &str) -> Result<Self, Reply> {
+    pub(crate) fn parse(body: &'a str) -> Result<Self, Reply> {
         let root = xml::parse(body).map_err(|e| {
             fault(
                 "ErrorSchemaValidation",
@@ -83,7 +83,7 @@ impl Request {
             })?),
             None => None,
         };
-        let operation = operation.name.clone();
+        let operation = operation.name.clone().into_owned();
         Ok(Self {
             root,
             operation,
@@ -91,7 +91,7 @@ impl Request {
         })
     }
 
-    fn operation_element(&self) -> Option<&Element> {
+    fn operation_element(&self) -> Option<&Element<'a>> {
         self.root
             .children
             .iter()
@@ -101,7 +101,7 @@ impl Request {
     }
 }
 
-fn delegate_mailbox(e: &Element) -> Option<&str> {
+fn delegate_mailbox<'a>(e: &'a Element<'_>) -> Option<&'a str> {
     if e.is(TYPES, "DistinguishedFolderId") {
         return e.child("Mailbox").and_then(|m| m.text_of("EmailAddress"));
     }
@@ -113,7 +113,7 @@ pub(crate) async fn answer(
     org: &MemoryOrganisation,
     directory: Option<&dyn Directory>,
     caller: &Caller<'_>,
-    request: &Request,
+    request: &Request<'_>,
 ) -> Reply {
     let Some(operation) = request.operation_element() else {
         return fault("ErrorSchemaValidation", "The request has no body.");
@@ -143,7 +143,7 @@ pub(crate) async fn answer(
         return (200, error_response(&operation.name, &e));
     }
     let mailbox = org.mailbox(&address);
-    let reply = match operation.name.as_str() {
+    let reply = match operation.name.as_ref() {
         "SyncFolderHierarchy" => hierarchy(&mailbox).await,
         "GetFolder" => get_folder(&mailbox).await,
         "SyncFolderItems" => sync_items(&mailbox, operation).await,
@@ -293,7 +293,10 @@ async fn get_folder(mailbox: &MemoryMailbox) -> Result<String, MailboxError> {
 }
 
 /// The folder a request names: an id, or the distinguished `calendar`.
-async fn folder(mailbox: &MemoryMailbox, request: &Element) -> Result<CalendarId, MailboxError> {
+async fn folder(
+    mailbox: &MemoryMailbox,
+    request: &Element<'_>,
+) -> Result<CalendarId, MailboxError> {
     let folder = request
         .message_child("SyncFolderId")
         .ok_or_else(|| MailboxError::Protocol("SyncFolderId is missing".into()))?;
@@ -303,7 +306,10 @@ async fn folder(mailbox: &MemoryMailbox, request: &Element) -> Result<CalendarId
     Ok(default_calendar(mailbox).await?.0)
 }
 
-async fn sync_items(mailbox: &MemoryMailbox, request: &Element) -> Result<String, MailboxError> {
+async fn sync_items(
+    mailbox: &MemoryMailbox,
+    request: &Element<'_>,
+) -> Result<String, MailboxError> {
     let calendar = folder(mailbox, request).await?;
     let text_of = |name: &str| {
         request
@@ -347,7 +353,7 @@ async fn sync_items(mailbox: &MemoryMailbox, request: &Element) -> Result<String
 
 /// One response message per requested id, as Exchange answers GetItem: a
 /// series or single item, or a modified occurrence by its own id.
-async fn get_item(mailbox: &MemoryMailbox, request: &Element) -> Result<String, MailboxError> {
+async fn get_item(mailbox: &MemoryMailbox, request: &Element<'_>) -> Result<String, MailboxError> {
     let ids: Vec<ItemId> = request
         .message_child("ItemIds")
         .map(|list| {
@@ -437,7 +443,7 @@ fn occurrence_xml(
     )
 }
 
-fn get_attachment(mailbox: &MemoryMailbox, request: &Element) -> Result<String, MailboxError> {
+fn get_attachment(mailbox: &MemoryMailbox, request: &Element<'_>) -> Result<String, MailboxError> {
     let ids: Vec<&str> = request
         .message_child("AttachmentIds")
         .map(|l| {
@@ -472,7 +478,7 @@ fn get_attachment(mailbox: &MemoryMailbox, request: &Element) -> Result<String, 
 }
 
 /// One level of a group, as Exchange's `ExpandDL` returns it.
-async fn expand_dl(directory: Option<&dyn Directory>, request: &Element) -> String {
+async fn expand_dl(directory: Option<&dyn Directory>, request: &Element<'_>) -> String {
     let address = request
         .message_child("Mailbox")
         .and_then(|m| m.text_of("EmailAddress"))

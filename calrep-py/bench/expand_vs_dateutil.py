@@ -6,7 +6,8 @@ calrep's datetimes with pyo3's own constructors instead of CPython's
 datetime C API (the path before the capsule), and a fourth gives the
 vectorised `expand_posix` (POSIX seconds in an array). Every repetition times
 all sides one after the other, so a slow phase of the machine slows them
-alike; each side's best repetition counts. Usage:
+alike, in an order that rotates (the first side after another rule pays
+for cold caches); each side's best repetition counts. Usage:
 
     python calrep-py/bench/expand_vs_dateutil.py [--quick]
 """
@@ -51,10 +52,11 @@ def pyo3_constructors(rule: str, start: datetime, zone: str) -> int:
 
 
 def main() -> None:
-    repeat = 1 if "--quick" in sys.argv else 15
+    repeat = 1 if "--quick" in sys.argv else 20
     print(f"window {FROM.date()}..{TO.date()}, best of {repeat}, sides interleaved")
     best: Dict[Tuple[str, str], float] = {}
-    for _ in range(repeat):
+    for repetition in range(repeat):
+        order = SIDES[repetition % len(SIDES) :] + SIDES[: repetition % len(SIDES)]
         for rule, start, zone in RULES:
             aware = start.replace(tzinfo=ZoneInfo(zone))
             runs = {
@@ -64,8 +66,8 @@ def main() -> None:
                 "dateutil": lambda: len(rrulestr(rule, dtstart=aware).between(FROM, TO, inc=True)),
             }
             counts = set()
-            for side, run in runs.items():
-                t, n = timed(run)
+            for side in order:
+                t, n = timed(runs[side])
                 counts.add(n)
                 best[(rule, side)] = min(best.get((rule, side), t), t)
             assert len(counts) == 1, (rule, counts)

@@ -9,8 +9,10 @@ use chrono::{
 };
 use chrono_tz::Tz;
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDate, PyDateTime, PyString, PyTzInfo};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDate, PyDateTime, PyString, PyType, PyTzInfo};
 
 use crate::datetime_api::DateTimeApi;
 use crate::errors::{core_error, core_error_about};
@@ -22,15 +24,38 @@ enum When {
     Aware(DateTime<Utc>),
 }
 
+/// `datetime.datetime` and `datetime.date`, looked up once.
+static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// `zoneinfo.ZoneInfo` and `array.array`, looked up once: an import per
+/// call goes through the import machinery.
+static ZONE_INFO: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static ARRAY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
 fn is_instance(value: &Bound<'_, PyAny>, class: &str) -> PyResult<bool> {
-    let class = value.py().import("datetime")?.getattr(class)?;
-    value.is_instance(&class)
+    let cell = if class == "datetime" {
+        &DATETIME
+    } else {
+        &DATE
+    };
+    value.is_instance(cell.import(value.py(), "datetime", class)?)
 }
 
 fn naive_of(value: &Bound<'_, PyAny>) -> PyResult<NaiveDateTime> {
-    let field = |name: &str| -> PyResult<u32> { value.getattr(name)?.extract() };
-    let date = NaiveDate::from_ymd_opt(field("year")? as i32, field("month")?, field("day")?);
-    let time = NaiveTime::from_hms_opt(field("hour")?, field("minute")?, field("second")?);
+    // Interned names: a `&str` would become a new Python string, hashed,
+    // for every lookup.
+    let py = value.py();
+    let field = |name: &Bound<'_, PyString>| -> PyResult<u32> { value.getattr(name)?.extract() };
+    let date = NaiveDate::from_ymd_opt(
+        field(intern!(py, "year"))? as i32,
+        field(intern!(py, "month"))?,
+        field(intern!(py, "day"))?,
+    );
+    let time = NaiveTime::from_hms_opt(
+        field(intern!(py, "hour"))?,
+        field(intern!(py, "minute"))?,
+        field(intern!(py, "second"))?,
+    );
     date.zip(time)
         .map(|(d, t)| d.and_time(t))
         .ok_or_else(|| PyValueError::new_err("not a representable date and time"))
@@ -39,16 +64,19 @@ fn naive_of(value: &Bound<'_, PyAny>) -> PyResult<NaiveDateTime> {
 /// Reads a `date` or `datetime` argument.
 fn when(name: &str, value: &Bound<'_, PyAny>) -> PyResult<When> {
     if is_instance(value, "datetime")? {
-        if value.getattr("utcoffset")?.call0()?.is_none() {
+        let py = value.py();
+        if value.call_method0(intern!(py, "utcoffset"))?.is_none() {
             return Ok(When::Naive(naive_of(value)?));
         }
-        let utc = value
-            .py()
-            .import("datetime")?
-            .getattr("timezone")?
-            .getattr("utc")?;
-        let in_utc = value.call_method1("astimezone", (utc,))?;
-        return Ok(When::Aware(naive_of(&in_utc)?.and_utc()));
+        // One call instead of `astimezone(utc)` and six fields: the float
+        // holds every whole second of the calendar exactly, and flooring
+        // drops the microseconds as the fields would.
+        let seconds: f64 = value.call_method0(intern!(py, "timestamp"))?.extract()?;
+        return DateTime::from_timestamp(seconds.floor() as i64, 0)
+            .map(When::Aware)
+            .ok_or_else(|| {
+                PyValueError::new_err(format!("{name} is not a representable instant"))
+            });
     }
     if is_instance(value, "date")? {
         let field = |name: &str| -> PyResult<u32> { value.getattr(name)?.extract() };
@@ -124,8 +152,7 @@ pub(crate) fn expand<'py>(
     // Only an RDATE given as an instant can fall in the second of two equal
     // wall times: occurrences made from wall times take the first (RFC 5545).
     let may_fold = rdates.iter().flatten().any(|d| {
-        d.getattr("utcoffset")
-            .and_then(|f| f.call0())
+        d.call_method0(intern!(py, "utcoffset"))
             .is_ok_and(|offset| !offset.is_none())
     });
     let (found, zone) = occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
@@ -158,8 +185,8 @@ pub(crate) fn expand_posix<'py>(
     for instance in found {
         bytes.extend_from_slice(&instance.instant(zone).timestamp().to_ne_bytes());
     }
-    let array = py.import("array")?.getattr("array")?.call1(("q",))?;
-    array.call_method1("frombytes", (PyBytes::new(py, &bytes),))?;
+    let array = ARRAY.import(py, "array", "array")?.call1(("q",))?;
+    array.call_method1(intern!(py, "frombytes"), (PyBytes::new(py, &bytes),))?;
     Ok(array)
 }
 
@@ -206,9 +233,9 @@ fn occurrences<'py>(
 /// `zoneinfo.ZoneInfo(name)` for the zone and the zone itself, or UTC for
 /// both when Python has no data for it (the datetimes are then in UTC).
 fn python_zone(py: Python<'_>, zone: Tz) -> PyResult<(Bound<'_, PyTzInfo>, Tz)> {
-    let found = py
-        .import("zoneinfo")
-        .and_then(|z| z.getattr("ZoneInfo")?.call1((zone.name(),)))
+    let found = ZONE_INFO
+        .import(py, "zoneinfo", "ZoneInfo")
+        .and_then(|z| z.call1((zone.name(),)))
         .ok()
         .and_then(|z| z.cast_into::<PyTzInfo>().ok());
     Ok(match found {

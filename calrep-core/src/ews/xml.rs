@@ -173,6 +173,11 @@ pub(crate) fn parse(text: &str) -> Result<Element<'_>, String> {
                     current.text.to_mut().push(resolved);
                 }
             }
+            // An XML declaration is only allowed first: one inside the
+            // document is a second document pasted into the first.
+            Event::Decl(_) if stack.len() > 1 || stack[0].children.len() > 0 => {
+                return Err("malformed XML: an XML declaration inside the document".into());
+            }
             Event::Eof => {
                 return match (stack.pop(), stack.is_empty()) {
                     (Some(root), true) => Ok(root),
@@ -270,6 +275,11 @@ mod tests {
             ("<t:A><t:B>", "truncated"),
             ("<t:A>&nosuch;</t:A>", "unknown entity"),
             ("</t:A>", "malformed"),
+            (
+                "<t:A><?xml version=\"1.0\"?><t:B/></t:A>",
+                "declaration inside",
+            ),
+            ("<t:A/><?xml version=\"1.0\"?>", "declaration inside"),
         ] {
             let error = parse(doc).unwrap_err();
             assert!(error.contains(needle), "{doc}: {error}");

@@ -136,7 +136,7 @@ pub(crate) async fn answer(
         return (200, error_response(&operation.name, &e));
     }
     if operation.name == "ExpandDL" {
-        return (200, envelope_of(&expand_dl(directory, operation).await));
+        return (200, expand_dl(directory, operation).await);
     }
     if org.open(&address).await.is_err() {
         let e = MailboxError::MailboxNotFound(address.to_string());
@@ -478,6 +478,7 @@ fn get_attachment(mailbox: &MemoryMailbox, request: &Element<'_>) -> Result<Stri
 }
 
 /// One level of a group, as Exchange's `ExpandDL` returns it.
+/// The whole `ExpandDL` answer, in its envelope.
 async fn expand_dl(directory: Option<&dyn Directory>, request: &Element<'_>) -> String {
     let address = request
         .message_child("Mailbox")

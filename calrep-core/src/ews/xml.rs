@@ -175,7 +175,9 @@ pub(crate) fn parse(text: &str) -> Result<Element<'_>, String> {
             }
             // An XML declaration is only allowed first: one inside the
             // document is a second document pasted into the first.
-            Event::Decl(_) if stack.len() > 1 || stack[0].children.len() > 0 => {
+            Event::Decl(_)
+                if stack.len() > 1 || stack.first().is_some_and(|r| !r.children.is_empty()) =>
+            {
                 return Err("malformed XML: an XML declaration inside the document".into());
             }
             Event::Eof => {

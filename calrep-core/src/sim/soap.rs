@@ -477,8 +477,8 @@ fn get_attachment(mailbox: &MemoryMailbox, request: &Element<'_>) -> Result<Stri
     ))
 }
 
-/// One level of a group, as Exchange's `ExpandDL` returns it.
-/// The whole `ExpandDL` answer, in its envelope.
+/// One level of a group, as Exchange's `ExpandDL` returns it: the whole
+/// answer, in its envelope.
 async fn expand_dl(directory: Option<&dyn Directory>, request: &Element<'_>) -> String {
     let address = request
         .message_child("Mailbox")

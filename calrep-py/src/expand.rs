@@ -68,11 +68,14 @@ fn when(name: &str, value: &Bound<'_, PyAny>) -> PyResult<When> {
         if value.call_method0(intern!(py, "utcoffset"))?.is_none() {
             return Ok(When::Naive(naive_of(value)?));
         }
-        // One call instead of `astimezone(utc)` and six fields: the float
-        // holds every whole second of the calendar exactly, and flooring
-        // drops the microseconds as the fields would.
+        // Two calls instead of `astimezone(utc)` and six fields. The float
+        // may round a late microsecond up to the next second (its step is
+        // 30 µs in year 9999), so the microseconds are taken off exactly and
+        // the whole second is what remains, as the fields would give it.
         let seconds: f64 = value.call_method0(intern!(py, "timestamp"))?.extract()?;
-        return DateTime::from_timestamp(seconds.floor() as i64, 0)
+        let micros: u32 = value.getattr(intern!(py, "microsecond"))?.extract()?;
+        let whole = (seconds - f64::from(micros) / 1e6).round();
+        return DateTime::from_timestamp(whole as i64, 0)
             .map(When::Aware)
             .ok_or_else(|| {
                 PyValueError::new_err(format!("{name} is not a representable instant"))

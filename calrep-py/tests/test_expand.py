@@ -162,3 +162,16 @@ def test_the_datetime_capsule_builds_what_pyo3_builds() -> None:
     # Across the change to summer time (same-zone subtraction in Python
     # ignores offsets, so instants are compared as timestamps).
     assert found[1].timestamp() - found[0].timestamp() == 23 * 3600
+
+
+def test_window_bounds_keep_their_whole_second_at_any_microsecond() -> None:
+    # A bound's microseconds are dropped (the second it falls in counts),
+    # also where a float timestamp would round up: late in year 9999.
+    late = datetime(2026, 3, 1, 9, 0, 0, 999999, tzinfo=UTC)
+    assert len(calrep.expand_posix("FREQ=DAILY;COUNT=3", datetime(2026, 3, 1, 9), "UTC", late, TO)) == 3
+    end = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+    # The end is 23:59:59 (exclusive), not the next second a float gives.
+    assert list(calrep.expand_posix("FREQ=YEARLY", datetime(9999, 12, 31, 23, 59, 59), "UTC", FROM, end)) == []
+    before_epoch = datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC)
+    found = calrep.expand_posix("FREQ=DAILY;COUNT=1", datetime(1969, 12, 31, 23, 59, 59), "UTC", before_epoch, TO)
+    assert list(found) == [-1]

@@ -244,8 +244,18 @@ impl Transport {
 
 /// A response body as the server sent it, past the HTTP-level checks.
 /// Kept whole so the element tree read from it can borrow its text.
-#[derive(Debug)]
 pub(crate) struct Answer {
     status: u16,
     text: String,
+}
+
+impl std::fmt::Debug for Answer {
+    /// The status and the size: a body holds people's calendars, which
+    /// have no place in a log line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer")
+            .field("status", &self.status)
+            .field("bytes", &self.text.len())
+            .finish()
+    }
 }

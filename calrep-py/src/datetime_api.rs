@@ -33,14 +33,40 @@ struct Capi {
     delta_type: *mut c_void,
     tzinfo_type: *mut c_void,
     timezone_utc: *mut c_void,
-    date_from_date:
+    // Function pointers as `Option`s (same layout): a NULL one is refused
+    // on import instead of being undefined behaviour.
+    date_from_date: Option<
         unsafe extern "C" fn(c_int, c_int, c_int, *mut ffi::PyTypeObject) -> *mut ffi::PyObject,
+    >,
     datetime_from_date_and_time: *mut c_void,
     time_from_time: *mut c_void,
     delta_from_delta: *mut c_void,
     timezone_from_timezone: *mut c_void,
     datetime_from_timestamp: *mut c_void,
     date_from_timestamp: *mut c_void,
+    #[allow(clippy::type_complexity)]
+    datetime_from_date_and_time_and_fold: Option<
+        unsafe extern "C" fn(
+            c_int,
+            c_int,
+            c_int,
+            c_int,
+            c_int,
+            c_int,
+            c_int,
+            *mut ffi::PyObject,
+            c_int,
+            *mut ffi::PyTypeObject,
+        ) -> *mut ffi::PyObject,
+    >,
+}
+
+/// The checked capsule: constructors for `date` and `datetime`.
+#[derive(Clone, Copy)]
+pub(crate) struct DateTimeApi {
+    capi: &'static Capi,
+    date_from_date:
+        unsafe extern "C" fn(c_int, c_int, c_int, *mut ffi::PyTypeObject) -> *mut ffi::PyObject,
     #[allow(clippy::type_complexity)]
     datetime_from_date_and_time_and_fold: unsafe extern "C" fn(
         c_int,
@@ -55,10 +81,6 @@ struct Capi {
         *mut ffi::PyTypeObject,
     ) -> *mut ffi::PyObject,
 }
-
-/// The checked capsule: constructors for `date` and `datetime`.
-#[derive(Clone, Copy)]
-pub(crate) struct DateTimeApi(&'static Capi);
 
 // SAFETY: the capsule points at a static structure of the `datetime`
 // module, never written after the module's initialisation and alive until
@@ -108,7 +130,17 @@ impl DateTimeApi {
         let capi: &'static Capi = unsafe { &*pointer.cast::<Capi>() };
         let same = capi.date_type.cast::<ffi::PyObject>() == date.as_ptr()
             && capi.datetime_type.cast::<ffi::PyObject>() == datetime.as_ptr();
-        Ok(same.then_some(Self(capi)))
+        let (Some(date_from_date), Some(datetime_from_date_and_time_and_fold)) = (
+            capi.date_from_date,
+            capi.datetime_from_date_and_time_and_fold,
+        ) else {
+            return Ok(None);
+        };
+        Ok(same.then_some(Self {
+            capi,
+            date_from_date,
+            datetime_from_date_and_time_and_fold,
+        }))
     }
 
     /// `datetime.date(year, month, day)`.
@@ -123,7 +155,7 @@ impl DateTimeApi {
         // arguments and returns a new reference or NULL with an exception.
         unsafe {
             let made =
-                (self.0.date_from_date)(year, month as c_int, day as c_int, self.0.date_type);
+                (self.date_from_date)(year, month as c_int, day as c_int, self.capi.date_type);
             Bound::from_owned_ptr_or_err(py, made)
         }
     }
@@ -142,7 +174,7 @@ impl DateTimeApi {
         // SAFETY: as for `date`; `tzinfo` is borrowed for the call (the
         // constructor takes its own reference).
         unsafe {
-            let made = (self.0.datetime_from_date_and_time_and_fold)(
+            let made = (self.datetime_from_date_and_time_and_fold)(
                 year,
                 month as c_int,
                 day as c_int,
@@ -152,7 +184,7 @@ impl DateTimeApi {
                 0,
                 tzinfo,
                 c_int::from(fold),
-                self.0.datetime_type,
+                self.capi.datetime_type,
             );
             Bound::from_owned_ptr_or_err(py, made)
         }

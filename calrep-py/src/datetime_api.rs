@@ -23,6 +23,25 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyTzInfo;
 
+/// `Date_FromDate(year, month, day, type)`.
+type DateFromDate =
+    unsafe extern "C" fn(c_int, c_int, c_int, *mut ffi::PyTypeObject) -> *mut ffi::PyObject;
+
+/// `DateTime_FromDateAndTimeAndFold(year, month, day, hour, minute, second,
+/// microsecond, tzinfo, fold, type)`.
+type DateTimeFromParts = unsafe extern "C" fn(
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    c_int,
+    *mut ffi::PyObject,
+    c_int,
+    *mut ffi::PyTypeObject,
+) -> *mut ffi::PyObject;
+
 /// CPython's `PyDateTime_CAPI` (Include/datetime.h), up to the last field
 /// we use; fields we never call are opaque pointers.
 #[repr(C)]
@@ -35,51 +54,22 @@ struct Capi {
     timezone_utc: *mut c_void,
     // Function pointers as `Option`s (same layout): a NULL one is refused
     // on import instead of being undefined behaviour.
-    date_from_date: Option<
-        unsafe extern "C" fn(c_int, c_int, c_int, *mut ffi::PyTypeObject) -> *mut ffi::PyObject,
-    >,
+    date_from_date: Option<DateFromDate>,
     datetime_from_date_and_time: *mut c_void,
     time_from_time: *mut c_void,
     delta_from_delta: *mut c_void,
     timezone_from_timezone: *mut c_void,
     datetime_from_timestamp: *mut c_void,
     date_from_timestamp: *mut c_void,
-    #[allow(clippy::type_complexity)]
-    datetime_from_date_and_time_and_fold: Option<
-        unsafe extern "C" fn(
-            c_int,
-            c_int,
-            c_int,
-            c_int,
-            c_int,
-            c_int,
-            c_int,
-            *mut ffi::PyObject,
-            c_int,
-            *mut ffi::PyTypeObject,
-        ) -> *mut ffi::PyObject,
-    >,
+    datetime_from_date_and_time_and_fold: Option<DateTimeFromParts>,
 }
 
 /// The checked capsule: constructors for `date` and `datetime`.
 #[derive(Clone, Copy)]
 pub(crate) struct DateTimeApi {
     capi: &'static Capi,
-    date_from_date:
-        unsafe extern "C" fn(c_int, c_int, c_int, *mut ffi::PyTypeObject) -> *mut ffi::PyObject,
-    #[allow(clippy::type_complexity)]
-    datetime_from_date_and_time_and_fold: unsafe extern "C" fn(
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        c_int,
-        *mut ffi::PyObject,
-        c_int,
-        *mut ffi::PyTypeObject,
-    ) -> *mut ffi::PyObject,
+    date_from_date: DateFromDate,
+    datetime_from_date_and_time_and_fold: DateTimeFromParts,
 }
 
 // SAFETY: the capsule points at a static structure of the `datetime`

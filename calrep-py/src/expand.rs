@@ -152,13 +152,8 @@ pub(crate) fn expand<'py>(
     exdates: Option<Vec<Bound<'py, PyAny>>>,
     rdates: Option<Vec<Bound<'py, PyAny>>>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    // Only an RDATE given as an instant can fall in the second of two equal
-    // wall times: occurrences made from wall times take the first (RFC 5545).
-    let may_fold = rdates.iter().flatten().any(|d| {
-        d.call_method0(intern!(py, "utcoffset"))
-            .is_ok_and(|offset| !offset.is_none())
-    });
-    let (found, zone) = occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
+    let (found, zone, may_fold) =
+        occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
     let (tzinfo, zone) = python_zone(py, zone)?;
     let api = DateTimeApi::get(py);
     found
@@ -183,7 +178,7 @@ pub(crate) fn expand_posix<'py>(
     exdates: Option<Vec<Bound<'py, PyAny>>>,
     rdates: Option<Vec<Bound<'py, PyAny>>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (found, zone) = occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
+    let (found, zone, _) = occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
     let mut bytes = Vec::with_capacity(found.len() * 8);
     for instance in found {
         bytes.extend_from_slice(&instance.instant(zone).timestamp().to_ne_bytes());
@@ -194,7 +189,9 @@ pub(crate) fn expand_posix<'py>(
 }
 
 /// The arguments read and the set expanded (without the GIL): the
-/// occurrences and the series' zone.
+/// occurrences, the series' zone, and whether an occurrence may be the
+/// second of two equal wall times. Only an RDATE given as an instant can
+/// be: occurrences made from wall times take the first (RFC 5545).
 fn occurrences<'py>(
     py: Python<'py>,
     rrule: &str,
@@ -203,7 +200,7 @@ fn occurrences<'py>(
     (start, end): (&Bound<'py, PyAny>, &Bound<'py, PyAny>),
     exdates: Option<Vec<Bound<'py, PyAny>>>,
     rdates: Option<Vec<Bound<'py, PyAny>>>,
-) -> PyResult<(Vec<Instance>, Tz)> {
+) -> PyResult<(Vec<Instance>, Tz, bool)> {
     let zone = zone(tz)?;
     let (from, to) = (bound("start", start)?, bound("end", end)?);
     // As the command line and the C ABI: an empty or reversed window is a
@@ -226,11 +223,14 @@ fn occurrences<'py>(
     for d in exdates.iter().flatten() {
         set = set.exdate(set_date("exdates", d, zone, floating)?);
     }
+    let mut may_fold = false;
     for d in rdates.iter().flatten() {
-        set = set.rdate(set_date("rdates", d, zone, floating)?);
+        let date = set_date("rdates", d, zone, floating)?;
+        may_fold |= matches!(date, SetDate::Utc(_));
+        set = set.rdate(date);
     }
     let found = py.detach(|| set.between(from, to)).map_err(core_error)?;
-    Ok((found, zone))
+    Ok((found, zone, may_fold))
 }
 
 /// `zoneinfo.ZoneInfo(name)` for the zone and the zone itself, or UTC for

@@ -2,11 +2,9 @@
 //! built in Rust so that the Python objects are the only per-occurrence
 //! cost that remains.
 
-use calrep_core::recur::{Instance, RecurrenceSet, Rule, SeriesStart, SetDate};
+use calrep_core::recur::{Instance, LocalInstance, RecurrenceSet, Rule, SeriesStart, SetDate};
 use calrep_core::tz::resolve_zone;
-use chrono::{
-    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Timelike, Utc,
-};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use chrono_tz::Tz;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
@@ -152,14 +150,30 @@ pub(crate) fn expand<'py>(
     exdates: Option<Vec<Bound<'py, PyAny>>>,
     rdates: Option<Vec<Bound<'py, PyAny>>>,
 ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-    let (found, zone, may_fold) =
-        occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
-    let (tzinfo, zone) = python_zone(py, zone)?;
+    let Expansion { set, window, zone } =
+        read_set(rrule, dtstart, tz, (start, end), exdates, rdates)?;
+    let (tzinfo, python_has_zone) = python_zone(py, zone)?;
     let api = DateTimeApi::get(py);
-    found
-        .into_iter()
-        .map(|instance| to_python(py, api, instance, (zone, may_fold), &tzinfo))
-        .collect()
+    if python_has_zone {
+        // Each occurrence comes with the wall time it shows in the zone,
+        // which the datetime is made of: no offset lookup per occurrence.
+        let found = py
+            .detach(|| set.between_local(window.0, window.1))
+            .map_err(core_error)?;
+        found
+            .into_iter()
+            .map(|local| to_python(py, api, local, &tzinfo))
+            .collect()
+    } else {
+        // No zone data in Python: the instants in UTC.
+        let found = py
+            .detach(|| set.between(window.0, window.1))
+            .map_err(core_error)?;
+        found
+            .into_iter()
+            .map(|instance| to_python(py, api, utc_local(instance), &tzinfo))
+            .collect()
+    }
 }
 
 /// The same occurrences as POSIX seconds, in an `array.array('q')` (a
@@ -178,7 +192,11 @@ pub(crate) fn expand_posix<'py>(
     exdates: Option<Vec<Bound<'py, PyAny>>>,
     rdates: Option<Vec<Bound<'py, PyAny>>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (found, zone, _) = occurrences(py, rrule, dtstart, tz, (start, end), exdates, rdates)?;
+    let Expansion { set, window, zone } =
+        read_set(rrule, dtstart, tz, (start, end), exdates, rdates)?;
+    let found = py
+        .detach(|| set.between(window.0, window.1))
+        .map_err(core_error)?;
     let mut bytes = Vec::with_capacity(found.len() * 8);
     for instance in found {
         bytes.extend_from_slice(&instance.instant(zone).timestamp().to_ne_bytes());
@@ -188,19 +206,24 @@ pub(crate) fn expand_posix<'py>(
     Ok(array)
 }
 
-/// The arguments read and the set expanded (without the GIL): the
-/// occurrences, the series' zone, and whether an occurrence may be the
-/// second of two equal wall times. Only an RDATE given as an instant can
-/// be: occurrences made from wall times take the first (RFC 5545).
-fn occurrences<'py>(
-    py: Python<'py>,
+/// What the arguments ask for.
+struct Expansion {
+    set: RecurrenceSet,
+    /// `[from, to)`.
+    window: (DateTime<Utc>, DateTime<Utc>),
+    /// The series' zone.
+    zone: Tz,
+}
+
+/// The arguments read.
+fn read_set<'py>(
     rrule: &str,
     dtstart: &Bound<'py, PyAny>,
     tz: Option<&Bound<'py, PyAny>>,
     (start, end): (&Bound<'py, PyAny>, &Bound<'py, PyAny>),
     exdates: Option<Vec<Bound<'py, PyAny>>>,
     rdates: Option<Vec<Bound<'py, PyAny>>>,
-) -> PyResult<(Vec<Instance>, Tz, bool)> {
+) -> PyResult<Expansion> {
     let zone = zone(tz)?;
     let (from, to) = (bound("start", start)?, bound("end", end)?);
     // As the command line and the C ABI: an empty or reversed window is a
@@ -223,57 +246,57 @@ fn occurrences<'py>(
     for d in exdates.iter().flatten() {
         set = set.exdate(set_date("exdates", d, zone, floating)?);
     }
-    let mut may_fold = false;
     for d in rdates.iter().flatten() {
-        let date = set_date("rdates", d, zone, floating)?;
-        may_fold |= matches!(date, SetDate::Utc(_));
-        set = set.rdate(date);
+        set = set.rdate(set_date("rdates", d, zone, floating)?);
     }
-    let found = py.detach(|| set.between(from, to)).map_err(core_error)?;
-    Ok((found, zone, may_fold))
+    Ok(Expansion {
+        set,
+        window: (from, to),
+        zone,
+    })
 }
 
-/// `zoneinfo.ZoneInfo(name)` for the zone and the zone itself, or UTC for
-/// both when Python has no data for it (the datetimes are then in UTC).
-fn python_zone(py: Python<'_>, zone: Tz) -> PyResult<(Bound<'_, PyTzInfo>, Tz)> {
+/// `zoneinfo.ZoneInfo(name)` for the zone and `true`, or UTC and `false`
+/// when Python has no data for it (the datetimes are then in UTC).
+fn python_zone(py: Python<'_>, zone: Tz) -> PyResult<(Bound<'_, PyTzInfo>, bool)> {
     let found = ZONE_INFO
         .import(py, "zoneinfo", "ZoneInfo")
         .and_then(|z| z.call1((zone.name(),)))
         .ok()
         .and_then(|z| z.cast_into::<PyTzInfo>().ok());
     Ok(match found {
-        Some(tzinfo) => (tzinfo, zone),
-        None => (PyTzInfo::utc(py)?.to_owned(), chrono_tz::UTC),
+        Some(tzinfo) => (tzinfo, true),
+        None => (PyTzInfo::utc(py)?.to_owned(), false),
     })
+}
+
+/// An occurrence shown in UTC.
+fn utc_local(instance: Instance) -> LocalInstance {
+    let wall = match instance {
+        Instance::Date(d) => d.and_time(NaiveTime::MIN),
+        Instance::Floating(t) => t,
+        Instance::At(t) => t.naive_utc(),
+    };
+    LocalInstance {
+        instance,
+        wall,
+        fold: false,
+    }
 }
 
 fn to_python<'py>(
     py: Python<'py>,
     api: Option<DateTimeApi>,
-    instance: Instance,
-    (zone, may_fold): (Tz, bool),
+    local: LocalInstance,
     tzinfo: &Bound<'py, PyTzInfo>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    match instance {
+    match local.instance {
         Instance::Date(d) => match api {
             Some(api) => api.date(py, d.year(), d.month(), d.day()),
             None => Ok(PyDate::new(py, d.year(), d.month() as u8, d.day() as u8)?.into_any()),
         },
         Instance::Floating(t) => datetime(py, api, t, None, false),
-        Instance::At(t) => {
-            let local = t.with_timezone(&zone);
-            // The second of two equal wall times (the hour repeated when
-            // clocks go back) is `fold=1` in Python; only an RDATE instant
-            // can be one (`may_fold`), which spares the lookup otherwise.
-            let fold = may_fold
-                && match zone.from_local_datetime(&local.naive_local()) {
-                    chrono::LocalResult::Ambiguous(_, later) => {
-                        later.offset().fix() == local.offset().fix()
-                    }
-                    _ => false,
-                };
-            datetime(py, api, local.naive_local(), Some(tzinfo), fold)
-        }
+        Instance::At(_) => datetime(py, api, local.wall, Some(tzinfo), local.fold),
     }
 }
 

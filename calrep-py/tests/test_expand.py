@@ -44,6 +44,20 @@ def test_the_repeated_hour_keeps_its_fold() -> None:
     assert ny[1].timestamp() == found[1].timestamp() and (ny[1].hour, ny[1].fold) == (1, 1)
 
 
+def test_a_skipped_time_shows_as_the_time_after_the_gap() -> None:
+    # 02:30 does not happen in New York on 2026-03-08: RFC 5545 reads it
+    # with the offset from before the gap, 07:30Z, which shows as 03:30.
+    found = calrep.expand("FREQ=DAILY;COUNT=3", datetime(2026, 3, 7, 2, 30), "America/New_York", FROM, TO)
+    assert [d.isoformat() for d in found] == [
+        "2026-03-07T02:30:00-05:00",
+        "2026-03-08T03:30:00-04:00",
+        "2026-03-09T02:30:00-04:00",
+    ]
+    # zoneinfo's own arithmetic agrees on every instant.
+    posix = calrep.expand_posix("FREQ=DAILY;COUNT=3", datetime(2026, 3, 7, 2, 30), "America/New_York", FROM, TO)
+    assert [int(d.timestamp()) for d in found] == list(posix)
+
+
 @pytest.mark.parametrize(
     ("args", "error", "needle"),
     [

@@ -99,6 +99,89 @@ proptest! {
     }
 }
 
+/// `between_local` carries each occurrence's wall time out of the expander
+/// instead of looking the zone up again: it must show what reading the
+/// instant in the zone shows (the direction with one answer), with the same
+/// occurrences as `between`, around every kind of daylight-saving change.
+mod local_walls {
+    use calrep_core::recur::{Instance, LocalTimePolicy, RecurrenceSet, SeriesStart, SetDate};
+    use chrono::{DateTime, LocalResult, NaiveDate, TimeDelta, TimeZone, Utc};
+    use chrono_tz::Tz;
+    use proptest::prelude::*;
+
+    const ZONES: &[Tz] = &[
+        chrono_tz::America::New_York,
+        chrono_tz::Europe::Berlin,
+        chrono_tz::Australia::Lord_Howe,
+        chrono_tz::America::Santiago,
+        chrono_tz::Asia::Kolkata,
+    ];
+    const RULES: &[&str] = &[
+        "FREQ=HOURLY;INTERVAL=1",
+        "FREQ=MINUTELY;INTERVAL=20",
+        "FREQ=DAILY",
+        "FREQ=WEEKLY;BYDAY=SU,MO",
+        "FREQ=MONTHLY;BYDAY=1SU,-1SU;BYHOUR=0,1,2,3",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn the_wall_time_is_the_instant_read_in_the_zone(
+            zone in prop::sample::select(ZONES),
+            rule in prop::sample::select(RULES),
+            // A day of 2024–2027 on which the zone's offset changes (every
+            // zone but Kolkata has changes both ways), or any day; times
+            // close to the changes' hours.
+            change in prop::option::of(0usize..16),
+            any_day in 0i64..1_460,
+            minute in 0u32..(4 * 60),
+            skip in any::<bool>(),
+            rdate_hours in prop::collection::vec(0i64..72, 0..6),
+        ) {
+            let base = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+            let offset_at = |d: i64| {
+                let t = (base + TimeDelta::days(d)).and_hms_opt(12, 0, 0).unwrap().and_utc();
+                t.with_timezone(&zone).naive_local() - t.naive_utc()
+            };
+            let changes: Vec<i64> = (0..1_460).filter(|&d| offset_at(d) != offset_at(d + 1)).collect();
+            let day = match change {
+                Some(i) if !changes.is_empty() => changes[i % changes.len()] + 1,
+                _ => any_day,
+            };
+            let wall = (base + TimeDelta::days(day)).and_hms_opt(minute / 60, minute % 60, 0).unwrap();
+            let policy = if skip { LocalTimePolicy::SkipNonexistent } else { LocalTimePolicy::Rfc5545 };
+            let mut set = RecurrenceSet::new(SeriesStart::Zoned(wall, zone))
+                .rule(rule.parse().unwrap())
+                .policy(policy);
+            for h in &rdate_hours {
+                // Instants on the half hour around the day: some fall in a
+                // repeated hour.
+                let first = (base + TimeDelta::days(day - 1)).and_hms_opt(0, 30, 0).unwrap();
+                set = set.rdate(SetDate::Utc(first.and_utc() + TimeDelta::hours(*h)));
+            }
+            let from: DateTime<Utc> = wall.and_utc() - TimeDelta::days(3);
+            let to = from + TimeDelta::days(40);
+            let plain = set.between(from, to).unwrap();
+            let local = set.between_local(from, to).unwrap();
+            prop_assert_eq!(local.iter().map(|l| l.instance).collect::<Vec<_>>(), plain);
+            for l in &local {
+                let Instance::At(t) = l.instance else {
+                    return Err(TestCaseError::fail("a zoned series gave a non-instant"));
+                };
+                let shown = t.with_timezone(&zone);
+                prop_assert_eq!(l.wall, shown.naive_local(), "{:?}", l);
+                let second_reading = match zone.from_local_datetime(&l.wall) {
+                    LocalResult::Ambiguous(a, b) => a.max(b) == shown,
+                    _ => false,
+                };
+                prop_assert_eq!(l.fold, second_reading, "{:?}", l);
+            }
+        }
+    }
+}
+
 /// Expansion budgets: rules that would take minutes and gigabytes end
 /// with a typed error instead.
 mod budgets {

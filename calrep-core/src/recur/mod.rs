@@ -13,7 +13,9 @@ mod text;
 
 pub(crate) use rule::parse_ical_time;
 pub use rule::{ByDay, Frequency, Rule, Until};
-pub use set::{Instance, LocalTimePolicy, MAX_OCCURRENCES, RecurrenceSet, SeriesStart, SetDate};
+pub use set::{
+    Instance, LocalInstance, LocalTimePolicy, MAX_OCCURRENCES, RecurrenceSet, SeriesStart, SetDate,
+};
 pub use text::{SetTextError, set_from_text};
 
 /// A rule that cannot be parsed or breaks RFC 5545's rules.

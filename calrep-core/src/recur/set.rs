@@ -116,6 +116,109 @@ impl std::fmt::Display for Instance {
     }
 }
 
+/// An occurrence with the wall-clock time it shows, which is what a
+/// binding needs to build a local datetime without looking the zone's
+/// offset up once more: the expander knows the wall time it started from.
+///
+/// ```
+/// use calrep_core::recur::{RecurrenceSet, SeriesStart};
+/// let start = SeriesStart::Zoned("2026-03-23T09:00:00".parse()?, chrono_tz::Europe::Berlin);
+/// let set = RecurrenceSet::new(start).rule("FREQ=WEEKLY;COUNT=2".parse()?);
+/// let found = set.between_local("2026-01-01T00:00:00Z".parse()?, "2027-01-01T00:00:00Z".parse()?)?;
+/// // The same 09:00 on both sides of Berlin's change to summer time.
+/// assert_eq!(found[1].instance.to_string(), "2026-03-30T07:00:00Z");
+/// assert_eq!(found[1].wall.to_string(), "2026-03-30 09:00:00");
+/// assert!(!found[1].fold);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalInstance {
+    /// The occurrence.
+    pub instance: Instance,
+    /// Its wall-clock time: in the series' zone for an instant, the value
+    /// itself for a floating time, midnight for a date.
+    pub wall: NaiveDateTime,
+    /// Whether the instant is the second of two equal wall times (the hour
+    /// repeated when clocks go back), Python's `fold=1`. Only an `RDATE`
+    /// given as an instant can be: wall times mean the first (RFC 5545).
+    pub fold: bool,
+}
+
+/// What an expansion collects: a bare [`Instance`] or a [`LocalInstance`].
+/// Both come from the same walk, so they cannot disagree.
+trait Collected: Copy {
+    /// A wall-clock time of the series (`None` when the policy drops it).
+    fn from_wall(set: &RecurrenceSet, wall: NaiveDateTime) -> Option<Self>;
+    /// An `RDATE`, normalised to the start's type.
+    fn from_date(set: &RecurrenceSet, date: SetDate) -> Option<Self>;
+    fn instance(&self) -> Instance;
+}
+
+impl Collected for Instance {
+    fn from_wall(set: &RecurrenceSet, wall: NaiveDateTime) -> Option<Self> {
+        set.instance(wall)
+    }
+
+    fn from_date(set: &RecurrenceSet, date: SetDate) -> Option<Self> {
+        set.normalise(date)
+    }
+
+    fn instance(&self) -> Instance {
+        *self
+    }
+}
+
+impl Collected for LocalInstance {
+    fn from_wall(set: &RecurrenceSet, wall: NaiveDateTime) -> Option<Self> {
+        let instance = match set.start {
+            SeriesStart::Date(_) => Instance::Date(wall.date()),
+            SeriesStart::Floating(_) => Instance::Floating(wall),
+            SeriesStart::Zoned(_, zone) => {
+                let at = set.zoned(zone, wall)?;
+                // A time in a gap shows as the time after it (02:30 as
+                // 03:30); any other shows as itself, at its first instant.
+                return Some(Self {
+                    instance: Instance::At(at.with_timezone(&Utc)),
+                    wall: at.naive_local(),
+                    fold: false,
+                });
+            }
+        };
+        Some(Self {
+            instance,
+            wall,
+            fold: false,
+        })
+    }
+
+    fn from_date(set: &RecurrenceSet, date: SetDate) -> Option<Self> {
+        let instance = set.normalise(date)?;
+        let (wall, fold) = match (instance, set.start) {
+            (Instance::Date(d), _) => (d.and_time(NaiveTime::MIN), false),
+            (Instance::Floating(t), _) => (t, false),
+            (Instance::At(t), SeriesStart::Zoned(_, zone)) => {
+                let local = t.with_timezone(&zone);
+                let fold = match zone.from_local_datetime(&local.naive_local()) {
+                    // This instant is the later reading of its wall time.
+                    LocalResult::Ambiguous(a, b) => local == a.max(b),
+                    _ => false,
+                };
+                (local.naive_local(), fold)
+            }
+            (Instance::At(t), _) => (t.naive_utc(), false),
+        };
+        Some(Self {
+            instance,
+            wall,
+            fold,
+        })
+    }
+
+    fn instance(&self) -> Instance {
+        self.instance
+    }
+}
+
 /// What to do with a local time that a daylight-saving change skips or
 /// repeats.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -286,13 +389,21 @@ impl RecurrenceSet {
         match self.start {
             SeriesStart::Date(_) => Some(Instance::Date(wall.date())),
             SeriesStart::Floating(_) => Some(Instance::Floating(wall)),
-            SeriesStart::Zoned(_, zone) => {
-                if self.policy == LocalTimePolicy::SkipNonexistent
-                    && matches!(zone.from_local_datetime(&wall), LocalResult::None)
-                {
-                    return None;
-                }
-                Some(Instance::At(local_instant(zone, wall)))
+            SeriesStart::Zoned(_, zone) => self
+                .zoned(zone, wall)
+                .map(|t| Instance::At(t.with_timezone(&Utc))),
+        }
+    }
+
+    /// A wall-clock time of a zoned series as an instant, by the policy,
+    /// with one offset lookup (`None` when the policy drops a skipped time).
+    fn zoned(&self, zone: Tz, wall: NaiveDateTime) -> Option<DateTime<Tz>> {
+        match zone.from_local_datetime(&wall) {
+            LocalResult::Single(t) => Some(t),
+            LocalResult::Ambiguous(a, b) => Some(a.min(b)),
+            LocalResult::None if self.policy == LocalTimePolicy::SkipNonexistent => None,
+            LocalResult::None => {
+                Some(rfc5545_instant(zone, wall).unwrap_or_else(|| zone.from_utc_datetime(&wall)))
             }
         }
     }
@@ -453,11 +564,30 @@ impl RecurrenceSet {
         to: DateTime<Utc>,
         floating_zone: Tz,
     ) -> Result<Vec<Instance>, ExpandError> {
+        self.collect_between(from, to, floating_zone)
+    }
+
+    /// Like [`RecurrenceSet::between`], each occurrence with the wall-clock
+    /// time it shows in the series' zone (see [`LocalInstance`]).
+    pub fn between_local(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LocalInstance>, ExpandError> {
+        self.collect_between(from, to, chrono_tz::UTC)
+    }
+
+    fn collect_between<T: Collected>(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        floating_zone: Tz,
+    ) -> Result<Vec<T>, ExpandError> {
         if to <= from {
             return Ok(Vec::new());
         }
-        let inside = |i: &Instance| {
-            let t = i.instant(floating_zone);
+        let inside = |i: &T| {
+            let t = i.instance().instant(floating_zone);
             t >= from && t < to
         };
         // Local times lie within ±15 hours of UTC (and floating ones are read
@@ -473,10 +603,10 @@ impl RecurrenceSet {
             .checked_add_signed(slack)
             .unwrap_or(NaiveDateTime::MAX);
         let excluded = self.excluded(Some(wall_from), wall_to)?;
-        let mut out: Vec<Instance> = Vec::new();
+        let mut out: Vec<T> = Vec::new();
         let (start, _) = self.start_wall();
         if self.start_is_instance || self.rules.is_empty() {
-            out.extend(self.instance(start).filter(inside));
+            out.extend(T::from_wall(self, start).filter(inside));
         }
         for mut it in self.iterators()? {
             it.seek(wall_from);
@@ -491,7 +621,7 @@ impl RecurrenceSet {
                 if wall > wall_to {
                     break;
                 }
-                out.extend(self.instance(wall).filter(inside));
+                out.extend(T::from_wall(self, wall).filter(inside));
                 if out.len() > MAX_OCCURRENCES {
                     return Err(ExpandError::TooMany(MAX_OCCURRENCES));
                 }
@@ -500,7 +630,7 @@ impl RecurrenceSet {
         out.extend(
             self.rdates
                 .iter()
-                .filter_map(|d| self.normalise(*d))
+                .filter_map(|d| T::from_date(self, *d))
                 .filter(inside),
         );
         Ok(finish(out, &excluded))
@@ -509,11 +639,11 @@ impl RecurrenceSet {
 
 /// Sorted, without duplicates (RFC 5545: an instance counts once however
 /// many rules produce it) and without excluded instances.
-fn finish(mut out: Vec<Instance>, excluded: &BTreeSet<Instance>) -> Vec<Instance> {
-    out.sort_unstable();
-    out.dedup();
+fn finish<T: Collected>(mut out: Vec<T>, excluded: &BTreeSet<Instance>) -> Vec<T> {
+    out.sort_unstable_by_key(T::instance);
+    out.dedup_by_key(|o| o.instance());
     if !excluded.is_empty() {
-        out.retain(|i| !excluded.contains(i));
+        out.retain(|o| !excluded.contains(&o.instance()));
     }
     out
 }

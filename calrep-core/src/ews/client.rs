@@ -15,7 +15,7 @@ use super::item::{collect, read_item};
 use super::request::{self, Folder};
 use super::response::{self, Message};
 use super::transport::{Answer, CallOptions, Transport, USER_AGENT};
-use super::xml::{Element, TYPES};
+use super::xml::{Document, Element, TYPES};
 use crate::address::EmailAddress;
 use crate::auth::{Auth, ClientCredentials, ClientProof, TokenProvider};
 use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
@@ -248,7 +248,7 @@ impl EwsMailbox {
     }
 
     /// An answer's element tree, borrowing its text.
-    pub(crate) fn read<'a>(&self, answer: &'a Answer) -> Result<Element<'a>, MailboxError> {
+    pub(crate) fn read<'a>(&self, answer: &'a Answer) -> Result<Document<'a>, MailboxError> {
         self.shared.transport.read(answer, &self.address)
     }
 
@@ -258,14 +258,14 @@ impl EwsMailbox {
         &self.shared.redactor
     }
 
-    fn messages<'a>(&self, root: &'a Element<'a>) -> Result<Vec<Message<'a>>, MailboxError> {
+    fn messages<'a>(&self, root: Element<'a>) -> Result<Vec<Message<'a>>, MailboxError> {
         response::messages(root, self.address.as_str())
     }
 
     /// The first message, checked.
     fn first_ok<'a>(
         &self,
-        root: &'a Element<'a>,
+        root: Element<'a>,
         calendar: Option<&CalendarId>,
     ) -> Result<Message<'a>, MailboxError> {
         let messages = self.messages(root)?;
@@ -281,12 +281,13 @@ impl EwsMailbox {
         let answer = self
             .call(&request::get_default_calendar(self.delegate()))
             .await?;
-        let root = self.read(&answer)?;
-        let message = self.first_ok(&root, None)?;
+        let doc = self.read(&answer)?;
+        let root = doc.root();
+        let message = self.first_ok(root, None)?;
         let folder = message
             .element
             .message_child("Folders")
-            .and_then(|f| f.children.first());
+            .and_then(|f| f.first_child());
         Ok(folder.and_then(|f| {
             let id = f.child("FolderId")?.attribute("Id")?.to_owned();
             let name = f.text_of("DisplayName").unwrap_or("Calendar").to_owned();
@@ -300,7 +301,7 @@ impl EwsMailbox {
     async fn fetch(
         &self,
         ids: &[ItemId],
-        mut read: impl FnMut(&ItemId, &Element<'_>) -> Result<(), MailboxError> + Send,
+        mut read: impl FnMut(&ItemId, Element<'_>) -> Result<(), MailboxError> + Send,
     ) -> Result<(), MailboxError> {
         let mut rest = ids;
         while !rest.is_empty() {
@@ -308,8 +309,9 @@ impl EwsMailbox {
             let (chunk, tail) = rest.split_at(size);
             let refs: Vec<&str> = chunk.iter().map(ItemId::as_str).collect();
             let answer = self.call(&request::get_item(&refs)).await?;
-            let root = self.read(&answer)?;
-            let messages = self.messages(&root)?;
+            let doc = self.read(&answer)?;
+            let root = doc.root();
+            let messages = self.messages(root)?;
             if messages.iter().any(|m| m.code == "ErrorTimeoutExpired") {
                 let smaller = (size / 2).clamp(MIN_BATCH, TIMEOUT_BATCH);
                 if size <= MIN_BATCH {
@@ -358,7 +360,7 @@ impl EwsMailbox {
             let mut found = Vec::new();
             collect(message_items(message), &mut found);
             if let Some(e) = found.first() {
-                let body = e.child("Body").map(|b| b.text.clone().into_owned());
+                let body = e.child("Body").map(|b| b.text().to_owned());
                 let fields = (
                     e.text_of("Subject").map(str::to_owned),
                     e.text_of("Location").map(str::to_owned),
@@ -392,7 +394,7 @@ impl EwsMailbox {
 }
 
 /// The `m:Items` of a `GetItem` message (or the message itself).
-fn message_items<'m, 'a>(message: &'m Element<'a>) -> &'m Element<'a> {
+fn message_items(message: Element<'_>) -> Element<'_> {
     message.message_child("Items").unwrap_or(message)
 }
 
@@ -460,8 +462,9 @@ impl EwsMailbox {
                     self.delegate(),
                 ))
                 .await?;
-            let root = self.read(&answer)?;
-            let message = self.first_ok(&root, None)?;
+            let doc = self.read(&answer)?;
+            let root = doc.root();
+            let message = self.first_ok(root, None)?;
             calendars.extend(response::calendar_folders(
                 &message,
                 default.as_ref().map(|(id, _)| id.as_str()),
@@ -469,11 +472,11 @@ impl EwsMailbox {
             let last = message
                 .element
                 .message_child("IncludesLastFolderInRange")
-                .is_none_or(|e| e.text.trim() != "false");
+                .is_none_or(|e| e.text().trim() != "false");
             let next = message
                 .element
                 .message_child("SyncState")
-                .map(|s| s.text.trim().to_owned());
+                .map(|s| s.text().trim().to_owned());
             if last || next.is_none() || next == state {
                 if let Some((id, name)) = &default
                     && !calendars.iter().any(|c| c.id.as_str() == id)
@@ -501,8 +504,9 @@ impl EwsMailbox {
             max.min(self.shared.max_changes),
         );
         let answer = self.call(&body).await?;
-        let root = self.read(&answer)?;
-        let message = self.first_ok(&root, Some(calendar))?;
+        let doc = self.read(&answer)?;
+        let root = doc.root();
+        let message = self.first_ok(root, Some(calendar))?;
         let page = response::items_page(&message)?;
         Ok(ChangePage {
             changed: page.changed,
@@ -549,12 +553,13 @@ impl EwsMailbox {
         else {
             return Ok(None);
         };
-        let root = self.read(&answer)?;
-        let message = self.first_ok(&root, None)?;
+        let doc = self.read(&answer)?;
+        let root = doc.root();
+        let message = self.first_ok(root, None)?;
         let Some(file) = message
             .element
             .message_child("Attachments")
-            .and_then(|a| a.children.iter().find(|c| c.is(TYPES, "FileAttachment")))
+            .and_then(|a| a.children().find(|c| c.is(TYPES, "FileAttachment")))
         else {
             // An item attachment (an embedded message) has no file content.
             return Ok(None);

@@ -74,8 +74,9 @@ impl EwsDirectory {
             .account
             .call_as_service(&request::expand_dl(address.as_str()))
             .await?;
-        let root = self.account.read(&answer)?;
-        let messages = response::messages(&root, self.account.address().as_str())?;
+        let doc = self.account.read(&answer)?;
+        let root = doc.root();
+        let messages = response::messages(root, self.account.address().as_str())?;
         let message = messages
             .first()
             .ok_or_else(|| MailboxError::Protocol("no response message".into()))?;
@@ -88,7 +89,7 @@ impl EwsDirectory {
         message.check(self.account.address().as_str(), None)?;
         let expansion = message.element.message_child("DLExpansion");
         let members = expansion
-            .map(|x| x.children.iter().filter(|c| c.is(TYPES, "Mailbox")))
+            .map(|x| x.children().filter(|c| c.is(TYPES, "Mailbox")))
             .into_iter()
             .flatten()
             .map(|m| {

@@ -49,18 +49,18 @@ pub struct EwsItemError {
 /// # Ok::<(), calrep_core::ews::EwsItemError>(())
 /// ```
 pub fn read_calendar_items(text: &str) -> Result<Vec<CalendarItem>, EwsItemError> {
-    let root = xml::parse(text).map_err(|message| EwsItemError {
+    let doc = xml::parse(text).map_err(|message| EwsItemError {
         item: "?".into(),
         element: "document".into(),
         message,
     })?;
     let mut found = Vec::new();
-    collect(&root, &mut found);
+    collect(doc.root(), &mut found);
     found.into_iter().map(read_item).collect()
 }
 
-pub(crate) fn collect<'a>(e: &'a Element<'a>, out: &mut Vec<&'a Element<'a>>) {
-    for c in &e.children {
+pub(crate) fn collect<'a>(e: Element<'a>, out: &mut Vec<Element<'a>>) {
+    for c in e.children() {
         if c.is(TYPES, "CalendarItem") {
             out.push(c);
         } else {
@@ -71,7 +71,7 @@ pub(crate) fn collect<'a>(e: &'a Element<'a>, out: &mut Vec<&'a Element<'a>>) {
 
 /// Reading one item: remembers its id for error messages.
 struct Reader<'a> {
-    e: &'a Element<'a>,
+    e: Element<'a>,
     id: String,
 }
 
@@ -97,18 +97,18 @@ impl Reader<'_> {
 
     fn number<T: std::str::FromStr>(
         &self,
-        parent: &Element,
+        parent: Element<'_>,
         name: &str,
     ) -> Result<T, EwsItemError> {
         let text = parent
             .text_of(name)
-            .ok_or_else(|| self.error(name, format!("required in {}", parent.name)))?;
+            .ok_or_else(|| self.error(name, format!("required in {}", parent.name())))?;
         text.parse()
             .map_err(|_| self.error(name, format!("{text:?} is not a number")))
     }
 }
 
-pub(crate) fn read_item(e: &Element) -> Result<CalendarItem, EwsItemError> {
+pub(crate) fn read_item(e: Element<'_>) -> Result<CalendarItem, EwsItemError> {
     let id_element = e.child("ItemId");
     let id = id_element
         .and_then(|i| i.attribute("Id"))
@@ -185,7 +185,7 @@ pub(crate) fn read_item(e: &Element) -> Result<CalendarItem, EwsItemError> {
         .child("Categories")
         .map(|c| {
             c.children_named("String")
-                .map(|s| s.text.trim().to_owned())
+                .map(|s| s.text().trim().to_owned())
                 .collect()
         })
         .unwrap_or_default();
@@ -255,7 +255,7 @@ fn zone(r: &Reader<'_>, start: DateTime<Utc>) -> Result<ResolvedZone, EwsItemErr
 
 /// The bias (minutes west of UTC) of a definition's standard period, in
 /// seconds (`Bias="-PT1H"` → −3600: one hour east of UTC).
-fn standard_bias(definition: &Element) -> Option<i32> {
+fn standard_bias(definition: Element<'_>) -> Option<i32> {
     let periods = definition.child("Periods")?;
     let period = periods
         .children_named("Period")
@@ -270,7 +270,7 @@ pub(super) fn xs_duration_seconds(text: &str) -> Option<i32> {
     crate::ical::parse_duration(text).and_then(|d| i32::try_from(d.num_seconds()).ok())
 }
 
-fn person(e: &Element, role: AttendeeRole) -> Option<Attendee> {
+fn person(e: Element<'_>, role: AttendeeRole) -> Option<Attendee> {
     let mailbox = e.child("Mailbox")?;
     let address: EmailAddress = mailbox.text_of("EmailAddress")?.parse().ok()?;
     let mut person = Attendee::new(mailbox.text_of("Name").unwrap_or_default(), address);
@@ -278,21 +278,20 @@ fn person(e: &Element, role: AttendeeRole) -> Option<Attendee> {
     Some(person)
 }
 
-fn recurrence(r: &Reader<'_>, e: &Element) -> Result<Recurrence, EwsItemError> {
+fn recurrence(r: &Reader<'_>, e: Element<'_>) -> Result<Recurrence, EwsItemError> {
     let pattern_element = e
-        .children
-        .iter()
+        .children()
         .find(|c| {
-            c.ns == TYPES
-                && c.name.ends_with("Recurrence")
-                && !c.name.starts_with("NoEnd")
-                && !c.name.starts_with("EndDate")
-                && !c.name.starts_with("Numbered")
+            c.ns() == TYPES
+                && c.name().ends_with("Recurrence")
+                && !c.name().starts_with("NoEnd")
+                && !c.name().starts_with("EndDate")
+                && !c.name().starts_with("Numbered")
         })
         .ok_or_else(|| r.error("Recurrence", "no pattern element"))?;
     let p = pattern_element;
-    let interval = |p: &Element| -> Result<u16, EwsItemError> { r.number(p, "Interval") };
-    let pattern = match p.name.as_ref() {
+    let interval = |p: Element<'_>| -> Result<u16, EwsItemError> { r.number(p, "Interval") };
+    let pattern = match p.name() {
         "DailyRecurrence" => Pattern::Daily {
             interval: interval(p)?,
         },
@@ -333,7 +332,7 @@ fn recurrence(r: &Reader<'_>, e: &Element) -> Result<Recurrence, EwsItemError> {
         },
         other => return Err(r.error(other, "not a recurrence pattern calrep knows")),
     };
-    let date = |parent: &Element, name: &str| -> Result<NaiveDate, EwsItemError> {
+    let date = |parent: Element<'_>, name: &str| -> Result<NaiveDate, EwsItemError> {
         let text = r.required_in(parent, name)?;
         // Exchange may write the date with an offset (2026-03-02+01:00).
         let day = text.get(..10).unwrap_or(text);
@@ -379,20 +378,20 @@ fn recurrence(r: &Reader<'_>, e: &Element) -> Result<Recurrence, EwsItemError> {
         }
     }
     rec.check()
-        .map_err(|e| r.error(&pattern_element.name, e.to_string()))?;
+        .map_err(|e| r.error(pattern_element.name(), e.to_string()))?;
     Ok(rec)
 }
 
 impl Reader<'_> {
-    fn required_in<'b>(&self, parent: &'b Element, name: &str) -> Result<&'b str, EwsItemError> {
+    fn required_in<'b>(&self, parent: Element<'b>, name: &str) -> Result<&'b str, EwsItemError> {
         parent
             .text_of(name)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| self.error(name, format!("required in {}", parent.name)))
+            .ok_or_else(|| self.error(name, format!("required in {}", parent.name())))
     }
 }
 
-fn day_set(r: &Reader<'_>, p: &Element) -> Result<DaysOfWeek, EwsItemError> {
+fn day_set(r: &Reader<'_>, p: Element<'_>) -> Result<DaysOfWeek, EwsItemError> {
     let text = r.required_in(p, "DaysOfWeek")?;
     Ok(match text {
         "Day" => DaysOfWeek::AnyDay,
@@ -404,7 +403,7 @@ fn day_set(r: &Reader<'_>, p: &Element) -> Result<DaysOfWeek, EwsItemError> {
     })
 }
 
-fn index(r: &Reader<'_>, p: &Element) -> Result<DayOfWeekIndex, EwsItemError> {
+fn index(r: &Reader<'_>, p: Element<'_>) -> Result<DayOfWeekIndex, EwsItemError> {
     Ok(match r.required_in(p, "DayOfWeekIndex")? {
         "First" => DayOfWeekIndex::First,
         "Second" => DayOfWeekIndex::Second,
@@ -415,7 +414,7 @@ fn index(r: &Reader<'_>, p: &Element) -> Result<DayOfWeekIndex, EwsItemError> {
     })
 }
 
-fn month(r: &Reader<'_>, p: &Element) -> Result<u8, EwsItemError> {
+fn month(r: &Reader<'_>, p: Element<'_>) -> Result<u8, EwsItemError> {
     let text = r.required_in(p, "Month")?;
     MONTHS
         .iter()

@@ -174,26 +174,28 @@ pub(crate) fn expand_dl(address: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::xml::{self, Element};
+    use super::super::xml::{self, Document, Element};
     use super::*;
 
     const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
-    fn body(request: &str) -> Element<'static> {
-        let root = xml::parse(request).unwrap();
-        let envelope = root
-            .children
-            .iter()
+    fn body(request: &str) -> Document<'static> {
+        xml::parse(request).unwrap().into_owned()
+    }
+
+    /// The operation: the SOAP body's first element.
+    fn operation<'d>(doc: &'d Document<'_>) -> Element<'d> {
+        let envelope = doc
+            .root()
+            .children()
             .find(|e| e.is(SOAP, "Envelope"))
             .unwrap();
         envelope
-            .children
-            .iter()
+            .children()
             .find(|e| e.is(SOAP, "Body"))
             .unwrap()
-            .children[0]
-            .clone()
-            .into_owned()
+            .first_child()
+            .unwrap()
     }
 
     #[test]
@@ -204,8 +206,9 @@ mod tests {
             Some(&alice),
             &sync_folder_hierarchy(None, None),
         );
-        let root = xml::parse(&request).unwrap();
-        let header = &root.children[0].children[0];
+        let doc = xml::parse(&request).unwrap();
+        let root = doc.root();
+        let header = root.first_child().unwrap().first_child().unwrap();
         assert!(header.is(SOAP, "Header"));
         assert_eq!(
             header
@@ -232,8 +235,9 @@ mod tests {
             None,
             &sync_folder_items(Folder::DefaultCalendar, None, 9_999),
         ));
+        let first = operation(&first);
         assert!(first.is(MESSAGES, "SyncFolderItems"));
-        let names: Vec<&str> = first.children.iter().map(|c| c.name.as_ref()).collect();
+        let names: Vec<&str> = first.children().map(|c| c.name()).collect();
         assert_eq!(
             names,
             [
@@ -244,17 +248,17 @@ mod tests {
             ]
         );
         let max = first
-            .children
-            .iter()
-            .find(|c| c.name == "MaxChangesReturned")
+            .children()
+            .find(|c| c.name() == "MaxChangesReturned")
             .unwrap();
-        assert_eq!(max.text, "512");
+        assert_eq!(max.text(), "512");
         let next = body(&envelope(
             "V",
             None,
             &sync_folder_items(Folder::Id("AQ<&>"), Some("H4sI&x"), 0),
         ));
-        let names: Vec<&str> = next.children.iter().map(|c| c.name.as_ref()).collect();
+        let next = operation(&next);
+        let names: Vec<&str> = next.children().map(|c| c.name()).collect();
         assert_eq!(
             names,
             [
@@ -266,24 +270,23 @@ mod tests {
             ]
         );
         // Values survive escaping.
-        let folder = next.children[1].child("FolderId").unwrap();
+        let folder = next.children().nth(1).unwrap().child("FolderId").unwrap();
         assert_eq!(folder.attribute("Id"), Some("AQ<&>"));
-        assert_eq!(next.children[2].text, "H4sI&x");
+        assert_eq!(next.children().nth(2).unwrap().text(), "H4sI&x");
         let max = next
-            .children
-            .iter()
-            .find(|c| c.name == "MaxChangesReturned")
+            .children()
+            .find(|c| c.name() == "MaxChangesReturned")
             .unwrap();
-        assert_eq!(max.text, "1");
+        assert_eq!(max.text(), "1");
     }
 
     #[test]
     fn get_item_asks_for_every_property_calrep_reads() {
         let request = body(&envelope("V", None, &get_item(&["AAMk1", "AAMk2"])));
+        let request = operation(&request);
         let shape = request
-            .children
-            .iter()
-            .find(|c| c.name == "ItemShape")
+            .children()
+            .find(|c| c.name() == "ItemShape")
             .unwrap();
         let fields: Vec<&str> = shape
             .child("AdditionalProperties")
@@ -292,11 +295,7 @@ mod tests {
             .filter_map(|f| f.attribute("FieldURI"))
             .collect();
         assert_eq!(fields, ITEM_PROPERTIES);
-        let ids = request
-            .children
-            .iter()
-            .find(|c| c.name == "ItemIds")
-            .unwrap();
+        let ids = request.children().find(|c| c.name() == "ItemIds").unwrap();
         assert_eq!(ids.children_named("ItemId").count(), 2);
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::xml::{self, Element, MESSAGES, TYPES};
+use super::xml::{self, Document, Element, MESSAGES, TYPES};
 use crate::calendar::{CalendarId, CalendarInfo, ItemId};
 use crate::mailbox::MailboxError;
 
@@ -16,7 +16,7 @@ const DEFAULT_BACK_OFF: Duration = Duration::from_secs(30);
 /// One `*ResponseMessage` of a response.
 #[derive(Debug, Clone)]
 pub(crate) struct Message<'a> {
-    pub(crate) element: &'a Element<'a>,
+    pub(crate) element: Element<'a>,
     pub(crate) class: &'a str,
     pub(crate) code: &'a str,
     text: &'a str,
@@ -86,16 +86,15 @@ fn code_error(
 /// The response's messages, after the envelope, a SOAP fault or an
 /// unreadable body has been dealt with. `status` is the HTTP status.
 pub(crate) fn messages<'a>(
-    root: &'a Element<'a>,
+    root: Element<'a>,
     mailbox: &str,
 ) -> Result<Vec<Message<'a>>, MailboxError> {
     let body = root
-        .children
-        .iter()
+        .children()
         .find(|e| e.is(SOAP, "Envelope"))
-        .and_then(|env| env.children.iter().find(|e| e.is(SOAP, "Body")))
+        .and_then(|env| env.children().find(|e| e.is(SOAP, "Body")))
         .ok_or_else(|| MailboxError::Protocol("the response is not a SOAP envelope".into()))?;
-    if let Some(fault) = body.children.iter().find(|e| e.is(SOAP, "Fault")) {
+    if let Some(fault) = body.children().find(|e| e.is(SOAP, "Fault")) {
         return Err(fault_error(fault, mailbox));
     }
     let mut out = Vec::new();
@@ -108,14 +107,13 @@ pub(crate) fn messages<'a>(
     Ok(out)
 }
 
-fn collect_messages<'a>(e: &'a Element<'a>, out: &mut Vec<Message<'a>>) {
-    for c in &e.children {
-        if c.ns == MESSAGES && c.name.ends_with("ResponseMessage") {
+fn collect_messages<'a>(e: Element<'a>, out: &mut Vec<Message<'a>>) {
+    for c in e.children() {
+        if c.ns() == MESSAGES && c.name().ends_with("ResponseMessage") {
             let text_of = |name: &str| {
-                c.children
-                    .iter()
+                c.children()
                     .find(|x| x.is(MESSAGES, name))
-                    .map_or("", |x| x.text.trim())
+                    .map_or("", |x| x.text().trim())
             };
             out.push(Message {
                 element: c,
@@ -131,29 +129,27 @@ fn collect_messages<'a>(e: &'a Element<'a>, out: &mut Vec<Message<'a>>) {
 }
 
 /// `MessageXml/Value[@Name="BackOffMilliseconds"]`, wherever it is.
-fn back_off(e: &Element) -> Option<Duration> {
-    if e.name == "Value" && e.attribute("Name") == Some("BackOffMilliseconds") {
-        return e.text.trim().parse().ok().map(Duration::from_millis);
+fn back_off(e: Element<'_>) -> Option<Duration> {
+    if e.name() == "Value" && e.attribute("Name") == Some("BackOffMilliseconds") {
+        return e.text().trim().parse().ok().map(Duration::from_millis);
     }
-    e.children.iter().find_map(back_off)
+    e.children().find_map(back_off)
 }
 
 /// A SOAP fault: its response code (in the detail) decides, as for a
 /// message; the fault string is the message.
-fn fault_error(fault: &Element, mailbox: &str) -> MailboxError {
+fn fault_error(fault: Element<'_>, mailbox: &str) -> MailboxError {
     let plain = |name: &str| {
         fault
-            .children
-            .iter()
-            .find(|c| c.name == name)
-            .map_or("", |c| c.text.trim())
+            .children()
+            .find(|c| c.name() == name)
+            .map_or("", |c| c.text().trim())
     };
     let detail_code = fault
-        .children
-        .iter()
-        .find(|c| c.name == "detail")
-        .and_then(|d| d.children.iter().find(|c| c.name == "ResponseCode"))
-        .map(|c| c.text.trim());
+        .children()
+        .find(|c| c.name() == "detail")
+        .and_then(|d| d.children().find(|c| c.name() == "ResponseCode"))
+        .map(|c| c.text().trim());
     // QName text keeps its prefix ("a:ErrorSchemaValidation").
     let code = detail_code.unwrap_or_else(|| {
         let code = plain("faultcode");
@@ -164,7 +160,7 @@ fn fault_error(fault: &Element, mailbox: &str) -> MailboxError {
 
 /// Parses a response body, turning an HTTP failure, an empty, truncated or
 /// non-XML body into a protocol error with a short snippet.
-pub(crate) fn parse_body(status: u16, body: &str) -> Result<Element<'_>, MailboxError> {
+pub(crate) fn parse_body(status: u16, body: &str) -> Result<Document<'_>, MailboxError> {
     if body.trim().is_empty() {
         return Err(MailboxError::Protocol(format!(
             "HTTP {status} with an empty body"
@@ -201,10 +197,9 @@ pub(crate) struct ItemsPage {
 pub(crate) fn items_page(message: &Message<'_>) -> Result<ItemsPage, MailboxError> {
     let m = message.element;
     let text_of = |name: &str| {
-        m.children
-            .iter()
+        m.children()
             .find(|x| x.is(MESSAGES, name))
-            .map(|x| x.text.trim())
+            .map(|x| x.text().trim())
     };
     let state = text_of("SyncState")
         .ok_or_else(|| MailboxError::Protocol("SyncFolderItems: no SyncState".into()))?
@@ -224,19 +219,18 @@ pub(crate) fn items_page(message: &Message<'_>) -> Result<ItemsPage, MailboxErro
         changed: Vec::new(),
         deleted: Vec::new(),
     };
-    let changes = m.children.iter().find(|x| x.is(MESSAGES, "Changes"));
-    for change in changes.map(|c| c.children.as_slice()).unwrap_or_default() {
-        let id = |e: &Element| -> Option<ItemId> {
-            e.children
-                .iter()
+    let changes = m.children().find(|x| x.is(MESSAGES, "Changes"));
+    for change in changes.map(|c| c.children()).unwrap_or_default() {
+        let id = |e: Element<'_>| -> Option<ItemId> {
+            e.children()
                 .find_map(|item| {
                     item.child("ItemId")
-                        .or((item.name == "ItemId").then_some(item))
+                        .or((item.name() == "ItemId").then_some(item))
                 })
                 .and_then(|i| i.attribute("Id"))
                 .map(ItemId::new)
         };
-        match change.name.as_ref() {
+        match change.name() {
             "Create" | "Update" => page.changed.extend(id(change)),
             "Delete" => page.deleted.extend(
                 change
@@ -260,14 +254,13 @@ pub(crate) fn calendar_folders(
     let mut out = Vec::new();
     let changes = message
         .element
-        .children
-        .iter()
+        .children()
         .find(|x| x.is(MESSAGES, "Changes"));
-    for change in changes.map(|c| c.children.as_slice()).unwrap_or_default() {
-        if change.name != "Create" && change.name != "Update" {
+    for change in changes.map(|c| c.children()).unwrap_or_default() {
+        if change.name() != "Create" && change.name() != "Update" {
             continue;
         }
-        for folder in &change.children {
+        for folder in change.children() {
             let class = folder.text_of("FolderClass").unwrap_or_default();
             let is_calendar =
                 folder.is(TYPES, "CalendarFolder") || class.starts_with("IPF.Appointment");
@@ -317,8 +310,9 @@ mod tests {
     #[test]
     fn a_sync_page_lists_changes_and_deletions() {
         let text = envelope(SYNC_ITEMS);
-        let root = parse_body(200, &text).unwrap();
-        let messages = messages(&root, "a@x.com").unwrap();
+        let doc = parse_body(200, &text).unwrap();
+        let root = doc.root();
+        let messages = messages(root, "a@x.com").unwrap();
         messages[0].check("a@x.com", None).unwrap();
         let page = items_page(&messages[0]).unwrap();
         assert!(!page.last);
@@ -343,8 +337,9 @@ mod tests {
         };
         let calendar = CalendarId::new("AQMk-cal");
         let check = |xml: String| {
-            let root = parse_body(200, &xml).unwrap();
-            let messages = messages(&root, "alice@contoso.com").unwrap();
+            let doc = parse_body(200, &xml).unwrap();
+            let root = doc.root();
+            let messages = messages(root, "alice@contoso.com").unwrap();
             messages[0]
                 .check("alice@contoso.com", Some(&calendar))
                 .unwrap_err()
@@ -388,9 +383,10 @@ mod tests {
                <detail><e:ResponseCode xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors">ErrorServerBusy</e:ResponseCode>
                <e:MessageXml xmlns:e="http://schemas.microsoft.com/exchange/services/2006/errors"><t:Value xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types" Name="BackOffMilliseconds">5000</t:Value></e:MessageXml></detail></s:Fault>"#,
         );
-        let root = parse_body(500, &fault).unwrap();
+        let doc = parse_body(500, &fault).unwrap();
+        let root = doc.root();
         assert_eq!(
-            messages(&root, "a@x.com").unwrap_err(),
+            messages(root, "a@x.com").unwrap_err(),
             MailboxError::Throttled {
                 retry_after: Duration::from_millis(5000)
             }
@@ -398,8 +394,9 @@ mod tests {
         let schema = envelope(
             r#"<s:Fault><faultcode xmlns:a="http://schemas.microsoft.com/exchange/services/2006/types">a:ErrorSchemaValidation</faultcode><faultstring>The request failed schema validation.</faultstring></s:Fault>"#,
         );
-        let root = parse_body(500, &schema).unwrap();
-        let err = messages(&root, "a@x.com").unwrap_err().to_string();
+        let doc = parse_body(500, &schema).unwrap();
+        let root = doc.root();
+        let err = messages(root, "a@x.com").unwrap_err().to_string();
         assert!(
             err.contains("ErrorSchemaValidation: The request failed schema validation."),
             "{err}"
@@ -417,8 +414,9 @@ mod tests {
             Err(MailboxError::Protocol(_))
         ));
         let html = "<html><body><h1>Service Unavailable</h1></body></html>";
-        let root = parse_body(503, html).unwrap();
-        let err = messages(&root, "a@x.com").unwrap_err().to_string();
+        let doc = parse_body(503, html).unwrap();
+        let root = doc.root();
+        let err = messages(root, "a@x.com").unwrap_err().to_string();
         assert!(err.contains("not a SOAP envelope"), "{err}");
     }
 
@@ -435,8 +433,9 @@ mod tests {
                  <t:Create><t:Folder><t:FolderId Id="AQMkInbox"/><t:DisplayName>Inbox</t:DisplayName><t:FolderClass>IPF.Note</t:FolderClass></t:Folder></t:Create>
                </m:Changes></m:SyncFolderHierarchyResponseMessage></m:ResponseMessages></m:SyncFolderHierarchyResponse>"#,
         );
-        let root = parse_body(200, &xml).unwrap();
-        let messages = messages(&root, "a@x.com").unwrap();
+        let doc = parse_body(200, &xml).unwrap();
+        let root = doc.root();
+        let messages = messages(root, "a@x.com").unwrap();
         let folders = calendar_folders(&messages[0], Some("AQMkCal"));
         let names: Vec<(&str, bool)> = folders
             .iter()

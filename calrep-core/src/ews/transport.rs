@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::request;
 use super::response;
-use super::xml::Element;
+use super::xml::Document;
 use crate::address::EmailAddress;
 use crate::auth::Auth;
 use crate::http::{read_capped, refused_redirect, retry_after, transport_error};
@@ -227,9 +227,9 @@ impl Transport {
         &self,
         answer: &'a Answer,
         mailbox: &EmailAddress,
-    ) -> Result<Element<'a>, MailboxError> {
-        let root = response::parse_body(answer.status, &answer.text)?;
-        let throttled = response::messages(&root, mailbox.as_str()).and_then(|messages| {
+    ) -> Result<Document<'a>, MailboxError> {
+        let doc = response::parse_body(answer.status, &answer.text)?;
+        let throttled = response::messages(doc.root(), mailbox.as_str()).and_then(|messages| {
             messages
                 .iter()
                 .filter(|m| m.code != "ErrorTimeoutExpired")
@@ -238,7 +238,7 @@ impl Transport {
         if let Err(MailboxError::Throttled { retry_after }) = throttled {
             self.pause(retry_after);
         }
-        Ok(root)
+        Ok(doc)
     }
 }
 

@@ -8,90 +8,205 @@ use quick_xml::NsReader;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
 
+// Statics, not constants: one address each, which elements share, so that
+// `Element::is` usually compares two pointers instead of two 57-byte URIs.
 /// EWS's types namespace (the usual `t:` prefix).
-pub(crate) const TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
+pub(crate) static TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 /// EWS's messages namespace (the usual `m:` prefix).
-pub(crate) const MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+pub(crate) static MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
 
-/// One element: namespace, local name, attributes (local names), text and
-/// children. Names, attribute values and text borrow from the document
+/// A parsed document: every element in one vector, in document order,
+/// linked to its first child and next sibling. One allocation grows for
+/// the whole document instead of one vector of children per element, and
+/// elements are written once where they will stay, never moved into their
+/// parents. Names, attribute values and text borrow from the document
 /// wherever it holds them as they are read (no entity, no line ending to
-/// normalise): a response is read with an allocation per element that has
-/// children, not one per name and text.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Element<'a> {
-    /// EWS's own namespaces are shared, not copied into every element.
-    pub(crate) ns: Cow<'a, str>,
-    pub(crate) name: Cow<'a, str>,
-    pub(crate) attributes: Vec<(Cow<'a, str>, Cow<'a, str>)>,
-    pub(crate) text: Cow<'a, str>,
-    pub(crate) children: Vec<Element<'a>>,
+/// normalise).
+#[derive(Debug, Clone)]
+pub(crate) struct Document<'a> {
+    /// Node 0 is a synthetic root holding the top elements.
+    nodes: Vec<Node<'a>>,
+    attributes: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
-impl<'a> Element<'a> {
-    /// The first child in the types namespace with this local name.
-    pub(crate) fn child(&self, name: &str) -> Option<&Element<'a>> {
-        self.children.iter().find(|c| c.is(TYPES, name))
-    }
+#[derive(Debug, Clone, Default)]
+struct Node<'a> {
+    /// EWS's own namespaces are shared, not copied into every element.
+    ns: Cow<'a, str>,
+    name: Cow<'a, str>,
+    text: Cow<'a, str>,
+    /// This element's attributes: `attributes[first_attribute..end_attribute]`.
+    first_attribute: u32,
+    end_attribute: u32,
+    /// 0 for none: the root is nobody's child.
+    first_child: u32,
+    next_sibling: u32,
+}
 
-    /// Every child in the types namespace with this local name.
-    pub(crate) fn children_named<'s>(
-        &'s self,
-        name: &'s str,
-    ) -> impl Iterator<Item = &'s Element<'a>> {
-        self.children.iter().filter(move |c| c.is(TYPES, name))
-    }
-
-    /// The first child in the messages namespace with this local name.
-    pub(crate) fn message_child(&self, name: &str) -> Option<&Element<'a>> {
-        self.children.iter().find(|c| c.is(MESSAGES, name))
-    }
-
-    /// Whether this is `ns`:`name`.
-    pub(crate) fn is(&self, ns: &str, name: &str) -> bool {
-        self.name == name && self.ns == ns
-    }
-
-    /// A child's trimmed text, if the child is there.
-    pub(crate) fn text_of(&self, name: &str) -> Option<&str> {
-        self.child(name).map(|c| c.text.trim())
-    }
-
-    /// The element with everything it borrows copied (tests keep a part
-    /// of a document they built in place).
-    #[cfg(test)]
-    pub(crate) fn into_owned(self) -> Element<'static> {
-        let own = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
+impl<'a> Document<'a> {
+    /// The synthetic root, whose children are the document's top elements.
+    pub(crate) fn root(&self) -> Element<'_> {
         Element {
-            ns: own(self.ns),
-            name: own(self.name),
+            doc: self,
+            index: 0,
+        }
+    }
+
+    /// The document with everything it borrows copied (tests keep a
+    /// document they built in place).
+    #[cfg(test)]
+    pub(crate) fn into_owned(self) -> Document<'static> {
+        let own = |c: Cow<'a, str>| Cow::Owned(c.into_owned());
+        Document {
+            nodes: self
+                .nodes
+                .into_iter()
+                .map(|n| Node {
+                    ns: own(n.ns),
+                    name: own(n.name),
+                    text: own(n.text),
+                    first_attribute: n.first_attribute,
+                    end_attribute: n.end_attribute,
+                    first_child: n.first_child,
+                    next_sibling: n.next_sibling,
+                })
+                .collect(),
             attributes: self
                 .attributes
                 .into_iter()
                 .map(|(k, v)| (own(k), own(v)))
                 .collect(),
-            text: own(self.text),
-            children: self.children.into_iter().map(Element::into_owned).collect(),
+        }
+    }
+}
+
+/// One element of a [`Document`]: namespace, local name, attributes (local
+/// names), text and children. A copyable handle.
+#[derive(Clone, Copy)]
+pub(crate) struct Element<'d> {
+    doc: &'d Document<'d>,
+    index: u32,
+}
+
+impl std::fmt::Debug for Element<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Element({{{}}}{})", self.ns(), self.name())
+    }
+}
+
+impl<'d> Element<'d> {
+    fn node(&self) -> &'d Node<'d> {
+        &self.doc.nodes[self.index as usize]
+    }
+
+    fn at(&self, index: u32) -> Option<Element<'d>> {
+        (index != 0).then_some(Element {
+            doc: self.doc,
+            index,
+        })
+    }
+
+    /// The namespace URI ("" for none).
+    pub(crate) fn ns(&self) -> &'d str {
+        &self.node().ns
+    }
+
+    /// The local name.
+    pub(crate) fn name(&self) -> &'d str {
+        &self.node().name
+    }
+
+    /// The text, untrimmed.
+    pub(crate) fn text(&self) -> &'d str {
+        &self.node().text
+    }
+
+    /// The child elements, in order.
+    pub(crate) fn children(&self) -> Children<'d> {
+        Children {
+            next: self.at(self.node().first_child),
         }
     }
 
+    /// The first child element, whatever it is.
+    pub(crate) fn first_child(&self) -> Option<Element<'d>> {
+        self.at(self.node().first_child)
+    }
+
+    /// The first child in the types namespace with this local name.
+    pub(crate) fn child(&self, name: &str) -> Option<Element<'d>> {
+        self.children().find(|c| c.is(TYPES, name))
+    }
+
+    /// Every child in the types namespace with this local name.
+    pub(crate) fn children_named<'s>(&self, name: &'s str) -> impl Iterator<Item = Element<'d>> + 's
+    where
+        'd: 's,
+    {
+        self.children().filter(move |c| c.is(TYPES, name))
+    }
+
+    /// The first child in the messages namespace with this local name.
+    pub(crate) fn message_child(&self, name: &str) -> Option<Element<'d>> {
+        self.children().find(|c| c.is(MESSAGES, name))
+    }
+
+    /// Whether this is `ns`:`name`.
+    pub(crate) fn is(&self, ns: &str, name: &str) -> bool {
+        let node = self.node();
+        let node_ns: &str = &node.ns;
+        node.name == name && (std::ptr::eq(node_ns, ns) || node_ns == ns)
+    }
+
+    /// A child's trimmed text, if the child is there.
+    pub(crate) fn text_of(&self, name: &str) -> Option<&'d str> {
+        self.child(name).map(|c| c.text().trim())
+    }
+
     /// An attribute by local name.
-    pub(crate) fn attribute(&self, name: &str) -> Option<&str> {
-        self.attributes
+    pub(crate) fn attribute(&self, name: &str) -> Option<&'d str> {
+        let node = self.node();
+        self.doc.attributes[node.first_attribute as usize..node.end_attribute as usize]
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_ref())
     }
 }
 
+/// The children of an [`Element`], in order.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Children<'d> {
+    next: Option<Element<'d>>,
+}
+
+impl<'d> Iterator for Children<'d> {
+    type Item = Element<'d>;
+
+    fn next(&mut self) -> Option<Element<'d>> {
+        let current = self.next?;
+        self.next = current.at(current.node().next_sibling);
+        Some(current)
+    }
+}
+
 /// Parses a document, or a fragment that uses the conventional `t:` and
 /// `m:` prefixes without declaring them (as Microsoft's documentation
-/// shows responses). Returns a synthetic root holding the top elements.
-pub(crate) fn parse(text: &str) -> Result<Element<'_>, String> {
+/// shows responses). Its root is a synthetic element holding the top
+/// elements.
+pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
     let text = text.trim_start_matches('\u{feff}');
     let mut reader = NsReader::from_str(text);
-    // The synthetic root; the reader checks that end tags match.
-    let mut stack: Vec<Element<'_>> = vec![Element::default()];
+    // About one element per 40 bytes in EWS answers: most documents need
+    // no second allocation.
+    let mut doc = Document {
+        nodes: Vec::with_capacity(text.len() / 40 + 1),
+        attributes: Vec::with_capacity(text.len() / 200 + 1),
+    };
+    doc.nodes.push(Node::default());
+    // The open elements: (index, index of the last child so far, 0 for
+    // none). The reader checks that end tags match.
+    let mut open: Vec<(u32, u32)> = vec![(0, 0)];
+    let too_big = || "the document has more than 4,294,967,295 elements or attributes".to_owned();
     loop {
         let (resolved, event) = match reader.read_resolved_event() {
             Ok(next) => next,
@@ -108,11 +223,7 @@ pub(crate) fn parse(text: &str) -> Result<Element<'_>, String> {
                     ResolveResult::Unknown(prefix) if prefix == "m" => Cow::Borrowed(MESSAGES),
                     _ => Cow::Borrowed(""),
                 };
-                let mut element = Element {
-                    ns,
-                    name: borrowed(text, start.local_name().as_ref()),
-                    ..Element::default()
-                };
+                let first_attribute = u32::try_from(doc.attributes.len()).map_err(|_| too_big())?;
                 for attribute in start.attributes() {
                     let attribute = attribute.map_err(|e| format!("malformed attribute: {e}"))?;
                     if attribute.key.as_ref().starts_with("xmlns") {
@@ -127,40 +238,53 @@ pub(crate) fn parse(text: &str) -> Result<Element<'_>, String> {
                         Cow::Borrowed(v) => borrowed(text, v),
                         Cow::Owned(v) => Cow::Owned(v),
                     };
-                    element.attributes.push((borrowed(text, key), value));
+                    doc.attributes.push((borrowed(text, key), value));
                 }
-                if is_empty {
-                    if let Some(parent) = stack.last_mut() {
-                        parent.children.push(element);
-                    }
-                } else {
-                    stack.push(element);
+                let index = u32::try_from(doc.nodes.len()).map_err(|_| too_big())?;
+                doc.nodes.push(Node {
+                    ns,
+                    name: borrowed(text, start.local_name().as_ref()),
+                    first_attribute,
+                    end_attribute: u32::try_from(doc.attributes.len()).map_err(|_| too_big())?,
+                    ..Node::default()
+                });
+                // Link it under the innermost open element.
+                let Some((parent, last)) = open.last_mut() else {
+                    return Err("an element outside the document".into());
+                };
+                match *last {
+                    0 => doc.nodes[*parent as usize].first_child = index,
+                    previous => doc.nodes[previous as usize].next_sibling = index,
+                }
+                *last = index;
+                if !is_empty {
+                    open.push((index, 0));
                 }
             }
             Event::End(_) => {
-                let done = stack.pop().ok_or("an end tag without a start")?;
-                match stack.last_mut() {
-                    Some(parent) => parent.children.push(done),
-                    None => return Err("an end tag without a start".into()),
+                // The root is never closed by a tag.
+                if open.len() < 2 {
+                    return Err("an end tag without a start".into());
                 }
+                open.pop();
             }
             Event::Text(t) => {
                 // Indentation between elements is not text anyone reads.
                 let blank = t.as_ref().trim_ascii().is_empty();
-                if let Some(current) = stack.last_mut().filter(|c| !(blank && c.text.is_empty())) {
-                    append(
-                        &mut current.text,
-                        t.xml_content(quick_xml::XmlVersion::Implicit1_0),
-                    );
+                if let Some(&(current, _)) = open.last() {
+                    let current = &mut doc.nodes[current as usize].text;
+                    if !(blank && current.is_empty()) {
+                        append(current, t.xml_content(quick_xml::XmlVersion::Implicit1_0));
+                    }
                 }
             }
             Event::CData(t) => {
-                if let Some(current) = stack.last_mut() {
-                    append(&mut current.text, t.into_inner());
+                if let Some(&(current, _)) = open.last() {
+                    append(&mut doc.nodes[current as usize].text, t.into_inner());
                 }
             }
             Event::GeneralRef(r) => {
-                if let Some(current) = stack.last_mut() {
+                if let Some(&(current, _)) = open.last() {
                     let name: &str = r.as_ref();
                     let resolved = match name {
                         "amp" => '&',
@@ -170,20 +294,19 @@ pub(crate) fn parse(text: &str) -> Result<Element<'_>, String> {
                         "apos" => '\'',
                         n => char_ref(n).ok_or(format!("unknown entity &{n};"))?,
                     };
-                    current.text.to_mut().push(resolved);
+                    doc.nodes[current as usize].text.to_mut().push(resolved);
                 }
             }
             // An XML declaration is only allowed first: one inside the
             // document is a second document pasted into the first.
-            Event::Decl(_)
-                if stack.len() > 1 || stack.first().is_some_and(|r| !r.children.is_empty()) =>
-            {
+            Event::Decl(_) if doc.nodes.len() > 1 => {
                 return Err("malformed XML: an XML declaration inside the document".into());
             }
             Event::Eof => {
-                return match (stack.pop(), stack.is_empty()) {
-                    (Some(root), true) => Ok(root),
-                    _ => Err("the document ends inside an element (truncated?)".into()),
+                return if open.len() == 1 {
+                    Ok(doc)
+                } else {
+                    Err("the document ends inside an element (truncated?)".into())
                 };
             }
             _ => {}
@@ -211,7 +334,7 @@ fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
     }
 }
 
-const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+static SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
 /// A namespace URI, shared when it is one of EWS's.
 fn known_namespace(uri: &str) -> Cow<'static, str> {
@@ -244,30 +367,66 @@ mod tests {
         let doc = "<?xml version=\"1.0\"?>\r\n<t:A xmlns:q=\"urn:other\" Id=\"x&amp;y\" Plain=\"p\">\
                    <t:B>plain</t:B><t:C>a &lt; b &#x263A; c</t:C><t:D><![CDATA[<raw>]]> tail</t:D>\
                    <m:E>line\r\nbreak</m:E><q:F/><t:Empty/></t:A>";
-        let root = parse(doc).unwrap();
-        let a = &root.children[0];
+        let parsed = parse(doc).unwrap();
+        let a = parsed.root().first_child().unwrap();
         assert!(
             a.is(TYPES, "A"),
             "an undeclared t: is EWS's types namespace"
         );
-        assert!(matches!(a.name, Cow::Borrowed(_)));
+        assert!(matches!(a.node().name, Cow::Borrowed(_)));
         assert_eq!(a.attribute("Id"), Some("x&y"));
         assert_eq!(a.attribute("Plain"), Some("p"));
-        assert!(matches!(&a.attributes[1].1, Cow::Borrowed(_)));
+        assert!(matches!(&parsed.attributes[1].1, Cow::Borrowed(_)));
         assert!(
             a.attribute("q").is_none(),
             "namespace declarations are not attributes"
         );
         let b = a.child("B").unwrap();
-        assert_eq!(b.text, "plain");
-        assert!(matches!(b.text, Cow::Borrowed(_)));
+        assert_eq!(b.text(), "plain");
+        assert!(matches!(b.node().text, Cow::Borrowed(_)));
         assert_eq!(a.text_of("C"), Some("a < b \u{263A} c"));
         assert_eq!(a.text_of("D"), Some("<raw> tail"));
         let e = a.message_child("E").unwrap();
-        assert_eq!(e.text, "line\nbreak", "line endings normalised as XML says");
-        let f = a.children.iter().find(|c| c.name == "F").unwrap();
-        assert_eq!(f.ns, "urn:other");
-        assert!(a.child("Empty").unwrap().text.is_empty());
+        assert_eq!(
+            e.text(),
+            "line\nbreak",
+            "line endings normalised as XML says"
+        );
+        let f = a.children().find(|c| c.name() == "F").unwrap();
+        assert_eq!(f.ns(), "urn:other");
+        assert!(a.child("Empty").unwrap().text().is_empty());
+        let names: Vec<&str> = a.children().map(|c| c.name()).collect();
+        assert_eq!(
+            names,
+            ["B", "C", "D", "E", "F", "Empty"],
+            "children in order"
+        );
+        assert_eq!(parsed.root().children().count(), 1);
+        assert!(b.children().next().is_none() && b.attribute("Id").is_none());
+    }
+
+    #[test]
+    fn nested_elements_link_to_their_own_parents() {
+        let parsed = parse(
+            "<t:A><t:B><t:C>1</t:C><t:C>2</t:C></t:B><t:B/><t:D x=\"y\"><t:C>3</t:C></t:D></t:A>",
+        )
+        .unwrap();
+        let a = parsed.root().first_child().unwrap();
+        let shape: Vec<(&str, Vec<&str>)> = a
+            .children()
+            .map(|c| (c.name(), c.children().map(|g| g.text()).collect()))
+            .collect();
+        assert_eq!(
+            shape,
+            [("B", vec!["1", "2"]), ("B", vec![]), ("D", vec!["3"])]
+        );
+        assert_eq!(a.children_named("B").count(), 2);
+        assert_eq!(a.child("D").unwrap().attribute("x"), Some("y"));
+        assert_eq!(
+            a.text_of("D"),
+            Some(""),
+            "a parent's text is its own, not its children's"
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ enum Group {
 
 impl Definition {
     /// Reads a `StartTimeZone` / `TimeZoneDefinition` element.
-    pub(crate) fn read(e: &Element) -> Option<Self> {
+    pub(crate) fn read(e: Element<'_>) -> Option<Self> {
         let mut periods: HashMap<&str, i32> = HashMap::new();
         let mut hint = None;
         for p in e.child("Periods")?.children_named("Period") {
@@ -64,9 +64,9 @@ impl Definition {
         {
             let mut yearly = Vec::new();
             let mut fixed = None;
-            for t in &g.children {
+            for t in g.children() {
                 let to = periods.get(t.text_of("To")?).copied()?;
-                match t.name.as_ref() {
+                match t.name() {
                     "RecurringDayTransition" => yearly.push(Yearly {
                         offset: to,
                         month: t.text_of("Month")?.parse().ok()?,
@@ -88,9 +88,9 @@ impl Definition {
             groups.insert(g.attribute("Id")?.to_owned(), group);
         }
         let mut timeline = Vec::new();
-        for t in &e.child("Transitions")?.children {
+        for t in e.child("Transitions")?.children() {
             let group = t.text_of("To")?.to_owned();
-            let from = match t.name.as_ref() {
+            let from = match t.name() {
                 "Transition" => None,
                 "AbsoluteDateTransition" => Some(t.text_of("DateTime")?.parse().ok()?),
                 _ => continue,
@@ -225,8 +225,9 @@ mod tests {
 </t:StartTimeZone>"#,
             p = period_prefix
         );
-        let root = xml::parse(&text).unwrap();
-        Definition::read(&root.children[0]).unwrap()
+        let doc = xml::parse(&text).unwrap();
+        let root = doc.root();
+        Definition::read(root.first_child().unwrap()).unwrap()
     }
 
     #[test]

@@ -11,7 +11,7 @@ use quick_xml::escape::escape;
 use crate::address::EmailAddress;
 use crate::calendar::{CalendarId, ItemId};
 use crate::ews::write::calendar_item_xml;
-use crate::ews::xml::{self, Element, MESSAGES, TYPES};
+use crate::ews::xml::{self, Document, Element, MESSAGES, TYPES};
 use crate::group::{Directory, DirectoryError, EntryKind, GroupRef};
 use crate::mailbox::{
     Mailbox, MailboxError, MailboxSource, MemoryMailbox, MemoryOrganisation, SyncState,
@@ -35,7 +35,7 @@ pub(crate) struct Caller<'a> {
 
 /// A parsed request: its operation element and the mailbox it acts on.
 pub(crate) struct Request<'a> {
-    root: Element<'a>,
+    doc: Document<'a>,
     pub(crate) operation: String,
     pub(crate) mailbox: Option<EmailAddress>,
 }
@@ -43,15 +43,15 @@ pub(crate) struct Request<'a> {
 impl<'a> Request<'a> {
     /// Parses a request body; a SOAP fault when it is not a request.
     pub(crate) fn parse(body: &'a str) -> Result<Self, Reply> {
-        let root = xml::parse(body).map_err(|e| {
+        let doc = xml::parse(body).map_err(|e| {
             fault(
                 "ErrorSchemaValidation",
                 &format!("The request is not XML: {e}"),
             )
         })?;
-        let envelope = root
-            .children
-            .iter()
+        let envelope = doc
+            .root()
+            .children()
             .find(|e| e.is(SOAP, "Envelope"))
             .ok_or_else(|| {
                 fault(
@@ -60,18 +60,17 @@ impl<'a> Request<'a> {
                 )
             })?;
         let operation = envelope
-            .children
-            .iter()
+            .children()
             .find(|e| e.is(SOAP, "Body"))
-            .and_then(|b| b.children.first())
+            .and_then(|b| b.first_child())
             .ok_or_else(|| fault("ErrorSchemaValidation", "The request has no body."))?;
-        let header = envelope.children.iter().find(|e| e.is(SOAP, "Header"));
+        let header = envelope.children().find(|e| e.is(SOAP, "Header"));
         let impersonated = header
             .and_then(|h| h.child("ExchangeImpersonation"))
             .and_then(|i| i.child("ConnectingSID"))
             .and_then(|s| s.text_of("PrimarySmtpAddress"));
         // Delegate access names the mailbox in a distinguished folder id.
-        let delegate = (operation.name != "ExpandDL")
+        let delegate = (operation.name() != "ExpandDL")
             .then(|| delegate_mailbox(operation))
             .flatten();
         let mailbox = match impersonated.or(delegate) {
@@ -83,29 +82,29 @@ impl<'a> Request<'a> {
             })?),
             None => None,
         };
-        let operation = operation.name.clone().into_owned();
+        let operation = operation.name().to_owned();
         Ok(Self {
-            root,
+            doc,
             operation,
             mailbox,
         })
     }
 
-    fn operation_element(&self) -> Option<&Element<'a>> {
-        self.root
-            .children
-            .iter()
+    fn operation_element(&self) -> Option<Element<'_>> {
+        self.doc
+            .root()
+            .children()
             .find(|e| e.is(SOAP, "Envelope"))
-            .and_then(|env| env.children.iter().find(|e| e.is(SOAP, "Body")))
-            .and_then(|b| b.children.first())
+            .and_then(|env| env.children().find(|e| e.is(SOAP, "Body")))
+            .and_then(|b| b.first_child())
     }
 }
 
-fn delegate_mailbox<'a>(e: &'a Element<'_>) -> Option<&'a str> {
+fn delegate_mailbox(e: Element<'_>) -> Option<&str> {
     if e.is(TYPES, "DistinguishedFolderId") {
         return e.child("Mailbox").and_then(|m| m.text_of("EmailAddress"));
     }
-    e.children.iter().find_map(delegate_mailbox)
+    e.children().find_map(delegate_mailbox)
 }
 
 /// Answers one parsed request for `caller`.
@@ -133,17 +132,17 @@ pub(crate) async fn answer(
     // without a mailbox fails, ExpandDL included.
     if request.mailbox.is_some() && org.open(&address).await.is_err() {
         let e = MailboxError::MailboxNotFound(address.to_string());
-        return (200, error_response(&operation.name, &e));
+        return (200, error_response(operation.name(), &e));
     }
-    if operation.name == "ExpandDL" {
+    if operation.name() == "ExpandDL" {
         return (200, expand_dl(directory, operation).await);
     }
     if org.open(&address).await.is_err() {
         let e = MailboxError::MailboxNotFound(address.to_string());
-        return (200, error_response(&operation.name, &e));
+        return (200, error_response(operation.name(), &e));
     }
     let mailbox = org.mailbox(&address);
-    let reply = match operation.name.as_ref() {
+    let reply = match operation.name() {
         "SyncFolderHierarchy" => hierarchy(&mailbox).await,
         "GetFolder" => get_folder(&mailbox).await,
         "SyncFolderItems" => sync_items(&mailbox, operation).await,
@@ -158,7 +157,7 @@ pub(crate) async fn answer(
     };
     match reply {
         Ok(body) => (200, envelope_of(&body)),
-        Err(e) => (200, error_response(&operation.name, &e)),
+        Err(e) => (200, error_response(operation.name(), &e)),
     }
 }
 
@@ -293,10 +292,7 @@ async fn get_folder(mailbox: &MemoryMailbox) -> Result<String, MailboxError> {
 }
 
 /// The folder a request names: an id, or the distinguished `calendar`.
-async fn folder(
-    mailbox: &MemoryMailbox,
-    request: &Element<'_>,
-) -> Result<CalendarId, MailboxError> {
+async fn folder(mailbox: &MemoryMailbox, request: Element<'_>) -> Result<CalendarId, MailboxError> {
     let folder = request
         .message_child("SyncFolderId")
         .ok_or_else(|| MailboxError::Protocol("SyncFolderId is missing".into()))?;
@@ -306,15 +302,12 @@ async fn folder(
     Ok(default_calendar(mailbox).await?.0)
 }
 
-async fn sync_items(
-    mailbox: &MemoryMailbox,
-    request: &Element<'_>,
-) -> Result<String, MailboxError> {
+async fn sync_items(mailbox: &MemoryMailbox, request: Element<'_>) -> Result<String, MailboxError> {
     let calendar = folder(mailbox, request).await?;
     let text_of = |name: &str| {
         request
             .message_child(name)
-            .map(|c| c.text.trim().to_owned())
+            .map(|c| c.text().trim().to_owned())
     };
     let state = text_of("SyncState")
         .filter(|s| !s.is_empty())
@@ -353,7 +346,7 @@ async fn sync_items(
 
 /// One response message per requested id, as Exchange answers GetItem: a
 /// series or single item, or a modified occurrence by its own id.
-async fn get_item(mailbox: &MemoryMailbox, request: &Element<'_>) -> Result<String, MailboxError> {
+async fn get_item(mailbox: &MemoryMailbox, request: Element<'_>) -> Result<String, MailboxError> {
     let ids: Vec<ItemId> = request
         .message_child("ItemIds")
         .map(|list| {
@@ -443,7 +436,7 @@ fn occurrence_xml(
     )
 }
 
-fn get_attachment(mailbox: &MemoryMailbox, request: &Element<'_>) -> Result<String, MailboxError> {
+fn get_attachment(mailbox: &MemoryMailbox, request: Element<'_>) -> Result<String, MailboxError> {
     let ids: Vec<&str> = request
         .message_child("AttachmentIds")
         .map(|l| {
@@ -479,7 +472,7 @@ fn get_attachment(mailbox: &MemoryMailbox, request: &Element<'_>) -> Result<Stri
 
 /// One level of a group, as Exchange's `ExpandDL` returns it: the whole
 /// answer, in its envelope.
-async fn expand_dl(directory: Option<&dyn Directory>, request: &Element<'_>) -> String {
+async fn expand_dl(directory: Option<&dyn Directory>, request: Element<'_>) -> String {
     let address = request
         .message_child("Mailbox")
         .and_then(|m| m.text_of("EmailAddress"))
@@ -592,8 +585,9 @@ mod tests {
                 state.as_deref(),
                 7,
             ));
-            let root = response::parse_body(status, &reply).unwrap();
-            let messages = response::messages(&root, alice.as_str()).unwrap();
+            let doc = response::parse_body(status, &reply).unwrap();
+            let root = doc.root();
+            let messages = response::messages(root, alice.as_str()).unwrap();
             messages[0].check(alice.as_str(), None).unwrap();
             let page = response::items_page(&messages[0]).unwrap();
             ids.extend(page.changed);
@@ -651,8 +645,9 @@ mod tests {
         );
         let (status, reply) = run(respond(demo.source.as_ref(), &service, false, &request));
         assert_eq!(status, 500);
-        let root = response::parse_body(status, &reply).unwrap();
-        let err = response::messages(&root, demo.addresses[1].as_str()).unwrap_err();
+        let doc = response::parse_body(status, &reply).unwrap();
+        let root = doc.root();
+        let err = response::messages(root, demo.addresses[1].as_str()).unwrap_err();
         assert_eq!(
             err,
             MailboxError::AccessDenied(demo.addresses[1].to_string())
@@ -673,8 +668,9 @@ mod tests {
             None,
             512,
         ));
-        let root = response::parse_body(200, &reply).unwrap();
-        let state = response::items_page(&response::messages(&root, "a").unwrap()[0])
+        let doc = response::parse_body(200, &reply).unwrap();
+        let root = doc.root();
+        let state = response::items_page(&response::messages(root, "a").unwrap()[0])
             .unwrap()
             .state;
         demo.source.mailbox(&alice).invalidate_states();
@@ -683,8 +679,9 @@ mod tests {
             Some(&state),
             512,
         ));
-        let root = response::parse_body(status, &reply).unwrap();
-        let messages = response::messages(&root, alice.as_str()).unwrap();
+        let doc = response::parse_body(status, &reply).unwrap();
+        let root = doc.root();
+        let messages = response::messages(root, alice.as_str()).unwrap();
         assert_eq!(
             messages[0].check(alice.as_str(), None).unwrap_err(),
             MailboxError::ResyncRequired

@@ -345,8 +345,14 @@ pub mod latency {
     //! A full replication of a demo organisation through one of the
     //! simulator's faces with injected latency, and the lower bound the
     //! server's latency alone sets (`ews-latency`, `graph-latency`).
+    //!
+    //! The simulator runs in a child process (the benchmark started again
+    //! with `--serve MAILBOXES LATENCY_MS`), as Exchange would be another
+    //! machine: its CPU and its runtime's workers are not the client's.
 
+    use std::io::{BufRead, BufReader, Write};
     use std::path::Path;
+    use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
     use std::sync::Arc;
     use std::time::{Duration, Instant};
 
@@ -379,7 +385,7 @@ pub mod latency {
         pub mailboxes: usize,
         /// Added to every answer.
         pub latency: Duration,
-        /// Runs the simulator and the engine.
+        /// Runs the engine.
         pub rt: tokio::runtime::Runtime,
         /// Replicas and secret files; removed on drop.
         pub dir: std::path::PathBuf,
@@ -387,12 +393,21 @@ pub mod latency {
 
     impl Setup {
         /// From the process's arguments; `name` names the scratch folder.
+        /// A process started with `--serve MAILBOXES LATENCY_MS` is the
+        /// simulator's child instead: it serves until its standard input
+        /// closes, prints what it counted, and exits.
         ///
         /// # Errors
         ///
         /// On an argument that is not a number, or no runtime.
         pub fn from_args(name: &str) -> Result<Self, Box<dyn std::error::Error>> {
-            let mut args = std::env::args().skip(1);
+            let mut args = std::env::args().skip(1).peekable();
+            if args.peek().map(String::as_str) == Some("--serve") {
+                let mailboxes = args.nth(1).ok_or("--serve MAILBOXES LATENCY_MS")?.parse()?;
+                let latency = args.next().ok_or("--serve MAILBOXES LATENCY_MS")?.parse()?;
+                serve(mailboxes, Duration::from_millis(latency))?;
+                std::process::exit(0);
+            }
             Ok(Self {
                 mailboxes: args.next().map_or(Ok(500), |a| a.parse())?,
                 latency: Duration::from_millis(args.next().map_or(Ok(5), |a| a.parse())?),
@@ -460,23 +475,122 @@ pub mod latency {
         }
     }
 
+    /// The child's side: the demo organisation (seed 3) served with
+    /// `latency` per answer. Prints `EWS_URL GRAPH_URL AUTHORITY`, serves
+    /// until standard input closes, then prints `REQUESTS WAITED_US`
+    /// (sign-in excluded).
+    fn serve(mailboxes: usize, latency: Duration) -> Result<(), Box<dyn std::error::Error>> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let demo = DemoOrganisation::generate(3, mailboxes, 0);
+        let mut options = SimOptions::default();
+        options.latency = latency;
+        let sim = rt.block_on(Simulator::start_demo(&demo, options))?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{} {} {}", sim.url(), sim.graph_url(), sim.authority())?;
+        out.flush()?;
+        let mut line = String::new();
+        while std::io::stdin().lock().read_line(&mut line)? > 0 {
+            line.clear();
+        }
+        let requests: u64 = sim
+            .requests()
+            .iter()
+            .filter(|(op, _)| !matches!(op.as_str(), "token" | "unauthorized" | "faults"))
+            .map(|(_, n)| n)
+            .sum();
+        writeln!(out, "{requests} {}", sim.latency_waited().as_micros())?;
+        out.flush()?;
+        sim.stop();
+        Ok(())
+    }
+
+    /// The simulator's child process, as the parent sees it.
+    struct Served {
+        child: Child,
+        stdin: Option<ChildStdin>,
+        stdout: BufReader<ChildStdout>,
+        ews_url: String,
+        graph_url: String,
+        authority: String,
+    }
+
+    impl Served {
+        fn start(mailboxes: usize, latency: Duration) -> Result<Self, Box<dyn std::error::Error>> {
+            let mut child = Command::new(std::env::current_exe()?)
+                .args([
+                    "--serve",
+                    &mailboxes.to_string(),
+                    &latency.as_millis().to_string(),
+                ])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()?;
+            let stdin = child.stdin.take();
+            let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+            let mut line = String::new();
+            stdout.read_line(&mut line)?;
+            let mut words = line.split_whitespace().map(str::to_owned);
+            let (Some(ews_url), Some(graph_url), Some(authority)) =
+                (words.next(), words.next(), words.next())
+            else {
+                let _ = child.kill();
+                return Err(format!("the simulator's child said {line:?}").into());
+            };
+            Ok(Self {
+                child,
+                stdin,
+                stdout,
+                ews_url,
+                graph_url,
+                authority,
+            })
+        }
+
+        /// Stops the child; what it counted: requests and latency waited.
+        fn finish(mut self) -> Result<(u64, Duration), Box<dyn std::error::Error>> {
+            drop(self.stdin.take());
+            let mut line = String::new();
+            self.stdout.read_line(&mut line)?;
+            let _ = self.child.wait();
+            let mut words = line.split_whitespace().map(str::parse::<u64>);
+            match (words.next(), words.next()) {
+                (Some(Ok(requests)), Some(Ok(waited))) => {
+                    Ok((requests, Duration::from_micros(waited)))
+                }
+                _ => Err(format!("the simulator's child counted {line:?}").into()),
+            }
+        }
+    }
+
+    impl Drop for Served {
+        fn drop(&mut self) {
+            // After `finish` the child has exited and this does nothing.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
     fn config(
         face: Face,
-        sim: &Simulator,
+        sim: &Served,
         dir: &Path,
         concurrency: usize,
     ) -> Result<Config, Box<dyn std::error::Error>> {
         let text = match face {
             Face::Ews => calrep_testkit::ews::config_text(
-                &sim.url(),
+                &sim.ews_url,
                 &format!(
                     "{}\nconcurrency = {concurrency}",
                     calrep_testkit::ews::basic_account()
                 ),
                 concurrency,
             ),
-            Face::Graph { batch } => calrep_testkit::graph::config_text(
-                sim,
+            Face::Graph { batch } => calrep_testkit::graph::config_text_at(
+                &sim.authority,
+                &sim.graph_url,
                 &format!(
                     "{}\nconcurrency = {concurrency}\nbatch = {batch}",
                     calrep_testkit::graph::secret_app()
@@ -509,10 +623,7 @@ pub mod latency {
         std::fs::write(dir.join("app-secret"), SimOptions::CLIENT_SECRET)?;
         let mut best: Option<Measured> = None;
         for round in 0..2 {
-            let demo = DemoOrganisation::generate(3, mailboxes, 0);
-            let mut options = SimOptions::default();
-            options.latency = latency;
-            let sim = rt.block_on(Simulator::start_demo(&demo, options))?;
+            let sim = Served::start(mailboxes, latency)?;
             let path = dir.join(format!("replica-{face:?}-{concurrency}-{round}.db"));
             let _ = std::fs::remove_file(&path);
             let replica = Arc::new(SqliteReplica::open(&path)?) as Arc<dyn Replica>;
@@ -524,6 +635,7 @@ pub mod latency {
                 engine.run_task(&calrep_testkit::ews::TASK.into(), RunOptions::default()),
             )?;
             let wall = started.elapsed();
+            let (requests, waited) = sim.finish()?;
             let broken = report.mailboxes.iter().find(|m| {
                 !matches!(
                     m.outcome,
@@ -533,19 +645,12 @@ pub mod latency {
             if let Some(m) = broken {
                 return Err(format!("{}: {:?}", m.address, m.outcome).into());
             }
-            let requests: u64 = sim
-                .requests()
-                .iter()
-                .filter(|(op, _)| !matches!(op.as_str(), "token" | "unauthorized" | "faults"))
-                .map(|(_, n)| n)
-                .sum();
             let measured = Measured {
                 wall,
                 requests,
-                waited: sim.latency_waited(),
+                waited,
                 items: report.totals.items_created,
             };
-            sim.stop();
             if best.is_none_or(|b| wall < b.wall) {
                 best = Some(measured);
             }

@@ -11,11 +11,20 @@ pub const TENANT: &str = "sim.onmicrosoft.com";
 /// and groups expanded through Graph; otherwise as
 /// [`crate::ews::config_text`].
 pub fn config_text(sim: &Simulator, graph_extra: &str, concurrency: usize) -> String {
+    config_text_at(&sim.authority(), &sim.graph_url(), graph_extra, concurrency)
+}
+
+/// [`config_text`] for a simulator known by its sign-in authority and
+/// Graph URL (one in another process).
+pub fn config_text_at(
+    authority: &str,
+    graph_url: &str,
+    graph_extra: &str,
+    concurrency: usize,
+) -> String {
     crate::ews::everyone(
         &format!(
-            "directory = \"graph\"\n[sites.graph]\ntenant = \"{TENANT}\"\nauthority = \"{}\"\nurl = \"{}\"\n{graph_extra}",
-            sim.authority(),
-            sim.graph_url()
+            "directory = \"graph\"\n[sites.graph]\ntenant = \"{TENANT}\"\nauthority = \"{authority}\"\nurl = \"{graph_url}\"\n{graph_extra}"
         ),
         concurrency,
     )

@@ -204,14 +204,8 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
     };
     doc.nodes.push(Node::default());
     // The open elements: (index, index of the last child so far, 0 for
-    // none, whether it declares namespaces). The reader checks that end
-    // tags match.
-    let mut open: Vec<(u32, u32, bool)> = vec![(0, 0, false)];
-    // Each prefix's namespace as last resolved, until a declaration opens
-    // or closes: a document binds its few prefixes once, and comparing a
-    // namespace URI with EWS's (57 bytes) for every element costs more than
-    // comparing a prefix of one or two.
-    let mut by_prefix: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+    // none). The reader checks that end tags match.
+    let mut open: Vec<(u32, u32)> = vec![(0, 0)];
     let too_big = || "the document has more than 4,294,967,295 elements or attributes".to_owned();
     loop {
         let (resolved, event) = match reader.read_resolved_event() {
@@ -221,12 +215,18 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
         let is_empty = matches!(event, Event::Empty(_));
         match event {
             Event::Start(start) | Event::Empty(start) => {
+                let ns = match resolved {
+                    ResolveResult::Bound(ns) => known_namespace(ns.as_ref()),
+                    // Undeclared `t:` and `m:`: EWS's, as its documentation
+                    // writes fragments.
+                    ResolveResult::Unknown(prefix) if prefix == "t" => Cow::Borrowed(TYPES),
+                    ResolveResult::Unknown(prefix) if prefix == "m" => Cow::Borrowed(MESSAGES),
+                    _ => Cow::Borrowed(""),
+                };
                 let first_attribute = u32::try_from(doc.attributes.len()).map_err(|_| too_big())?;
-                let mut declares = false;
                 for attribute in start.attributes() {
                     let attribute = attribute.map_err(|e| format!("malformed attribute: {e}"))?;
                     if attribute.key.as_ref().starts_with("xmlns") {
-                        declares = true;
                         continue;
                     }
                     let key = attribute.key.local_name();
@@ -240,27 +240,6 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
                     };
                     doc.attributes.push((borrowed(text, key), value));
                 }
-                if declares {
-                    by_prefix.clear();
-                }
-                let name = start.name();
-                let prefix = name.prefix();
-                let prefix: &str = prefix.as_ref().map_or("", |p| p.as_ref());
-                let ns = match by_prefix.iter().find(|(p, _)| p == prefix) {
-                    Some((_, ns)) => ns.clone(),
-                    None => {
-                        let ns = match resolved {
-                            ResolveResult::Bound(ns) => known_namespace(ns.as_ref()),
-                            // Undeclared `t:` and `m:`: EWS's, as its
-                            // documentation writes fragments.
-                            ResolveResult::Unknown(p) if p == "t" => Cow::Borrowed(TYPES),
-                            ResolveResult::Unknown(p) if p == "m" => Cow::Borrowed(MESSAGES),
-                            _ => Cow::Borrowed(""),
-                        };
-                        by_prefix.push((borrowed(text, prefix), ns.clone()));
-                        ns
-                    }
-                };
                 let index = u32::try_from(doc.nodes.len()).map_err(|_| too_big())?;
                 doc.nodes.push(Node {
                     ns,
@@ -270,7 +249,7 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
                     ..Node::default()
                 });
                 // Link it under the innermost open element.
-                let Some((parent, last, _)) = open.last_mut() else {
+                let Some((parent, last)) = open.last_mut() else {
                     return Err("an element outside the document".into());
                 };
                 match *last {
@@ -279,10 +258,7 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
                 }
                 *last = index;
                 if !is_empty {
-                    open.push((index, 0, declares));
-                } else if declares {
-                    // An empty element's declarations end with it.
-                    by_prefix.clear();
+                    open.push((index, 0));
                 }
             }
             Event::End(_) => {
@@ -290,14 +266,12 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
                 if open.len() < 2 {
                     return Err("an end tag without a start".into());
                 }
-                if open.pop().is_some_and(|(_, _, declared)| declared) {
-                    by_prefix.clear();
-                }
+                open.pop();
             }
             Event::Text(t) => {
                 // Indentation between elements is not text anyone reads.
                 let blank = t.as_ref().trim_ascii().is_empty();
-                if let Some(&(current, _, _)) = open.last() {
+                if let Some(&(current, _)) = open.last() {
                     let current = &mut doc.nodes[current as usize].text;
                     if !(blank && current.is_empty()) {
                         append(current, t.xml_content(quick_xml::XmlVersion::Implicit1_0));
@@ -305,12 +279,12 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
                 }
             }
             Event::CData(t) => {
-                if let Some(&(current, _, _)) = open.last() {
+                if let Some(&(current, _)) = open.last() {
                     append(&mut doc.nodes[current as usize].text, t.into_inner());
                 }
             }
             Event::GeneralRef(r) => {
-                if let Some(&(current, _, _)) = open.last() {
+                if let Some(&(current, _)) = open.last() {
                     let name: &str = r.as_ref();
                     let resolved = match name {
                         "amp" => '&',

@@ -30,12 +30,13 @@ static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static ZONE_INFO: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static ARRAY: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-fn is_instance(value: &Bound<'_, PyAny>, class: &str) -> PyResult<bool> {
-    let cell = if class == "datetime" {
-        &DATETIME
-    } else {
-        &DATE
-    };
+/// Whether `value` is an instance of `datetime.<class>`, the type cached
+/// in `cell`.
+fn is_instance(
+    value: &Bound<'_, PyAny>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    class: &str,
+) -> PyResult<bool> {
     value.is_instance(cell.import(value.py(), "datetime", class)?)
 }
 
@@ -61,7 +62,7 @@ fn naive_of(value: &Bound<'_, PyAny>) -> PyResult<NaiveDateTime> {
 
 /// Reads a `date` or `datetime` argument.
 fn when(name: &str, value: &Bound<'_, PyAny>) -> PyResult<When> {
-    if is_instance(value, "datetime")? {
+    if is_instance(value, &DATETIME, "datetime")? {
         let py = value.py();
         if value.call_method0(intern!(py, "utcoffset"))?.is_none() {
             return Ok(When::Naive(naive_of(value)?));
@@ -79,9 +80,16 @@ fn when(name: &str, value: &Bound<'_, PyAny>) -> PyResult<When> {
                 PyValueError::new_err(format!("{name} is not a representable instant"))
             });
     }
-    if is_instance(value, "date")? {
-        let field = |name: &str| -> PyResult<u32> { value.getattr(name)?.extract() };
-        return NaiveDate::from_ymd_opt(field("year")? as i32, field("month")?, field("day")?)
+    if is_instance(value, &DATE, "date")? {
+        let py = value.py();
+        let field =
+            |name: &Bound<'_, PyString>| -> PyResult<u32> { value.getattr(name)?.extract() };
+        let (year, month, day) = (
+            field(intern!(py, "year"))?,
+            field(intern!(py, "month"))?,
+            field(intern!(py, "day"))?,
+        );
+        return NaiveDate::from_ymd_opt(year as i32, month, day)
             .map(When::Date)
             .ok_or_else(|| PyValueError::new_err(format!("{name} is not a representable date")));
     }

@@ -569,6 +569,17 @@ impl RecurrenceSet {
 
     /// Like [`RecurrenceSet::between`], each occurrence with the wall-clock
     /// time it shows in the series' zone (see [`LocalInstance`]).
+    ///
+    /// ```
+    /// use calrep_core::recur::{RecurrenceSet, SeriesStart};
+    /// // 02:30 does not happen in New York on 2026-03-08: it shows as 03:30.
+    /// let start = SeriesStart::Zoned("2026-03-07T02:30:00".parse()?, chrono_tz::America::New_York);
+    /// let set = RecurrenceSet::new(start).rule("FREQ=DAILY;COUNT=2".parse()?);
+    /// let found = set.between_local("2026-03-01T00:00:00Z".parse()?, "2026-04-01T00:00:00Z".parse()?)?;
+    /// assert_eq!(found[1].wall.to_string(), "2026-03-08 03:30:00");
+    /// assert_eq!(found[1].instance.to_string(), "2026-03-08T07:30:00Z");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn between_local(
         &self,
         from: DateTime<Utc>,

@@ -162,26 +162,22 @@ pub(crate) fn expand<'py>(
         read_set(rrule, dtstart, tz, (start, end), exdates, rdates)?;
     let (tzinfo, python_has_zone) = python_zone(py, zone)?;
     let api = DateTimeApi::get(py);
-    if python_has_zone {
-        // Each occurrence comes with the wall time it shows in the zone,
-        // which the datetime is made of: no offset lookup per occurrence.
-        let found = py
-            .detach(|| set.between_local(window.0, window.1))
-            .map_err(core_error)?;
-        found
-            .into_iter()
-            .map(|local| to_python(py, api, local, &tzinfo))
-            .collect()
-    } else {
-        // No zone data in Python: the instants in UTC.
-        let found = py
-            .detach(|| set.between(window.0, window.1))
-            .map_err(core_error)?;
-        found
-            .into_iter()
-            .map(|instance| to_python(py, api, utc_local(instance), &tzinfo))
-            .collect()
-    }
+    // Each occurrence comes with the wall time it shows in the zone, which
+    // the datetime is made of: no offset lookup per occurrence.
+    let found = py
+        .detach(|| set.between_local(window.0, window.1))
+        .map_err(core_error)?;
+    found
+        .into_iter()
+        .map(|local| {
+            let local = if python_has_zone {
+                local
+            } else {
+                in_utc(local)
+            };
+            to_python(py, api, local, &tzinfo)
+        })
+        .collect()
 }
 
 /// The same occurrences as POSIX seconds, in an `array.array('q')` (a
@@ -278,17 +274,16 @@ fn python_zone(py: Python<'_>, zone: Tz) -> PyResult<(Bound<'_, PyTzInfo>, bool)
     })
 }
 
-/// An occurrence shown in UTC.
-fn utc_local(instance: Instance) -> LocalInstance {
-    let wall = match instance {
-        Instance::Date(d) => d.and_time(NaiveTime::MIN),
-        Instance::Floating(t) => t,
-        Instance::At(t) => t.naive_utc(),
-    };
-    LocalInstance {
-        instance,
-        wall,
-        fold: false,
+/// An instant shown in UTC, for a zone Python has no data for (dates and
+/// floating times show as they are).
+fn in_utc(local: LocalInstance) -> LocalInstance {
+    match local.instance {
+        Instance::At(t) => LocalInstance {
+            wall: t.naive_utc(),
+            fold: false,
+            ..local
+        },
+        _ => local,
     }
 }
 

@@ -170,19 +170,13 @@ impl Collected for Instance {
 
 impl Collected for LocalInstance {
     fn from_wall(set: &RecurrenceSet, wall: NaiveDateTime) -> Option<Self> {
-        let instance = match set.start {
-            SeriesStart::Date(_) => Instance::Date(wall.date()),
-            SeriesStart::Floating(_) => Instance::Floating(wall),
-            SeriesStart::Zoned(_, zone) => {
-                let at = set.zoned(zone, wall)?;
-                // A time in a gap shows as the time after it (02:30 as
-                // 03:30); any other shows as itself, at its first instant.
-                return Some(Self {
-                    instance: Instance::At(at.with_timezone(&Utc)),
-                    wall: at.naive_local(),
-                    fold: false,
-                });
-            }
+        let (instance, wall) = match set.start {
+            // A time in a gap shows as the time after it (02:30 as 03:30);
+            // any other shows as itself, at its first instant.
+            SeriesStart::Zoned(_, zone) => set
+                .zoned(zone, wall)
+                .map(|at| (Instance::At(at.with_timezone(&Utc)), at.naive_local()))?,
+            _ => (set.instance(wall)?, wall),
         };
         Some(Self {
             instance,

@@ -1,12 +1,11 @@
-//! A small element tree over quick-xml's namespace-aware reader: elements
-//! are known by (namespace, local name), never by prefix, and unknown
-//! elements are simply kept and ignored by whoever reads the tree.
+//! A small element tree over quick-xml's reader, namespaces resolved here:
+//! elements are known by (namespace, local name), never by prefix, and
+//! unknown elements are simply kept and ignored by whoever reads the tree.
 
 use std::borrow::Cow;
 
-use quick_xml::NsReader;
+use quick_xml::Reader;
 use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
 
 // Statics, not constants: one address each, which elements share, so that
 // `Element::is` usually compares two pointers instead of two 57-byte URIs.
@@ -14,6 +13,17 @@ use quick_xml::name::ResolveResult;
 pub(crate) static TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 /// EWS's messages namespace (the usual `m:` prefix).
 pub(crate) static MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+
+/// Elements nest at most this deep. EWS's answers nest about a dozen deep,
+/// and readers walk the tree recursively: a hostile document must not
+/// nest deeper than their stack allows.
+pub(crate) const MAX_DEPTH: usize = 256;
+/// Namespace declarations in scope at once (quick-xml's own default bound):
+/// each element's prefix is looked up among them.
+const MAX_DECLARATIONS: usize = 128;
+/// Attributes on one element: the reader checks each new name against the
+/// element's others, so their number must be bounded.
+const MAX_ATTRIBUTES: usize = 256;
 
 /// A parsed document: every element in one vector, in document order,
 /// linked to its first child and next sibling. One allocation grows for
@@ -193,9 +203,15 @@ impl<'d> Iterator for Children<'d> {
 /// `m:` prefixes without declaring them (as Microsoft's documentation
 /// shows responses). Its root is a synthetic element holding the top
 /// elements.
+///
+/// Namespaces are resolved here rather than by quick-xml's `NsReader`,
+/// which reads every start tag's attributes once to find declarations and
+/// leaves the reader to read them again: here one pass over the attributes
+/// does both, and a declared namespace is matched against EWS's once, where
+/// it is declared, not once per element.
 pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
     let text = text.trim_start_matches('\u{feff}');
-    let mut reader = NsReader::from_str(text);
+    let mut reader = Reader::from_str(text);
     // About one element per 40 bytes in EWS answers: most documents need
     // no second allocation.
     let mut doc = Document {
@@ -203,34 +219,38 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
         attributes: Vec::with_capacity(text.len() / 200 + 1),
     };
     doc.nodes.push(Node::default());
-    // The open elements: (index, index of the last child so far, 0 for
-    // none). The reader checks that end tags match.
-    let mut open: Vec<(u32, u32)> = vec![(0, 0)];
+    // The prefixes declared by open elements, innermost last ("" is the
+    // default namespace).
+    let mut scope: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
+    // The open elements, innermost last. The reader checks that end tags
+    // match.
+    let mut open = vec![Open {
+        index: 0,
+        last_child: 0,
+        scope: 0,
+    }];
     let too_big = || "the document has more than 4,294,967,295 elements or attributes".to_owned();
     loop {
-        let (resolved, event) = match reader.read_resolved_event() {
-            Ok(next) => next,
+        let event = match reader.read_event() {
+            Ok(event) => event,
             Err(e) => return Err(format!("malformed XML: {e}")),
         };
         let is_empty = matches!(event, Event::Empty(_));
         match event {
             Event::Start(start) | Event::Empty(start) => {
-                let ns = match resolved {
-                    ResolveResult::Bound(ns) => known_namespace(ns.as_ref()),
-                    // Undeclared `t:` and `m:`: EWS's, as its documentation
-                    // writes fragments.
-                    ResolveResult::Unknown(prefix) if prefix == "t" => Cow::Borrowed(TYPES),
-                    ResolveResult::Unknown(prefix) if prefix == "m" => Cow::Borrowed(MESSAGES),
-                    _ => Cow::Borrowed(""),
-                };
+                if open.len() > MAX_DEPTH {
+                    return Err(format!("elements nest deeper than {MAX_DEPTH} levels"));
+                }
+                let scope_before = scope.len();
                 let first_attribute = u32::try_from(doc.attributes.len()).map_err(|_| too_big())?;
-                for attribute in start.attributes() {
-                    let attribute = attribute.map_err(|e| format!("malformed attribute: {e}"))?;
-                    if attribute.key.as_ref().starts_with("xmlns") {
-                        continue;
+                for (n, attribute) in start.attributes().enumerate() {
+                    if n == MAX_ATTRIBUTES {
+                        return Err(format!(
+                            "an element with more than {MAX_ATTRIBUTES} attributes"
+                        ));
                     }
-                    let key = attribute.key.local_name();
-                    let key: &str = key.as_ref();
+                    let attribute = attribute.map_err(|e| format!("malformed attribute: {e}"))?;
+                    let key: &str = attribute.key.as_ref();
                     let value = attribute
                         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .map_err(|e| format!("malformed attribute {key}: {e}"))?;
@@ -238,27 +258,46 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
                         Cow::Borrowed(v) => borrowed(text, v),
                         Cow::Owned(v) => Cow::Owned(v),
                     };
-                    doc.attributes.push((borrowed(text, key), value));
+                    match split_name(key) {
+                        ("", "xmlns") => scope.push((Cow::Borrowed(""), known_namespace(value))),
+                        ("xmlns", prefix) => {
+                            scope.push((borrowed(text, prefix), known_namespace(value)));
+                        }
+                        (_, local) => doc.attributes.push((borrowed(text, local), value)),
+                    }
                 }
+                if scope.len() > MAX_DECLARATIONS {
+                    return Err(format!(
+                        "more than {MAX_DECLARATIONS} namespace declarations in force at once"
+                    ));
+                }
+                let (prefix, name) = split_name(start.name().into_inner());
                 let index = u32::try_from(doc.nodes.len()).map_err(|_| too_big())?;
                 doc.nodes.push(Node {
-                    ns,
-                    name: borrowed(text, start.local_name().as_ref()),
+                    ns: resolve(&scope, prefix),
+                    name: borrowed(text, name),
                     first_attribute,
                     end_attribute: u32::try_from(doc.attributes.len()).map_err(|_| too_big())?,
                     ..Node::default()
                 });
                 // Link it under the innermost open element.
-                let Some((parent, last)) = open.last_mut() else {
+                let Some(parent) = open.last_mut() else {
                     return Err("an element outside the document".into());
                 };
-                match *last {
-                    0 => doc.nodes[*parent as usize].first_child = index,
+                match parent.last_child {
+                    0 => doc.nodes[parent.index as usize].first_child = index,
                     previous => doc.nodes[previous as usize].next_sibling = index,
                 }
-                *last = index;
-                if !is_empty {
-                    open.push((index, 0));
+                parent.last_child = index;
+                if is_empty {
+                    // An empty element's declarations end with it.
+                    scope.truncate(scope_before);
+                } else {
+                    open.push(Open {
+                        index,
+                        last_child: 0,
+                        scope: scope_before,
+                    });
                 }
             }
             Event::End(_) => {
@@ -266,25 +305,27 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
                 if open.len() < 2 {
                     return Err("an end tag without a start".into());
                 }
-                open.pop();
+                if let Some(closed) = open.pop() {
+                    scope.truncate(closed.scope);
+                }
             }
             Event::Text(t) => {
                 // Indentation between elements is not text anyone reads.
                 let blank = t.as_ref().trim_ascii().is_empty();
-                if let Some(&(current, _)) = open.last() {
-                    let current = &mut doc.nodes[current as usize].text;
+                if let Some(current) = open.last() {
+                    let current = &mut doc.nodes[current.index as usize].text;
                     if !(blank && current.is_empty()) {
                         append(current, t.xml_content(quick_xml::XmlVersion::Implicit1_0));
                     }
                 }
             }
             Event::CData(t) => {
-                if let Some(&(current, _)) = open.last() {
-                    append(&mut doc.nodes[current as usize].text, t.into_inner());
+                if let Some(current) = open.last() {
+                    append(&mut doc.nodes[current.index as usize].text, t.into_inner());
                 }
             }
             Event::GeneralRef(r) => {
-                if let Some(&(current, _)) = open.last() {
+                if let Some(current) = open.last() {
                     let name: &str = r.as_ref();
                     let resolved = match name {
                         "amp" => '&',
@@ -294,7 +335,10 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
                         "apos" => '\'',
                         n => char_ref(n).ok_or(format!("unknown entity &{n};"))?,
                     };
-                    doc.nodes[current as usize].text.to_mut().push(resolved);
+                    doc.nodes[current.index as usize]
+                        .text
+                        .to_mut()
+                        .push(resolved);
                 }
             }
             // An XML declaration is only allowed first: one inside the
@@ -311,6 +355,39 @@ pub(crate) fn parse(text: &str) -> Result<Document<'_>, String> {
             }
             _ => {}
         }
+    }
+}
+
+/// An element open while its content is read.
+struct Open {
+    index: u32,
+    /// 0 for none yet.
+    last_child: u32,
+    /// How many declarations were in scope before it.
+    scope: usize,
+}
+
+/// `prefix:local` as (prefix, local); ("", name) without a prefix.
+fn split_name(name: &str) -> (&str, &str) {
+    // A byte search: `str::split_once(':')` compares each match as a
+    // string, which costs more than these short names.
+    match name.bytes().position(|b| b == b':') {
+        Some(colon) => (&name[..colon], &name[colon + 1..]),
+        None => ("", name),
+    }
+}
+
+/// The namespace `prefix` stands for where `scope` is in force. An
+/// undeclared (or undeclared again, `xmlns:t=""`) `t:` or `m:` is EWS's,
+/// as its documentation writes fragments; any other is no namespace.
+fn resolve<'a>(scope: &[(Cow<'a, str>, Cow<'a, str>)], prefix: &str) -> Cow<'a, str> {
+    match scope.iter().rev().find(|(p, _)| p == prefix) {
+        Some((_, ns)) if !ns.is_empty() || prefix.is_empty() => ns.clone(),
+        _ => Cow::Borrowed(match prefix {
+            "t" => TYPES,
+            "m" => MESSAGES,
+            _ => "",
+        }),
     }
 }
 
@@ -336,12 +413,16 @@ fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
 
 static SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
-/// A namespace URI, shared when it is one of EWS's.
-fn known_namespace(uri: &str) -> Cow<'static, str> {
-    [TYPES, MESSAGES, SOAP]
+/// A declared namespace URI, EWS's own shared (so `Element::is` finds them
+/// by address).
+fn known_namespace(uri: Cow<'_, str>) -> Cow<'_, str> {
+    match [TYPES, MESSAGES, SOAP]
         .into_iter()
         .find(|known| *known == uri)
-        .map_or_else(|| Cow::Owned(uri.to_owned()), Cow::Borrowed)
+    {
+        Some(known) => Cow::Borrowed(known),
+        None => uri,
+    }
 }
 
 /// `#123` or `#x7B` as a character.
@@ -474,6 +555,128 @@ mod tests {
         ] {
             let error = parse(doc).unwrap_err();
             assert!(error.contains(needle), "{doc}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_document_nested_deeper_than_any_answer_is_refused_not_walked() {
+        // Readers walk the tree recursively; a hostile server's 50,000
+        // nested elements must be an error, not a stack overflow.
+        let depth = 50_000;
+        let doc = format!("{}{}", "<t:A>".repeat(depth), "</t:A>".repeat(depth));
+        let error = parse(&doc).unwrap_err();
+        assert!(error.contains("nest"), "{error}");
+        let error = crate::ews::read_calendar_items(&doc).unwrap_err();
+        assert!(error.message.contains("nest"), "{error}");
+        let shallow = format!(
+            "{}{}",
+            "<t:A>".repeat(MAX_DEPTH),
+            "</t:A>".repeat(MAX_DEPTH)
+        );
+        assert!(parse(&shallow).is_ok(), "{MAX_DEPTH} levels are allowed");
+        let deeper = format!("<r>{shallow}</r>");
+        assert!(parse(&deeper).is_err());
+    }
+
+    #[test]
+    fn hostile_numbers_of_declarations_or_attributes_are_refused() {
+        let declarations: String = (0..=MAX_DECLARATIONS)
+            .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
+            .collect();
+        let error = parse(&format!("<r{declarations}><a/></r>")).unwrap_err();
+        assert!(error.contains("declarations"), "{error}");
+        let attributes: String = (0..=MAX_ATTRIBUTES)
+            .map(|i| format!(" a{i}=\"v\""))
+            .collect();
+        let error = parse(&format!("<r{attributes}/>")).unwrap_err();
+        assert!(error.contains("attributes"), "{error}");
+        let fewer: String = (0..MAX_ATTRIBUTES)
+            .map(|i| format!(" a{i}=\"v\""))
+            .collect();
+        assert!(parse(&format!("<r{fewer}/>")).is_ok());
+    }
+
+    /// A document of random prefixes, declared, redeclared and undeclared
+    /// on random elements (empty ones too).
+    fn random_document() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let prefix = prop::sample::select(vec!["", "a", "b", "t", "m"]);
+        let uri = prop::sample::select(vec!["urn:one", "urn:two", TYPES, MESSAGES, ""]);
+        let declarations = prop::collection::vec((prefix.clone(), uri), 0..3);
+        let element = (prefix, declarations, 0..3usize, any::<bool>());
+        prop::collection::vec(element, 1..40).prop_map(|elements| {
+            // Each element opens; `closes` of the open ones close after it.
+            let mut doc = String::from("<root>");
+            let mut open = Vec::new();
+            for (i, (prefix, declarations, closes, empty)) in elements.into_iter().enumerate() {
+                let name = match prefix {
+                    "" => format!("e{i}"),
+                    p => format!("{p}:e{i}"),
+                };
+                doc.push_str(&format!("<{name}"));
+                let mut declared = Vec::new();
+                for (p, uri) in declarations {
+                    if declared.contains(&p) || (!p.is_empty() && uri.is_empty()) {
+                        continue; // a repeated attribute; xmlns:p="" is XML 1.1
+                    }
+                    declared.push(p);
+                    match p {
+                        "" => doc.push_str(&format!(" xmlns=\"{uri}\"")),
+                        p => doc.push_str(&format!(" xmlns:{p}=\"{uri}\"")),
+                    }
+                }
+                if empty {
+                    doc.push_str("/>");
+                } else {
+                    doc.push('>');
+                    open.push(name);
+                }
+                for _ in 0..closes {
+                    if let Some(name) = open.pop() {
+                        doc.push_str(&format!("</{name}>"));
+                    }
+                }
+            }
+            while let Some(name) = open.pop() {
+                doc.push_str(&format!("</{name}>"));
+            }
+            doc + "</root>"
+        })
+    }
+
+    proptest::proptest! {
+        /// Every element's namespace is the one quick-xml's own
+        /// namespace-aware reader resolves (with EWS's `t:` and `m:` for
+        /// prefixes it cannot resolve), in document order.
+        #[test]
+        fn namespaces_resolve_as_quick_xml_resolves_them(doc in random_document()) {
+            use quick_xml::name::ResolveResult;
+            let mut expected = Vec::new();
+            let mut reader = quick_xml::NsReader::from_str(&doc);
+            loop {
+                match reader.read_resolved_event().unwrap() {
+                    (resolved, Event::Start(e) | Event::Empty(e)) => {
+                        let ns = match resolved {
+                            ResolveResult::Bound(ns) => ns.as_ref().to_owned(),
+                            ResolveResult::Unknown(p) if p == "t" => TYPES.to_owned(),
+                            ResolveResult::Unknown(p) if p == "m" => MESSAGES.to_owned(),
+                            _ => String::new(),
+                        };
+                        expected.push((e.local_name().as_ref().to_owned(), ns));
+                    }
+                    (_, Event::Eof) => break,
+                    _ => {}
+                }
+            }
+            let parsed = parse(&doc).unwrap();
+            let mut found = Vec::new();
+            let mut todo = vec![parsed.root()];
+            while let Some(e) = todo.pop() {
+                found.push((e.name().to_owned(), e.ns().to_owned()));
+                todo.extend(e.children().collect::<Vec<_>>().into_iter().rev());
+            }
+            found.remove(0); // the synthetic root
+            proptest::prop_assert_eq!(found, expected);
         }
     }
 

@@ -11,7 +11,11 @@ for neither, and each side's requests are counted by the server):
   Items become exchangelib's `CalendarItem` objects and are kept no longer
   than a mailbox.
 - calrep: `calrep run` of a task over the same group into a fresh SQLite
-  replica, at engine concurrency 1 and 8, as a child process.
+  replica, at engine concurrency 1 and 8, as a child process. Its
+  definition takes the default calendar only, as exchangelib's
+  `account.calendar` is (exchangelib finds other calendar folders with
+  FindFolder, which the simulator does not serve): both sides replicate
+  the same items.
 
 CPU is user + system time: `time.process_time()` for exchangelib, the
 child's rusage for calrep (its writes to the replica included). Usage:
@@ -121,8 +125,8 @@ directory = "exchange"
 ews = {{ url = "{sim.url}", username = "{sim.user}", password_file = "sim-password", impersonation = true, concurrency = {concurrency} }}
 
 [[definitions]]
-id = "all"
-include = "all"
+id = "default-calendar"
+include = "default"
 
 [[schedules]]
 id = "s"
@@ -132,7 +136,7 @@ when.daily.once.start = "02:00"
 [[tasks]]
 id = "t"
 site = "hq"
-definition = "all"
+definition = "default-calendar"
 schedule = "s"
 group = {{ distribution_group = "{sim.group}" }}
 """

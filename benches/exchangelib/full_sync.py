@@ -12,8 +12,8 @@ for neither, and each side's requests are counted by the server):
   than a mailbox.
 - calrep: `calrep run` of a task over the same group into a fresh SQLite
   replica, at engine concurrency 1 and 8, as a child process. Its
-  definition takes the default calendar only, as exchangelib's
-  `account.calendar` is (exchangelib finds other calendar folders with
+  definition takes the default calendar only, which is what exchangelib
+  reads through `account.calendar` (it finds other calendar folders with
   FindFolder, which the simulator does not serve): both sides replicate
   the same items.
 

@@ -4,7 +4,7 @@
 
 use quick_xml::escape::escape;
 
-use super::xml::{MESSAGES, TYPES};
+use super::xml::{MESSAGES, SOAP, TYPES};
 use crate::address::EmailAddress;
 
 /// Exchange's most changes per `SyncFolderItems` call.
@@ -20,7 +20,7 @@ pub(crate) fn envelope(version: &str, impersonate: Option<&EmailAddress>, body: 
     });
     format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
-         <s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\" xmlns:t=\"{TYPES}\" xmlns:m=\"{MESSAGES}\">\
+         <s:Envelope xmlns:s=\"{SOAP}\" xmlns:t=\"{TYPES}\" xmlns:m=\"{MESSAGES}\">\
          <s:Header><t:RequestServerVersion Version=\"{}\"/>{impersonation}</s:Header>\
          <s:Body>{body}</s:Body></s:Envelope>",
         escape(version)
@@ -177,25 +177,13 @@ mod tests {
     use super::super::xml::{self, Document, Element};
     use super::*;
 
-    const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
-
     fn body(request: &str) -> Document<'static> {
         xml::parse(request).unwrap().into_owned()
     }
 
     /// The operation: the SOAP body's first element.
     fn operation<'d>(doc: &'d Document<'_>) -> Element<'d> {
-        let envelope = doc
-            .root()
-            .children()
-            .find(|e| e.is(SOAP, "Envelope"))
-            .unwrap();
-        envelope
-            .children()
-            .find(|e| e.is(SOAP, "Body"))
-            .unwrap()
-            .first_child()
-            .unwrap()
+        doc.root().soap_body().unwrap().first_child().unwrap()
     }
 
     #[test]

@@ -4,11 +4,9 @@
 
 use std::time::Duration;
 
-use super::xml::{self, Document, Element, MESSAGES, TYPES};
+use super::xml::{self, Document, Element, MESSAGES, SOAP, TYPES};
 use crate::calendar::{CalendarId, CalendarInfo, ItemId};
 use crate::mailbox::MailboxError;
-
-const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
 /// How long to wait when the server throttles without saying how long.
 const DEFAULT_BACK_OFF: Duration = Duration::from_secs(30);
@@ -83,16 +81,14 @@ fn code_error(
     }
 }
 
-/// The response's messages, after the envelope, a SOAP fault or an
-/// unreadable body has been dealt with. `status` is the HTTP status.
+/// The response's messages, after the envelope and a SOAP fault have
+/// been dealt with (`root` is the parsed body's root).
 pub(crate) fn messages<'a>(
     root: Element<'a>,
     mailbox: &str,
 ) -> Result<Vec<Message<'a>>, MailboxError> {
     let body = root
-        .children()
-        .find(|e| e.is(SOAP, "Envelope"))
-        .and_then(|env| env.children().find(|e| e.is(SOAP, "Body")))
+        .soap_body()
         .ok_or_else(|| MailboxError::Protocol("the response is not a SOAP envelope".into()))?;
     if let Some(fault) = body.children().find(|e| e.is(SOAP, "Fault")) {
         return Err(fault_error(fault, mailbox));

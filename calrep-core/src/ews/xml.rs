@@ -13,11 +13,13 @@ use quick_xml::events::Event;
 pub(crate) static TYPES: &str = "http://schemas.microsoft.com/exchange/services/2006/types";
 /// EWS's messages namespace (the usual `m:` prefix).
 pub(crate) static MESSAGES: &str = "http://schemas.microsoft.com/exchange/services/2006/messages";
+/// SOAP 1.1's envelope namespace.
+pub(crate) static SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 
 /// Elements nest at most this deep. EWS's answers nest about a dozen deep,
 /// and readers walk the tree recursively: a hostile document must not
 /// nest deeper than their stack allows.
-pub(crate) const MAX_DEPTH: usize = 256;
+const MAX_DEPTH: usize = 256;
 /// Namespace declarations in scope at once (quick-xml's own default bound):
 /// each element's prefix is looked up among them.
 const MAX_DECLARATIONS: usize = 128;
@@ -159,6 +161,15 @@ impl<'d> Element<'d> {
     /// The first child in the messages namespace with this local name.
     pub(crate) fn message_child(&self, name: &str) -> Option<Element<'d>> {
         self.children().find(|c| c.is(MESSAGES, name))
+    }
+
+    /// The `Body` of the SOAP `Envelope` among this element's children
+    /// (called on a document's root).
+    pub(crate) fn soap_body(&self) -> Option<Element<'d>> {
+        self.children()
+            .find(|e| e.is(SOAP, "Envelope"))?
+            .children()
+            .find(|e| e.is(SOAP, "Body"))
     }
 
     /// Whether this is `ns`:`name`.
@@ -411,8 +422,6 @@ fn append<'a>(text: &mut Cow<'a, str>, piece: Cow<'a, str>) {
     }
 }
 
-static SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
-
 /// A declared namespace URI, EWS's own shared (so `Element::is` finds them
 /// by address).
 fn known_namespace(uri: Cow<'_, str>) -> Cow<'_, str> {
@@ -486,21 +495,27 @@ mod tests {
         assert!(b.children().next().is_none() && b.attribute("Id").is_none());
     }
 
+    /// Every element's (local name, namespace), in document order, the
+    /// synthetic root left out.
+    fn in_document_order<'d>(doc: &'d Document<'_>) -> Vec<(&'d str, &'d str)> {
+        let mut found = Vec::new();
+        let mut todo: Vec<Element<'d>> = doc.root().children().collect();
+        todo.reverse();
+        while let Some(e) = todo.pop() {
+            found.push((e.name(), e.ns()));
+            todo.extend(e.children().collect::<Vec<_>>().into_iter().rev());
+        }
+        found
+    }
+
     #[test]
     fn a_prefix_rebound_inside_an_element_is_read_with_its_binding_there() {
         let doc = "<r><t:A xmlns:t=\"urn:one\"><t:B xmlns:t=\"urn:two\"><t:C/></t:B><t:D/>\
                    <t:E xmlns:t=\"urn:three\"/><t:F/></t:A><t:G/><m:H xmlns=\"urn:d\"><I/></m:H><J/></r>";
         let parsed = parse(doc).unwrap();
-        let mut found = Vec::new();
-        let mut todo = vec![parsed.root()];
-        while let Some(e) = todo.pop() {
-            found.push((e.name(), e.ns()));
-            todo.extend(e.children().collect::<Vec<_>>().into_iter().rev());
-        }
         assert_eq!(
-            found,
+            in_document_order(&parsed),
             [
-                ("", ""),
                 ("r", ""),
                 ("A", "urn:one"),
                 ("B", "urn:two"),
@@ -585,6 +600,10 @@ mod tests {
             .collect();
         let error = parse(&format!("<r{declarations}><a/></r>")).unwrap_err();
         assert!(error.contains("declarations"), "{error}");
+        let allowed: String = (0..MAX_DECLARATIONS)
+            .map(|i| format!(" xmlns:p{i}=\"urn:{i}\""))
+            .collect();
+        assert!(parse(&format!("<r{allowed}><a/></r>")).is_ok());
         let attributes: String = (0..=MAX_ATTRIBUTES)
             .map(|i| format!(" a{i}=\"v\""))
             .collect();
@@ -669,13 +688,10 @@ mod tests {
                 }
             }
             let parsed = parse(&doc).unwrap();
-            let mut found = Vec::new();
-            let mut todo = vec![parsed.root()];
-            while let Some(e) = todo.pop() {
-                found.push((e.name().to_owned(), e.ns().to_owned()));
-                todo.extend(e.children().collect::<Vec<_>>().into_iter().rev());
-            }
-            found.remove(0); // the synthetic root
+            let found: Vec<(String, String)> = in_document_order(&parsed)
+                .into_iter()
+                .map(|(name, ns)| (name.to_owned(), ns.to_owned()))
+                .collect();
             proptest::prop_assert_eq!(found, expected);
         }
     }

@@ -11,13 +11,12 @@ use quick_xml::escape::escape;
 use crate::address::EmailAddress;
 use crate::calendar::{CalendarId, ItemId};
 use crate::ews::write::calendar_item_xml;
-use crate::ews::xml::{self, Document, Element, MESSAGES, TYPES};
+use crate::ews::xml::{self, Document, Element, MESSAGES, SOAP, TYPES};
 use crate::group::{Directory, DirectoryError, EntryKind, GroupRef};
 use crate::mailbox::{
     Mailbox, MailboxError, MailboxSource, MemoryMailbox, MemoryOrganisation, SyncState,
 };
 
-const SOAP: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const ERRORS: &str = "http://schemas.microsoft.com/exchange/services/2006/errors";
 
 /// An HTTP status and a body.
@@ -91,12 +90,7 @@ impl<'a> Request<'a> {
     }
 
     fn operation_element(&self) -> Option<Element<'_>> {
-        self.doc
-            .root()
-            .children()
-            .find(|e| e.is(SOAP, "Envelope"))
-            .and_then(|env| env.children().find(|e| e.is(SOAP, "Body")))
-            .and_then(|b| b.first_child())
+        self.doc.root().soap_body().and_then(|b| b.first_child())
     }
 }
 

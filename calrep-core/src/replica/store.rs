@@ -79,6 +79,34 @@ impl ConfiguredStore {
         })
     }
 
+    /// The store with its calls on the caller's thread where that is a
+    /// choice: see [`SqliteReplica::on_callers_thread`] (a PostgreSQL
+    /// store's calls are socket I/O on the runtime already).
+    ///
+    /// ```
+    /// use calrep_core::replica::{ConfiguredStore, ReplicaReader};
+    /// let dir = std::env::temp_dir().join(format!("calrep-one-job-doc-{}", std::process::id()));
+    /// let config = calrep_core::Config::parse(
+    ///     &format!("[replica]\npath = {:?}\n", dir.join("r.db").display().to_string()),
+    ///     "calrep.toml",
+    /// )?;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// let store = ConfiguredStore::open(&config).await?.on_callers_thread();
+    /// assert!(store.replica().mailboxes().await?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn on_callers_thread(self) -> Self {
+        match self {
+            Self::Sqlite(r) => Self::Sqlite(r.on_callers_thread()),
+            #[cfg(feature = "postgres")]
+            other @ Self::Postgres(_) => other,
+        }
+    }
+
     /// The store as the engine uses it.
     pub fn replica(&self) -> Arc<dyn Replica> {
         match self {

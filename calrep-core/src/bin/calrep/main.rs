@@ -359,9 +359,23 @@ pub(crate) fn open_engine(
     rt: &tokio::runtime::Runtime,
 ) -> Result<(Engine, ConfiguredStore), Outcome> {
     let store = open_store(&config, rt)?;
+    Ok(engine_over(config, store))
+}
+
+/// The engine for a one-job command (`run`, `plan`, `verify`) on its
+/// [`one_job_runtime`]: the replica's calls run on that runtime's thread.
+pub(crate) fn open_one_job_engine(
+    config: Config,
+    rt: &tokio::runtime::Runtime,
+) -> Result<(Engine, ConfiguredStore), Outcome> {
+    let store = open_store(&config, rt)?.on_callers_thread();
+    Ok(engine_over(config, store))
+}
+
+fn engine_over(config: Config, store: ConfiguredStore) -> (Engine, ConfiguredStore) {
     let sources = Sources::from_config(&config);
     let engine = Engine::new(config, store.replica(), Arc::new(SystemClock)).with_sources(sources);
-    Ok((engine, store))
+    (engine, store)
 }
 
 /// Opens (creating or migrating) the configured replica store in `rt`.
@@ -387,6 +401,18 @@ pub(crate) fn open_replica_read_only(
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Outcome::Failed(format!("cannot start the async runtime: {e}")))
+}
+
+/// A single-thread runtime for a command that does one job and serves
+/// nothing meanwhile: its requests, their responses and the replica's
+/// writes all run on the command's thread, so no call is handed to
+/// another thread and back (two wake-ups each). On two cores that halves
+/// the kernel's share of a replication run (BENCHMARKS.md, CPU per item).
+pub(crate) fn one_job_runtime() -> Result<tokio::runtime::Runtime, Outcome> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Outcome::Failed(format!("cannot start the async runtime: {e}")))

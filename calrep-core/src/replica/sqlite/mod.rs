@@ -2,7 +2,9 @@
 //! and a small pool of read-only connections.
 //!
 //! SQLite's calls block, so every call runs on tokio's blocking threads,
-//! never on an async worker. In WAL mode a reader sees the last committed
+//! never on an async worker — unless the host asks for calls on its own
+//! thread ([`SqliteReplica::on_callers_thread`]), as a one-job command on
+//! a single-thread runtime does. In WAL mode a reader sees the last committed
 //! state and never waits for the writer's transaction: readers have their
 //! own connections, so a server answering people during a full run is not
 //! held up by it. (An in-memory replica has one connection; its readers
@@ -59,6 +61,8 @@ const READERS: usize = 8;
 #[derive(Debug, Clone)]
 pub struct SqliteReplica {
     store: Arc<Store>,
+    /// Calls run on the caller's thread, not tokio's blocking pool.
+    on_callers_thread: bool,
 }
 
 #[derive(Debug)]
@@ -161,7 +165,31 @@ impl SqliteReplica {
                 readers,
                 writer: writer.map(Mutex::new),
             }),
+            on_callers_thread: false,
         }
+    }
+
+    /// This handle's calls run on the calling task's thread instead of
+    /// tokio's blocking pool: for a host that runs one job on a
+    /// single-thread runtime (the `calrep run` command). There a hand-off
+    /// costs two thread wake-ups per call and frees nothing, since the
+    /// runtime's other tasks are the same job's, waiting on sockets that
+    /// keep their data until read. A host that also serves people must not:
+    /// a call then holds its runtime thread for as long as it runs.
+    ///
+    /// ```
+    /// use calrep_core::replica::{ReplicaReader, SqliteReplica};
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let replica = SqliteReplica::open_in_memory()?.on_callers_thread();
+    /// assert!(replica.mailboxes().await?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn on_callers_thread(mut self) -> Self {
+        self.on_callers_thread = true;
+        self
     }
 
     /// The database file.
@@ -198,6 +226,15 @@ impl SqliteReplica {
         &self,
         work: impl FnOnce(&Connection, &Path) -> Result<T, ReplicaError> + Send + 'static,
     ) -> Result<T, ReplicaError> {
+        if self.on_callers_thread {
+            // The writer's connection when free: its page cache is the
+            // warm one, and a first read-only connection costs a schema
+            // read.
+            if let Some(Ok(conn)) = self.store.writer.as_ref().map(Mutex::try_lock) {
+                return work(&conn, &self.store.path);
+            }
+            return self.store.with_reader(work);
+        }
         let store = Arc::clone(&self.store);
         self.blocking(move || store.with_reader(work)).await
     }
@@ -232,10 +269,15 @@ impl SqliteReplica {
         }
     }
 
+    /// Runs `work` on a blocking thread, or right here when this handle's
+    /// calls run on the caller's thread.
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, ReplicaError> + Send + 'static,
     ) -> Result<T, ReplicaError> {
+        if self.on_callers_thread {
+            return work();
+        }
         match tokio::task::spawn_blocking(work).await {
             Ok(result) => result,
             Err(e) => Err(ReplicaError::Worker {

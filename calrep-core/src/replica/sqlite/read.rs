@@ -327,7 +327,7 @@ pub(super) fn attachment_refs(
     calendar: &CalendarId,
 ) -> Result<Vec<(ItemId, String, Option<String>)>, ReplicaError> {
     let mut stmt = conn
-        .prepare(
+        .prepare_cached(
             "SELECT i.source_id, a.attachment_id, a.sha256 FROM item_attachments a
              JOIN items i ON i.id = a.item_id JOIN calendars c ON c.id = i.calendar_id
              JOIN mailboxes m ON m.id = c.mailbox_id

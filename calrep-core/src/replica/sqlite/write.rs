@@ -500,33 +500,41 @@ pub(super) fn insert_occurrences(
     tx: &Transaction<'_>,
     rows: &[OccurrenceRow],
 ) -> rusqlite::Result<()> {
-    const CHUNK: usize = 64;
+    // Rows go in statements of 64, then 8, then 1: three statements, each
+    // parsed once per connection (a statement sized to each batch's
+    // remainder was parsed anew nearly every batch, and parsing 60-odd
+    // VALUES costs more than inserting them).
+    const CHUNKS: [usize; 3] = [64, 8, 1];
     let sql = |n: usize| {
         let values = vec!["(?, ?, ?, ?, ?, ?)"; n].join(", ");
         format!(
             "INSERT OR REPLACE INTO occurrences (item_id, mailbox_id, original_start, start_at, end_at, is_exception) VALUES {values}"
         )
     };
-    let full = sql(CHUNK);
-    for chunk in rows.chunks(CHUNK) {
-        let params: Vec<&dyn rusqlite::ToSql> = chunk
-            .iter()
-            .flat_map(|r| -> [&dyn rusqlite::ToSql; 6] {
-                [
-                    &r.item,
-                    &r.mailbox,
-                    &r.original,
-                    &r.start,
-                    &r.end,
-                    &r.exception,
-                ]
-            })
-            .collect();
-        if chunk.len() == CHUNK {
-            tx.prepare_cached(&full)?.execute(params.as_slice())?;
-        } else {
-            tx.prepare(&sql(chunk.len()))?.execute(params.as_slice())?;
+    let mut rest = rows;
+    for size in CHUNKS {
+        let whole = rest.len() - rest.len() % size;
+        if whole == 0 {
+            continue;
         }
+        let mut insert = tx.prepare_cached(&sql(size))?;
+        for chunk in rest[..whole].chunks_exact(size) {
+            let params: Vec<&dyn rusqlite::ToSql> = chunk
+                .iter()
+                .flat_map(|r| -> [&dyn rusqlite::ToSql; 6] {
+                    [
+                        &r.item,
+                        &r.mailbox,
+                        &r.original,
+                        &r.start,
+                        &r.end,
+                        &r.exception,
+                    ]
+                })
+                .collect();
+            insert.execute(params.as_slice())?;
+        }
+        rest = &rest[whole..];
     }
     Ok(())
 }

@@ -359,6 +359,9 @@ impl Engine {
                 full_sync,
                 horizon_until: Some(ctx.horizon.1),
                 owner: Some(ctx.owner.clone()),
+                // Renew the lease with the batch: a live run keeps it, a
+                // dead one loses it within one time-to-live.
+                renew_lease: Some((self.clock.now(), self.options.lease_ttl)),
             };
             let mut guard = None;
             if let (FullSync::Last(g), false) = (full_sync, ctx.dry_run) {
@@ -379,17 +382,6 @@ impl Engine {
             } else if !idle {
                 let counts = self.replica.apply(batch).await?;
                 report.counts.add(counts);
-                // Renew the lease: a live run keeps it, a dead one loses it
-                // within one time-to-live.
-                self.replica
-                    .acquire_lease(
-                        &key.mailbox,
-                        &ctx.task.id,
-                        &ctx.owner,
-                        self.clock.now(),
-                        self.options.lease_ttl,
-                    )
-                    .await?;
                 self.emit(&Event::BatchApplied {
                     address: key.mailbox.to_string(),
                     calendar: calendar.name.clone(),

@@ -24,7 +24,7 @@ use std::fmt;
 
 use async_trait::async_trait;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::address::EmailAddress;
@@ -146,6 +146,12 @@ pub struct Batch {
     /// (checked in the batch's transaction), so a run that paused past its
     /// lease and woke after another took the mailbox over writes nothing.
     pub owner: Option<String>,
+    /// With [`owner`](Self::owner): the caller's now and a time-to-live.
+    /// The batch's transaction renews the owner's lease to end then (as
+    /// [`ReplicaWriter::acquire_lease`] renews it, from the store's own
+    /// clock where it [keeps lease time](ReplicaWriter::keeps_lease_time)),
+    /// so a live run keeps its lease without a write of its own per batch.
+    pub renew_lease: Option<(DateTime<Utc>, TimeDelta)>,
 }
 
 impl Batch {
@@ -175,6 +181,7 @@ impl Batch {
             full_sync,
             horizon_until: None,
             owner: None,
+            renew_lease: None,
         }
     }
 }

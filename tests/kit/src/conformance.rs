@@ -70,6 +70,7 @@ where
         rekeying_renames_every_key_and_a_full_sync_then_writes_nothing,
         access_accounts_are_kept_replaced_and_removed,
         a_batch_from_a_run_that_lost_its_lease_is_refused,
+        a_batch_renews_its_runs_lease,
     )
 }
 
@@ -793,6 +794,66 @@ async fn access_accounts_are_kept_replaced_and_removed(store: Arc<dyn Replica>) 
     assert!(!store.remove_account("ann").await.unwrap(), "removed once");
     assert_eq!(store.account("ann").await.unwrap(), None);
     assert_eq!(store.accounts().await.unwrap().len(), 1);
+}
+
+/// A batch that asks for it renews its run's lease in its own transaction:
+/// another run asking after the first lease would have ended still finds
+/// the mailbox held, until the renewed end.
+async fn a_batch_renews_its_runs_lease(store: Arc<dyn Replica>) {
+    // As in the lease case above: a store with its own clock is tested in
+    // real time, with short leases.
+    let own_clock = store.keeps_lease_time();
+    let start = Utc::now();
+    let (now, ttl, renewed_at, renewed_ttl, asked_at) = if own_clock {
+        let s = |n: i64| TimeDelta::milliseconds(n);
+        (
+            start,
+            s(2_000),
+            start + s(1_200),
+            s(4_000),
+            start + s(3_000),
+        )
+    } else {
+        let m = TimeDelta::minutes;
+        (start, m(10), start + m(8), m(10), start + m(12))
+    };
+    let (a, b) = (TaskId::from("a"), TaskId::from("b"));
+    assert_eq!(
+        store
+            .acquire_lease(&mailbox(), &a, "run-a", now, ttl)
+            .await
+            .unwrap(),
+        Lease::Acquired
+    );
+    let until_real = |at: DateTime<Utc>| async move {
+        if own_clock {
+            if let Ok(wait) = (at - Utc::now()).to_std() {
+                tokio::time::sleep(wait).await;
+            }
+        }
+    };
+    until_real(renewed_at).await;
+    let mut renewing = batch("s1", FullSync::No, vec![single("x", "X", 1)]);
+    renewing.owner = Some("run-a".to_owned());
+    renewing.renew_lease = Some((renewed_at, renewed_ttl));
+    store.apply(renewing).await.unwrap();
+    until_real(asked_at).await;
+    match store
+        .acquire_lease(&mailbox(), &b, "run-b", asked_at, ttl)
+        .await
+        .unwrap()
+    {
+        Lease::HeldBy { task, until } => {
+            assert_eq!(task, a);
+            let off = (until - (renewed_at + renewed_ttl)).num_seconds().abs();
+            assert!(
+                off <= i64::from(own_clock) * 2,
+                "held until {until}, not {}",
+                renewed_at + renewed_ttl
+            );
+        }
+        other => panic!("the renewed lease was given away: {other:?}"),
+    }
 }
 
 /// A run that paused past its lease, and woke after another run took the

@@ -50,17 +50,35 @@ pub(super) async fn apply(
     let mut change = ChangeNumbers::default();
     let mailbox = mailbox_id(&tx, &batch.key.mailbox).await.map_err(&err)?;
     if let Some(owner) = &batch.owner {
-        // FOR SHARE: a takeover (which updates the row) waits until this
-        // batch is committed, so the fence holds to the end of it.
-        let held = row(
-            &tx,
-            "SELECT task, owner FROM leases WHERE mailbox_id = $1 FOR SHARE",
-            &[&mailbox],
-        )
-        .await
-        .map_err(&err)?
-        .map(|r| (r.get(0), r.get(1)));
-        crate::replica::owner::fence(held, owner, &batch.key.mailbox)?;
+        // The renewal, where asked, is the fence: it finds the row only
+        // while the lease is this run's, and locks it, so a takeover
+        // waits until this batch is committed (leases are timed by the
+        // database's clock, as `acquire_lease` times them).
+        let renewed = match batch.renew_lease {
+            Some((_, ttl)) => row(
+                &tx,
+                "UPDATE leases SET expires_at = extract(epoch FROM now())::int8 + $3
+                 WHERE mailbox_id = $1 AND owner = $2 RETURNING 1",
+                &[&mailbox, &owner.as_str(), &ttl.num_seconds()],
+            )
+            .await
+            .map_err(&err)?
+            .is_some(),
+            None => false,
+        };
+        if !renewed {
+            // FOR SHARE: a takeover (which updates the row) waits until
+            // this batch is committed, so the fence holds to the end of it.
+            let held = row(
+                &tx,
+                "SELECT task, owner FROM leases WHERE mailbox_id = $1 FOR SHARE",
+                &[&mailbox],
+            )
+            .await
+            .map_err(&err)?
+            .map(|r| (r.get(0), r.get(1)));
+            crate::replica::owner::fence(held, owner, &batch.key.mailbox)?;
+        }
     }
     let calendar = calendar_id(&tx, mailbox, &batch.calendar)
         .await

@@ -60,6 +60,14 @@ pub(super) fn apply(
         .optional()
         .map_err(&err)?;
         crate::replica::owner::fence(held, owner, &batch.key.mailbox)?;
+        if let Some((now, ttl)) = batch.renew_lease {
+            exec(
+                &tx,
+                "UPDATE leases SET expires_at = ?2 WHERE mailbox_id = ?1",
+                params![mailbox, (now + ttl).timestamp()],
+            )
+            .map_err(&err)?;
+        }
     }
     let calendar = calendar_id(&tx, mailbox, &batch.calendar).map_err(&err)?;
     let generation = match batch.full_sync {

@@ -270,18 +270,7 @@ async fn leases_exclude_other_owners_until_they_expire(store: Arc<dyn Replica>) 
     } else {
         now + TimeDelta::minutes(5)
     };
-    match lease(&b, "run-b", within).await {
-        Lease::HeldBy { task, until } => {
-            assert_eq!(task, a);
-            let off = (until - (now + ttl)).num_seconds().abs();
-            assert!(
-                off <= i64::from(own_clock) * 2,
-                "held until {until}, not {}",
-                now + ttl
-            );
-        }
-        other => panic!("a held lease was given away: {other:?}"),
-    }
+    assert_held(lease(&b, "run-b", within).await, &a, now + ttl, own_clock);
     // Releasing someone else's lease does nothing.
     store
         .release_lease(&mailbox(), "run-b", None)
@@ -826,10 +815,8 @@ async fn a_batch_renews_its_runs_lease(store: Arc<dyn Replica>) {
         Lease::Acquired
     );
     let until_real = |at: DateTime<Utc>| async move {
-        if own_clock {
-            if let Ok(wait) = (at - Utc::now()).to_std() {
-                tokio::time::sleep(wait).await;
-            }
+        if let (true, Ok(wait)) = (own_clock, (at - Utc::now()).to_std()) {
+            tokio::time::sleep(wait).await;
         }
     };
     until_real(renewed_at).await;
@@ -838,21 +825,29 @@ async fn a_batch_renews_its_runs_lease(store: Arc<dyn Replica>) {
     renewing.renew_lease = Some((renewed_at, renewed_ttl));
     store.apply(renewing).await.unwrap();
     until_real(asked_at).await;
-    match store
+    let asked = store
         .acquire_lease(&mailbox(), &b, "run-b", asked_at, ttl)
         .await
-        .unwrap()
-    {
-        Lease::HeldBy { task, until } => {
-            assert_eq!(task, a);
-            let off = (until - (renewed_at + renewed_ttl)).num_seconds().abs();
+        .unwrap();
+    assert_held(asked, &a, renewed_at + renewed_ttl, own_clock);
+}
+
+/// `lease` is held by `task` until `until` (within two seconds on a store
+/// that keeps lease time by its own clock, which the test cannot set).
+fn assert_held(lease: Lease, task: &TaskId, until: DateTime<Utc>, own_clock: bool) {
+    match lease {
+        Lease::HeldBy {
+            task: by,
+            until: to,
+        } => {
+            assert_eq!(&by, task);
+            let off = (to - until).num_seconds().abs();
             assert!(
                 off <= i64::from(own_clock) * 2,
-                "held until {until}, not {}",
-                renewed_at + renewed_ttl
+                "held until {to}, not {until}"
             );
         }
-        other => panic!("the renewed lease was given away: {other:?}"),
+        other => panic!("a held lease was given away: {other:?}"),
     }
 }
 

@@ -376,17 +376,43 @@ pub mod latency {
         },
     }
 
+    /// How the engine is hosted.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Host {
+        /// As `calrep run` hosts it: a single-thread runtime, the replica's
+        /// calls on that thread.
+        Command,
+        /// As a library host might: a runtime with two workers (as the
+        /// machine has cores), the replica's calls on tokio's blocking
+        /// pool.
+        Embedded,
+    }
+
+    impl Host {
+        /// Both, the command first.
+        pub const ALL: [Host; 2] = [Host::Command, Host::Embedded];
+
+        /// A name for tables.
+        pub fn name(self) -> &'static str {
+            match self {
+                Host::Command => "`calrep run` (one thread)",
+                Host::Embedded => "embedded (two workers)",
+            }
+        }
+    }
+
     /// A latency benchmark's command line (`[MAILBOXES] [LATENCY_MS]`,
-    /// default 500 and 5), its runtime (two workers, as the machine has)
-    /// and its scratch folder.
+    /// default 500 and 5), its runtimes and its scratch folder.
     #[derive(Debug)]
     pub struct Setup {
         /// Mailboxes in the organisation.
         pub mailboxes: usize,
         /// Added to every answer.
         pub latency: Duration,
-        /// Runs the engine.
+        /// Runs the engine as [`Host::Embedded`].
         pub rt: tokio::runtime::Runtime,
+        /// Runs the engine as [`Host::Command`].
+        pub one_thread: tokio::runtime::Runtime,
         /// Replicas and secret files; removed on drop.
         pub dir: std::path::PathBuf,
     }
@@ -415,11 +441,15 @@ pub mod latency {
                     .worker_threads(2)
                     .enable_all()
                     .build()?,
+                one_thread: tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
                 dir: std::env::temp_dir().join(format!("calrep-{name}-{}", std::process::id())),
             })
         }
 
-        /// The better of two runs through `face` at `concurrency`.
+        /// The better of two runs through `face` at `concurrency`, the
+        /// engine hosted as `host`.
         ///
         /// # Errors
         ///
@@ -428,9 +458,14 @@ pub mod latency {
             &self,
             face: Face,
             concurrency: usize,
+            host: Host,
         ) -> Result<Measured, Box<dyn std::error::Error>> {
             measure(
-                &self.rt,
+                match host {
+                    Host::Command => &self.one_thread,
+                    Host::Embedded => &self.rt,
+                },
+                host,
                 face,
                 self.mailboxes,
                 self.latency,
@@ -605,13 +640,15 @@ pub mod latency {
 
     /// The better of two full replications of `mailboxes` demo mailboxes
     /// (seed 3) through `face` at `latency` per request, engine and site
-    /// concurrency `concurrency`, into SQLite files under `dir`.
+    /// concurrency `concurrency`, into SQLite files under `dir`, the engine
+    /// run in `rt` and hosted as `host`.
     ///
     /// # Errors
     ///
     /// If the simulator, the replica or the run fails, or a mailbox fails.
     pub fn measure(
         rt: &tokio::runtime::Runtime,
+        host: Host,
         face: Face,
         mailboxes: usize,
         latency: Duration,
@@ -626,7 +663,11 @@ pub mod latency {
             let sim = Served::start(mailboxes, latency)?;
             let path = dir.join(format!("replica-{face:?}-{concurrency}-{round}.db"));
             let _ = std::fs::remove_file(&path);
-            let replica = Arc::new(SqliteReplica::open(&path)?) as Arc<dyn Replica>;
+            let replica = match host {
+                Host::Command => SqliteReplica::open(&path)?.on_callers_thread(),
+                Host::Embedded => SqliteReplica::open(&path)?,
+            };
+            let replica = Arc::new(replica) as Arc<dyn Replica>;
             let config = config(face, &sim, dir, concurrency)?;
             let sources = Sources::from_config(&config);
             let engine = Engine::new(config, replica, Arc::new(SystemClock)).with_sources(sources);

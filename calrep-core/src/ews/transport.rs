@@ -57,7 +57,8 @@ impl Default for CallOptions<'_> {
 pub(crate) struct Transport {
     http: reqwest::Client,
     url: String,
-    /// `url` parsed once: parsing it per request cost 2 % of a run's CPU.
+    /// `url` parsed once (parsing it per request was 1.7 % of a run's CPU
+    /// in a profile).
     /// `None` when it does not parse; each request then reports why.
     parsed: Option<reqwest::Url>,
     auth: Auth,

@@ -409,8 +409,8 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
 /// A single-thread runtime for a command that does one job and serves
 /// nothing meanwhile: its requests, their responses and the replica's
 /// writes all run on the command's thread, so no call is handed to
-/// another thread and back (two wake-ups each). On two cores that halves
-/// the kernel's share of a replication run (BENCHMARKS.md, CPU per item).
+/// another thread and back (two wake-ups each). That took a quarter off a
+/// replication run's CPU (BENCHMARKS.md, CPU per item).
 pub(crate) fn one_job_runtime() -> Result<tokio::runtime::Runtime, Outcome> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -509,9 +509,9 @@ pub(super) fn insert_occurrences(
     rows: &[OccurrenceRow],
 ) -> rusqlite::Result<()> {
     // Rows go in statements of 64, then 8, then 1: three statements, each
-    // parsed once per connection (a statement sized to each batch's
-    // remainder was parsed anew nearly every batch, and parsing 60-odd
-    // VALUES costs more than inserting them).
+    // parsed once per connection. A statement sized to each batch's
+    // remainder was parsed anew nearly every batch: most of the 4.5 % of a
+    // run's CPU a profile found in SQLite's parser.
     const CHUNKS: [usize; 3] = [64, 8, 1];
     let sql = |n: usize| {
         let values = vec!["(?, ?, ?, ?, ?, ?)"; n].join(", ");

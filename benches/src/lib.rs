@@ -399,20 +399,38 @@ pub mod latency {
                 Host::Embedded => "embedded (two workers)",
             }
         }
+
+        /// The runtime this host runs the engine on.
+        fn runtime(self) -> std::io::Result<tokio::runtime::Runtime> {
+            match self {
+                Host::Command => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build(),
+                Host::Embedded => tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build(),
+            }
+        }
+
+        /// The replica at `path` as this host opens it.
+        fn replica(self, path: &Path) -> Result<SqliteReplica, calrep_core::replica::ReplicaError> {
+            let replica = SqliteReplica::open(path)?;
+            Ok(match self {
+                Host::Command => replica.on_callers_thread(),
+                Host::Embedded => replica,
+            })
+        }
     }
 
     /// A latency benchmark's command line (`[MAILBOXES] [LATENCY_MS]`,
-    /// default 500 and 5), its runtimes and its scratch folder.
+    /// default 500 and 5) and its scratch folder.
     #[derive(Debug)]
     pub struct Setup {
         /// Mailboxes in the organisation.
         pub mailboxes: usize,
         /// Added to every answer.
         pub latency: Duration,
-        /// Runs the engine as [`Host::Embedded`].
-        pub rt: tokio::runtime::Runtime,
-        /// Runs the engine as [`Host::Command`].
-        pub one_thread: tokio::runtime::Runtime,
         /// Replicas and secret files; removed on drop.
         pub dir: std::path::PathBuf,
     }
@@ -425,7 +443,7 @@ pub mod latency {
         ///
         /// # Errors
         ///
-        /// On an argument that is not a number, or no runtime.
+        /// On an argument that is not a number.
         pub fn from_args(name: &str) -> Result<Self, Box<dyn std::error::Error>> {
             let mut args = std::env::args().skip(1).peekable();
             if args.peek().map(String::as_str) == Some("--serve") {
@@ -437,13 +455,6 @@ pub mod latency {
             Ok(Self {
                 mailboxes: args.next().map_or(Ok(500), |a| a.parse())?,
                 latency: Duration::from_millis(args.next().map_or(Ok(5), |a| a.parse())?),
-                rt: tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()?,
-                one_thread: tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?,
                 dir: std::env::temp_dir().join(format!("calrep-{name}-{}", std::process::id())),
             })
         }
@@ -461,10 +472,6 @@ pub mod latency {
             host: Host,
         ) -> Result<Measured, Box<dyn std::error::Error>> {
             measure(
-                match host {
-                    Host::Command => &self.one_thread,
-                    Host::Embedded => &self.rt,
-                },
                 host,
                 face,
                 self.mailboxes,
@@ -641,13 +648,12 @@ pub mod latency {
     /// The better of two full replications of `mailboxes` demo mailboxes
     /// (seed 3) through `face` at `latency` per request, engine and site
     /// concurrency `concurrency`, into SQLite files under `dir`, the engine
-    /// run in `rt` and hosted as `host`.
+    /// hosted as `host`.
     ///
     /// # Errors
     ///
     /// If the simulator, the replica or the run fails, or a mailbox fails.
     pub fn measure(
-        rt: &tokio::runtime::Runtime,
         host: Host,
         face: Face,
         mailboxes: usize,
@@ -658,16 +664,13 @@ pub mod latency {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("password"), SimOptions::PASSWORD)?;
         std::fs::write(dir.join("app-secret"), SimOptions::CLIENT_SECRET)?;
+        let rt = host.runtime()?;
         let mut best: Option<Measured> = None;
         for round in 0..2 {
             let sim = Served::start(mailboxes, latency)?;
             let path = dir.join(format!("replica-{face:?}-{concurrency}-{round}.db"));
             let _ = std::fs::remove_file(&path);
-            let replica = match host {
-                Host::Command => SqliteReplica::open(&path)?.on_callers_thread(),
-                Host::Embedded => SqliteReplica::open(&path)?,
-            };
-            let replica = Arc::new(replica) as Arc<dyn Replica>;
+            let replica = Arc::new(host.replica(&path)?) as Arc<dyn Replica>;
             let config = config(face, &sim, dir, concurrency)?;
             let sources = Sources::from_config(&config);
             let engine = Engine::new(config, replica, Arc::new(SystemClock)).with_sources(sources);

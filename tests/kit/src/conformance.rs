@@ -122,6 +122,28 @@ fn batch(state: &str, full_sync: FullSync, items: Vec<CalendarItem>) -> Batch {
     batch
 }
 
+/// A batch (no full sync) written by the run `owner`.
+fn owned(state: &str, owner: &str, items: Vec<CalendarItem>) -> Batch {
+    let mut batch = batch(state, FullSync::No, items);
+    batch.owner = Some(owner.to_owned());
+    batch
+}
+
+/// `owner` (of `task`) asks for the mailbox's lease at `at` for `ttl`.
+/// Owners that name no machine are never provably dead.
+async fn lease(
+    store: &dyn Replica,
+    task: &TaskId,
+    owner: &str,
+    at: DateTime<Utc>,
+    ttl: TimeDelta,
+) -> Lease {
+    store
+        .acquire_lease(&mailbox(), task, owner, at, ttl)
+        .await
+        .unwrap()
+}
+
 fn ids(items: &[CalendarItem]) -> Vec<String> {
     items.iter().map(|i| i.id.to_string()).collect()
 }
@@ -249,19 +271,13 @@ async fn leases_exclude_other_owners_until_they_expire(store: Arc<dyn Replica>) 
         (t("2026-06-01T00:00:00Z"), TimeDelta::minutes(10))
     };
     let (a, b) = (TaskId::from("a"), TaskId::from("b"));
-    // Owners that name no machine are never provably dead.
-    let lease = |task: &TaskId, owner: &'static str, at: DateTime<Utc>| {
+    let ask = |task: &TaskId, owner: &'static str, at: DateTime<Utc>| {
         let (store, task) = (Arc::clone(&store), task.clone());
-        async move {
-            store
-                .acquire_lease(&mailbox(), &task, owner, at, ttl)
-                .await
-                .unwrap()
-        }
+        async move { lease(&*store, &task, owner, at, ttl).await }
     };
-    assert_eq!(lease(&a, "run-a", now).await, Lease::Acquired);
+    assert_eq!(ask(&a, "run-a", now).await, Lease::Acquired);
     assert_eq!(
-        lease(&a, "run-a", now).await,
+        ask(&a, "run-a", now).await,
         Lease::Acquired,
         "renewal by the owner"
     );
@@ -270,14 +286,14 @@ async fn leases_exclude_other_owners_until_they_expire(store: Arc<dyn Replica>) 
     } else {
         now + TimeDelta::minutes(5)
     };
-    assert_held(lease(&b, "run-b", within).await, &a, now + ttl, own_clock);
+    assert_held(ask(&b, "run-b", within).await, &a, now + ttl, own_clock);
     // Releasing someone else's lease does nothing.
     store
         .release_lease(&mailbox(), "run-b", None)
         .await
         .unwrap();
     assert!(matches!(
-        lease(&b, "run-b", within).await,
+        ask(&b, "run-b", within).await,
         Lease::HeldBy { .. }
     ));
     let expired = if own_clock {
@@ -287,7 +303,7 @@ async fn leases_exclude_other_owners_until_they_expire(store: Arc<dyn Replica>) 
         now + ttl + TimeDelta::seconds(1)
     };
     assert_eq!(
-        lease(&b, "run-b", expired).await,
+        ask(&b, "run-b", expired).await,
         Lease::Acquired,
         "an expired lease is free"
     );
@@ -295,7 +311,7 @@ async fn leases_exclude_other_owners_until_they_expire(store: Arc<dyn Replica>) 
         .release_lease(&mailbox(), "run-b", None)
         .await
         .unwrap();
-    assert_eq!(lease(&a, "run-a2", expired).await, Lease::Acquired);
+    assert_eq!(ask(&a, "run-a2", expired).await, Lease::Acquired);
 }
 
 /// A reader running while a large batch is written sees all of it or none.
@@ -807,28 +823,18 @@ async fn a_batch_renews_its_runs_lease(store: Arc<dyn Replica>) {
         (start, m(10), start + m(8), m(10), start + m(12))
     };
     let (a, b) = (TaskId::from("a"), TaskId::from("b"));
-    assert_eq!(
-        store
-            .acquire_lease(&mailbox(), &a, "run-a", now, ttl)
-            .await
-            .unwrap(),
-        Lease::Acquired
-    );
+    assert_eq!(lease(&*store, &a, "run-a", now, ttl).await, Lease::Acquired);
     let until_real = |at: DateTime<Utc>| async move {
         if let (true, Ok(wait)) = (own_clock, (at - Utc::now()).to_std()) {
             tokio::time::sleep(wait).await;
         }
     };
     until_real(renewed_at).await;
-    let mut renewing = batch("s1", FullSync::No, vec![single("x", "X", 1)]);
-    renewing.owner = Some("run-a".to_owned());
+    let mut renewing = owned("s1", "run-a", vec![single("x", "X", 1)]);
     renewing.renew_lease = Some((renewed_at, renewed_ttl));
     store.apply(renewing).await.unwrap();
     until_real(asked_at).await;
-    let asked = store
-        .acquire_lease(&mailbox(), &b, "run-b", asked_at, ttl)
-        .await
-        .unwrap();
+    let asked = lease(&*store, &b, "run-b", asked_at, ttl).await;
     assert_held(asked, &a, renewed_at + renewed_ttl, own_clock);
 }
 
@@ -858,18 +864,7 @@ async fn a_batch_from_a_run_that_lost_its_lease_is_refused(store: Arc<dyn Replic
     let now = Utc::now();
     let ttl = TimeDelta::minutes(10);
     let (a, b) = (TaskId::from("a"), TaskId::from("b"));
-    let owned = |state: &str, owner: &str, items: Vec<CalendarItem>| {
-        let mut batch = batch(state, FullSync::No, items);
-        batch.owner = Some(owner.to_owned());
-        batch
-    };
-    assert_eq!(
-        store
-            .acquire_lease(&mailbox(), &a, "run-a", now, ttl)
-            .await
-            .unwrap(),
-        Lease::Acquired
-    );
+    assert_eq!(lease(&*store, &a, "run-a", now, ttl).await, Lease::Acquired);
     store
         .apply(owned("s1", "run-a", vec![single("x", "X", 1)]))
         .await
@@ -891,13 +886,7 @@ async fn a_batch_from_a_run_that_lost_its_lease_is_refused(store: Arc<dyn Replic
         ),
         "a released lease: {refused}"
     );
-    assert_eq!(
-        store
-            .acquire_lease(&mailbox(), &b, "run-b", now, ttl)
-            .await
-            .unwrap(),
-        Lease::Acquired
-    );
+    assert_eq!(lease(&*store, &b, "run-b", now, ttl).await, Lease::Acquired);
     let refused = store
         .apply(owned("s2", "run-a", vec![single("y", "Y", 2)]))
         .await

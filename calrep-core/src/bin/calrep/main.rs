@@ -362,14 +362,22 @@ pub(crate) fn open_engine(
     Ok(engine_over(config, store))
 }
 
-/// The engine for a one-job command (`run`, `plan`, `verify`) on its
-/// [`one_job_runtime`]: the replica's calls run on that runtime's thread.
-pub(crate) fn open_one_job_engine(
+/// A one-job command's (`run`, `plan`, `verify`) runtime and engine: a
+/// single-thread runtime, with the replica's calls on its thread. Its
+/// requests, their responses and the replica's writes all run there, so no
+/// call is handed to another thread and back (two wake-ups each); that
+/// took a quarter off a replication run's CPU (BENCHMARKS.md, CPU per
+/// item). A command that also serves people keeps [`runtime`].
+pub(crate) fn one_job_engine(
     config: Config,
-    rt: &tokio::runtime::Runtime,
-) -> Result<(Engine, ConfiguredStore), Outcome> {
-    let store = open_store(&config, rt)?.on_callers_thread();
-    Ok(engine_over(config, store))
+) -> Result<(tokio::runtime::Runtime, Engine, ConfiguredStore), Outcome> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Outcome::Failed(format!("cannot start the async runtime: {e}")))?;
+    let store = open_store(&config, &rt)?.on_callers_thread();
+    let (engine, store) = engine_over(config, store);
+    Ok((rt, engine, store))
 }
 
 fn engine_over(config: Config, store: ConfiguredStore) -> (Engine, ConfiguredStore) {
@@ -401,18 +409,6 @@ pub(crate) fn open_replica_read_only(
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Outcome> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Outcome::Failed(format!("cannot start the async runtime: {e}")))
-}
-
-/// A single-thread runtime for a command that does one job and serves
-/// nothing meanwhile: its requests, their responses and the replica's
-/// writes all run on the command's thread, so no call is handed to
-/// another thread and back (two wake-ups each). That took a quarter off a
-/// replication run's CPU (BENCHMARKS.md, CPU per item).
-pub(crate) fn one_job_runtime() -> Result<tokio::runtime::Runtime, Outcome> {
-    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Outcome::Failed(format!("cannot start the async runtime: {e}")))

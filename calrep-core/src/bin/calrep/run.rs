@@ -5,10 +5,7 @@ use std::io::{self, Write};
 use calrep_core::TaskId;
 use calrep_core::engine::{MailboxOutcome, RunOptions, RunReport, TaskStatus};
 
-use crate::{
-    Outcome, TaskArgs, known_task, load_config, one_job_runtime, open_one_job_engine, progress,
-    try_outcome,
-};
+use crate::{Outcome, TaskArgs, known_task, load_config, one_job_engine, progress, try_outcome};
 
 /// What `run` does with the task.
 #[derive(Debug, Clone, Copy)]
@@ -25,8 +22,7 @@ pub(crate) fn run(args: &TaskArgs, mode: Mode, out: &mut impl Write) -> io::Resu
     let dry_run = matches!(mode, Mode::Plan);
     let config = try_outcome!(load_config(&args.config.path));
     try_outcome!(known_task(&config, task));
-    let rt = try_outcome!(one_job_runtime());
-    let (engine, _store) = try_outcome!(open_one_job_engine(config, &rt));
+    let (rt, engine, _store) = try_outcome!(one_job_engine(config));
     let engine = engine.with_events(progress::sink(if dry_run {
         "planning"
     } else {

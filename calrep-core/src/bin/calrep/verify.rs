@@ -5,17 +5,13 @@ use std::io::{self, Write};
 use calrep_core::TaskId;
 use calrep_core::engine::{VerifyReport, VerifyResult};
 
-use crate::{
-    Outcome, TaskArgs, known_task, load_config, one_job_runtime, open_one_job_engine, progress,
-    try_outcome,
-};
+use crate::{Outcome, TaskArgs, known_task, load_config, one_job_engine, progress, try_outcome};
 
 pub(crate) fn run(args: &TaskArgs, out: &mut impl Write) -> io::Result<Outcome> {
     let (task, json) = (args.task.as_str(), args.json);
     let config = try_outcome!(load_config(&args.config.path));
     try_outcome!(known_task(&config, task));
-    let rt = try_outcome!(one_job_runtime());
-    let (engine, _store) = try_outcome!(open_one_job_engine(config, &rt));
+    let (rt, engine, _store) = try_outcome!(one_job_engine(config));
     let engine = engine.with_events(progress::sink("verifying"));
     let verified = rt.block_on(engine.verify(&TaskId::new(task)));
     progress::clear();

@@ -227,13 +227,10 @@ impl SqliteReplica {
         work: impl FnOnce(&Connection, &Path) -> Result<T, ReplicaError> + Send + 'static,
     ) -> Result<T, ReplicaError> {
         if self.on_callers_thread {
-            // The writer's connection when free: its page cache is the
-            // warm one, and a first read-only connection costs a schema
-            // read.
-            if let Some(Ok(conn)) = self.store.writer.as_ref().map(Mutex::try_lock) {
-                return work(&conn, &self.store.path);
-            }
-            return self.store.with_reader(work);
+            return match self.store.on_free_writer(work) {
+                Ok(result) => result,
+                Err(work) => self.store.with_reader(work),
+            };
         }
         let store = Arc::clone(&self.store);
         self.blocking(move || store.with_reader(work)).await
@@ -394,15 +391,25 @@ impl Store {
         }
     }
 
+    /// A read on the writer's connection if it is free: its page cache is
+    /// the warm one (a read-only connection's is dropped after every
+    /// commit of the writer's, and a new one costs a schema read).
+    /// `Err(work)` when the writer is busy or absent.
+    fn on_free_writer<T, W: FnOnce(&Connection, &Path) -> T>(&self, work: W) -> Result<T, W> {
+        match self.writer.as_ref().map(Mutex::try_lock) {
+            Some(Ok(conn)) => Ok(work(&conn, &self.path)),
+            _ => Err(work),
+        }
+    }
+
     /// `work` now, if a connection is at hand: the writer's when it is
-    /// free (its page cache is the warm one: a read-only connection's is
-    /// dropped after every commit of the writer's), else an idle reader.
+    /// free, else an idle reader.
     fn try_read_now<T>(
         &self,
         work: &impl Fn(&Connection, &Path) -> Result<T, ReplicaError>,
     ) -> Option<Result<T, ReplicaError>> {
-        if let Some(Ok(conn)) = self.writer.as_ref().map(Mutex::try_lock) {
-            return Some(work(&conn, &self.path));
+        if let Ok(result) = self.on_free_writer(work) {
+            return Some(result);
         }
         let Readers::Pool { state, .. } = &self.readers else {
             return None;

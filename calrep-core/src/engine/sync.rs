@@ -170,11 +170,11 @@ impl Engine {
         report: &mut MailboxReport,
         stats: &mut CallStats,
     ) -> Result<(), Stop> {
-        let retry = self.run_retry(ctx);
-        let calendars = retry.run(stats, || mailbox.calendars()).await?;
+        let stored = self.replica.calendar_ids(address).await?;
+        let calendars = self.source_calendars(ctx, mailbox, &stored, stats).await?;
         // Calendars removed at the source leave the replica (a plan counts
         // what that would delete).
-        for stored in self.replica.calendar_ids(address).await? {
+        for stored in stored {
             if !calendars.iter().any(|c| c.id == stored) {
                 let counts = self.remove_calendar(ctx, address, &stored).await?;
                 report.counts.add(counts);
@@ -215,6 +215,29 @@ impl Engine {
             true => Ok(()),
             false => Err(Stop::Attention(attention.join("; "))),
         }
+    }
+
+    /// The calendars at the source this run must know of. Under a "Default"
+    /// definition that is the default calendar alone — one request on EWS
+    /// instead of two — unless the replica holds another calendar of this
+    /// mailbox: only the full list shows whether it is gone at the source.
+    /// Either way the run removes and syncs exactly what the full list
+    /// would have made it.
+    async fn source_calendars(
+        &self,
+        ctx: &RunContext,
+        mailbox: &Arc<dyn Mailbox>,
+        stored: &[crate::calendar::CalendarId],
+        stats: &mut CallStats,
+    ) -> Result<Vec<CalendarInfo>, Stop> {
+        let retry = self.run_retry(ctx);
+        if ctx.definition.include == IncludeCalendars::Default
+            && let Some(default) = retry.run(stats, || mailbox.default_calendar()).await?
+            && stored.iter().all(|id| *id == default.id)
+        {
+            return Ok(vec![default]);
+        }
+        Ok(retry.run(stats, || mailbox.calendars()).await?)
     }
 
     async fn sync_calendar(

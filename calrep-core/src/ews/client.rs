@@ -4,8 +4,8 @@
 //! their ids, attachments by `GetAttachment`.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -185,6 +185,7 @@ impl EwsSource {
             address: address.clone(),
             shared: Arc::clone(&self.shared),
             sent: Arc::default(),
+            default: Arc::default(),
         }
     }
 
@@ -202,6 +203,9 @@ impl MailboxSource for EwsSource {
     }
 }
 
+/// A folder's id and display name.
+type IdAndName = (String, String);
+
 /// One mailbox read through EWS.
 #[derive(Debug, Clone)]
 pub struct EwsMailbox {
@@ -209,6 +213,11 @@ pub struct EwsMailbox {
     shared: Arc<Shared>,
     /// HTTP requests sent for this mailbox.
     sent: Arc<AtomicU64>,
+    /// The default calendar's id and name as the trait's `default_calendar`
+    /// last found them, taken by the next folder listing: a run that needs
+    /// the hierarchy after the default alone sends GetFolder once, and an
+    /// answer is never reused beyond that.
+    default: Arc<Mutex<Option<Option<IdAndName>>>>,
 }
 
 impl EwsMailbox {
@@ -277,7 +286,8 @@ impl EwsMailbox {
         Ok(first)
     }
 
-    async fn default_calendar(&self) -> Result<Option<(String, String)>, MailboxError> {
+    /// The default calendar folder's id and name, from GetFolder.
+    async fn default_folder(&self) -> Result<Option<IdAndName>, MailboxError> {
         let answer = self
             .call(&request::get_default_calendar(self.delegate()))
             .await?;
@@ -416,6 +426,15 @@ impl Mailbox for EwsMailbox {
             .map_err(|e| e.redacted(self.redactor()))
     }
 
+    async fn default_calendar(&self) -> Result<Option<CalendarInfo>, MailboxError> {
+        let found = self
+            .default_folder()
+            .await
+            .map_err(|e| e.redacted(self.redactor()))?;
+        *self.default.lock().unwrap_or_else(PoisonError::into_inner) = Some(found.clone());
+        Ok(found.map(|(id, name)| CalendarInfo::new(id.as_str(), name.as_str(), true)))
+    }
+
     async fn changes(
         &self,
         calendar: &CalendarId,
@@ -452,7 +471,15 @@ impl Mailbox for EwsMailbox {
 
 impl EwsMailbox {
     async fn read_calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError> {
-        let default = self.default_calendar().await?;
+        let known = self
+            .default
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let default = match known {
+            Some(default) => default,
+            None => self.default_folder().await?,
+        };
         let mut calendars = Vec::new();
         let mut state: Option<String> = None;
         for _ in 0..MAX_HIERARCHY_PAGES {

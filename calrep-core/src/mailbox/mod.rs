@@ -193,6 +193,30 @@ pub trait Mailbox: Send + Sync + fmt::Debug {
     /// The calendar folders (the default one marked).
     async fn calendars(&self) -> Result<Vec<CalendarInfo>, MailboxError>;
 
+    /// The default calendar folder alone, `None` if the mailbox shows none.
+    ///
+    /// The engine asks this, not [`Self::calendars`], for a definition that
+    /// takes only the default calendar. The default implementation filters
+    /// the full list; a source that can name the default folder in fewer
+    /// requests overrides it (EWS: one `GetFolder`, no folder hierarchy).
+    ///
+    /// ```
+    /// # use calrep_core::mailbox::{Mailbox, MemoryMailbox};
+    /// # use calrep_core::calendar::CalendarInfo;
+    /// let mailbox = MemoryMailbox::new("alice@example.com".parse()?);
+    /// mailbox.add_calendar(CalendarInfo::new("team", "Team", false));
+    /// mailbox.add_calendar(CalendarInfo::new("cal", "Calendar", true));
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let default = mailbox.default_calendar().await?.expect("one is marked");
+    /// assert_eq!(default.id.as_str(), "cal");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    async fn default_calendar(&self) -> Result<Option<CalendarInfo>, MailboxError> {
+        Ok(self.calendars().await?.into_iter().find(|c| c.is_default))
+    }
+
     /// Whether the source reads only a [`Window`] of time, fixed in its sync
     /// states (Graph): the engine then reads a calendar in full again once
     /// the window has moved on by a day.

@@ -326,3 +326,66 @@ fn an_edited_occurrence_arrives_as_an_update_of_its_series() {
             .any(|m| m.location.as_deref() == Some("Room 9"))
     );
 }
+
+/// A "Default" definition asks for the default calendar alone (GetFolder)
+/// and lists the folder hierarchy only for a mailbox whose replica holds
+/// another calendar — the one case where the list can change the replica,
+/// by showing that calendar gone at the source.
+#[test]
+fn a_default_only_task_lists_the_folder_hierarchy_only_when_it_can_matter() {
+    let f = Fixture::new("default-only", 10, SimOptions::default());
+    let all = f.basic();
+    let (engine, replica) = f.engine(all);
+    assert_all_replicated(&f.run(&engine));
+    let calendars = |address: &EmailAddress| block(replica.calendars(address)).unwrap();
+    let with_team: Vec<EmailAddress> = f
+        .demo
+        .addresses
+        .iter()
+        .filter(|a| calendars(a).len() > 1)
+        .cloned()
+        .collect();
+    assert!(
+        !with_team.is_empty() && with_team.len() < f.demo.addresses.len(),
+        "the demo gives some mailboxes a second calendar: {with_team:?}"
+    );
+
+    // The same task, its definition now taking the default calendar only.
+    let text = calrep_testkit::ews::config_text(
+        &f.sim.url(),
+        &format!(
+            "batch_size = 7\nmax_changes = 9\ntimeout_seconds = 2\n{}",
+            basic_account()
+        ),
+        4,
+    );
+    let default_only = text.replace("include = \"all\"", "include = \"default\"");
+    assert_ne!(text, default_only, "the kit's definition changed its form");
+    let mut config = Config::parse(&default_only, "sim.toml").unwrap();
+    config.base_dir = f.dir.clone();
+    let engine = f.engine_over(config, replica.clone());
+    let asked = |operation: &str| f.sim.requests().get(operation).copied().unwrap_or(0);
+    let count = |run: &dyn Fn()| {
+        let (folders, hierarchy) = (asked("GetFolder"), asked("SyncFolderHierarchy"));
+        run();
+        (
+            asked("GetFolder") - folders,
+            asked("SyncFolderHierarchy") - hierarchy,
+        )
+    };
+    let mailboxes = f.demo.addresses.len() as u64;
+    let run = || assert_all_replicated(&f.run(&engine));
+    // Stored team calendars still at the source: listed, and kept.
+    assert_eq!(count(&run), (mailboxes, with_team.len() as u64));
+    assert!(with_team.iter().all(|a| calendars(a).len() == 2));
+
+    // One team calendar removed at the source leaves the replica.
+    let gone = &with_team[0];
+    f.demo.source.mailbox(gone).remove_calendar(&"team".into());
+    assert_eq!(count(&run), (mailboxes, with_team.len() as u64));
+    assert_eq!(calendars(gone).len(), 1);
+
+    // From then on that mailbox costs one request for its folders.
+    assert_eq!(count(&run), (mailboxes, with_team.len() as u64 - 1));
+    f.assert_replica_equals_source(&replica, str::to_owned, &[]);
+}

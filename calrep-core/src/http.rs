@@ -19,7 +19,8 @@ pub(crate) fn install_crypto_provider() {
     });
 }
 
-/// An HTTP client for `url` (see [`install_crypto_provider`]).
+/// An HTTP client for `url` and the `other` URLs it is also asked to reach
+/// (an OAuth token endpoint); see [`install_crypto_provider`].
 ///
 /// Without a configured proxy the `HTTP(S)_PROXY` environment variables
 /// apply, except to a loopback `url` (a simulator, a local relay), which a
@@ -27,6 +28,7 @@ pub(crate) fn install_crypto_provider() {
 pub(crate) fn http_client(
     user_agent: &str,
     url: &str,
+    other: &[&str],
     timeout: Duration,
     proxy: Option<&Proxy>,
 ) -> Result<reqwest::Client, String> {
@@ -52,7 +54,31 @@ pub(crate) fn http_client(
         }
         builder = builder.proxy(p);
     }
+    // The system's trusted roots cost a few milliseconds to load (a tenth of
+    // a small run's CPU); a client that can only ever speak plain HTTP never
+    // verifies a certificate, so it gets none, and would fail closed if it
+    // ever opened TLS.
+    if speaks_only_plain_http(url, other, proxy) {
+        builder = builder.tls_certs_only(std::iter::empty());
+    }
     builder.build().map_err(|e| format!("HTTP client: {e}"))
+}
+
+/// Whether every request of a client for `url` and `other` goes out as
+/// plain HTTP: every URL is `http://`, and so is the proxy — the configured
+/// one, or, where the environment's could apply (a `url` not on this
+/// machine), none may be assumed.
+fn speaks_only_plain_http(url: &str, other: &[&str], proxy: Option<&Proxy>) -> bool {
+    let plain = |u: &str| {
+        u.get(..7)
+            .is_some_and(|s| s.eq_ignore_ascii_case("http://"))
+    };
+    let urls_plain = plain(url) && other.iter().all(|u| plain(u));
+    let proxy_plain = match proxy {
+        Some(p) => plain(&p.url),
+        None => is_loopback(url),
+    };
+    urls_plain && proxy_plain
 }
 
 /// Whether `url`'s host is this machine.
@@ -160,6 +186,44 @@ mod tests {
     }
 
     #[test]
+    fn only_a_client_that_never_opens_tls_goes_without_roots() {
+        let proxy = |url: &str| Proxy {
+            url: url.into(),
+            no_proxy: vec![],
+        };
+        let local = "http://127.0.0.1:8765/EWS/Exchange.asmx";
+        assert!(speaks_only_plain_http(local, &[], None));
+        assert!(speaks_only_plain_http("HTTP://localhost/EWS", &[], None));
+        // An OAuth token endpoint over TLS needs the roots.
+        assert!(!speaks_only_plain_http(
+            local,
+            &["https://login.microsoftonline.com/t/oauth2/v2.0/token"],
+            None
+        ));
+        assert!(!speaks_only_plain_http(
+            "https://mail.example.com/EWS/Exchange.asmx",
+            &[],
+            None
+        ));
+        // Elsewhere, an HTTPS_PROXY from the environment could apply.
+        assert!(!speaks_only_plain_http(
+            "http://mail.example.com/EWS",
+            &[],
+            None
+        ));
+        assert!(speaks_only_plain_http(
+            "http://mail.example.com/EWS",
+            &[],
+            Some(&proxy("http://proxy.example.com:8080"))
+        ));
+        assert!(!speaks_only_plain_http(
+            "http://mail.example.com/EWS",
+            &[],
+            Some(&proxy("https://proxy.example.com:8443"))
+        ));
+    }
+
+    #[test]
     fn loopback_hosts_are_recognised() {
         assert!(is_loopback("http://127.0.0.1:8765/EWS/Exchange.asmx"));
         assert!(is_loopback("http://localhost/EWS"));
@@ -178,6 +242,7 @@ mod tests {
             http_client(
                 "calrep-test",
                 "https://x/",
+                &[],
                 Duration::from_secs(5),
                 Some(&proxy)
             )

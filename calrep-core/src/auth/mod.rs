@@ -305,6 +305,7 @@ mod tests {
             crate::http::http_client(
                 "calrep-test",
                 "http://127.0.0.1:9/",
+                &[],
                 Duration::from_secs(1),
                 None,
             )

@@ -106,7 +106,9 @@ impl EwsSource {
             message,
         };
         let timeout = Duration::from_secs(endpoint.timeout_seconds.max(1));
-        let http = http_client(USER_AGENT, &endpoint.url, timeout, proxy).map_err(error)?;
+        let token_url = endpoint.oauth.as_ref().map(|app| app.token_url());
+        let other: Vec<&str> = token_url.iter().map(String::as_str).collect();
+        let http = http_client(USER_AGENT, &endpoint.url, &other, timeout, proxy).map_err(error)?;
         let redactor = match &credentials {
             Credentials::Basic { username, password } => {
                 Redactor::default().basic(username, password)

@@ -109,7 +109,8 @@ impl GraphSource {
             message,
         };
         let timeout = Duration::from_secs(app.timeout_seconds.max(1));
-        let http = http_client(USER_AGENT, app.url(), timeout, proxy).map_err(error)?;
+        let http = http_client(USER_AGENT, app.url(), &[&app.token_url()], timeout, proxy)
+            .map_err(error)?;
         let redactor = match &credentials {
             GraphCredentials::Secret(secret) => Redactor::default().secret(secret),
             _ => Redactor::default(),

@@ -211,7 +211,9 @@ pub(super) fn apply(
             let g = i64::try_from(g).unwrap_or(i64::MAX);
             let unseen: Vec<i64> = {
                 let mut stmt = tx
-                    .prepare("SELECT id FROM items WHERE calendar_id = ?1 AND generation != ?2")
+                    .prepare_cached(
+                        "SELECT id FROM items WHERE calendar_id = ?1 AND generation != ?2",
+                    )
                     .map_err(&err)?;
                 let rows = stmt
                     .query_map(params![calendar, g], |r| r.get(0))

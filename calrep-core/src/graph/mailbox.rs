@@ -9,6 +9,7 @@
 //! occurrences are deleted and modified. `@removed` rows are deletions for
 //! the replica: the item is gone or has left the window the replica holds.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -213,6 +214,38 @@ enum Row {
     Removed(ItemId),
 }
 
+/// A delta page as calrep reads it: the rows' ids and links, the rest of
+/// each row (a whole event on Exchange Online) skipped unread rather than
+/// built into a JSON tree.
+#[derive(serde::Deserialize)]
+struct DeltaPage<'a> {
+    #[serde(default, borrow)]
+    value: Vec<DeltaRow<'a>>,
+    #[serde(rename = "@odata.nextLink", default, borrow)]
+    next: Option<Cow<'a, str>>,
+    #[serde(rename = "@odata.deltaLink", default, borrow)]
+    delta: Option<Cow<'a, str>>,
+}
+
+/// The fields of a delta row that say which series it touches.
+#[derive(serde::Deserialize)]
+struct DeltaRow<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "seriesMasterId", default, borrow)]
+    series_master_id: Option<Cow<'a, str>>,
+    /// `@removed` is there, whatever its value says.
+    #[serde(rename = "@removed", default, deserialize_with = "present")]
+    removed: bool,
+}
+
+/// `true` for a field that is there, its value skipped.
+fn present<'de, D: serde::Deserializer<'de>>(field: D) -> Result<bool, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(field).map(|_| true)
+}
+
 impl GraphMailbox {
     /// Sends `call` holding `parts` of this mailbox's concurrency.
     async fn send(&self, parts: usize, mut call: Call<'_>) -> Result<Reply, MailboxError> {
@@ -303,29 +336,30 @@ impl GraphMailbox {
         };
         let mut call = Call::get(&url);
         call.page_size = Some(max.clamp(1, self.shared.page_size));
-        // Not found: the calendar itself is gone.
-        let page = json(self.send(1, call).await?, "a delta page")?
-            .ok_or_else(|| MailboxError::CalendarGone(calendar.clone()))?;
+        let body = match self.send(1, call).await? {
+            Ok(Some(body)) => body,
+            Ok(None) => {
+                return Err(MailboxError::Protocol(
+                    "a delta page is larger than calrep reads for one request".into(),
+                ));
+            }
+            // Not found: the calendar itself is gone.
+            Err(_) => return Err(MailboxError::CalendarGone(calendar.clone())),
+        };
+        let page: DeltaPage<'_> = serde_json::from_slice(&body).map_err(|e| {
+            MailboxError::Protocol(format!(
+                "Graph answered a delta page calrep cannot read: {e}"
+            ))
+        })?;
         let mut rows: BTreeMap<ItemId, bool> = BTreeMap::new();
         // A page may list an entity twice: the last row about it wins.
-        for row in page
-            .get("value")
-            .and_then(serde_json::Value::as_array)
-            .into_iter()
-            .flatten()
-        {
+        for row in &page.value {
             match read_row(row)? {
                 Row::Series(id) => rows.insert(id, true),
                 Row::Removed(id) => rows.insert(id, false),
             };
         }
-        let next = page
-            .get("@odata.nextLink")
-            .and_then(serde_json::Value::as_str);
-        let delta = page
-            .get("@odata.deltaLink")
-            .and_then(serde_json::Value::as_str);
-        let (link, more) = match (next, delta) {
+        let (link, more) = match (page.next.as_deref(), page.delta.as_deref()) {
             (Some(next), _) => (next, true),
             (None, Some(delta)) => (delta, false),
             (None, None) => {
@@ -513,16 +547,17 @@ impl GraphMailbox {
 }
 
 /// A delta row as the series it touches, or a removal.
-fn read_row(row: &serde_json::Value) -> Result<Row, MailboxError> {
-    let text = |name: &str| row.get(name).and_then(serde_json::Value::as_str);
-    let id =
-        text("id").ok_or_else(|| MailboxError::Protocol("a delta row without an id".into()))?;
-    if row.get("@removed").is_some() {
+fn read_row(row: &DeltaRow<'_>) -> Result<Row, MailboxError> {
+    let id = row
+        .id
+        .as_deref()
+        .ok_or_else(|| MailboxError::Protocol("a delta row without an id".into()))?;
+    if row.removed {
         return Ok(Row::Removed(ItemId::new(id)));
     }
-    Ok(match text("type") {
+    Ok(match row.kind.as_deref() {
         Some("occurrence" | "exception") => {
-            let master = text("seriesMasterId").ok_or_else(|| {
+            let master = row.series_master_id.as_deref().ok_or_else(|| {
                 MailboxError::Protocol(format!("occurrence {id} has no seriesMasterId"))
             })?;
             Row::Series(ItemId::new(master))
@@ -584,5 +619,70 @@ impl Mailbox for GraphMailbox {
         self.read_attachment(item, attachment_id, max_bytes)
             .await
             .map_err(|e| e.redacted(&self.shared.redactor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A page shaped as Exchange Online sends one (rows carry whole events,
+    /// links escape their slashes): each row's series or removal is read,
+    /// the rest skipped.
+    #[test]
+    fn a_delta_page_reads_as_series_and_removals() {
+        let body = br#"{
+          "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(event)",
+          "@odata.nextLink": "https:\/\/graph.microsoft.com\/v1.0\/me\/calendarView\/delta?$skiptoken=R0usmci39",
+          "value": [
+            {"@odata.etag": "W/\"EZ9r3czxY0m2jz8c45czkwAAFXcvIw==\"", "id": "AAMkADM1", "type": "singleInstance",
+             "subject": "Plan \"Q3\"", "start": {"dateTime": "2026-12-01T09:00:00.0000000", "timeZone": "UTC"},
+             "attendees": [{"emailAddress": {"name": "Bob", "address": "bob@example.com"}}], "isAllDay": false},
+            {"id": "AAMkADM2", "type": "occurrence", "seriesMasterId": "AAMkSERIES", "start": {"dateTime": "2026-12-02T09:00:00.0000000", "timeZone": "UTC"}},
+            {"id": "AAMkADM3", "type": "exception", "seriesMasterId": "AAMkSERIES"},
+            {"id": "AAMkGONE", "@removed": {"reason": "deleted"}}
+          ]
+        }"#;
+        let page: DeltaPage<'_> = serde_json::from_slice(body).unwrap();
+        let rows: Vec<_> = page
+            .value
+            .iter()
+            .map(|r| match read_row(r).unwrap() {
+                Row::Series(id) => format!("series {}", id.as_str()),
+                Row::Removed(id) => format!("removed {}", id.as_str()),
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "series AAMkADM1",
+                "series AAMkSERIES",
+                "series AAMkSERIES",
+                "removed AAMkGONE"
+            ]
+        );
+        assert_eq!(
+            page.next.as_deref(),
+            Some("https://graph.microsoft.com/v1.0/me/calendarView/delta?$skiptoken=R0usmci39")
+        );
+        assert!(page.delta.is_none());
+    }
+
+    #[test]
+    fn rows_that_name_no_series_are_errors() {
+        let read = |body: &str| {
+            let page: DeltaPage<'_> = serde_json::from_str(body).unwrap();
+            read_row(&page.value[0])
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(read(r#"{"value": [{"type": "occurrence"}]}"#).contains("without an id"));
+        assert!(
+            read(r#"{"value": [{"id": "o1", "type": "occurrence"}]}"#)
+                .contains("o1 has no seriesMasterId")
+        );
+        // A value of the wrong kind fails the page, not the process.
+        assert!(serde_json::from_str::<DeltaPage<'_>>(r#"{"value": [{"id": 7}]}"#).is_err());
     }
 }

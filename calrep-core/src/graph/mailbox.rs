@@ -432,13 +432,18 @@ impl GraphMailbox {
             post: Some(&body),
             ..Call::get(&url)
         };
-        let answer = json(self.send(ids.len(), call).await?, "a $batch answer")?
+        let mut answer = json(self.send(ids.len(), call).await?, "a $batch answer")?
             .ok_or_else(|| MailboxError::Protocol("Graph has no $batch endpoint here".into()))?;
         let mut found = Vec::with_capacity(ids.len());
-        let responses = answer
-            .get("responses")
-            .and_then(serde_json::Value::as_array)
-            .ok_or_else(|| MailboxError::Protocol("a $batch answer without responses".into()))?;
+        // Taken out of the answer, not copied: each body is a whole event.
+        let responses = match answer.get_mut("responses").map(serde_json::Value::take) {
+            Some(serde_json::Value::Array(responses)) => responses,
+            _ => {
+                return Err(MailboxError::Protocol(
+                    "a $batch answer without responses".into(),
+                ));
+            }
+        };
         if responses.len() != ids.len() {
             return Err(MailboxError::Protocol(format!(
                 "a $batch of {} answered {} responses",
@@ -446,13 +451,16 @@ impl GraphMailbox {
                 responses.len()
             )));
         }
-        for response in responses {
+        for mut response in responses {
             let status = response
                 .get("status")
                 .and_then(serde_json::Value::as_u64)
                 .and_then(|s| u16::try_from(s).ok())
                 .unwrap_or(0);
-            let body = response.get("body").cloned().unwrap_or_default();
+            let body = response
+                .get_mut("body")
+                .map(serde_json::Value::take)
+                .unwrap_or_default();
             match status {
                 200..=299 => found.push(body),
                 404 => {}

@@ -63,6 +63,8 @@ class Sim:
         group = re.search(r"e\.g\. (\S+)", banner)
         assert found and account and group, banner
         self.url, self.user, self.password, self.group = found.group(1), account.group(1), account.group(2), group.group(1)
+        # What the simulator says of itself (its Graph face, its OAuth app).
+        self.banner = banner
 
     def stop(self) -> int:
         """Stops the server; how many requests it answered."""

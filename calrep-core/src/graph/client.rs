@@ -270,6 +270,8 @@ mod tests {
             origin_of("http://127.0.0.1:9/v1.0/x?y"),
             "http://127.0.0.1:9"
         );
+        // Run alone, no other test has installed rustls's provider.
+        crate::http::install_crypto_provider();
         let client = GraphClient::new(
             reqwest::Client::new(),
             "https://graph.microsoft.com/v1.0/",

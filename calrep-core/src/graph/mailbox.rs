@@ -21,7 +21,7 @@ use chrono::SecondsFormat;
 use tokio::sync::Semaphore;
 
 use super::client::{Call, GraphClient, Refusal, Reply, USER_AGENT, json};
-use super::event::{EXPAND, SELECT, read_event};
+use super::event::{EXPAND, GraphEventError, SELECT, read_event_json};
 use crate::address::EmailAddress;
 use crate::auth::{Auth, CertificateCredential, ClientCredentials, ClientProof, TokenProvider};
 use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
@@ -227,6 +227,30 @@ struct DeltaPage<'a> {
     delta: Option<Cow<'a, str>>,
 }
 
+/// A `$batch` answer, each part's body left as JSON text.
+#[derive(serde::Deserialize)]
+struct BatchAnswer<'a> {
+    #[serde(default, borrow)]
+    responses: Option<Vec<BatchPart<'a>>>,
+}
+
+/// One part of a `$batch` answer. `status` and `headers` stay loose (a
+/// number or a string, any header spelling) as Graph's are read.
+#[derive(serde::Deserialize)]
+struct BatchPart<'a> {
+    #[serde(default)]
+    status: Option<serde_json::Value>,
+    #[serde(default)]
+    headers: Option<serde_json::Value>,
+    #[serde(default, borrow)]
+    body: Option<&'a serde_json::value::RawValue>,
+}
+
+/// An event that cannot be read, as the mailbox's error.
+fn unreadable(e: GraphEventError) -> MailboxError {
+    MailboxError::Protocol(e.to_string())
+}
+
 /// The fields of a delta row that say which series it touches.
 #[derive(serde::Deserialize)]
 struct DeltaRow<'a> {
@@ -401,26 +425,34 @@ impl GraphMailbox {
     async fn read_items(&self, ids: &[ItemId]) -> Result<Vec<CalendarItem>, MailboxError> {
         let mut items = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(self.shared.batch) {
-            let events = match chunk {
-                [one] => self.fetch_one(one).await?.into_iter().collect(),
-                _ => self.fetch_batch(chunk).await?,
-            };
-            for event in events {
-                items.push(read_event(&event).map_err(|e| MailboxError::Protocol(e.to_string()))?);
+            match chunk {
+                [one] => items.extend(self.fetch_one(one).await?),
+                _ => self.fetch_batch(chunk, &mut items).await?,
             }
         }
         Ok(items)
     }
 
     /// One event, or `None` when it no longer exists.
-    async fn fetch_one(&self, id: &ItemId) -> Result<Option<serde_json::Value>, MailboxError> {
+    async fn fetch_one(&self, id: &ItemId) -> Result<Option<CalendarItem>, MailboxError> {
         let url = self.shared.client.url(&self.event_path(id));
-        json(self.send(1, Call::get(&url)).await?, "an event")
+        match self.send(1, Call::get(&url)).await? {
+            Ok(Some(body)) => read_event_json(&body).map(Some).map_err(unreadable),
+            Ok(None) => Err(MailboxError::Protocol(
+                "an event is larger than calrep reads for one request".into(),
+            )),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Several events in one JSON `$batch` (at most four: Graph runs four
-    /// of one mailbox at a time); missing ones are left out.
-    async fn fetch_batch(&self, ids: &[ItemId]) -> Result<Vec<serde_json::Value>, MailboxError> {
+    /// of one mailbox at a time), added to `items`; missing ones are left
+    /// out.
+    async fn fetch_batch(
+        &self,
+        ids: &[ItemId],
+        items: &mut Vec<CalendarItem>,
+    ) -> Result<(), MailboxError> {
         let requests: Vec<_> = ids
             .iter()
             .enumerate()
@@ -432,18 +464,26 @@ impl GraphMailbox {
             post: Some(&body),
             ..Call::get(&url)
         };
-        let mut answer = json(self.send(ids.len(), call).await?, "a $batch answer")?
-            .ok_or_else(|| MailboxError::Protocol("Graph has no $batch endpoint here".into()))?;
-        let mut found = Vec::with_capacity(ids.len());
-        // Taken out of the answer, not copied: each body is a whole event.
-        let responses = match answer.get_mut("responses").map(serde_json::Value::take) {
-            Some(serde_json::Value::Array(responses)) => responses,
-            _ => {
+        let body = match self.send(ids.len(), call).await? {
+            Ok(Some(body)) => body,
+            Ok(None) => {
                 return Err(MailboxError::Protocol(
-                    "a $batch answer without responses".into(),
+                    "a $batch answer is larger than calrep reads for one request".into(),
+                ));
+            }
+            Err(_) => {
+                return Err(MailboxError::Protocol(
+                    "Graph has no $batch endpoint here".into(),
                 ));
             }
         };
+        // Each part's body stays text until it is read as an event.
+        let answer: BatchAnswer<'_> = serde_json::from_slice(&body).map_err(|e| {
+            MailboxError::Protocol(format!("Graph answered a $batch calrep cannot read: {e}"))
+        })?;
+        let responses = answer
+            .responses
+            .ok_or_else(|| MailboxError::Protocol("a $batch answer without responses".into()))?;
         if responses.len() != ids.len() {
             return Err(MailboxError::Protocol(format!(
                 "a $batch of {} answered {} responses",
@@ -451,22 +491,23 @@ impl GraphMailbox {
                 responses.len()
             )));
         }
-        for mut response in responses {
+        for response in responses {
             let status = response
-                .get("status")
+                .status
+                .as_ref()
                 .and_then(serde_json::Value::as_u64)
                 .and_then(|s| u16::try_from(s).ok())
                 .unwrap_or(0);
             let body = response
-                .get_mut("body")
-                .map(serde_json::Value::take)
-                .unwrap_or_default();
+                .body
+                .map_or("null", serde_json::value::RawValue::get);
             match status {
-                200..=299 => found.push(body),
+                200..=299 => items.push(read_event_json(body.as_bytes()).map_err(unreadable)?),
                 404 => {}
                 _ => {
                     let wait = response
-                        .get("headers")
+                        .headers
+                        .as_ref()
                         .and_then(|h| h.get("Retry-After").or_else(|| h.get("retry-after")))
                         .and_then(|v| {
                             v.as_str()
@@ -474,12 +515,12 @@ impl GraphMailbox {
                                 .or_else(|| v.as_u64())
                         })
                         .map(Duration::from_secs);
-                    let refusal = Refusal::from_json(status, &body);
+                    let refusal = Refusal::read(status, body.as_bytes());
                     return Err(refusal.into_error(self.address.as_str(), wait));
                 }
             }
         }
-        Ok(found)
+        Ok(())
     }
 
     async fn read_attachment(

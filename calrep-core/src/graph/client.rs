@@ -62,16 +62,21 @@ const MAILBOX_GONE: [&str; 3] = [
 /// calendar, a group), which only the caller can name.
 pub(crate) type Reply = Result<Option<Vec<u8>>, Refusal>;
 
-/// The JSON of a reply, or `None` for a 404; `what` names the answer
+/// The body of a reply, or `None` for a 404; `what` names the answer
 /// when it is larger than calrep reads.
-pub(crate) fn json(reply: Reply, what: &str) -> Result<Option<serde_json::Value>, MailboxError> {
+pub(crate) fn body(reply: Reply, what: &str) -> Result<Option<Vec<u8>>, MailboxError> {
     match reply {
-        Ok(Some(body)) => parse(&body).map(Some),
+        Ok(Some(body)) => Ok(Some(body)),
         Ok(None) => Err(MailboxError::Protocol(format!(
             "{what} is larger than calrep reads for one request"
         ))),
         Err(_) => Ok(None),
     }
+}
+
+/// The JSON of a reply, or `None` for a 404 (see [`body`]).
+pub(crate) fn json(reply: Reply, what: &str) -> Result<Option<serde_json::Value>, MailboxError> {
+    body(reply, what)?.map(|b| parse(&b)).transpose()
 }
 
 /// A Graph error answer: the status and `error.code` / `error.message`.

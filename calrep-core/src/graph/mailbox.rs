@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use chrono::SecondsFormat;
 use tokio::sync::Semaphore;
 
-use super::client::{Call, GraphClient, Refusal, Reply, USER_AGENT, json};
+use super::client::{Call, GraphClient, Refusal, Reply, USER_AGENT, body, json};
 use super::event::{EXPAND, GraphEventError, SELECT, read_event_json};
 use crate::address::EmailAddress;
 use crate::auth::{Auth, CertificateCredential, ClientCredentials, ClientProof, TokenProvider};
@@ -227,6 +227,25 @@ struct DeltaPage<'a> {
     delta: Option<Cow<'a, str>>,
 }
 
+/// The fields of a delta row that say which series it touches.
+#[derive(serde::Deserialize)]
+struct DeltaRow<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(rename = "type", default, borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(rename = "seriesMasterId", default, borrow)]
+    series_master_id: Option<Cow<'a, str>>,
+    /// `@removed` is there, whatever its value says.
+    #[serde(rename = "@removed", default, deserialize_with = "present")]
+    removed: bool,
+}
+
+/// `true` for a field that is there, its value skipped.
+fn present<'de, D: serde::Deserializer<'de>>(field: D) -> Result<bool, D::Error> {
+    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(field).map(|_| true)
+}
+
 /// A `$batch` answer, each part's body left as JSON text.
 #[derive(serde::Deserialize)]
 struct BatchAnswer<'a> {
@@ -249,25 +268,6 @@ struct BatchPart<'a> {
 /// An event that cannot be read, as the mailbox's error.
 fn unreadable(e: GraphEventError) -> MailboxError {
     MailboxError::Protocol(e.to_string())
-}
-
-/// The fields of a delta row that say which series it touches.
-#[derive(serde::Deserialize)]
-struct DeltaRow<'a> {
-    #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(rename = "type", default, borrow)]
-    kind: Option<Cow<'a, str>>,
-    #[serde(rename = "seriesMasterId", default, borrow)]
-    series_master_id: Option<Cow<'a, str>>,
-    /// `@removed` is there, whatever its value says.
-    #[serde(rename = "@removed", default, deserialize_with = "present")]
-    removed: bool,
-}
-
-/// `true` for a field that is there, its value skipped.
-fn present<'de, D: serde::Deserializer<'de>>(field: D) -> Result<bool, D::Error> {
-    <serde::de::IgnoredAny as serde::Deserialize>::deserialize(field).map(|_| true)
 }
 
 impl GraphMailbox {
@@ -360,17 +360,10 @@ impl GraphMailbox {
         };
         let mut call = Call::get(&url);
         call.page_size = Some(max.clamp(1, self.shared.page_size));
-        let body = match self.send(1, call).await? {
-            Ok(Some(body)) => body,
-            Ok(None) => {
-                return Err(MailboxError::Protocol(
-                    "a delta page is larger than calrep reads for one request".into(),
-                ));
-            }
-            // Not found: the calendar itself is gone.
-            Err(_) => return Err(MailboxError::CalendarGone(calendar.clone())),
-        };
-        let page: DeltaPage<'_> = serde_json::from_slice(&body).map_err(|e| {
+        // Not found: the calendar itself is gone.
+        let text = body(self.send(1, call).await?, "a delta page")?
+            .ok_or_else(|| MailboxError::CalendarGone(calendar.clone()))?;
+        let page: DeltaPage<'_> = serde_json::from_slice(&text).map_err(|e| {
             MailboxError::Protocol(format!(
                 "Graph answered a delta page calrep cannot read: {e}"
             ))
@@ -436,12 +429,9 @@ impl GraphMailbox {
     /// One event, or `None` when it no longer exists.
     async fn fetch_one(&self, id: &ItemId) -> Result<Option<CalendarItem>, MailboxError> {
         let url = self.shared.client.url(&self.event_path(id));
-        match self.send(1, Call::get(&url)).await? {
-            Ok(Some(body)) => read_event_json(&body).map(Some).map_err(unreadable),
-            Ok(None) => Err(MailboxError::Protocol(
-                "an event is larger than calrep reads for one request".into(),
-            )),
-            Err(_) => Ok(None),
+        match body(self.send(1, Call::get(&url)).await?, "an event")? {
+            Some(text) => read_event_json(&text).map(Some).map_err(unreadable),
+            None => Ok(None),
         }
     }
 
@@ -458,27 +448,16 @@ impl GraphMailbox {
             .enumerate()
             .map(|(n, id)| serde_json::json!({"id": n.to_string(), "method": "GET", "url": self.event_path(id)}))
             .collect();
-        let body = serde_json::json!({ "requests": requests });
+        let batch = serde_json::json!({ "requests": requests });
         let url = self.shared.client.url("/$batch");
         let call = Call {
-            post: Some(&body),
+            post: Some(&batch),
             ..Call::get(&url)
         };
-        let body = match self.send(ids.len(), call).await? {
-            Ok(Some(body)) => body,
-            Ok(None) => {
-                return Err(MailboxError::Protocol(
-                    "a $batch answer is larger than calrep reads for one request".into(),
-                ));
-            }
-            Err(_) => {
-                return Err(MailboxError::Protocol(
-                    "Graph has no $batch endpoint here".into(),
-                ));
-            }
-        };
+        let text = body(self.send(ids.len(), call).await?, "a $batch answer")?
+            .ok_or_else(|| MailboxError::Protocol("Graph has no $batch endpoint here".into()))?;
         // Each part's body stays text until it is read as an event.
-        let answer: BatchAnswer<'_> = serde_json::from_slice(&body).map_err(|e| {
+        let answer: BatchAnswer<'_> = serde_json::from_slice(&text).map_err(|e| {
             MailboxError::Protocol(format!("Graph answered a $batch calrep cannot read: {e}"))
         })?;
         let responses = answer
@@ -498,11 +477,11 @@ impl GraphMailbox {
                 .and_then(serde_json::Value::as_u64)
                 .and_then(|s| u16::try_from(s).ok())
                 .unwrap_or(0);
-            let body = response
+            let part = response
                 .body
                 .map_or("null", serde_json::value::RawValue::get);
             match status {
-                200..=299 => items.push(read_event_json(body.as_bytes()).map_err(unreadable)?),
+                200..=299 => items.push(read_event_json(part.as_bytes()).map_err(unreadable)?),
                 404 => {}
                 _ => {
                     let wait = response
@@ -515,7 +494,7 @@ impl GraphMailbox {
                                 .or_else(|| v.as_u64())
                         })
                         .map(Duration::from_secs);
-                    let refusal = Refusal::read(status, body.as_bytes());
+                    let refusal = Refusal::read(status, part.as_bytes());
                     return Err(refusal.into_error(self.address.as_str(), wait));
                 }
             }

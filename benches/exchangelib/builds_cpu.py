@@ -19,15 +19,10 @@ it reuses `full_sync.py`'s simulator and EWS run, which imports exchangelib.
 from __future__ import annotations
 
 import argparse
-import json
 import re
-import resource
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import Dict, List, Tuple
 
-from full_sync import Sim, calrep_sync
+from full_sync import Sim, calrep_run, calrep_sync
 
 
 def graph_sync(calrep: str, sim: Sim, concurrency: int) -> Tuple[int, float]:
@@ -36,50 +31,13 @@ def graph_sync(calrep: str, sim: Sim, concurrency: int) -> Tuple[int, float]:
     authority = re.search(r"authority (http://\S+),", sim.banner)
     graph = re.search(r"Microsoft Graph at (http://\S+)", sim.banner)
     assert app and authority and graph, sim.banner
-    with tempfile.TemporaryDirectory(prefix="calrep-builds-") as folder:
-        directory = Path(folder)
-        (directory / "app-secret").write_text(app.group(2))
-        (directory / "calrep.toml").write_text(
-            f"""
-[replica]
-path = "replica.db"
-
-[engine]
-concurrency = {concurrency}
-
-[[sites]]
-id = "hq"
-directory = "graph"
-graph = {{ tenant = "sim.onmicrosoft.com", authority = "{authority.group(1)}", url = "{graph.group(1)}", client_id = "{app.group(1)}", secret_file = "app-secret", concurrency = {concurrency} }}
-
-[[definitions]]
-id = "default-calendar"
-include = "default"
-
-[[schedules]]
-id = "s"
-time_zone = "UTC"
-when.daily.once.start = "02:00"
-
-[[tasks]]
-id = "t"
-site = "hq"
-definition = "default-calendar"
-schedule = "s"
-group = {{ distribution_group = "{sim.group}" }}
-"""
-        )
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        run = subprocess.run(
-            [calrep, "run", "--config", str(directory / "calrep.toml"), "--task", "t", "--json"],
-            capture_output=True,
-            text=True,
-        )
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        assert run.returncode == 0, run.stderr
-        created = int(json.loads(run.stdout)["totals"]["items_created"])
-        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-        return created, cpu
+    site = (
+        'directory = "graph"\n'
+        f'graph = {{ tenant = "sim.onmicrosoft.com", authority = "{authority.group(1)}", '
+        f'url = "{graph.group(1)}", client_id = "{app.group(1)}", secret_file = "secret", '
+        f"concurrency = {concurrency} }}"
+    )
+    return calrep_run(calrep, sim, concurrency, site, app.group(2))
 
 
 def main() -> None:

@@ -111,9 +111,21 @@ def exchangelib_sync(sim: Sim) -> Tuple[int, float]:
 
 def calrep_sync(calrep: str, sim: Sim, concurrency: int) -> Tuple[int, float]:
     """`calrep run` of the same group into a fresh replica; (items, CPU seconds)."""
+    site = (
+        'directory = "exchange"\n'
+        f'ews = {{ url = "{sim.url}", username = "{sim.user}", password_file = "secret", '
+        f"impersonation = true, concurrency = {concurrency} }}"
+    )
+    return calrep_run(calrep, sim, concurrency, site, sim.password)
+
+
+def calrep_run(calrep: str, sim: Sim, concurrency: int, site: str, secret: str) -> Tuple[int, float]:
+    """`calrep run` of a "Default" definition over the simulator's group,
+    read through `site` (the site's lines after its id; its secret file is
+    `secret`), into a fresh replica; (items, CPU seconds)."""
     with tempfile.TemporaryDirectory(prefix="calrep-vs-exchangelib-") as folder:
         directory = Path(folder)
-        (directory / "sim-password").write_text(sim.password)
+        (directory / "secret").write_text(secret)
         (directory / "calrep.toml").write_text(
             f"""
 [replica]
@@ -124,8 +136,7 @@ concurrency = {concurrency}
 
 [[sites]]
 id = "hq"
-directory = "exchange"
-ews = {{ url = "{sim.url}", username = "{sim.user}", password_file = "sim-password", impersonation = true, concurrency = {concurrency} }}
+{site}
 
 [[definitions]]
 id = "default-calendar"

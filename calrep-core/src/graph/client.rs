@@ -88,13 +88,10 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    /// Reads `{"error": {"code": …, "message": …}}` (or nothing usable).
+    /// Reads `{"error": {"code": …, "message": …}}` (or nothing usable)
+    /// from an answer's body or a `$batch` part's.
     pub(crate) fn read(status: u16, body: &[u8]) -> Self {
-        Self::from_json(status, &serde_json::from_slice(body).unwrap_or_default())
-    }
-
-    /// The same from JSON already read (a `$batch` part's body).
-    pub(crate) fn from_json(status: u16, json: &serde_json::Value) -> Self {
+        let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let field = |name: &str| {
             json.get("error")
                 .and_then(|e| e.get(name))
@@ -246,7 +243,7 @@ impl GraphClient {
 }
 
 /// A JSON body.
-pub(crate) fn parse(body: &[u8]) -> Result<serde_json::Value, MailboxError> {
+fn parse(body: &[u8]) -> Result<serde_json::Value, MailboxError> {
     serde_json::from_slice(body)
         .map_err(|e| MailboxError::Protocol(format!("Graph answered JSON calrep cannot read: {e}")))
 }

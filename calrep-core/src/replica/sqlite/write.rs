@@ -505,8 +505,7 @@ impl OccurrenceRow {
 }
 
 /// Inserts rows many per statement: SQLite's per-statement cost dominates
-/// single-row inserts. Only the full-size statement is cached; the odd
-/// remainder would crowd the statement cache out.
+/// single-row inserts.
 pub(super) fn insert_occurrences(
     tx: &Transaction<'_>,
     rows: &[OccurrenceRow],

@@ -11,7 +11,7 @@ use super::{Engine, RunContext};
 use crate::address::EmailAddress;
 use crate::calendar::{CalendarInfo, CalendarItem, ItemId, Occurrence, occurrence_delta};
 use crate::definition::{IncludeCalendars, PrivatePolicy};
-use crate::mailbox::{Mailbox, MailboxError, Window};
+use crate::mailbox::{Mailbox, MailboxError, WantedAttachment, Window};
 use crate::replica::{Batch, FullSync, ItemWrite, Lease, ReplicaError, SyncKey};
 use crate::retry::CallStats;
 
@@ -357,15 +357,15 @@ impl Engine {
                         deletes.push(id.clone());
                     }
                 }
+                let shaped = upserts.len();
                 for item in items {
-                    match self
-                        .shape(ctx, item, mailbox, &mut stored, report, stats)
-                        .await?
-                    {
+                    match self.shape(ctx, item, &mut stored, report).await? {
                         Shaped::Write(write) => upserts.push(*write),
                         Shaped::Drop(id) => deletes.push(id),
                     }
                 }
+                self.download_attachments(ctx, mailbox, &mut upserts[shaped..], report, stats)
+                    .await?;
             }
             let last = !page.more;
             let full_sync = match (generation, last) {
@@ -514,10 +514,8 @@ impl Engine {
         &self,
         ctx: &RunContext,
         item: CalendarItem,
-        mailbox: &Arc<dyn Mailbox>,
         stored: &mut StoredAttachments,
         report: &mut MailboxReport,
-        stats: &mut CallStats,
     ) -> Result<Shaped, Stop> {
         let id = item.id.clone();
         let Some(item) = apply_privacy(ctx.definition.private_items, item) else {
@@ -539,6 +537,8 @@ impl Engine {
             let wanted = policy.enabled && attachment.size <= policy.max_bytes && !ctx.dry_run;
             // An attachment keeps its id while its content is unchanged:
             // one already stored is taken from the replica, not downloaded.
+            // The others are downloaded with the rest of the chunk's
+            // (`download_attachments`).
             let known = match wanted {
                 true => {
                     stored
@@ -547,33 +547,82 @@ impl Engine {
                 }
                 false => None,
             };
-            let content = if let Some(bytes) = known {
-                Some(bytes)
-            } else if wanted {
-                let retry = self.run_retry(ctx);
-                let content = retry
-                    .run(stats, || {
-                        mailbox.attachment(&item.id, &attachment.id, policy.max_bytes)
-                    })
-                    .await?;
-                if content.is_none() {
-                    report.warnings.push(format!(
-                        "item {}: attachment {:?} is larger than the definition's cap of {} bytes \
-                         (the item said {} bytes); stored without its content",
-                        item.id, attachment.name, policy.max_bytes, attachment.size
-                    ));
-                }
-                content
-            } else {
-                None
-            };
-            attachments.push((attachment.id.clone(), content));
+            attachments.push((attachment.id.clone(), known));
         }
         Ok(Shaped::Write(Box::new(ItemWrite::new(
             item,
             occurrences,
             attachments,
         ))))
+    }
+
+    /// Downloads what `writes` lack of the attachments the definition
+    /// takes (those the replica did not hold), in one call for the whole
+    /// chunk: a source that can send several in one answer (EWS) then needs
+    /// one request where it needed one per attachment.
+    async fn download_attachments(
+        &self,
+        ctx: &RunContext,
+        mailbox: &Arc<dyn Mailbox>,
+        writes: &mut [ItemWrite],
+        report: &mut MailboxReport,
+        stats: &mut CallStats,
+    ) -> Result<(), Stop> {
+        let policy = ctx.definition.attachments;
+        if !policy.enabled || ctx.dry_run {
+            return Ok(());
+        }
+        // (write, attachment) of each content to download. `shape` keeps
+        // a write's contents in the order of its item's attachments.
+        let mut slots = Vec::new();
+        for (w, write) in writes.iter().enumerate() {
+            let listed = write.item.attachments.iter().zip(&write.attachments);
+            for (a, (attachment, (_, content))) in listed.enumerate() {
+                if content.is_none() && attachment.size <= policy.max_bytes {
+                    slots.push((w, a));
+                }
+            }
+        }
+        if slots.is_empty() {
+            return Ok(());
+        }
+        let contents = {
+            let wanted: Vec<WantedAttachment<'_>> = slots
+                .iter()
+                .map(|&(w, a)| {
+                    let attachment = &writes[w].item.attachments[a];
+                    WantedAttachment {
+                        item: &writes[w].item.id,
+                        id: &attachment.id,
+                        declared_size: attachment.size,
+                    }
+                })
+                .collect();
+            let retry = self.run_retry(ctx);
+            retry
+                .run(stats, || mailbox.attachments(&wanted, policy.max_bytes))
+                .await?
+        };
+        if contents.len() != slots.len() {
+            return Err(Stop::Source(MailboxError::Protocol(format!(
+                "the source gave {} attachment contents for {} asked",
+                contents.len(),
+                slots.len()
+            ))));
+        }
+        for ((w, a), content) in slots.into_iter().zip(contents) {
+            let write = &mut writes[w];
+            if content.is_none() {
+                let attachment = &write.item.attachments[a];
+                report.warnings.push(format!(
+                    "item {}: attachment {:?} is larger than the definition's cap of {} bytes \
+                     (the item said {} bytes); stored without its content",
+                    write.item.id, attachment.name, policy.max_bytes, attachment.size
+                ));
+            }
+            write.attachments[a].1 = content;
+        }
+        Ok(())
     }
 
     /// An item's occurrences overlapping the horizon.

@@ -20,7 +20,9 @@ use crate::address::EmailAddress;
 use crate::auth::{Auth, ClientCredentials, ClientProof, TokenProvider};
 use crate::calendar::{CalendarId, CalendarInfo, CalendarItem, ItemId};
 use crate::http::http_client;
-use crate::mailbox::{ChangePage, Mailbox, MailboxError, MailboxSource, SyncState};
+use crate::mailbox::{
+    ChangePage, Mailbox, MailboxError, MailboxSource, SyncState, WantedAttachment,
+};
 use crate::secret::{Redactor, Secret};
 use crate::site::{EwsEndpoint, Site};
 
@@ -469,6 +471,16 @@ impl Mailbox for EwsMailbox {
             .await
             .map_err(|e| e.redacted(self.redactor()))
     }
+
+    async fn attachments(
+        &self,
+        wanted: &[WantedAttachment<'_>],
+        max_bytes: u64,
+    ) -> Result<Vec<Option<Vec<u8>>>, MailboxError> {
+        self.read_attachments(wanted, max_bytes)
+            .await
+            .map_err(|e| e.redacted(self.redactor()))
+    }
 }
 
 impl EwsMailbox {
@@ -565,15 +577,63 @@ impl EwsMailbox {
         attachment_id: &str,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, MailboxError> {
-        // Base64 makes four characters of three bytes; the envelope and the
-        // attachment's other fields need a little more.
+        let cap = answer_cap(max_bytes, 1);
+        Ok(self
+            .read_attachment_group(&[attachment_id], cap, max_bytes)
+            .await?
+            .and_then(|mut one| one.pop().flatten()))
+    }
+
+    /// Attachments in as few `GetAttachment` requests as [`attachment_groups`]
+    /// allows. A group whose answer outgrows what its declared sizes allow
+    /// (a server that understated them) is asked again one at a time, each
+    /// under the definition's cap, as a single attachment always is.
+    async fn read_attachments(
+        &self,
+        wanted: &[WantedAttachment<'_>],
+        max_bytes: u64,
+    ) -> Result<Vec<Option<Vec<u8>>>, MailboxError> {
+        let mut contents = Vec::with_capacity(wanted.len());
+        for group in attachment_groups(wanted, max_bytes) {
+            let found = match group {
+                [] => continue,
+                [one] => Some(vec![self.read_attachment(one.id, max_bytes).await?]),
+                several => {
+                    let ids: Vec<&str> = several.iter().map(|a| a.id).collect();
+                    let declared = several
+                        .iter()
+                        .map(|a| a.declared_size.min(max_bytes))
+                        .fold(0u64, u64::saturating_add);
+                    let cap = answer_cap(declared, several.len());
+                    self.read_attachment_group(&ids, cap, max_bytes).await?
+                }
+            };
+            match found {
+                Some(found) => contents.extend(found),
+                None => {
+                    for attachment in group {
+                        contents.push(self.read_attachment(attachment.id, max_bytes).await?);
+                    }
+                }
+            }
+        }
+        Ok(contents)
+    }
+
+    /// One `GetAttachment` for `ids`: their contents in order (`None`: an
+    /// item attachment, or larger than `max_bytes`), or `None` if the answer
+    /// is larger than `cap` bytes.
+    async fn read_attachment_group(
+        &self,
+        ids: &[&str],
+        cap: u64,
+        max_bytes: u64,
+    ) -> Result<Option<Vec<Option<Vec<u8>>>>, MailboxError> {
         let options = CallOptions {
-            max_body: (max_bytes / 3 + 1)
-                .saturating_mul(4)
-                .saturating_add(64 * 1024),
+            max_body: cap,
             ..self.options()
         };
-        let body = request::get_attachment(&[attachment_id]);
+        let body = request::get_attachment(ids);
         let Some(answer) = self
             .shared
             .transport
@@ -583,33 +643,159 @@ impl EwsMailbox {
             return Ok(None);
         };
         let doc = self.read(&answer)?;
-        let root = doc.root();
-        let message = self.first_ok(root, None)?;
-        let Some(file) = message
-            .element
-            .message_child("Attachments")
-            .and_then(|a| a.children().find(|c| c.is(TYPES, "FileAttachment")))
-        else {
-            // An item attachment (an embedded message) has no file content.
-            return Ok(None);
-        };
-        let content = file.text_of("Content").unwrap_or_default();
-        // Four base64 characters carry three bytes: refuse before decoding.
-        if (content.len() as u64 / 4).saturating_mul(3) > max_bytes.saturating_add(3) {
-            return Ok(None);
+        let messages = self.messages(doc.root())?;
+        // An error first: Exchange refuses a whole request (ErrorServerBusy)
+        // with one message, however many ids it carried.
+        for message in &messages {
+            message.check(self.address.as_str(), None)?;
         }
-        let bytes = crate::base64::decode(content).ok_or_else(|| {
-            MailboxError::Protocol(format!(
-                "attachment {attachment_id}: the content is not base64"
-            ))
-        })?;
-        Ok((bytes.len() as u64 <= max_bytes).then_some(bytes))
+        // Otherwise it answers one message per id, in the order asked.
+        if messages.len() != ids.len() {
+            return Err(MailboxError::Protocol(format!(
+                "GetAttachment answered with {} response messages for {} attachment ids",
+                messages.len(),
+                ids.len()
+            )));
+        }
+        let mut contents = Vec::with_capacity(ids.len());
+        for (message, id) in messages.iter().zip(ids) {
+            contents.push(file_content(message, id, max_bytes)?);
+        }
+        Ok(Some(contents))
     }
+}
+
+/// At most this many attachments in one `GetAttachment`.
+const ATTACHMENTS_PER_REQUEST: usize = 32;
+/// At most this many declared bytes of attachments in one `GetAttachment`
+/// (a larger attachment goes alone, under the definition's cap).
+const ATTACHMENT_BYTES_PER_REQUEST: u64 = 4 << 20;
+
+/// `wanted` cut into runs for one request each: in order, each run at most
+/// [`ATTACHMENTS_PER_REQUEST`] long and [`ATTACHMENT_BYTES_PER_REQUEST`]
+/// declared bytes (an attachment declared larger, or above `max_bytes`, is
+/// a run of its own).
+fn attachment_groups<'w, 'a>(
+    wanted: &'w [WantedAttachment<'a>],
+    max_bytes: u64,
+) -> Vec<&'w [WantedAttachment<'a>]> {
+    let mut groups = Vec::new();
+    let (mut start, mut bytes) = (0, 0u64);
+    for (i, attachment) in wanted.iter().enumerate() {
+        let size = attachment.declared_size;
+        let alone = size > ATTACHMENT_BYTES_PER_REQUEST || size > max_bytes;
+        let full = i - start == ATTACHMENTS_PER_REQUEST
+            || bytes.saturating_add(size) > ATTACHMENT_BYTES_PER_REQUEST;
+        if i > start && (alone || full) {
+            groups.push(&wanted[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes = bytes.saturating_add(size);
+        if alone {
+            groups.push(&wanted[i..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    if start < wanted.len() {
+        groups.push(&wanted[start..]);
+    }
+    groups
+}
+
+/// The most bytes read for a `GetAttachment` answer carrying `count`
+/// attachments of `bytes` in all: base64 makes four characters of three
+/// bytes; each attachment's other fields and the envelope need a little
+/// more.
+fn answer_cap(bytes: u64, count: usize) -> u64 {
+    (bytes / 3 + 1)
+        .saturating_mul(4)
+        .saturating_add(
+            u64::try_from(count)
+                .unwrap_or(u64::MAX)
+                .saturating_mul(4 * 1024),
+        )
+        .saturating_add(64 * 1024)
+}
+
+/// A `GetAttachment` message's file content: `None` for an item attachment
+/// (an embedded message has no file content) or one larger than
+/// `max_bytes`.
+fn file_content(
+    message: &Message<'_>,
+    attachment_id: &str,
+    max_bytes: u64,
+) -> Result<Option<Vec<u8>>, MailboxError> {
+    let Some(file) = message
+        .element
+        .message_child("Attachments")
+        .and_then(|a| a.children().find(|c| c.is(TYPES, "FileAttachment")))
+    else {
+        return Ok(None);
+    };
+    let content = file.text_of("Content").unwrap_or_default();
+    // Four base64 characters carry three bytes: refuse before decoding.
+    if (content.len() as u64 / 4).saturating_mul(3) > max_bytes.saturating_add(3) {
+        return Ok(None);
+    }
+    let bytes = crate::base64::decode(content).ok_or_else(|| {
+        MailboxError::Protocol(format!(
+            "attachment {attachment_id}: the content is not base64"
+        ))
+    })?;
+    Ok((bytes.len() as u64 <= max_bytes).then_some(bytes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The lengths of the groups `attachment_groups` makes of attachments
+    /// declared `sizes` bytes, under a cap of `max_bytes`.
+    fn group_lengths(sizes: &[u64], max_bytes: u64) -> Vec<usize> {
+        let item = ItemId::new("item");
+        let ids: Vec<String> = (0..sizes.len()).map(|i| format!("a{i}")).collect();
+        let wanted: Vec<WantedAttachment<'_>> = sizes
+            .iter()
+            .zip(&ids)
+            .map(|(&declared_size, id)| WantedAttachment {
+                item: &item,
+                id,
+                declared_size,
+            })
+            .collect();
+        let groups = attachment_groups(&wanted, max_bytes);
+        // In order, every attachment once.
+        let flat: Vec<&str> = groups.iter().flat_map(|g| g.iter().map(|a| a.id)).collect();
+        assert_eq!(flat, ids.iter().map(String::as_str).collect::<Vec<_>>());
+        groups.iter().map(|g| g.len()).collect()
+    }
+
+    #[test]
+    fn attachments_are_grouped_by_count_and_declared_bytes() {
+        const MIB: u64 = 1 << 20;
+        assert!(group_lengths(&[], MIB).is_empty());
+        assert_eq!(group_lengths(&[64; 3], MIB), [3]);
+        // At most 32 ids a request.
+        assert_eq!(group_lengths(&[64; 70], MIB), [32, 32, 6]);
+        // At most 4 MiB declared a request.
+        assert_eq!(group_lengths(&[MIB; 9], 10 * MIB), [4, 4, 1]);
+        // Larger than 4 MiB, or than the cap: alone, between its neighbours.
+        assert_eq!(group_lengths(&[64, 64, 5 * MIB, 64], 10 * MIB), [2, 1, 1]);
+        assert_eq!(group_lengths(&[64, 2 * MIB, 64, 64], MIB), [1, 1, 2]);
+        assert_eq!(group_lengths(&[u64::MAX, u64::MAX], u64::MAX), [1, 1]);
+    }
+
+    #[test]
+    fn an_answer_for_several_is_bounded_by_their_declared_sizes() {
+        // One attachment at the definition's cap: as before batching.
+        assert_eq!(answer_cap(3_000_000, 1), 4_000_004 + 4 * 1024 + 64 * 1024);
+        // Many small ones: their base64 and a little per attachment.
+        assert_eq!(
+            answer_cap(32 * 64, 32),
+            (2048 / 3 + 1) * 4 + 32 * 4096 + 65536
+        );
+        assert_eq!(answer_cap(u64::MAX, usize::MAX), u64::MAX);
+    }
 
     #[test]
     fn debug_output_never_shows_credentials() {

@@ -249,6 +249,67 @@ pub trait Mailbox: Send + Sync + fmt::Debug {
         attachment_id: &str,
         max_bytes: u64,
     ) -> Result<Option<Vec<u8>>, MailboxError>;
+
+    /// Several attachments' contents, in the order of `wanted`: each as
+    /// [`Self::attachment`] gives it (`None` if larger than `max_bytes`).
+    ///
+    /// The engine asks this once for the attachments of a chunk of fetched
+    /// items. The default asks [`Self::attachment`] for each in turn; a
+    /// source that can send several in one answer overrides it (EWS: one
+    /// `GetAttachment` for many ids, within a bound on the answer's size).
+    ///
+    /// ```
+    /// # use calrep_core::mailbox::{Mailbox, MemoryMailbox, WantedAttachment};
+    /// # use calrep_core::calendar::ItemId;
+    /// let mailbox = MemoryMailbox::new("alice@example.com".parse()?);
+    /// let item = ItemId::new("item-1");
+    /// mailbox.put_attachment(&item, "a1", b"agenda".to_vec());
+    /// mailbox.put_attachment(&item, "a2", vec![0; 4096]);
+    /// let wanted = [
+    ///     WantedAttachment { item: &item, id: "a1", declared_size: 6 },
+    ///     WantedAttachment { item: &item, id: "a2", declared_size: 4096 },
+    /// ];
+    /// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+    /// let contents = mailbox.attachments(&wanted, 1024).await?;
+    /// assert_eq!(contents, [Some(b"agenda".to_vec()), None]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    async fn attachments(
+        &self,
+        wanted: &[WantedAttachment<'_>],
+        max_bytes: u64,
+    ) -> Result<Vec<Option<Vec<u8>>>, MailboxError> {
+        let mut contents = Vec::with_capacity(wanted.len());
+        for attachment in wanted {
+            contents.push(
+                self.attachment(attachment.item, attachment.id, max_bytes)
+                    .await?,
+            );
+        }
+        Ok(contents)
+    }
+}
+
+/// An attachment the engine wants downloaded, as its item lists it.
+///
+/// ```
+/// # use calrep_core::calendar::ItemId;
+/// # use calrep_core::mailbox::WantedAttachment;
+/// let item = ItemId::new("item-1");
+/// let wanted = WantedAttachment { item: &item, id: "a1", declared_size: 64 };
+/// assert_eq!(wanted.id, "a1");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WantedAttachment<'a> {
+    /// The item that carries it.
+    pub item: &'a ItemId,
+    /// Its id at the source.
+    pub id: &'a str,
+    /// The size the item declares for it, in bytes: a hint for grouping
+    /// requests, never trusted as a bound (a server may understate it).
+    pub declared_size: u64,
 }
 
 /// Opens mailboxes by address (one per site: an EWS endpoint, a Graph

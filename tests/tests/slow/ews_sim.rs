@@ -8,7 +8,7 @@
 use calrep_core::calendar::ModifiedOccurrence;
 use calrep_core::demo::DemoOrganisation;
 use calrep_core::engine::{Engine, RunOptions, RunReport, TaskStatus};
-use calrep_core::replica::ReplicaReader;
+use calrep_core::replica::{ReplicaReader, SqliteReplica};
 use calrep_core::sim::{Fault, FaultRule, SimOptions};
 use calrep_core::{Config, EmailAddress};
 use calrep_testkit::fixture::block;
@@ -388,4 +388,111 @@ fn a_default_only_task_lists_the_folder_hierarchy_only_when_it_can_matter() {
     // From then on that mailbox costs one request for its folders.
     assert_eq!(count(&run), (mailboxes, with_team.len() as u64 - 1));
     f.assert_replica_equals_source(&replica, str::to_owned, &[]);
+}
+
+/// A configuration whose pages are as large as EWS allows (the fixture's
+/// are small, to test paging): a demo calendar is one page, one chunk.
+fn whole_pages(f: &Fixture) -> Config {
+    let text = calrep_testkit::ews::config_text(
+        &f.sim.url(),
+        &format!(
+            "max_changes = 512\ntimeout_seconds = 2\n{}",
+            basic_account()
+        ),
+        4,
+    );
+    let mut config = Config::parse(&text, "sim.toml").unwrap();
+    config.base_dir = f.dir.clone();
+    config
+}
+
+/// Checks that every attachment of the source is stored with the source's
+/// content; returns how many calendars have attachments, and how many
+/// attachments there are.
+fn assert_attachments_equal_source(f: &Fixture, replica: &SqliteReplica) -> (u64, usize) {
+    use calrep_core::mailbox::Mailbox;
+    let (mut calendars_with, mut files) = (0, 0);
+    for address in &f.demo.addresses {
+        let mailbox = f.demo.source.mailbox(address);
+        for calendar in block(mailbox.calendars()).unwrap() {
+            let items = mailbox.items_of(&calendar.id);
+            // The engine fetches (and downloads for) 50 items at a time.
+            assert!(items.len() <= 50, "{address}: {} items", items.len());
+            let stored = block(replica.attachment_refs(address, &calendar.id)).unwrap();
+            let mut here = 0;
+            for item in &items {
+                for attachment in &item.attachments {
+                    here += 1;
+                    let source = block(mailbox.attachment(&item.id, &attachment.id, u64::MAX))
+                        .unwrap()
+                        .expect("the source holds the content");
+                    let sha = stored
+                        .iter()
+                        .find(|(i, a, _)| *i == item.id && *a == attachment.id)
+                        .and_then(|(_, _, sha)| sha.clone())
+                        .unwrap_or_else(|| panic!("{}: {} not stored", item.id, attachment.id));
+                    let content = block(replica.attachment(&sha)).unwrap();
+                    assert!(
+                        content.as_deref() == Some(source.as_slice()),
+                        "{}",
+                        attachment.id
+                    );
+                }
+            }
+            files += here;
+            calendars_with += u64::from(here > 0);
+        }
+    }
+    (calendars_with, files)
+}
+
+/// The attachments of a fetched chunk of items come in one `GetAttachment`
+/// (EWS takes several ids), not one request each: with every calendar in
+/// one page and one chunk, one request per calendar that has attachments,
+/// and each stored content is the source's.
+#[test]
+fn a_chunks_attachments_come_in_one_request() {
+    let f = Fixture::new("attachments-at-once", 10, SimOptions::default());
+    let (engine, replica) = f.engine(whole_pages(&f));
+    let asked = || f.sim.requests().get("GetAttachment").copied().unwrap_or(0);
+    assert_all_replicated(&f.run(&engine));
+    let (calendars_with, files) = assert_attachments_equal_source(&f, &replica);
+    assert!(
+        files > calendars_with as usize,
+        "the demo gives a calendar several attachments ({files} in {calendars_with} calendars)"
+    );
+    assert_eq!(asked(), calendars_with);
+
+    // Nothing changed: nothing is downloaded again.
+    assert_all_replicated(&f.run(&engine));
+    assert_eq!(asked(), calendars_with);
+}
+
+/// A server that understates attachments' sizes makes the answer for
+/// several outgrow its bound: calrep stops reading it and asks for each
+/// attachment alone, under the definition's cap, as before batching.
+#[test]
+fn attachments_larger_than_declared_are_asked_again_one_at_a_time() {
+    let f = Fixture::new("attachments-understated", 4, SimOptions::default());
+    let address = &f.demo.addresses[0];
+    let mailbox = f.demo.source.mailbox(address);
+    let calendar = calrep_core::calendar::CalendarId::new("calendar");
+    let mut understated = 0;
+    for item in mailbox.items_of(&calendar) {
+        for attachment in &item.attachments {
+            // Declared 64 bytes; 300 KB (400 KB of base64) each.
+            assert!(attachment.size < 1024);
+            let content = format!("{} ", attachment.id).repeat(60_000).into_bytes();
+            mailbox.put_attachment(&item.id, &attachment.id, content[..300_000].to_vec());
+            understated += 1;
+        }
+    }
+    assert!(understated > 1, "{understated}");
+    let (engine, replica) = f.engine(whole_pages(&f));
+    let report = f.run(&engine);
+    assert_all_replicated(&report);
+    assert!(!report.to_json().contains("larger than the definition"));
+    let (calendars_with, _) = assert_attachments_equal_source(&f, &replica);
+    let asked = f.sim.requests().get("GetAttachment").copied().unwrap_or(0);
+    assert_eq!(asked, calendars_with + understated);
 }

@@ -415,6 +415,65 @@ fn absurd_token_lifetimes_do_not_panic() {
     others_healthy(&report, "");
 }
 
+/// Several attachments come in one `GetAttachment`, whose answer holds one
+/// message per id in the order asked. An answer short of a message cannot
+/// be matched to the ids: that mailbox fails, saying so; the others sync.
+#[test]
+fn an_attachment_answer_short_of_a_message_fails_that_mailbox_alone() {
+    const MESSAGE: &str = "<m:GetAttachmentResponseMessage ";
+    const END: &str = "</m:GetAttachmentResponseMessage>";
+    let victim = Arc::new(std::sync::OnceLock::<String>::new());
+    let v = Arc::clone(&victim);
+    let rule: Rule = Arc::new(move |seen| {
+        if v.get()
+            .is_some_and(|v| for_victim(v, seen, "GetAttachment"))
+        {
+            Act::Rewrite(Box::new(|body| {
+                // Drop the last message of an answer for several.
+                let last = body
+                    .rfind(MESSAGE)
+                    .filter(|_| body.matches(MESSAGE).count() > 1);
+                match last.and_then(|i| body[i..].find(END).map(|e| (i, i + e + END.len()))) {
+                    Some((from, to)) => format!("{}{}", &body[..from], &body[to..]),
+                    None => body,
+                }
+            }))
+        } else {
+            Act::Forward
+        }
+    });
+    let f = Fixture::new("attachment-messages", SimOptions::default(), rule);
+    victim.set(f.victim()).unwrap();
+    // One of the victim's items carries a second attachment: the chunk
+    // holding it asks for at least two at once.
+    let mailbox = f.demo.source.mailbox(&f.demo.addresses[0]);
+    let calendar = calrep_core::calendar::CalendarId::new("calendar");
+    let mut item = mailbox
+        .items_of(&calendar)
+        .into_iter()
+        .find(|i| !i.attachments.is_empty())
+        .expect("the demo gives items attachments");
+    let second = format!("{}.second", item.id);
+    item.attachments
+        .push(calrep_core::calendar::Attachment::new(
+            second.as_str(),
+            "minutes.txt",
+            "text/plain",
+            16,
+        ));
+    mailbox.put_attachment(&item.id, &second, b"Minutes, draft.\n".to_vec());
+    mailbox.put_item(&calendar, item);
+
+    let (engine, _) = f.engine(f.config(&basic_account(), ""));
+    let report = f.run_within(&engine, Duration::from_secs(60));
+    let error = failure(&report, &f.victim());
+    assert!(
+        error.contains("GetAttachment answered with ") && error.contains(" attachment ids"),
+        "{error}"
+    );
+    others_healthy(&report, &f.victim());
+}
+
 #[test]
 fn bodies_without_end_are_cut_off_at_the_cap() {
     let victim = Arc::new(std::sync::OnceLock::<String>::new());

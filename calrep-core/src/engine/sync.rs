@@ -254,11 +254,10 @@ impl Engine {
         let mut state = stored.state;
         // A state from no task or another task (none stored under this key)
         // means a full replication.
-        let mut generation = match (stored.full_sync, &state) {
-            (Some(g), _) => Some(g),
-            (None, None) if ctx.dry_run => Some(0),
-            (None, None) => Some(self.replica.begin_full_sync(key).await?),
-            (None, Some(_)) => None,
+        let mut full = match (stored.full_sync, &state) {
+            (Some(g), _) => FullRead::Open(g),
+            (None, None) => FullRead::due(ctx),
+            (None, Some(_)) => FullRead::No,
         };
         // Items enter a definition's window by the passage of time, without
         // changing at the source (so without appearing in the change
@@ -268,16 +267,13 @@ impl Engine {
         // states, so it is read again in full on the same terms.
         let window = Window::from(ctx.window.unwrap_or(ctx.horizon));
         let moves = ctx.window.is_some() || mailbox.windowed();
-        if let (true, Some(_), None) = (moves, &state, generation) {
+        if let (true, Some(_), FullRead::No) = (moves, &state, full) {
             let read_for = self
                 .replica
                 .horizon_until(&key.mailbox, &calendar.id)
                 .await?;
             if read_for.is_none_or(|until| until + chrono::TimeDelta::days(1) <= ctx.horizon.1) {
-                generation = Some(match ctx.dry_run {
-                    true => 0,
-                    false => self.replica.begin_full_sync(key).await?,
-                });
+                full = FullRead::due(ctx);
                 state = None;
             }
         }
@@ -325,11 +321,7 @@ impl Engine {
                         "calendar {:?} was resynchronised in full",
                         calendar.name
                     ));
-                    generation = Some(if ctx.dry_run {
-                        0
-                    } else {
-                        self.replica.begin_full_sync(key).await?
-                    });
+                    full = FullRead::due(ctx);
                     state = None;
                     continue;
                 }
@@ -368,10 +360,17 @@ impl Engine {
                     .await?;
             }
             let last = !page.more;
-            let full_sync = match (generation, last) {
-                (None, _) => FullSync::No,
-                (Some(g), false) => FullSync::Part(g),
-                (Some(g), true) => FullSync::Last(g),
+            let whole = last && !upserts.is_empty();
+            if full == FullRead::Due && !whole {
+                // Several batches (or nothing to write, which the guard
+                // below may keep open): the generation first.
+                full = FullRead::Open(self.replica.begin_full_sync(key).await?);
+            }
+            let full_sync = match (full, last) {
+                (FullRead::No, _) => FullSync::No,
+                (FullRead::Due, _) => FullSync::Whole,
+                (FullRead::Open(g), false) => FullSync::Part(g),
+                (FullRead::Open(g), true) => FullSync::Last(g),
             };
             let mut batch = Batch {
                 key: key.clone(),
@@ -636,6 +635,30 @@ impl Engine {
     }
 }
 
+/// Where a calendar's full read stands in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FullRead {
+    /// None: the batches are incremental.
+    No,
+    /// To begin. A calendar in one page is read whole in one batch
+    /// ([`FullSync::Whole`]: one transaction); otherwise the generation is
+    /// taken just before the first batch is written.
+    Due,
+    /// Under way with this generation.
+    Open(u64),
+}
+
+impl FullRead {
+    /// A full read about to begin: due, or in a dry run (which writes
+    /// nothing) open with a generation of 0.
+    fn due(ctx: &RunContext) -> Self {
+        match ctx.dry_run {
+            true => Self::Open(0),
+            false => Self::Due,
+        }
+    }
+}
+
 /// The bounds on one calendar's stream of pages, shared by runs and
 /// `verify`: at most `max` pages, and never "more" without a new state
 /// (asking again would return the same page for ever).
@@ -776,7 +799,7 @@ impl Plan {
                 count_deletion(counts, &stored, horizon);
             }
         }
-        if let FullSync::Last(_) = batch.full_sync {
+        if let FullSync::Last(_) | FullSync::Whole = batch.full_sync {
             for (id, stored) in &self.stored {
                 if !self.seen.contains(id) {
                     count_deletion(counts, stored, horizon);

@@ -93,6 +93,11 @@ pub enum FullSync {
     /// The last batch of the full sync with this generation: afterwards, the
     /// calendar's items this sync did not see are deleted.
     Last(u64),
+    /// A whole full sync in one batch (a calendar in one page): the store
+    /// numbers its generation as [`ReplicaWriter::begin_full_sync`] would,
+    /// in the batch's own transaction, then acts as for [`Self::Last`]. It
+    /// saves the transaction a separate start would take.
+    Whole,
 }
 
 /// One item to store, with its occurrences and attachment contents.

@@ -59,6 +59,7 @@ where
         batches_and_their_state_are_stored_together,
         applying_a_batch_twice_is_harmless,
         a_full_sync_deletes_what_it_did_not_see,
+        a_whole_full_sync_in_one_batch_numbers_itself,
         leases_exclude_other_owners_until_they_expire,
         a_reader_never_sees_half_a_batch,
         changes_since_a_number_name_what_changed,
@@ -259,6 +260,63 @@ async fn a_full_sync_deletes_what_it_did_not_see(store: Arc<dyn Replica>) {
     assert_eq!(stored.state, Some(SyncState::new("s1")));
     let second = store.begin_full_sync(&key()).await.unwrap();
     assert!(second > first, "generations grow: {first} then {second}");
+}
+
+/// A full sync whose first batch is its last (a calendar in one page)
+/// needs no transaction of its own: the batch numbers the generation.
+async fn a_whole_full_sync_in_one_batch_numbers_itself(store: Arc<dyn Replica>) {
+    let all = || {
+        vec![
+            single("a", "A", 1),
+            single("b", "B", 2),
+            single("c", "C", 3),
+        ]
+    };
+    store.apply(batch("s0", FullSync::No, all())).await.unwrap();
+    let before = store.begin_full_sync(&key()).await.unwrap();
+    // Left open by a run that died: the whole read replaces it.
+    store
+        .apply(batch(
+            "p1",
+            FullSync::Part(before),
+            vec![single("a", "A", 1)],
+        ))
+        .await
+        .unwrap();
+    let counts = store
+        .apply(batch(
+            "s1",
+            FullSync::Whole,
+            vec![single("b", "B2", 2), single("d", "D", 4)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            counts.items_created,
+            counts.items_updated,
+            counts.items_deleted
+        ),
+        (1, 1, 2),
+        "d new, b changed, a and c unseen: {counts:?}"
+    );
+    assert_eq!(
+        ids(&store.items(&mailbox(), &calendar()).await.unwrap()),
+        ["b", "d"]
+    );
+    let stored = store.sync_state(&key()).await.unwrap();
+    assert_eq!(
+        (stored.state, stored.full_sync),
+        (Some(SyncState::new("s1")), None)
+    );
+    // It took a number of its own: the next full sync's is larger still.
+    let next = store.begin_full_sync(&key()).await.unwrap();
+    assert!(next > before + 1, "{before} then {next}");
+    // Its items count as unseen by the next full sync, as any other's.
+    assert_eq!(
+        store.full_sync_progress(&key(), next).await.unwrap(),
+        (0, 2)
+    );
 }
 
 async fn leases_exclude_other_owners_until_they_expire(store: Arc<dyn Replica>) {

@@ -27,16 +27,21 @@ pub(super) async fn begin_full_sync(
     let err = server(name);
     let tx = client.transaction().await.map_err(&err)?;
     let mailbox = mailbox_id(&tx, &key.mailbox).await.map_err(&err)?;
-    let next: i64 = row(&tx, "SELECT nextval('full_sync_generation')", &[])
-        .await
-        .map_err(&err)?
-        .map_or(0, |r| r.get(0));
-    let generation = u64::try_from(next).map_err(|_| damaged(name, "negative generation"))?;
+    let generation = next_generation(&tx, name).await?;
     save_state(&tx, key, mailbox, None, Some(generation))
         .await
         .map_err(&err)?;
     tx.commit().await.map_err(&err)?;
     Ok(generation)
+}
+
+/// A fresh full-sync generation, from the database's sequence.
+async fn next_generation(tx: &Transaction<'_>, name: &str) -> Result<u64, ReplicaError> {
+    let next: i64 = row(tx, "SELECT nextval('full_sync_generation')", &[])
+        .await
+        .map_err(server(name))?
+        .map_or(0, |r| r.get(0));
+    u64::try_from(next).map_err(|_| damaged(name, "negative generation"))
 }
 
 pub(super) async fn apply(
@@ -83,9 +88,13 @@ pub(super) async fn apply(
     let calendar = calendar_id(&tx, mailbox, &batch.calendar)
         .await
         .map_err(&err)?;
-    let generation = match batch.full_sync {
-        FullSync::No => None,
+    let full_sync = match batch.full_sync {
+        FullSync::Whole => FullSync::Last(next_generation(&tx, name).await?),
+        other => other,
+    };
+    let generation = match full_sync {
         FullSync::Part(g) | FullSync::Last(g) => Some(signed(g)),
+        FullSync::No | FullSync::Whole => None,
     };
     if !batch.deletes.is_empty() {
         let ids: Vec<&str> = batch.deletes.iter().map(ItemId::as_str).collect();
@@ -203,7 +212,7 @@ pub(super) async fn apply(
             .map_err(&err)?;
     }
     record_longest(&tx, longest).await.map_err(&err)?;
-    let full_sync = match batch.full_sync {
+    let open = match full_sync {
         FullSync::Last(g) => {
             // Items the full sync did not see are gone at the source.
             let unseen: Vec<i64> = rows(
@@ -234,9 +243,9 @@ pub(super) async fn apply(
             None
         }
         FullSync::Part(g) => Some(g),
-        FullSync::No => None,
+        FullSync::No | FullSync::Whole => None,
     };
-    save_state(&tx, &batch.key, mailbox, batch.state.as_ref(), full_sync)
+    save_state(&tx, &batch.key, mailbox, batch.state.as_ref(), open)
         .await
         .map_err(&err)?;
     tx.commit().await.map_err(&err)?;

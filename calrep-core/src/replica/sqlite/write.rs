@@ -23,22 +23,27 @@ pub(super) fn begin_full_sync(
 ) -> Result<u64, ReplicaError> {
     let tx = conn.transaction().map_err(db(path))?;
     let mailbox = mailbox_id(&tx, &key.mailbox).map_err(db(path))?;
+    let generation = next_generation(&tx, path)?;
+    save_state(&tx, key, mailbox, None, Some(generation)).map_err(db(path))?;
+    tx.commit().map_err(db(path))?;
+    Ok(generation)
+}
+
+/// A fresh full-sync generation, counted in `meta` (the replica's own).
+fn next_generation(tx: &Transaction<'_>, path: &Path) -> Result<u64, ReplicaError> {
     let next: i64 = one(
-        &tx,
+        tx,
         "SELECT coalesce(max(value), 0) + 1 FROM meta WHERE key = 'generation'",
         [],
         |r| r.get(0),
     )
     .map_err(db(path))?;
-    exec(&tx,
+    exec(tx,
         "INSERT INTO meta (key, value) VALUES ('generation', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [next],
     )
     .map_err(db(path))?;
-    let generation = u64::try_from(next).map_err(|_| damaged(path, "negative generation"))?;
-    save_state(&tx, key, mailbox, None, Some(generation)).map_err(db(path))?;
-    tx.commit().map_err(db(path))?;
-    Ok(generation)
+    u64::try_from(next).map_err(|_| damaged(path, "negative generation"))
 }
 
 pub(super) fn apply(
@@ -71,9 +76,13 @@ pub(super) fn apply(
         }
     }
     let calendar = calendar_id(&tx, mailbox, &batch.calendar).map_err(&err)?;
-    let generation = match batch.full_sync {
-        FullSync::No => None,
+    let full_sync = match batch.full_sync {
+        FullSync::Whole => FullSync::Last(next_generation(&tx, path)?),
+        other => other,
+    };
+    let generation = match full_sync {
         FullSync::Part(g) | FullSync::Last(g) => Some(i64::try_from(g).unwrap_or(i64::MAX)),
+        FullSync::No | FullSync::Whole => None,
     };
     let mut find = tx
         .prepare_cached("SELECT id, body FROM items WHERE calendar_id = ?1 AND source_id = ?2")
@@ -205,7 +214,7 @@ pub(super) fn apply(
     if longest > 0 {
         record_longest(&tx, longest).map_err(&err)?;
     }
-    let full_sync = match batch.full_sync {
+    let open = match full_sync {
         FullSync::Last(g) => {
             // Items the full sync did not see are gone at the source.
             let g = i64::try_from(g).unwrap_or(i64::MAX);
@@ -227,9 +236,9 @@ pub(super) fn apply(
             None
         }
         FullSync::Part(g) => Some(g),
-        FullSync::No => None,
+        FullSync::No | FullSync::Whole => None,
     };
-    if let (FullSync::Last(_), Some(until)) = (batch.full_sync, batch.horizon_until) {
+    if let (FullSync::Last(_), Some(until)) = (full_sync, batch.horizon_until) {
         exec(
             &tx,
             "UPDATE calendars SET horizon_until = ?2 WHERE id = ?1",
@@ -237,7 +246,7 @@ pub(super) fn apply(
         )
         .map_err(&err)?;
     }
-    save_state(&tx, &batch.key, mailbox, batch.state.as_ref(), full_sync).map_err(&err)?;
+    save_state(&tx, &batch.key, mailbox, batch.state.as_ref(), open).map_err(&err)?;
     change.stamp(&tx, calendar).map_err(&err)?;
     tx.commit().map_err(&err)?;
     Ok(counts)

@@ -503,18 +503,38 @@ fn the_occurrence_horizon_rolls_forward_with_time() {
     );
 }
 
-/// A source whose pages list every changed item twice, as a server may when
-/// an item is created and then updated between two syncs.
-#[derive(Debug)]
-struct Stuttering(Arc<MemoryMailbox>);
+/// What a [`Paging`] source makes of each page of changes: it gets the
+/// state asked from and the in-memory mailbox's answer.
+type PageRule = dyn Fn(
+        Option<&calrep_core::mailbox::SyncState>,
+        calrep_core::mailbox::ChangePage,
+    ) -> Result<calrep_core::mailbox::ChangePage, MailboxError>
+    + Send
+    + Sync;
+
+/// An in-memory mailbox, as a source, whose pages of changes pass through
+/// a rule (listed twice, cut off half-way, …).
+#[derive(Clone)]
+struct Paging {
+    mailbox: Arc<MemoryMailbox>,
+    rule: Arc<PageRule>,
+}
+
+impl std::fmt::Debug for Paging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Paging")
+            .field("mailbox", &self.mailbox)
+            .finish()
+    }
+}
 
 #[async_trait::async_trait]
-impl calrep_core::mailbox::Mailbox for Stuttering {
+impl calrep_core::mailbox::Mailbox for Paging {
     fn address(&self) -> &calrep_core::EmailAddress {
-        self.0.address()
+        self.mailbox.address()
     }
     async fn calendars(&self) -> Result<Vec<calrep_core::calendar::CalendarInfo>, MailboxError> {
-        self.0.calendars().await
+        self.mailbox.calendars().await
     }
     async fn changes(
         &self,
@@ -523,21 +543,15 @@ impl calrep_core::mailbox::Mailbox for Stuttering {
         window: calrep_core::mailbox::Window,
         max: usize,
     ) -> Result<calrep_core::mailbox::ChangePage, MailboxError> {
-        let mut page = self.0.changes(calendar, state, window, max).await?;
-        let twice: Vec<_> = page
-            .changed
-            .iter()
-            .flat_map(|id| [id.clone(), id.clone()])
-            .collect();
-        page.changed = twice;
-        Ok(page)
+        let page = self.mailbox.changes(calendar, state, window, max).await?;
+        (self.rule)(state, page)
     }
     async fn items(
         &self,
         calendar: &CalendarId,
         ids: &[calrep_core::calendar::ItemId],
     ) -> Result<Vec<CalendarItem>, MailboxError> {
-        self.0.items(calendar, ids).await
+        self.mailbox.items(calendar, ids).await
     }
     async fn attachment(
         &self,
@@ -545,20 +559,17 @@ impl calrep_core::mailbox::Mailbox for Stuttering {
         id: &str,
         max: u64,
     ) -> Result<Option<Vec<u8>>, MailboxError> {
-        self.0.attachment(item, id, max).await
+        self.mailbox.attachment(item, id, max).await
     }
 }
 
-#[derive(Debug)]
-struct StutteringSource(Arc<MemoryMailbox>);
-
 #[async_trait::async_trait]
-impl calrep_core::mailbox::MailboxSource for StutteringSource {
+impl calrep_core::mailbox::MailboxSource for Paging {
     async fn open(
         &self,
         _: &calrep_core::EmailAddress,
     ) -> Result<Arc<dyn calrep_core::mailbox::Mailbox>, MailboxError> {
-        Ok(Arc::new(Stuttering(self.0.clone())))
+        Ok(Arc::new(self.clone()))
     }
 }
 
@@ -576,7 +587,22 @@ fn an_item_listed_twice_in_one_page_is_written_once() {
         replica.clone() as Arc<dyn Replica>,
         Arc::new(calrep_core::SystemClock),
     )
-    .with_source("hq".into(), Arc::new(StutteringSource(alice.clone())))
+    .with_source(
+        "hq".into(),
+        Arc::new(Paging {
+            mailbox: alice.clone(),
+            // Every changed item listed twice, as a server may list an
+            // item created and then updated between two syncs.
+            rule: Arc::new(|_, mut page| {
+                page.changed = page
+                    .changed
+                    .iter()
+                    .flat_map(|id| [id.clone(), id.clone()])
+                    .collect();
+                Ok(page)
+            }),
+        }),
+    )
     .with_options(fixture::options());
     let report = run(&engine, "t", false);
     assert_eq!(
@@ -820,4 +846,56 @@ fn the_configurations_engine_section_applies_to_its_engine() {
         paged >= whole + 2,
         "page_size = 1 made {paged} requests, the default {whole}"
     );
+}
+
+/// Two tasks replicate one calendar. Task t1's full read dies after its
+/// first page; t2 then reads the calendar in full; t1 resumes its open read
+/// and finishes it. Every item of the source must still be in the replica.
+#[test]
+fn a_full_read_resumed_after_another_tasks_full_read_keeps_every_item() {
+    let org = MemoryOrganisation::new();
+    let (alice, cal) = mailbox(
+        &org,
+        "alice@example.com",
+        (0..8).map(|i| single(&format!("s{i}"), "x", i)).collect(),
+    );
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
+    let group = r#"{ mailbox = "alice@example.com" }"#;
+    let engine = calrep_core::engine::Engine::new(
+        config(&[("t1", "default", group), ("t2", "default", group)]),
+        replica.clone() as Arc<dyn Replica>,
+        Arc::new(calrep_core::SystemClock),
+    )
+    .with_source(
+        "hq".into(),
+        Arc::new(Paging {
+            mailbox: alice.clone(),
+            // While armed, every page after a first fails: the run dies
+            // half-way through a full read.
+            rule: {
+                let armed = armed.clone();
+                Arc::new(move |asked_from, page| {
+                    match asked_from.is_some() && armed.load(std::sync::atomic::Ordering::Relaxed) {
+                        true => Err(MailboxError::Protocol("the run dies here".into())),
+                        false => Ok(page),
+                    }
+                })
+            },
+        }),
+    )
+    .with_options(fixture::options());
+    let died = run(&engine, "t1", false);
+    assert!(
+        matches!(died.mailboxes[0].outcome, MailboxOutcome::Failed { .. }),
+        "{}",
+        died.to_json()
+    );
+    armed.store(false, std::sync::atomic::Ordering::Relaxed);
+    let other = run(&engine, "t2", false);
+    assert_eq!(other.mailboxes[0].outcome, MailboxOutcome::Healthy);
+    assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
+    let resumed = run(&engine, "t1", false);
+    assert_eq!(resumed.mailboxes[0].outcome, MailboxOutcome::Healthy);
+    assert_replica_equals_source(&replica, &alice, &cal, "alice@example.com");
 }

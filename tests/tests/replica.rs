@@ -14,7 +14,7 @@ fn an_in_memory_sqlite_replica_passes_the_conformance_suite() {
     let cases = runtime().block_on(calrep_testkit::conformance::check(|| async {
         Arc::new(SqliteReplica::open_in_memory().unwrap()) as Arc<dyn Replica>
     }));
-    assert_eq!(cases.len(), 16, "cases run: {cases:?}");
+    assert_eq!(cases.len(), 17, "cases run: {cases:?}");
 }
 
 #[test]
@@ -27,6 +27,6 @@ fn an_sqlite_replica_file_passes_the_conformance_suite() {
         let path = dir.join(format!("{n}.db"));
         Arc::new(SqliteReplica::open(&path).unwrap()) as Arc<dyn Replica>
     }));
-    assert_eq!(cases.len(), 16, "cases run: {cases:?}");
+    assert_eq!(cases.len(), 17, "cases run: {cases:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -91,7 +91,8 @@ pub enum FullSync {
     /// Part of the full sync with this generation.
     Part(u64),
     /// The last batch of the full sync with this generation: afterwards, the
-    /// calendar's items this sync did not see are deleted.
+    /// calendar's items this sync did not see are deleted, except those a
+    /// newer full sync (a larger generation: another task's) saw.
     Last(u64),
     /// A whole full sync in one batch (a calendar in one page): the store
     /// numbers its generation as [`ReplicaWriter::begin_full_sync`] would,
@@ -433,7 +434,8 @@ pub trait ReplicaWriter: Send + Sync + fmt::Debug {
     async fn begin_full_sync(&self, key: &SyncKey) -> Result<u64, ReplicaError>;
 
     /// How many items of `key`'s calendar the full sync with `generation` has
-    /// seen so far, and how many it has not (what finishing it would delete).
+    /// seen so far, and how many older ones it has not (what finishing it
+    /// would delete: items a newer full sync saw are kept).
     async fn full_sync_progress(
         &self,
         key: &SyncKey,

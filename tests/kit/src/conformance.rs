@@ -60,6 +60,7 @@ where
         applying_a_batch_twice_is_harmless,
         a_full_sync_deletes_what_it_did_not_see,
         a_whole_full_sync_in_one_batch_numbers_itself,
+        a_full_sync_never_deletes_what_a_newer_one_saw,
         leases_exclude_other_owners_until_they_expire,
         a_reader_never_sees_half_a_batch,
         changes_since_a_number_name_what_changed,
@@ -262,27 +263,75 @@ async fn a_full_sync_deletes_what_it_did_not_see(store: Arc<dyn Replica>) {
     assert!(second > first, "generations grow: {first} then {second}");
 }
 
-/// A full sync whose first batch is its last (a calendar in one page)
-/// needs no transaction of its own: the batch numbers the generation.
-async fn a_whole_full_sync_in_one_batch_numbers_itself(store: Arc<dyn Replica>) {
-    let all = || {
-        vec![
-            single("a", "A", 1),
-            single("b", "B", 2),
-            single("c", "C", 3),
-        ]
-    };
-    store.apply(batch("s0", FullSync::No, all())).await.unwrap();
-    let before = store.begin_full_sync(&key()).await.unwrap();
-    // Left open by a run that died: the whole read replaces it.
+/// Items a, b and c.
+fn three_items() -> Vec<CalendarItem> {
+    vec![
+        single("a", "A", 1),
+        single("b", "B", 2),
+        single("c", "C", 3),
+    ]
+}
+
+/// Stores [`three_items`], then begins a full sync of them that sees `a`
+/// and is left open (its run died): its generation.
+async fn an_open_full_sync(store: &dyn Replica) -> u64 {
+    store
+        .apply(batch("s0", FullSync::No, three_items()))
+        .await
+        .unwrap();
+    let generation = store.begin_full_sync(&key()).await.unwrap();
     store
         .apply(batch(
             "p1",
-            FullSync::Part(before),
+            FullSync::Part(generation),
             vec![single("a", "A", 1)],
         ))
         .await
         .unwrap();
+    generation
+}
+
+/// Two tasks replicate one calendar. Task A's full sync is left open half
+/// way (its run died); task B then reads the calendar in full; A resumes
+/// and finishes. A's last batch deletes only what is older than its own
+/// generation and unseen: B's newer read saw the rest at the source.
+async fn a_full_sync_never_deletes_what_a_newer_one_saw(store: Arc<dyn Replica>) {
+    let first = an_open_full_sync(&*store).await;
+    let other = SyncKey::new(
+        SiteId::from("hq"),
+        TaskId::from("other-task"),
+        mailbox(),
+        calendar(),
+    );
+    let mut whole = batch("o1", FullSync::Whole, three_items());
+    whole.key = other.clone();
+    store.apply(whole).await.unwrap();
+    // A's read no longer sees b or c as its own to delete…
+    assert_eq!(
+        store.full_sync_progress(&key(), first).await.unwrap(),
+        (0, 0)
+    );
+    // …and finishing it (c seen again, b not) deletes nothing.
+    let counts = store
+        .apply(batch(
+            "s1",
+            FullSync::Last(first),
+            vec![single("c", "C", 3)],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(counts.items_deleted, 0, "{counts:?}");
+    assert_eq!(
+        ids(&store.items(&mailbox(), &calendar()).await.unwrap()),
+        ["a", "b", "c"]
+    );
+}
+
+/// A full sync whose first batch is its last (a calendar in one page)
+/// needs no transaction of its own: the batch numbers the generation.
+async fn a_whole_full_sync_in_one_batch_numbers_itself(store: Arc<dyn Replica>) {
+    // Left open by a run that died: the whole read replaces it.
+    let before = an_open_full_sync(&*store).await;
     let counts = store
         .apply(batch(
             "s1",

@@ -57,7 +57,7 @@ fn a_postgres_replica_passes_the_conformance_suite() {
                 Arc::new(PgReplica::connect(options).await.unwrap()) as Arc<dyn Replica>
             }
         }));
-    assert_eq!(cases.len(), 16, "cases run: {cases:?}");
+    assert_eq!(cases.len(), 17, "cases run: {cases:?}");
 }
 
 /// Runs shared by hosts: each mailbox is claimed by one host at a time, a

@@ -50,7 +50,7 @@ pub(super) async fn full_sync_progress(
 ) -> Result<(u64, u64), ReplicaError> {
     let found = row(
         c,
-        "SELECT count(*) FILTER (WHERE i.generation = $3), count(*) FILTER (WHERE i.generation <> $3)
+        "SELECT count(*) FILTER (WHERE i.generation = $3), count(*) FILTER (WHERE i.generation < $3)
          FROM items i JOIN calendars c ON c.id = i.calendar_id JOIN mailboxes m ON m.id = c.mailbox_id
          WHERE m.address = $1 AND c.source_id = $2",
         &[&key.mailbox.key(), &key.calendar.as_str(), &signed(generation)],

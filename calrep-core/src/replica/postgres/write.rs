@@ -214,10 +214,12 @@ pub(super) async fn apply(
     record_longest(&tx, longest).await.map_err(&err)?;
     let open = match full_sync {
         FullSync::Last(g) => {
-            // Items the full sync did not see are gone at the source.
+            // Items the full sync did not see are gone at the source;
+            // those a newer full sync saw (another task's, which ran while
+            // this one was left open) are not this one's to judge.
             let unseen: Vec<i64> = rows(
                 &tx,
-                "SELECT id FROM items WHERE calendar_id = $1 AND generation <> $2",
+                "SELECT id FROM items WHERE calendar_id = $1 AND generation < $2",
                 &[&calendar, &signed(g)],
             )
             .await

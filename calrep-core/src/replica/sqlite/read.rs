@@ -52,7 +52,7 @@ pub(super) fn full_sync_progress(
     generation: u64,
 ) -> Result<(u64, u64), ReplicaError> {
     let (seen, unseen): (i64, i64) = one(conn,
-            "SELECT coalesce(sum(i.generation = ?3), 0), coalesce(sum(i.generation != ?3), 0)
+            "SELECT coalesce(sum(i.generation = ?3), 0), coalesce(sum(i.generation < ?3), 0)
              FROM items i JOIN calendars c ON c.id = i.calendar_id JOIN mailboxes m ON m.id = c.mailbox_id
              WHERE m.address = ?1 AND c.source_id = ?2",
             params![key.mailbox.key(), key.calendar.as_str(), i64::try_from(generation).unwrap_or(i64::MAX)],

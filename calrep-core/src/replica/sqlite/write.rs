@@ -216,12 +216,14 @@ pub(super) fn apply(
     }
     let open = match full_sync {
         FullSync::Last(g) => {
-            // Items the full sync did not see are gone at the source.
+            // Items the full sync did not see are gone at the source;
+            // those a newer full sync saw (another task's, which ran while
+            // this one was left open) are not this one's to judge.
             let g = i64::try_from(g).unwrap_or(i64::MAX);
             let unseen: Vec<i64> = {
                 let mut stmt = tx
                     .prepare_cached(
-                        "SELECT id FROM items WHERE calendar_id = ?1 AND generation != ?2",
+                        "SELECT id FROM items WHERE calendar_id = ?1 AND generation < ?2",
                     )
                     .map_err(&err)?;
                 let rows = stmt

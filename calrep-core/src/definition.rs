@@ -91,6 +91,12 @@ impl AttachmentPolicy {
     /// message size limit for attachments.
     pub const DEFAULT_MAX_BYTES: u64 = 25 * 1024 * 1024;
 
+    /// Whether an attachment of `size` bytes (as its item declares) is
+    /// replicated with its content.
+    pub(crate) fn takes(&self, size: u64) -> bool {
+        self.enabled && size <= self.max_bytes
+    }
+
     fn default_enabled() -> bool {
         true
     }

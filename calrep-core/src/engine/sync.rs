@@ -533,7 +533,7 @@ impl Engine {
         let mut attachments = Vec::with_capacity(item.attachments.len());
         let policy = ctx.definition.attachments;
         for attachment in &item.attachments {
-            let wanted = policy.enabled && attachment.size <= policy.max_bytes && !ctx.dry_run;
+            let wanted = policy.takes(attachment.size) && !ctx.dry_run;
             // An attachment keeps its id while its content is unchanged:
             // one already stored is taken from the replica, not downloaded.
             // The others are downloaded with the rest of the chunk's
@@ -577,7 +577,7 @@ impl Engine {
         for (w, write) in writes.iter().enumerate() {
             let listed = write.item.attachments.iter().zip(&write.attachments);
             for (a, (attachment, (_, content))) in listed.enumerate() {
-                if content.is_none() && attachment.size <= policy.max_bytes {
+                if content.is_none() && policy.takes(attachment.size) {
                     slots.push((w, a));
                 }
             }

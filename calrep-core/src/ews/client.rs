@@ -290,6 +290,30 @@ impl EwsMailbox {
         Ok(first)
     }
 
+    /// Checks the messages of an answer to `asked` ids, which Exchange
+    /// answers one message per id, in the order asked. An error comes
+    /// first: a whole request refused (ErrorServerBusy) is one message,
+    /// however many ids it carried. Errors that `per_id` accepts belong to
+    /// their id alone and are left to the caller.
+    fn check_one_per_id(
+        &self,
+        messages: &[Message<'_>],
+        operation: &str,
+        asked: usize,
+        per_id: impl Fn(&Message<'_>) -> bool,
+    ) -> Result<(), MailboxError> {
+        for message in messages.iter().filter(|m| !per_id(m)) {
+            message.check(self.address.as_str(), None)?;
+        }
+        match messages.len() == asked {
+            true => Ok(()),
+            false => Err(MailboxError::Protocol(format!(
+                "{operation} of {asked} ids answered with {} messages",
+                messages.len()
+            ))),
+        }
+    }
+
     /// The default calendar folder's id and name, from GetFolder.
     async fn default_folder(&self) -> Result<Option<IdAndName>, MailboxError> {
         let answer = self
@@ -336,17 +360,9 @@ impl EwsMailbox {
                 self.shared.batch.store(smaller, Ordering::Relaxed);
                 continue;
             }
-            // A whole-request error (ErrorServerBusy) comes as one message.
-            for message in messages.iter().filter(|m| m.code != "ErrorItemNotFound") {
-                message.check(self.address.as_str(), None)?;
-            }
-            if messages.len() != chunk.len() {
-                return Err(MailboxError::Protocol(format!(
-                    "GetItem of {} ids answered with {} messages",
-                    chunk.len(),
-                    messages.len()
-                )));
-            }
+            self.check_one_per_id(&messages, "GetItem", chunk.len(), |m| {
+                m.code == "ErrorItemNotFound"
+            })?;
             for (id, message) in chunk.iter().zip(&messages) {
                 if message.code == "ErrorItemNotFound" {
                     continue;
@@ -595,8 +611,8 @@ impl EwsMailbox {
     ) -> Result<Vec<Option<Vec<u8>>>, MailboxError> {
         let mut contents = Vec::with_capacity(wanted.len());
         for group in attachment_groups(wanted, max_bytes) {
+            // (`attachment_groups` makes no empty group.)
             let found = match group {
-                [] => continue,
                 [one] => Some(vec![self.read_attachment(one.id, max_bytes).await?]),
                 several => {
                     let ids: Vec<&str> = several.iter().map(|a| a.id).collect();
@@ -644,19 +660,7 @@ impl EwsMailbox {
         };
         let doc = self.read(&answer)?;
         let messages = self.messages(doc.root())?;
-        // An error first: Exchange refuses a whole request (ErrorServerBusy)
-        // with one message, however many ids it carried.
-        for message in &messages {
-            message.check(self.address.as_str(), None)?;
-        }
-        // Otherwise it answers one message per id, in the order asked.
-        if messages.len() != ids.len() {
-            return Err(MailboxError::Protocol(format!(
-                "GetAttachment answered with {} response messages for {} attachment ids",
-                messages.len(),
-                ids.len()
-            )));
-        }
+        self.check_one_per_id(&messages, "GetAttachment", ids.len(), |_| false)?;
         let mut contents = Vec::with_capacity(ids.len());
         for (message, id) in messages.iter().zip(ids) {
             contents.push(file_content(message, id, max_bytes)?);
@@ -785,15 +789,55 @@ mod tests {
         assert_eq!(group_lengths(&[u64::MAX, u64::MAX], u64::MAX), [1, 1]);
     }
 
+    /// A `GetAttachment` answer as Exchange writes it, for file
+    /// attachments of these sizes, with ids as long as Exchange Online's.
+    fn answer_for(sizes: &[usize]) -> String {
+        let messages: String = sizes
+            .iter()
+            .enumerate()
+            .map(|(n, &size)| {
+                let id = format!("AAMkAGI2TG93AAA{n:0>140}");
+                let content = crate::base64::encode(&vec![0x5a; size]);
+                format!(
+                    "<m:GetAttachmentResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError</m:ResponseCode>\
+                     <m:Attachments><t:FileAttachment><t:AttachmentId Id=\"{id}\"/><t:Name>minutes of the meeting.docx</t:Name>\
+                     <t:ContentType>application/vnd.openxmlformats-officedocument.wordprocessingml.document</t:ContentType>\
+                     <t:Size>{size}</t:Size><t:LastModifiedTime>2026-11-30T08:00:00</t:LastModifiedTime><t:IsInline>false</t:IsInline>\
+                     <t:Content>{content}</t:Content></t:FileAttachment></m:Attachments></m:GetAttachmentResponseMessage>"
+                )
+            })
+            .collect();
+        format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">\
+             <s:Header><h:ServerVersionInfo xmlns:h=\"{TYPES}\" MajorVersion=\"15\" MinorVersion=\"20\"/></s:Header><s:Body>\
+             <m:GetAttachmentResponse xmlns:m=\"m\" xmlns:t=\"t\"><m:ResponseMessages>{messages}</m:ResponseMessages>\
+             </m:GetAttachmentResponse></s:Body></s:Envelope>"
+        )
+    }
+
     #[test]
-    fn an_answer_for_several_is_bounded_by_their_declared_sizes() {
-        // One attachment at the definition's cap: as before batching.
-        assert_eq!(answer_cap(3_000_000, 1), 4_000_004 + 4 * 1024 + 64 * 1024);
-        // Many small ones: their base64 and a little per attachment.
-        assert_eq!(
-            answer_cap(32 * 64, 32),
-            (2048 / 3 + 1) * 4 + 32 * 4096 + 65536
-        );
+    fn an_answer_fits_its_cap_when_the_sizes_were_declared_truly_and_not_when_understated() {
+        for sizes in [
+            vec![0],
+            vec![1, 2, 3],
+            vec![64; 32],
+            vec![1 << 20; 4],
+            vec![3_000_000],
+        ] {
+            let declared: usize = sizes.iter().sum();
+            let cap = answer_cap(declared as u64, sizes.len());
+            let truthful = answer_for(&sizes).len() as u64;
+            assert!(truthful <= cap, "{sizes:?}: {truthful} bytes, cap {cap}");
+            // Contents twice their declared size (and at least a few KiB
+            // more) are caught: the bound follows the declared sizes.
+            let doubled: Vec<usize> = sizes.iter().map(|s| 2 * s + 96 * 1024).collect();
+            let understated = answer_for(&doubled).len() as u64;
+            assert!(
+                understated > cap,
+                "{sizes:?}: {understated} bytes, cap {cap}"
+            );
+        }
+        // Absurd declarations saturate instead of overflowing.
         assert_eq!(answer_cap(u64::MAX, usize::MAX), u64::MAX);
     }
 

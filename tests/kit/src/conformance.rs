@@ -27,7 +27,7 @@ use calrep_core::calendar::{
 use calrep_core::engine::EngineOptions;
 use calrep_core::mailbox::SyncState;
 use calrep_core::replica::{
-    AccessAccount, Batch, FullSync, ItemWrite, Lease, Rekey, Replica, SyncKey,
+    AccessAccount, Batch, Counts, FullSync, ItemWrite, Lease, Rekey, Replica, SyncKey,
 };
 use calrep_core::{EmailAddress, SiteId, TaskId};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -243,14 +243,7 @@ async fn a_full_sync_deletes_what_it_did_not_see(store: Arc<dyn Replica>) {
         Some(first),
         "a part keeps the full sync open"
     );
-    let counts = store
-        .apply(batch(
-            "s1",
-            FullSync::Last(first),
-            vec![single("c", "C", 3)],
-        ))
-        .await
-        .unwrap();
+    let counts = finish_seeing_c(&*store, first).await;
     assert_eq!(counts.items_deleted, 1, "only b was unseen: {counts:?}");
     assert_eq!(
         ids(&store.items(&mailbox(), &calendar()).await.unwrap()),
@@ -291,6 +284,18 @@ async fn an_open_full_sync(store: &dyn Replica) -> u64 {
     generation
 }
 
+/// Ends the full sync `generation` with a last batch that sees `c`.
+async fn finish_seeing_c(store: &dyn Replica, generation: u64) -> Counts {
+    store
+        .apply(batch(
+            "s1",
+            FullSync::Last(generation),
+            vec![single("c", "C", 3)],
+        ))
+        .await
+        .unwrap()
+}
+
 /// Two tasks replicate one calendar. Task A's full sync is left open half
 /// way (its run died); task B then reads the calendar in full; A resumes
 /// and finishes. A's last batch deletes only what is older than its own
@@ -304,7 +309,7 @@ async fn a_full_sync_never_deletes_what_a_newer_one_saw(store: Arc<dyn Replica>)
         calendar(),
     );
     let mut whole = batch("o1", FullSync::Whole, three_items());
-    whole.key = other.clone();
+    whole.key = other;
     store.apply(whole).await.unwrap();
     // A's read no longer sees b or c as its own to delete…
     assert_eq!(
@@ -312,14 +317,7 @@ async fn a_full_sync_never_deletes_what_a_newer_one_saw(store: Arc<dyn Replica>)
         (0, 0)
     );
     // …and finishing it (c seen again, b not) deletes nothing.
-    let counts = store
-        .apply(batch(
-            "s1",
-            FullSync::Last(first),
-            vec![single("c", "C", 3)],
-        ))
-        .await
-        .unwrap();
+    let counts = finish_seeing_c(&*store, first).await;
     assert_eq!(counts.items_deleted, 0, "{counts:?}");
     assert_eq!(
         ids(&store.items(&mailbox(), &calendar()).await.unwrap()),

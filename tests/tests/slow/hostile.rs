@@ -468,7 +468,7 @@ fn an_attachment_answer_short_of_a_message_fails_that_mailbox_alone() {
     let report = f.run_within(&engine, Duration::from_secs(60));
     let error = failure(&report, &f.victim());
     assert!(
-        error.contains("GetAttachment answered with ") && error.contains(" attachment ids"),
+        error.contains("GetAttachment of ") && error.contains(" ids answered with "),
         "{error}"
     );
     others_healthy(&report, &f.victim());

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use calrep_core::Clock;
 use calrep_core::calendar::{CalendarId, CalendarItem, ModifiedOccurrence};
-use calrep_core::engine::{MailboxOutcome, RunOptions, TaskStatus};
+use calrep_core::engine::{Engine, MailboxOutcome, RunOptions, TaskStatus};
 use calrep_core::mailbox::{MailboxError, MemoryMailbox, MemoryOrganisation};
 use calrep_core::replica::{Replica, ReplicaReader, ReplicaWriter, SqliteReplica};
 use calrep_testkit::fixture::block;
@@ -520,6 +520,20 @@ struct Paging {
     rule: Arc<PageRule>,
 }
 
+impl Paging {
+    /// An engine that replicates through this source alone (site "hq")
+    /// into `replica`.
+    fn engine(self, config: calrep_core::Config, replica: &Arc<SqliteReplica>) -> Engine {
+        Engine::new(
+            config,
+            replica.clone() as Arc<dyn Replica>,
+            Arc::new(calrep_core::SystemClock),
+        )
+        .with_source("hq".into(), Arc::new(self))
+        .with_options(fixture::options())
+    }
+}
+
 impl std::fmt::Debug for Paging {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Paging")
@@ -582,28 +596,23 @@ fn an_item_listed_twice_in_one_page_is_written_once() {
         (0..5).map(|i| single(&format!("s{i}"), "x", i)).collect(),
     );
     let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
-    let engine = calrep_core::engine::Engine::new(
-        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
-        replica.clone() as Arc<dyn Replica>,
-        Arc::new(calrep_core::SystemClock),
-    )
-    .with_source(
-        "hq".into(),
-        Arc::new(Paging {
-            mailbox: alice.clone(),
-            // Every changed item listed twice, as a server may list an
-            // item created and then updated between two syncs.
-            rule: Arc::new(|_, mut page| {
-                page.changed = page
-                    .changed
-                    .iter()
-                    .flat_map(|id| [id.clone(), id.clone()])
-                    .collect();
-                Ok(page)
-            }),
+    let engine = Paging {
+        mailbox: alice.clone(),
+        // Every changed item listed twice, as a server may list an item
+        // created and then updated between two syncs.
+        rule: Arc::new(|_, mut page| {
+            page.changed = page
+                .changed
+                .iter()
+                .flat_map(|id| [id.clone(), id.clone()])
+                .collect();
+            Ok(page)
         }),
-    )
-    .with_options(fixture::options());
+    }
+    .engine(
+        config(&[("t", "default", r#"{ mailbox = "alice@example.com" }"#)]),
+        &replica,
+    );
     let report = run(&engine, "t", false);
     assert_eq!(
         report.mailboxes[0].outcome,
@@ -862,29 +871,24 @@ fn a_full_read_resumed_after_another_tasks_full_read_keeps_every_item() {
     let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let replica = Arc::new(SqliteReplica::open_in_memory().unwrap());
     let group = r#"{ mailbox = "alice@example.com" }"#;
-    let engine = calrep_core::engine::Engine::new(
+    let engine = Paging {
+        mailbox: alice.clone(),
+        // While armed, every page after a first fails: the run dies
+        // half-way through a full read.
+        rule: {
+            let armed = armed.clone();
+            Arc::new(move |asked_from, page| {
+                match asked_from.is_some() && armed.load(std::sync::atomic::Ordering::Relaxed) {
+                    true => Err(MailboxError::Protocol("the run dies here".into())),
+                    false => Ok(page),
+                }
+            })
+        },
+    }
+    .engine(
         config(&[("t1", "default", group), ("t2", "default", group)]),
-        replica.clone() as Arc<dyn Replica>,
-        Arc::new(calrep_core::SystemClock),
-    )
-    .with_source(
-        "hq".into(),
-        Arc::new(Paging {
-            mailbox: alice.clone(),
-            // While armed, every page after a first fails: the run dies
-            // half-way through a full read.
-            rule: {
-                let armed = armed.clone();
-                Arc::new(move |asked_from, page| {
-                    match asked_from.is_some() && armed.load(std::sync::atomic::Ordering::Relaxed) {
-                        true => Err(MailboxError::Protocol("the run dies here".into())),
-                        false => Ok(page),
-                    }
-                })
-            },
-        }),
-    )
-    .with_options(fixture::options());
+        &replica,
+    );
     let died = run(&engine, "t1", false);
     assert!(
         matches!(died.mailboxes[0].outcome, MailboxOutcome::Failed { .. }),

@@ -616,9 +616,10 @@ impl EwsMailbox {
                 [one] => Some(vec![self.read_attachment(one.id, max_bytes).await?]),
                 several => {
                     let ids: Vec<&str> = several.iter().map(|a| a.id).collect();
+                    // (Within the cap each: one above it goes alone.)
                     let declared = several
                         .iter()
-                        .map(|a| a.declared_size.min(max_bytes))
+                        .map(|a| a.declared_size)
                         .fold(0u64, u64::saturating_add);
                     let cap = answer_cap(declared, several.len());
                     self.read_attachment_group(&ids, cap, max_bytes).await?

@@ -88,14 +88,15 @@ pub(super) async fn apply(
     let calendar = calendar_id(&tx, mailbox, &batch.calendar)
         .await
         .map_err(&err)?;
-    let full_sync = match batch.full_sync {
-        FullSync::Whole => FullSync::Last(next_generation(&tx, name).await?),
-        other => other,
+    // The full sync's generation, which stamps every item the batch sees,
+    // and whether the batch ends it (a whole one is numbered here).
+    let (generation, ends) = match batch.full_sync {
+        FullSync::No => (None, false),
+        FullSync::Part(g) => (Some(g), false),
+        FullSync::Last(g) => (Some(g), true),
+        FullSync::Whole => (Some(next_generation(&tx, name).await?), true),
     };
-    let generation = match full_sync {
-        FullSync::Part(g) | FullSync::Last(g) => Some(signed(g)),
-        FullSync::No | FullSync::Whole => None,
-    };
+    let stamp = generation.map(signed);
     if !batch.deletes.is_empty() {
         let ids: Vec<&str> = batch.deletes.iter().map(ItemId::as_str).collect();
         let found: Vec<i64> = rows(
@@ -150,7 +151,7 @@ pub(super) async fn apply(
                 exec(
                     &tx,
                     "UPDATE items SET uid = $2, change_key = $3, body = $4, generation = coalesce($5, generation), changed_seq = $6 WHERE id = $1",
-                    &[item, &write.item.uid, &write.item.change_key, &body, &generation, &seq],
+                    &[item, &write.item.uid, &write.item.change_key, &body, &stamp, &seq],
                 )
                 .await
                 .map_err(&err)?;
@@ -172,7 +173,7 @@ pub(super) async fn apply(
             None => new_items.push((write, body)),
         }
     }
-    if let (Some(g), false) = (generation, unchanged.is_empty()) {
+    if let (Some(g), false) = (stamp, unchanged.is_empty()) {
         exec(
             &tx,
             "UPDATE items SET generation = $2 WHERE id = ANY($1) AND generation <> $2",
@@ -183,7 +184,7 @@ pub(super) async fn apply(
     }
     if !new_items.is_empty() {
         let seq = change.get(&tx, calendar).await.map_err(&err)?;
-        let inserted = insert_items(&tx, calendar, &new_items, generation, seq)
+        let inserted = insert_items(&tx, calendar, &new_items, stamp, seq)
             .await
             .map_err(&err)?;
         counts.items_created += new_items.len() as u64;
@@ -212,15 +213,15 @@ pub(super) async fn apply(
             .map_err(&err)?;
     }
     record_longest(&tx, longest).await.map_err(&err)?;
-    let open = match full_sync {
-        FullSync::Last(g) => {
+    let open = match (stamp, ends) {
+        (Some(g), true) => {
             // Items the full sync did not see are gone at the source;
             // those a newer full sync saw (another task's, which ran while
             // this one was left open) are not this one's to judge.
             let unseen: Vec<i64> = rows(
                 &tx,
                 "SELECT id FROM items WHERE calendar_id = $1 AND generation < $2",
-                &[&calendar, &signed(g)],
+                &[&calendar, &g],
             )
             .await
             .map_err(&err)?
@@ -244,8 +245,7 @@ pub(super) async fn apply(
             }
             None
         }
-        FullSync::Part(g) => Some(g),
-        FullSync::No | FullSync::Whole => None,
+        _ => generation,
     };
     save_state(&tx, &batch.key, mailbox, batch.state.as_ref(), open)
         .await

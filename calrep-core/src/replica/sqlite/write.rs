@@ -76,14 +76,15 @@ pub(super) fn apply(
         }
     }
     let calendar = calendar_id(&tx, mailbox, &batch.calendar).map_err(&err)?;
-    let full_sync = match batch.full_sync {
-        FullSync::Whole => FullSync::Last(next_generation(&tx, path)?),
-        other => other,
+    // The full sync's generation, which stamps every item the batch sees,
+    // and whether the batch ends it (a whole one is numbered here).
+    let (generation, ends) = match batch.full_sync {
+        FullSync::No => (None, false),
+        FullSync::Part(g) => (Some(g), false),
+        FullSync::Last(g) => (Some(g), true),
+        FullSync::Whole => (Some(next_generation(&tx, path)?), true),
     };
-    let generation = match full_sync {
-        FullSync::Part(g) | FullSync::Last(g) => Some(i64::try_from(g).unwrap_or(i64::MAX)),
-        FullSync::No | FullSync::Whole => None,
-    };
+    let stamp = generation.map(|g| i64::try_from(g).unwrap_or(i64::MAX));
     let mut find = tx
         .prepare_cached("SELECT id, body FROM items WHERE calendar_id = ?1 AND source_id = ?2")
         .map_err(&err)?;
@@ -126,7 +127,7 @@ pub(super) fn apply(
                 // `changed_fields` finds no difference (tests/diff_props),
                 // and comparing strings avoids decoding the old item.
                 // Only mark it seen by a full sync.
-                if let Some(g) = generation {
+                if let Some(g) = stamp {
                     tx.prepare_cached("UPDATE items SET generation = ?2 WHERE id = ?1")
                         .and_then(|mut st| st.execute(params![item, g]))
                         .map_err(&err)?;
@@ -139,7 +140,7 @@ pub(super) fn apply(
                     "UPDATE items SET uid = ?2, change_key = ?3, body = ?4, generation = coalesce(?5, generation), changed_seq = ?6 WHERE id = ?1",
                 )
                 .and_then(|mut st| {
-                    st.execute(params![item, write.item.uid, write.item.change_key, body, generation, seq])
+                    st.execute(params![item, write.item.uid, write.item.change_key, body, stamp, seq])
                 })
                 .map_err(&err)?;
                 counts.items_updated += 1;
@@ -151,7 +152,7 @@ pub(super) fn apply(
                     "INSERT INTO items (calendar_id, source_id, uid, change_key, body, generation, changed_seq) VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, 0), ?7)",
                 )
                 .and_then(|mut st| {
-                    st.execute(params![calendar, write.item.id.as_str(), write.item.uid, write.item.change_key, body, generation, seq])
+                    st.execute(params![calendar, write.item.id.as_str(), write.item.uid, write.item.change_key, body, stamp, seq])
                 })
                 .map_err(&err)?;
                 if !empty {
@@ -214,12 +215,11 @@ pub(super) fn apply(
     if longest > 0 {
         record_longest(&tx, longest).map_err(&err)?;
     }
-    let open = match full_sync {
-        FullSync::Last(g) => {
+    let open = match (stamp, ends) {
+        (Some(g), true) => {
             // Items the full sync did not see are gone at the source;
             // those a newer full sync saw (another task's, which ran while
             // this one was left open) are not this one's to judge.
-            let g = i64::try_from(g).unwrap_or(i64::MAX);
             let unseen: Vec<i64> = {
                 let mut stmt = tx
                     .prepare_cached(
@@ -237,10 +237,9 @@ pub(super) fn apply(
             }
             None
         }
-        FullSync::Part(g) => Some(g),
-        FullSync::No | FullSync::Whole => None,
+        _ => generation,
     };
-    if let (FullSync::Last(_), Some(until)) = (full_sync, batch.horizon_until) {
+    if let (true, Some(until)) = (ends, batch.horizon_until) {
         exec(
             &tx,
             "UPDATE calendars SET horizon_until = ?2 WHERE id = ?1",
